@@ -1,0 +1,62 @@
+# The two commands of the README: `make run` serves the catalogue, `make test` runs the suite.
+# Both set up everything they need on a fresh machine.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+# Databases the suite runs on; `make test DBS=sqlite` skips PostgreSQL.
+DBS ?= sqlite postgresql
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test install install-dev system-deps migrate clean help
+
+help:
+	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
+	@echo "make test   run the whole suite on SQLite and PostgreSQL"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps make re-runs fast: packages are reinstalled only when a requirements file changes.
+$(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-runtime
+
+install: $(VENV)/.installed-runtime
+install-dev: $(VENV)/.installed-dev
+
+# Debian packages the tests need: a PostgreSQL server (started privately by the suite).
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+		echo "installing PostgreSQL server (Debian package postgresql)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	fi
+
+migrate: install
+	$(BIN)/flask --app wsgi catalog db upgrade
+
+run: migrate
+	@echo
+	@echo "  Media-evidence catalogue on http://$(HOST):$(PORT)/"
+	@echo "  First user:  $(BIN)/flask --app wsgi catalog user create NAME --role admin"
+	@echo "  API key:     $(BIN)/flask --app wsgi catalog apikey create NAME"
+	@echo
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+test: install-dev system-deps
+	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,111 @@
+"""Configuration: defaults in code, then a settings file from ``config/``, then ``CATALOG_*``.
+
+The order matters because each layer overrides the one before: the code defaults make a bare
+checkout runnable, the settings file describes a deployment, and environment variables let
+an operator change one value without editing files. ``create_app(config=...)`` (tests) wins last.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_DIR = PROJECT_ROOT / "config"
+
+DEFAULTS: dict[str, Any] = {
+    # None means "derive from the instance folder" (see finalise()).
+    "DATABASE_URL": None,
+    "MEDIA_ROOT": None,
+    "SECRET_KEY": None,
+    "MAX_UPLOAD_MB": 200,
+    # SQLite waits this long for a lock before giving up (milliseconds).
+    "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    "DATABASE_ECHO": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "JSON_SORT_KEYS": False,
+}
+
+
+def load(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config`` from defaults, the settings file, the environment and overrides."""
+    app.config.update(DEFAULTS)
+    settings = _settings_file()
+    if settings is not None:
+        app.config.from_pyfile(str(settings))
+    app.config.from_prefixed_env(prefix="CATALOG")
+    if overrides:
+        app.config.update(overrides)
+    finalise(app)
+
+
+def _settings_file() -> Path | None:
+    """Pick the settings file: ``CATALOG_SETTINGS`` if given, else ``config/<CATALOG_ENV>.py``."""
+    explicit = os.environ.get("CATALOG_SETTINGS")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise RuntimeError(f"CATALOG_SETTINGS points to {path}, which is not a file")
+        return path
+    env = os.environ.get("CATALOG_ENV", "development")
+    path = SETTINGS_DIR / f"{env}.py"
+    if path.is_file():
+        return path
+    if env != "development":
+        # A named environment without its file is a deployment mistake, not a default.
+        raise RuntimeError(
+            f"CATALOG_ENV={env} but {path} does not exist; copy config/{env}.example.py"
+        )
+    return None
+
+
+def finalise(app: Flask) -> None:
+    """Derive the values left empty and check the ones given."""
+    instance = Path(app.instance_path)
+    cfg = app.config
+    if not cfg.get("DATABASE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        cfg["DATABASE_URL"] = f"sqlite:///{instance / 'catalog.db'}"
+    if not cfg.get("MEDIA_ROOT"):
+        cfg["MEDIA_ROOT"] = str(instance / "media")
+    cfg["MEDIA_ROOT"] = str(Path(cfg["MEDIA_ROOT"]).expanduser().resolve())
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+    try:
+        max_mb = float(cfg["MAX_UPLOAD_MB"])
+    except (TypeError, ValueError):
+        raise RuntimeError(f"MAX_UPLOAD_MB must be a number, not {cfg['MAX_UPLOAD_MB']!r}")
+    if max_mb <= 0:
+        raise RuntimeError("MAX_UPLOAD_MB must be positive")
+    cfg["MAX_UPLOAD_MB"] = max_mb
+    # Flask (Werkzeug) refuses larger request bodies with 413 before any view runs.
+    cfg["MAX_CONTENT_LENGTH"] = int(max_mb * 1024 * 1024)
+
+
+def _instance_secret(path: Path) -> str:
+    """Return the key kept in ``path``, creating it once; safe when workers start together."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Write aside and link into place: link() never replaces, so two workers starting
+        # at once agree on whichever key landed first, and no one reads a half-written file.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret key")
+    return key

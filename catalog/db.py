@@ -1,0 +1,128 @@
+"""Engine and sessions: one engine per app, one session per request (or CLI command).
+
+SQLite gets the pragmas a small multi-process service needs (WAL so readers never block the
+writer, foreign keys, a busy timeout) and takes over ``BEGIN`` from the driver so that
+services can ask for a write lock up front (``lock_for_write``) instead of failing on a lock
+upgrade when two writers meet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+_BEGIN_OPTION = "catalog_sqlite_begin"
+# Per SQLite connection: how the open transaction began, or "WRITE" once it has written.
+_TXN_STATE = "catalog_sqlite_txn"
+_READ_ONLY_PREFIXES = ("SELECT", "PRAGMA", "WITH", "EXPLAIN")
+
+
+@dataclass
+class Database:
+    """What the app holds: its engine and the factory for its sessions."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` with the settings this service relies on."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000}
+        )
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    """Install the pragmas and the explicit BEGIN on every new SQLite connection."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Stop pysqlite from issuing BEGIN itself; the "begin" hook below does it, so that
+        # SAVEPOINT works and a write transaction can start with BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.info[_TXN_STATE] = mode
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        # A deferred transaction that has written already holds the write lock.
+        if conn.info.get(_TXN_STATE) == "DEFERRED" and not statement.lstrip()[:7].upper().startswith(
+            _READ_ONLY_PREFIXES
+        ):
+            conn.info[_TXN_STATE] = "WRITE"
+
+
+def lock_for_write(session: Session) -> None:
+    """Start the session's transaction holding the database write lock where that matters.
+
+    On SQLite a transaction that reads and later writes fails at once if another writer
+    committed in between; taking the lock first makes writers queue (busy timeout) instead.
+    PostgreSQL has row locks and needs nothing here.
+    """
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            return
+        if session.connection().info.get(_TXN_STATE) in ("IMMEDIATE", "WRITE"):
+            return
+        # Only reads so far: end that snapshot so the write transaction sees the latest data.
+        session.rollback()
+    session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and session factory and close each request's session."""
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+        echo=bool(app.config["DATABASE_ECHO"]),
+    )
+    app.extensions["catalog.db"] = Database(
+        engine=engine, sessions=sessionmaker(bind=engine, expire_on_commit=False)
+    )
+    app.teardown_appcontext(_close_session)
+
+
+def database(app: Flask | None = None) -> Database:
+    """Return the app's Database."""
+    return (app or current_app).extensions["catalog.db"]
+
+
+def get_session() -> Session:
+    """Return this request's (or command's) session, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = database().sessions()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        # Closing rolls back whatever a failed request left uncommitted.
+        session.close()

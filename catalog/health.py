@@ -1,0 +1,42 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import schema
+from .db import database
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Answer while the process is alive."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """Answer 200 when the database is reachable and migrated, else 503 with the reason."""
+    head = current_app.extensions["catalog.schema_head"]
+    try:
+        current = schema.current_revision(database().engine)
+    except SQLAlchemyError as exc:
+        current_app.logger.warning("readiness: database unreachable: %s", exc)
+        return jsonify(status="unavailable", database="unreachable"), 503
+    if current != head:
+        return (
+            jsonify(status="unavailable", database="not migrated", revision=current, expected=head),
+            503,
+        )
+    return jsonify(status="ok", database="ok", revision=current)
+
+
+def init_app(app: Flask) -> None:
+    """Register the probes."""
+    # Read once: the migrations on disk do not change while the process runs.
+    app.extensions["catalog.schema_head"] = schema.head_revision()
+    app.register_blueprint(bp)

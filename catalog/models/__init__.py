@@ -1,0 +1,47 @@
+"""The domain in SQLAlchemy 2 style; importing this package registers every table."""
+
+from .accounts import ApiKey, User
+from .audit import GENESIS_HASH, AuditEvent
+from .base import (
+    AckStatus,
+    Base,
+    LinkKind,
+    LinkReview,
+    MediaKind,
+    PartyKind,
+    Role,
+    SourceKind,
+    UTCDateTime,
+    Verification,
+    utcnow,
+)
+from .media import Media, MediaHash, MediaLink, Tag, media_tags
+from .provenance import Acknowledgement, Incident, Party, Sighting, Source
+
+__all__ = [
+    "AckStatus",
+    "Acknowledgement",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "GENESIS_HASH",
+    "Incident",
+    "LinkKind",
+    "LinkReview",
+    "Media",
+    "MediaHash",
+    "MediaKind",
+    "MediaLink",
+    "Party",
+    "PartyKind",
+    "Role",
+    "Sighting",
+    "Source",
+    "SourceKind",
+    "Tag",
+    "UTCDateTime",
+    "User",
+    "Verification",
+    "utcnow",
+    "media_tags",
+]

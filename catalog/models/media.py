@@ -1,0 +1,172 @@
+"""Media files, their perceptual hashes, tags, and the links found or drawn between them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import (
+    Base,
+    JSONDocument,
+    LinkKind,
+    LinkReview,
+    MediaKind,
+    UTCDateTime,
+    Verification,
+    utcnow,
+    vocabulary,
+)
+
+if TYPE_CHECKING:
+    from .accounts import User
+    from .provenance import Acknowledgement, Incident, Sighting
+
+media_tags = sa.Table(
+    "media_tags",
+    Base.metadata,
+    sa.Column("media_id", sa.ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag_id", sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Media(Base):
+    """One distinct file (unique SHA-256 of its bytes) and what is known about it."""
+
+    __tablename__ = "media"
+    __table_args__ = (
+        sa.CheckConstraint("length(sha256) = 64", name="sha256_length"),
+        sa.CheckConstraint("size_bytes >= 0", name="size_not_negative"),
+        sa.CheckConstraint(
+            "(width IS NULL AND height IS NULL) OR (width > 0 AND height > 0)",
+            name="dimensions_positive",
+        ),
+        sa.CheckConstraint("duration_s IS NULL OR duration_s >= 0", name="duration_not_negative"),
+        sa.CheckConstraint(
+            "capture_latitude IS NULL OR capture_latitude BETWEEN -90 AND 90",
+            name="latitude_range",
+        ),
+        sa.CheckConstraint(
+            "capture_longitude IS NULL OR capture_longitude BETWEEN -180 AND 180",
+            name="longitude_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[MediaKind] = mapped_column(vocabulary(MediaKind, "media_kind"), index=True)
+    mime_type: Mapped[str] = mapped_column(sa.String(100))
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    duration_s: Mapped[float | None]
+    original_filename: Mapped[str | None] = mapped_column(sa.String(255))
+    title: Mapped[str | None] = mapped_column(sa.String(500))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    credit: Mapped[str | None] = mapped_column(sa.String(500))
+    # What the media is claimed to show, as claimed; not what the file's metadata says.
+    claimed_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_place: Mapped[str | None] = mapped_column(sa.String(300))
+    capture_latitude: Mapped[float | None]
+    capture_longitude: Mapped[float | None]
+    incident_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    verification: Mapped[Verification] = mapped_column(
+        vocabulary(Verification, "verification"), default=Verification.UNVERIFIED
+    )
+    # Extracted, not typed: EXIF, container and C2PA metadata as read from the file.
+    extracted: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    incident: Mapped["Incident | None"] = relationship(back_populates="media")
+    created_by: Mapped["User | None"] = relationship()
+    hashes: Mapped[list["MediaHash"]] = relationship(
+        back_populates="media", cascade="all, delete-orphan", passive_deletes=True
+    )
+    sightings: Mapped[list["Sighting"]] = relationship(
+        back_populates="media", cascade="all, delete-orphan", passive_deletes=True
+    )
+    acknowledgements: Mapped[list["Acknowledgement"]] = relationship(
+        back_populates="media", cascade="all, delete-orphan", passive_deletes=True
+    )
+    tags: Mapped[list["Tag"]] = relationship(secondary=media_tags, back_populates="media")
+
+    def __repr__(self) -> str:
+        return f"<Media {self.id} {self.kind.value} {self.sha256[:12]}>"
+
+
+class MediaHash(Base):
+    """One perceptual hash of a media: per algorithm, and per frame for video."""
+
+    __tablename__ = "media_hashes"
+    __table_args__ = (
+        sa.CheckConstraint("bit_length > 0", name="bit_length_positive"),
+        sa.CheckConstraint("frame_time_s IS NULL OR frame_time_s >= 0", name="frame_time_not_negative"),
+        sa.CheckConstraint("quality IS NULL OR quality BETWEEN 0 AND 100", name="quality_range"),
+        # The index refresh reads "every hash of this algorithm newer than id N".
+        sa.Index("ix_media_hashes_algorithm_id", "algorithm", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(sa.ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    # Open on purpose: new algorithms arrive with the benchmarks that justify them.
+    algorithm: Mapped[str] = mapped_column(sa.String(32))
+    # Which view of the picture was hashed: "full", "trimmed", a region name, ...
+    variant: Mapped[str] = mapped_column(sa.String(32), default="full")
+    bits: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    bit_length: Mapped[int]
+    quality: Mapped[int | None]
+    frame_index: Mapped[int | None]
+    frame_time_s: Mapped[float | None]
+
+    media: Mapped[Media] = relationship(back_populates="hashes")
+
+
+class Tag(Base):
+    """A free label an analyst puts on media."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+
+    media: Mapped[list[Media]] = relationship(secondary=media_tags, back_populates="tags")
+
+
+class MediaLink(Base):
+    """A relation between two media: near-duplicate, derived from, or a frame of a video."""
+
+    __tablename__ = "media_links"
+    __table_args__ = (
+        sa.UniqueConstraint("source_media_id", "target_media_id", "kind"),
+        sa.CheckConstraint("source_media_id <> target_media_id", name="not_self"),
+        sa.CheckConstraint("distance IS NULL OR distance >= 0", name="distance_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Direction matters for derived_from and frame_of: source is the copy, target the original.
+    source_media_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("media.id", ondelete="CASCADE"), index=True
+    )
+    target_media_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("media.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[LinkKind] = mapped_column(vocabulary(LinkKind, "link_kind"))
+    algorithm: Mapped[str | None] = mapped_column(sa.String(32))
+    distance: Mapped[float | None]
+    # For frame_of: seconds into the target video.
+    frame_time_s: Mapped[float | None]
+    review: Mapped[LinkReview] = mapped_column(
+        vocabulary(LinkReview, "link_review"), default=LinkReview.PROPOSED
+    )
+    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    source_media: Mapped[Media] = relationship(foreign_keys=[source_media_id])
+    target_media: Mapped[Media] = relationship(foreign_keys=[target_media_id])

@@ -1,0 +1,188 @@
+"""Users, roles and API keys: creating them, checking credentials, revoking keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import lock_for_write
+from ..models import ApiKey, Role, User, utcnow
+from . import Conflict, Invalid, NotFound, audit
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD_LENGTH = 10
+KEY_PREFIX = "cat_"
+# Checked against when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 1024:
+        raise Invalid("password must be at most 1024 characters")
+
+
+def parse_role(value: str | Role) -> Role:
+    """Return the Role named by ``value`` or raise Invalid listing the choices."""
+    try:
+        return Role(value)
+    except ValueError:
+        raise Invalid(f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}") from None
+
+
+def get_user(session: Session, username: str) -> User:
+    """Return the user called ``username`` or raise NotFound."""
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user called {username!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user, by name."""
+    return list(session.scalars(sa.select(User).order_by(User.username)))
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: Role | str = Role.VIEWER,
+    *,
+    display_name: str | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create a user with a hashed password and record it in the audit trail."""
+    if not USERNAME_RE.match(username or ""):
+        raise Invalid(
+            "username must be 1 to 64 letters, digits or . _ @ - and start with a letter or digit"
+        )
+    _check_password(password)
+    role = parse_role(role)
+    lock_for_write(session)
+    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        display_name=display_name,
+        password_hash=generate_password_hash(password),
+        role=role,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user.create", "user", user.id, {"username": username, "role": role})
+    session.commit()
+    return user
+
+
+def set_password(session: Session, username: str, password: str, *, actor: User | None = None) -> User:
+    """Replace a user's password."""
+    _check_password(password)
+    lock_for_write(session)
+    user = get_user(session, username)
+    user.password_hash = generate_password_hash(password)
+    audit.record(session, actor, "user.set_password", "user", user.id, {"username": username})
+    session.commit()
+    return user
+
+
+def set_role(session: Session, username: str, role: Role | str, *, actor: User | None = None) -> User:
+    """Change a user's role."""
+    role = parse_role(role)
+    lock_for_write(session)
+    user = get_user(session, username)
+    before = user.role
+    user.role = role
+    audit.record(
+        session, actor, "user.set_role", "user", user.id, {"username": username, "from": before, "to": role}
+    )
+    session.commit()
+    return user
+
+
+def set_active(session: Session, username: str, active: bool, *, actor: User | None = None) -> User:
+    """Enable or disable a user; a disabled user cannot log in and their keys stop working."""
+    lock_for_write(session)
+    user = get_user(session, username)
+    user.active = active
+    audit.record(
+        session, actor, "user.enable" if active else "user.disable", "user", user.id, {"username": username}
+    )
+    session.commit()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None."""
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def _key_digest(secret: str) -> str:
+    # The secret has 256 bits of entropy, so a fast hash is as safe as a slow one here and
+    # lets every API request be checked with one indexed lookup.
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_api_key(
+    session: Session, username: str, name: str = "default", *, actor: User | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key for a user; return the row and the secret, which is never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid("key name must be 1 to 100 characters")
+    lock_for_write(session)
+    user = get_user(session, username)
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(user=user, name=name, prefix=secret[:12], key_hash=_key_digest(secret))
+    session.add(key)
+    session.flush()
+    audit.record(
+        session, actor, "apikey.create", "api_key", key.id, {"user": user.username, "name": name, "prefix": key.prefix}
+    )
+    session.commit()
+    return key, secret
+
+
+def list_api_keys(session: Session, username: str | None = None) -> list[ApiKey]:
+    """Return the keys of one user, or of everyone."""
+    query = sa.select(ApiKey).join(ApiKey.user).order_by(User.username, ApiKey.id)
+    if username is not None:
+        query = query.where(User.username == username)
+    return list(session.scalars(query))
+
+
+def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) -> ApiKey:
+    """Revoke a key at once; revoking twice is harmless."""
+    lock_for_write(session)
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key with id {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(
+            session, actor, "apikey.revoke", "api_key", key.id, {"user": key.user.username, "prefix": key.prefix}
+        )
+        session.commit()
+    return key
+
+
+def user_for_api_key(session: Session, secret: str) -> User | None:
+    """Return the active user owning this unrevoked key, or None."""
+    if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+        return None
+    key = session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == _key_digest(secret)))
+    if key is None or not key.active:
+        return None
+    return key.user

@@ -1,0 +1,141 @@
+"""Fixtures shared by the suite: the database backends, a migrated database, the app.
+
+Every test that takes ``backend`` (directly or through ``app``) runs once per database named
+with ``--db`` (``make test`` passes both). Tests share one migrated database per backend and
+each runs inside a transaction that is rolled back, so they neither see nor leave data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from catalog import create_app, schema
+from catalog.db import database, make_engine
+
+from .pgserver import PostgresServer
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        action="append",
+        choices=BACKENDS,
+        help="database backend to run database tests on (repeatable; default sqlite)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        backends = metafunc.config.getoption("db") or ["sqlite"]
+        metafunc.parametrize("backend", backends, scope="session")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """An empty database of its own, for tests that migrate or commit for real."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    url = server.create_database("fresh")
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def migrated_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """One database per backend, migrated to head once for the whole run."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'catalog.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database("suite")
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def make_test_app(database_url: str, tmp_path: Path, **extra: object) -> Flask:
+    """Create an app on ``database_url`` with its media under ``tmp_path``.
+
+    The caller disposes of its engine (``database(app).engine.dispose()``); the
+    ``app_factory`` fixture does it for you.
+    """
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "SECRET_KEY": "test-secret-key",
+            **extra,
+        }
+    )
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Make apps on other databases (fresh, unreachable); their pools are closed afterwards."""
+    made: list[Flask] = []
+
+    def make(database_url: str, **extra: object) -> Flask:
+        application = make_test_app(database_url, tmp_path, **extra)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        database(application).engine.dispose()
+
+
+@pytest.fixture
+def app(migrated_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on the shared migrated database, every change rolled back after the test."""
+    application = make_test_app(migrated_url, tmp_path)
+    db = database(application)
+    connection = db.engine.connect()
+    outer = connection.begin()
+    # Services commit as usual; with this mode their commits release savepoints instead.
+    db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+    yield application
+    outer.rollback()
+    connection.close()
+    db.engine.dispose()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[sa.orm.Session]:
+    """A session of the app inside an app context."""
+    from catalog.db import get_session
+
+    with app.app_context():
+        yield get_session()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()

@@ -1,0 +1,80 @@
+"""Configuration layers: code defaults, settings file, CATALOG_* variables, then the mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog import create_app
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("CATALOG_"):
+            monkeypatch.delenv(name)
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(instance))
+    return instance
+
+
+def test_bare_start_runs_on_instance_defaults(clean_env: Path) -> None:
+    app = create_app()
+    assert app.config["DATABASE_URL"] == f"sqlite:///{clean_env / 'catalog.db'}"
+    assert app.config["MEDIA_ROOT"] == str(clean_env / "media")
+    assert (clean_env / "media" / "originals").is_dir()
+    key_file = clean_env / "secret_key"
+    assert app.config["SECRET_KEY"] == key_file.read_text().strip()
+    assert len(app.config["SECRET_KEY"]) == 64
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    # The key survives restarts, so sessions do too.
+    assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]
+    assert app.config["MAX_CONTENT_LENGTH"] == 200 * 1024 * 1024
+
+
+def test_environment_overrides_settings_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = tmp_path / "site.py"
+    settings.write_text("MAX_UPLOAD_MB = 5\nMEDIA_ROOT = '/srv/from-file'\nSECRET_KEY = 'from-file'\n")
+    monkeypatch.setenv("CATALOG_SETTINGS", str(settings))
+    monkeypatch.setenv("CATALOG_MEDIA_ROOT", str(tmp_path / "from-env"))
+    monkeypatch.setenv("CATALOG_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    app = create_app()
+    assert app.config["MAX_UPLOAD_MB"] == 5
+    assert app.config["MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024
+    assert app.config["MEDIA_ROOT"] == str(tmp_path / "from-env")
+    assert app.config["SECRET_KEY"] == "from-file"
+    assert app.config["DATABASE_URL"].endswith("env.db")
+    monkeypatch.setenv("CATALOG_MAX_UPLOAD_MB", "12")
+    monkeypatch.setenv("CATALOG_SECRET_KEY", "from-env")
+    app = create_app({"MEDIA_ROOT": str(tmp_path / "from-mapping")})
+    assert app.config["MAX_UPLOAD_MB"] == 12
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["MEDIA_ROOT"] == str(tmp_path / "from-mapping")
+
+
+def test_named_environment_needs_its_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALOG_ENV", "production")
+    with pytest.raises(RuntimeError, match="production.example.py"):
+        create_app()
+
+
+def test_production_example_is_a_valid_settings_file(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    example = Path(__file__).resolve().parent.parent / "config" / "production.example.py"
+    monkeypatch.setenv("CATALOG_SETTINGS", str(example))
+    monkeypatch.setenv("CATALOG_SECRET_KEY", "set-by-the-operator")
+    monkeypatch.setenv("CATALOG_MEDIA_ROOT", str(tmp_path / "media"))
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize("value", ["0", "-3", '"lots"'])
+def test_bad_upload_limit_is_refused(clean_env: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CATALOG_MAX_UPLOAD_MB", value)
+    with pytest.raises(RuntimeError, match="MAX_UPLOAD_MB"):
+        create_app()

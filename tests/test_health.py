@@ -1,0 +1,34 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+
+def test_healthz(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+
+
+def test_readyz_on_migrated_database(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["database"] == "ok"
+
+
+def test_readyz_on_unmigrated_database(fresh_database_url: str, app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(fresh_database_url)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["database"] == "not migrated"
+
+
+def test_readyz_when_database_is_unreachable(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "database": "unreachable"}
+    assert app.test_client().get("/healthz").status_code == 200

@@ -1,0 +1,131 @@
+"""Content-addressed storage: atomic, idempotent, never overwriting, leaving nothing on failure."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from catalog.storage import Storage, StorageError, TooLarge
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Storage:
+    return Storage(tmp_path / "media")
+
+
+def leftovers(store: Storage) -> list[Path]:
+    return [p for p in store.root.rglob("*") if p.is_file()]
+
+
+def test_put_stores_under_its_digest_read_only(store: Storage) -> None:
+    data = b"evidence bytes"
+    sha = hashlib.sha256(data).hexdigest()
+    stored = store.put_bytes(data)
+    assert stored.created and stored.sha256 == sha and stored.size == len(data)
+    assert stored.path == store.root / "originals" / sha[:2] / sha[2:4] / sha
+    assert stored.path.read_bytes() == data
+    assert not stat.S_IMODE(stored.path.stat().st_mode) & 0o222
+    with store.open(sha) as handle:
+        assert handle.read() == data
+    assert list(store.iter_originals()) == [sha]
+    assert store.hash_file(sha) == sha
+    assert list(store.tmp.iterdir()) == []
+
+
+def test_same_bytes_again_do_not_rewrite(store: Storage) -> None:
+    first = store.put_bytes(b"x" * 1000)
+    before = first.path.stat()
+    second = store.put_bytes(b"x" * 1000)
+    assert not second.created
+    assert second.path == first.path
+    after = second.path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert len(leftovers(store)) == 1
+
+
+def test_an_existing_original_is_never_overwritten(store: Storage) -> None:
+    stored = store.put_bytes(b"original")
+    # Even if the bytes on disk were damaged, a new put of the true bytes does not repair
+    # (or hide) the damage: integrity checks must see it.
+    os.chmod(stored.path, 0o644)
+    stored.path.write_bytes(b"tampered")
+    again = store.put_bytes(b"original")
+    assert not again.created
+    assert stored.path.read_bytes() == b"tampered"
+    assert store.hash_file(stored.sha256) != stored.sha256
+
+
+class FailingStream(io.RawIOBase):
+    """Gives some bytes, then fails like a dropped upload."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 2:
+            raise OSError("connection reset")
+        return b"y" * 4096
+
+
+def test_failed_write_leaves_nothing(store: Storage) -> None:
+    with pytest.raises(OSError, match="connection reset"):
+        store.put_stream(FailingStream())
+    assert leftovers(store) == []
+
+
+def test_oversized_stream_is_refused_and_leaves_nothing(store: Storage) -> None:
+    with pytest.raises(TooLarge):
+        store.put_stream(io.BytesIO(b"z" * 5000), max_bytes=4096)
+    assert leftovers(store) == []
+    assert store.put_stream(io.BytesIO(b"z" * 4096), max_bytes=4096).created
+
+
+@pytest.mark.parametrize(
+    "bad", ["../../etc/passwd", "A" * 64, "a" * 63, "g" * 64, "", "a" * 64 + "/x"]
+)
+def test_paths_only_from_real_digests(store: Storage, bad: str) -> None:
+    with pytest.raises(ValueError):
+        store.path_for(bad)
+
+
+def test_missing_original_is_a_clear_error(store: Storage) -> None:
+    with pytest.raises(StorageError, match="missing"):
+        store.open("0" * 64)
+
+
+def test_derived_files_are_separate_and_replaceable(store: Storage) -> None:
+    stored = store.put_bytes(b"video")
+    store.put_derived(stored.sha256, "poster.jpg", b"one")
+    path = store.put_derived(stored.sha256, "poster.jpg", b"two")
+    assert path.read_bytes() == b"two"
+    assert path.is_relative_to(store.root / "derived")
+    assert list(store.derived_names(stored.sha256)) == ["poster.jpg"]
+    with pytest.raises(ValueError):
+        store.derived_path(stored.sha256, "../poster.jpg")
+
+
+def test_discard_removes_original_and_derived(store: Storage) -> None:
+    stored = store.put_bytes(b"rejected later")
+    store.put_derived(stored.sha256, "thumb.jpg", b"t")
+    store.discard(stored.sha256)
+    assert not store.exists(stored.sha256)
+    assert list(store.derived_names(stored.sha256)) == []
+
+
+def test_sweep_removes_only_old_temporary_files(store: Storage) -> None:
+    old = store.tmp / "put-old"
+    old.write_bytes(b"partial")
+    os.utime(old, (1, 1))
+    fresh = store.tmp / "put-fresh"
+    fresh.write_bytes(b"in progress")
+    assert store.sweep_temporary(older_than_s=60) == 1
+    assert not old.exists() and fresh.exists()
