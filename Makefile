@@ -53,7 +53,7 @@ run: migrate
 	@echo "  First user:  $(BIN)/flask --app wsgi catalog user create NAME --role admin"
 	@echo "  API key:     $(BIN)/flask --app wsgi catalog apikey create NAME"
 	@echo
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
 test: install-dev system-deps
 	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)

@@ -1,15 +1,26 @@
-"""The media-evidence catalogue: a Flask application built by ``create_app``."""
+"""The media-evidence catalogue: a Flask application built by ``create_app``.
+
+Flask is imported inside the factory so that the pure parts (``catalog.hashing``,
+``catalog.index``) can be imported, and tested, without the web stack.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     """Build the application: settings, database, storage, probes and commands."""
+    from flask import Flask
+
+    from . import cli, db, health, storage
+    from . import config as settings
+    from .services import matching
+
     # The instance folder holds the default database, media and secret key; deployments
     # may put it elsewhere.
     app = Flask(
@@ -17,15 +28,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=os.environ.get("CATALOG_INSTANCE_PATH") or None,
         instance_relative_config=True,
     )
-
-    from . import config as settings
-
     settings.load(app, config)
-
-    from . import cli, db, health, storage
-
     db.init_app(app)
     storage.init_app(app)
+    matching.init_app(app)
     health.init_app(app)
     cli.init_app(app)
     return app

@@ -29,6 +29,20 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "JSON_SORT_KEYS": False,
+    # Images with more pixels are refused before decoding (decompression bombs).
+    "MAX_IMAGE_PIXELS": 80_000_000,
+    # Match thresholds, chosen by benchmarks/accuracy.py (see benchmarks/RESULTS.md).
+    "MATCH_PDQ": 31,
+    "MATCH_PDQ_LOOSE": 52,
+    "MATCH_PHASH": 2,
+    "MATCH_PHASH_LOOSE": 10,
+    "MATCH_MIN_INLIERS": 12,
+    "MATCH_PDQ_SAME_VIEW": 64,
+    "SEARCH_LIMIT": 50,
+    # Each process re-reads new hashes from the database at most this often (seconds).
+    "INDEX_REFRESH_SECONDS": 1.0,
+    # "flat" (exact scan) or "multihash" (exact within radius, faster past a few million).
+    "INDEX_KIND": "flat",
 }
 
 

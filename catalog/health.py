@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import schema
 from .db import database
+from .services.matching import get_index
 
 bp = Blueprint("health", __name__)
 
@@ -32,7 +33,11 @@ def readyz() -> ResponseReturnValue:
             jsonify(status="unavailable", database="not migrated", revision=current, expected=head),
             503,
         )
-    return jsonify(status="ok", database="ok", revision=current)
+    holder = get_index()
+    if holder.preloading and not holder.loaded.is_set():
+        return jsonify(status="unavailable", database="ok", index="loading"), 503
+    index_state = "loaded" if holder.loaded.is_set() else "on demand"
+    return jsonify(status="ok", database="ok", revision=current, index=index_state)
 
 
 def init_app(app: Flask) -> None:

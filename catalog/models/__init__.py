@@ -15,7 +15,7 @@ from .base import (
     Verification,
     utcnow,
 )
-from .media import Media, MediaHash, MediaLink, Tag, media_tags
+from .media import Media, MediaFeatures, MediaHash, MediaLink, Tag, media_tags
 from .provenance import Acknowledgement, Incident, Party, Sighting, Source
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "LinkKind",
     "LinkReview",
     "Media",
+    "MediaFeatures",
     "MediaHash",
     "MediaKind",
     "MediaLink",

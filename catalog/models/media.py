@@ -88,6 +88,9 @@ class Media(Base):
     hashes: Mapped[list["MediaHash"]] = relationship(
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )
+    features: Mapped[list["MediaFeatures"]] = relationship(
+        back_populates="media", cascade="all, delete-orphan", passive_deletes=True
+    )
     sightings: Mapped[list["Sighting"]] = relationship(
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -125,6 +128,30 @@ class MediaHash(Base):
     frame_time_s: Mapped[float | None]
 
     media: Mapped[Media] = relationship(back_populates="hashes")
+
+
+class MediaFeatures(Base):
+    """The local keypoints (ORB) of a picture or video frame, for crop-resistant search."""
+
+    __tablename__ = "media_features"
+    __table_args__ = (
+        sa.CheckConstraint("keypoints >= 0", name="keypoints_not_negative"),
+        sa.CheckConstraint("width > 0 AND height > 0", name="size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(sa.ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    algorithm: Mapped[str] = mapped_column(sa.String(32), default="orb")
+    frame_index: Mapped[int | None]
+    frame_time_s: Mapped[float | None]
+    # Size of the working picture the keypoints were found in; positions are shares of it.
+    width: Mapped[int]
+    height: Mapped[int]
+    keypoints: Mapped[int]
+    descriptors: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    positions: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+    media: Mapped[Media] = relationship(back_populates="features")
 
 
 class Tag(Base):

@@ -1,19 +1,16 @@
-"""``flask catalog ...``: the command line for operators and bulk work."""
+"""``flask catalog db|user|apikey|audit``: commands for operators."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
-from . import schema
-from .db import database, get_session
-from .models import Role
-from .services import ServiceError, accounts, audit
-
-catalog = AppGroup("catalog", help="Manage the media-evidence catalogue.")
+from .. import schema
+from ..db import database, get_session
+from ..models import Role
+from ..services import ServiceError, accounts, audit
 
 
 def _fail(exc: ServiceError) -> None:
@@ -22,7 +19,7 @@ def _fail(exc: ServiceError) -> None:
 
 # -- database -------------------------------------------------------------------------
 
-@catalog.group("db")
+@click.group("db", cls=AppGroup)
 def db_group() -> None:
     """Create and migrate the database schema."""
 
@@ -53,7 +50,7 @@ def db_current() -> None:
 
 # -- users ------------------------------------------------------------------------------
 
-@catalog.group("user")
+@click.group("user", cls=AppGroup)
 def user_group() -> None:
     """Create and manage people who log in."""
 
@@ -136,7 +133,7 @@ def user_enable(username: str) -> None:
 
 # -- API keys -----------------------------------------------------------------------------
 
-@catalog.group("apikey")
+@click.group("apikey", cls=AppGroup)
 def apikey_group() -> None:
     """Create, list and revoke API keys."""
 
@@ -179,7 +176,7 @@ def apikey_revoke(key_id: int) -> None:
 
 # -- audit --------------------------------------------------------------------------------
 
-@catalog.group("audit")
+@click.group("audit", cls=AppGroup)
 def audit_group() -> None:
     """Inspect the audit trail."""
 
@@ -195,6 +192,4 @@ def audit_verify() -> None:
         sys.exit(1)
 
 
-def init_app(app: Flask) -> None:
-    """Register the ``catalog`` command group."""
-    app.cli.add_command(catalog)
+COMMANDS = [db_group, user_group, apikey_group, audit_group]

@@ -1,0 +1,182 @@
+"""``flask catalog import|search``: bulk ingest of folders and matching of files.
+
+Both are a fixed contract that tools outside this repository rely on: ``import`` prints the
+counts of added, already known and rejected files and exits 0 once every file was processed;
+``search --json`` prints one JSON object per query file.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..db import get_session
+from ..hashing.pipeline import FileFingerprint, fingerprint_file
+from ..services import ServiceError, accounts
+from ..services.ingest import IngestDetails, SightingInput, ingest_fingerprinted
+from ..services.matching import get_index, thresholds_from
+from ..services.search import search_file
+from ..storage import get_storage
+
+
+def _files(paths: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Expand folders (recursively, in name order); return files and paths that do not exist."""
+    found: list[str] = []
+    missing: list[tuple[str, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                str(p) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")
+            )
+        elif path.is_file():
+            found.append(str(path))
+        else:
+            missing.append((raw, "no such file or folder"))
+    return found, missing
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--incident", help="Incident the files are about (created if new).")
+@click.option("--credit", help="Credit line for every file.")
+@click.option("--source", help="Source the files came from (a sighting is recorded).")
+@click.option("--platform", help="Platform of that source (telegram, x, ...).")
+@click.option("--tag", "tags", multiple=True, help="Tag every file (repeatable).")
+@click.option("--user", "username", help="Record the import in the audit trail as this user.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default=True, help="Hashing processes.")
+def import_command(
+    paths: tuple[str, ...],
+    incident: str | None,
+    credit: str | None,
+    source: str | None,
+    platform: str | None,
+    tags: tuple[str, ...],
+    username: str | None,
+    jobs: int,
+) -> None:
+    """Add the files in PATHS (files or folders, recursively) to the catalogue."""
+    session = get_session()
+    config = current_app.config
+    try:
+        actor = accounts.get_user(session, username) if username else None
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    files, rejected = _files(paths)
+    storage, holder, thresholds = get_storage(), get_index(), thresholds_from(config)
+    max_pixels, max_bytes = int(config["MAX_IMAGE_PIXELS"]), int(config["MAX_CONTENT_LENGTH"])
+    counts: Counter[str] = Counter()
+    with _hashing_pool(jobs) as pool, click.progressbar(
+        length=len(files), label="Importing", file=sys.stderr
+    ) as bar:
+        results = (
+            pool.map(fingerprint_file, files, [max_pixels] * len(files), [max_bytes] * len(files), chunksize=2)
+            if pool is not None
+            else (fingerprint_file(f, max_pixels, max_bytes) for f in files)
+        )
+        for result in results:
+            outcome = _ingest_one(session, storage, holder, thresholds, result, actor, incident, credit, source, platform, list(tags))
+            if outcome.startswith("rejected:"):
+                rejected.append((result.path, outcome.removeprefix("rejected:")))
+            else:
+                counts[outcome] += 1
+            bar.update(1)
+    for path, reason in rejected:
+        click.echo(f"rejected {path}: {reason}", err=True)
+    click.echo(f"added {counts['added']}, already known {counts['known']}, rejected {len(rejected)}")
+
+
+def _hashing_pool(jobs: int) -> ProcessPoolExecutor | _NoPool:
+    if jobs <= 1:
+        return _NoPool()
+    # forkserver: the parent holds database connections and index threads that a fork
+    # would copy in an unknown state.
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
+
+
+class _NoPool:
+    """Stands in for a pool when hashing runs in this process."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+def _ingest_one(session, storage, holder, thresholds, result: FileFingerprint, actor, incident, credit, source, platform, tags) -> str:  # noqa: ANN001
+    """Store one fingerprinted file; return 'added', 'known' or 'rejected:<reason>'."""
+    if result.error is not None:
+        return f"rejected:{result.error}"
+    try:
+        data = Path(result.path).read_bytes()
+        details = IngestDetails(
+            credit=credit,
+            incident=incident,
+            original_filename=Path(result.path).name,
+            sighting=SightingInput(source=source, platform=platform) if source or platform else None,
+            tags=tags,
+        )
+        outcome = ingest_fingerprinted(
+            session, storage, holder, data, result.stored, result.query, details, actor=actor, thresholds=thresholds
+        )
+    except (ServiceError, OSError) as exc:
+        session.rollback()
+        return f"rejected:{exc}"
+    return "added" if outcome.created else "known"
+
+
+@click.command("search")
+@with_appcontext
+@click.argument("files", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per query file.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=None, help="Most matches per file.")
+def search_command(files: tuple[str, ...], as_json: bool, limit: int | None) -> None:
+    """Find what the catalogue holds that matches each of FILES."""
+    session = get_session()
+    config = current_app.config
+    holder, thresholds = get_index(), thresholds_from(config)
+    for path in files:
+        try:
+            data = Path(path).read_bytes()
+            matches = search_file(
+                session, holder, data, thresholds,
+                max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+                limit=limit or int(config["SEARCH_LIMIT"]),
+            )
+        except OSError as exc:
+            _print_error(path, f"cannot read the file ({exc.strerror})", as_json)
+            continue
+        except ServiceError as exc:
+            _print_error(path, str(exc), as_json)
+            continue
+        if as_json:
+            click.echo(json.dumps({"query": path, "matches": [m.as_dict() for m in matches]}, ensure_ascii=False))
+            continue
+        click.echo(f"{path}: {len(matches)} match{'es' if len(matches) != 1 else ''}")
+        for m in matches:
+            title = f"  {m.media.title}" if m.media.title else ""
+            click.echo(
+                f"  {m.kind:<18} {m.evidence:<6} distance {m.distance:>5.1f}  score {m.score:.2f}  "
+                f"media {m.media.id} {m.media.sha256[:12]}{title}"
+            )
+
+
+def _print_error(path: str, message: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"query": path, "error": message}, ensure_ascii=False))
+    else:
+        click.echo(f"{path}: error: {message}", err=True)
+
+
+COMMANDS = [import_command, search_command]

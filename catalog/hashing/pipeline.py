@@ -1,0 +1,136 @@
+"""From file bytes to everything the catalogue keeps or searches with, in one decode."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import features as orb
+from . import perceptual
+from .decode import DecodedImage, ImageRejected, open_image
+from .perceptual import HashValue
+from .trim import trim
+
+# Variant names of the views that are hashed.
+FULL = "full"
+TRIMMED = "trimmed"
+
+
+@dataclass
+class ImageFingerprint:
+    """What ingest stores for an image: identity, description, hashes and keypoints."""
+
+    sha256: str
+    size: int
+    width: int
+    height: int
+    format: str
+    mime_type: str
+    metadata: dict[str, Any]
+    hashes: list[HashValue]
+    features: orb.Features
+
+
+@dataclass
+class QueryFingerprint:
+    """What search needs for an image: every hash of every view and symmetry, and keypoints."""
+
+    sha256: str
+    hashes: list[HashValue]  # variant is "<view>/<symmetry>", e.g. "trimmed/flip_horizontal"
+    features: list[tuple[str, orb.Features]] = field(default_factory=list)  # (symmetry, features)
+    # The working pictures the keypoints were taken from, by symmetry, to re-hash aligned parts.
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def sha256_of(data: bytes) -> str:
+    """Return the SHA-256 of ``data`` as hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint_image(data: bytes, max_pixels: int) -> ImageFingerprint:
+    """Decode ``data`` once and compute what the catalogue stores for it."""
+    return _stored_fingerprint(data, open_image(data, max_pixels))
+
+
+def fingerprint_for_ingest(data: bytes, max_pixels: int) -> tuple[ImageFingerprint, QueryFingerprint]:
+    """Decode ``data`` once and compute both what is stored and what finds its near-duplicates."""
+    decoded = open_image(data, max_pixels)
+    stored = _stored_fingerprint(data, decoded)
+    return stored, query_from_array(stored.sha256, decoded.rgb)
+
+
+@dataclass
+class FileFingerprint:
+    """The outcome of hashing one file in a worker process: fingerprints or a rejection."""
+
+    path: str
+    stored: ImageFingerprint | None = None
+    query: QueryFingerprint | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+
+def fingerprint_file(path: str, max_pixels: int, max_bytes: int) -> FileFingerprint:
+    """Read and fingerprint the file at ``path``; never raises for a bad file (bulk import)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        return FileFingerprint(path, error_code="unreadable", error=f"cannot read the file ({exc.strerror})")
+    if len(data) > max_bytes:
+        return FileFingerprint(path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes")
+    try:
+        stored, query = fingerprint_for_ingest(data, max_pixels)
+    except ImageRejected as exc:
+        return FileFingerprint(path, error_code=exc.code, error=str(exc))
+    return FileFingerprint(path, stored, query)
+
+
+def _stored_fingerprint(data: bytes, decoded: DecodedImage) -> ImageFingerprint:
+    hashes: list[HashValue] = []
+    for view, rgb in _views_of(decoded.rgb):
+        hashes.append(perceptual.pdq(rgb, view))
+        hashes.append(perceptual.phash(rgb, view))
+    return ImageFingerprint(
+        sha256=sha256_of(data),
+        size=len(data),
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+        mime_type=decoded.mime_type,
+        metadata=decoded.metadata,
+        hashes=hashes,
+        features=orb.extract(decoded.rgb),
+    )
+
+
+def fingerprint_query(data: bytes, max_pixels: int) -> QueryFingerprint:
+    """Decode ``data`` once and compute what a search compares against the catalogue."""
+    decoded = open_image(data, max_pixels)
+    return query_from_array(sha256_of(data), decoded.rgb)
+
+
+def query_from_array(sha256: str, rgb: np.ndarray) -> QueryFingerprint:
+    """Compute the search hashes of an already decoded picture (also used for video frames)."""
+    hashes: list[HashValue] = []
+    for view, array in _views_of(rgb):
+        for value in perceptual.pdq_dihedral(array):
+            hashes.append(HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}"))
+        for value in perceptual.phash_dihedral(array):
+            hashes.append(HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}"))
+    # ORB is rotation-invariant but not mirror-invariant: also describe the mirror image.
+    images = {"original": rgb, "flip_horizontal": np.ascontiguousarray(rgb[:, ::-1])}
+    features = [(name, orb.extract(image, orb.QUERY_KEYPOINTS)) for name, image in images.items()]
+    return QueryFingerprint(sha256, hashes, features, images)
+
+
+def _views_of(rgb: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Return the whole picture and, when it has bars or margins, the picture inside them."""
+    views = [(FULL, rgb)]
+    inner = trim(rgb)
+    if inner is not None and min(inner.shape[:2]) >= 16:
+        views.append((TRIMMED, inner))
+    return views

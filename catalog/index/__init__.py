@@ -1,0 +1,220 @@
+"""The similarity index: pure (no Flask, no SQLAlchemy), built from rows, queried by files.
+
+``CatalogIndex`` holds one Hamming index per hash algorithm and one keypoint index, and
+turns a query's hashes and keypoints into matches grouped per media with a kind, a distance
+and a score. The service layer feeds it rows from the database and keeps it fresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..hashing import perceptual
+from ..hashing.features import Features, align
+from ..hashing.perceptual import BIT_LENGTHS, PDQ, PHASH
+from ..hashing.pipeline import QueryFingerprint
+from .hamming import FLAT, MULTIHASH, HammingIndex, Hit
+from .keypoints import FeatureMatch, KeypointIndex
+
+__all__ = [
+    "CatalogIndex",
+    "FLAT",
+    "Hit",
+    "HammingIndex",
+    "KeypointIndex",
+    "MULTIHASH",
+    "Match",
+    "Thresholds",
+]
+
+NEAR_DUPLICATE = "near_duplicate"
+MIRRORED_ROTATED = "mirrored_rotated"
+CROPPED_CONTAINED = "cropped_contained"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Distances under which hashes count as the same picture (chosen by the benchmark)."""
+
+    pdq: int = 31
+    # pHash is coarse: alone it decides only when nearly identical (text pages shrunk small
+    # defeat PDQ but not pHash); otherwise a pHash this close lets a PDQ up to ``pdq_loose``
+    # count.
+    phash: int = 2
+    phash_loose: int = 10
+    pdq_loose: int = 52
+    min_inliers: int = 12
+    # The part of a query that keypoints align with a whole catalogued picture must hash
+    # this close to it, or the two are photographs of one scene, not copies of one picture.
+    pdq_same_view: int = 64
+
+
+@dataclass
+class Match:
+    """One catalogued media that the query matches, with the evidence."""
+
+    media_id: int
+    kind: str
+    score: float
+    algorithm: str
+    distance: float
+    query_variant: str = "full/original"
+    row_id: int | None = None
+    frame_time: float | None = None
+    details: dict = field(default_factory=dict)
+
+
+class CatalogIndex:
+    """All similarity indexes of one catalogue, with the watermarks of what they hold."""
+
+    def __init__(self, kind: str = FLAT) -> None:
+        self.hashes = {name: HammingIndex(bits, kind) for name, bits in BIT_LENGTHS.items()}
+        self.keypoints = KeypointIndex()
+        # Highest database ids loaded, so a refresh reads only what is newer.
+        self.hash_watermark = 0
+        self.feature_watermark = 0
+        self.refresh_lock = threading.Lock()
+
+    def add_hashes(
+        self,
+        algorithm: str,
+        row_ids: np.ndarray,
+        media_ids: np.ndarray,
+        frame_times: np.ndarray,
+        codes: np.ndarray,
+    ) -> None:
+        """Add stored hashes of one algorithm (unknown algorithms are ignored)."""
+        index = self.hashes.get(algorithm)
+        if index is not None:
+            index.add(row_ids, media_ids, frame_times, codes)
+        if len(row_ids):
+            self.hash_watermark = max(self.hash_watermark, int(np.max(row_ids)))
+
+    def add_features(self, row_id: int, media_id: int, frame_time: float | None, features: Features) -> None:
+        """Add one picture's stored keypoints."""
+        self.keypoints.add(media_id, row_id, frame_time, features)
+        self.feature_watermark = max(self.feature_watermark, row_id)
+
+    def match(
+        self,
+        query: QueryFingerprint,
+        thresholds: Thresholds = Thresholds(),
+        *,
+        use_keypoints: bool = True,
+    ) -> list[Match]:
+        """Return the catalogued media the query matches, best first, one entry per media."""
+        best: dict[int, Match] = {}
+        pdq_best = self._nearest(query, PDQ, thresholds.pdq_loose)
+        phash_best = self._nearest(query, PHASH, thresholds.phash_loose)
+        for media_id, (distance, hit, variant) in pdq_best.items():
+            phash_distance = phash_best.get(media_id, (99, None, ""))[0]
+            strong = distance <= thresholds.pdq
+            loose = phash_distance <= thresholds.phash_loose
+            if strong or loose:
+                best[media_id] = self._global_match(media_id, PDQ, distance, hit, variant, 1 - distance / 128)
+        for media_id, (distance, hit, variant) in phash_best.items():
+            if media_id not in best and distance <= thresholds.phash:
+                best[media_id] = self._global_match(media_id, PHASH, distance, hit, variant, 1 - distance / 32)
+        if use_keypoints:
+            for symmetry, features in query.features:
+                for found in self.keypoints.search(features):
+                    if found.verification.inliers < thresholds.min_inliers:
+                        continue
+                    if not self._same_picture(query, symmetry, found, thresholds):
+                        continue
+                    candidate = self._keypoint_match(found, symmetry)
+                    current = best.get(found.media_id)
+                    if current is None:
+                        best[found.media_id] = candidate
+                    elif current.algorithm != "orb":
+                        current.details.setdefault("inliers", found.verification.inliers)
+        return sorted(best.values(), key=lambda m: (-m.score, m.distance, m.media_id))
+
+    def _nearest(self, query: QueryFingerprint, algorithm: str, radius: int) -> dict[int, tuple[int, Hit, str]]:
+        """Return per media the nearest stored hash of ``algorithm`` to any query hash."""
+        values = [h for h in query.hashes if h.algorithm == algorithm]
+        if not values:
+            return {}
+        codes = np.frombuffer(b"".join(h.bits for h in values), dtype=np.uint8)
+        nearest: dict[int, tuple[int, Hit, str]] = {}
+        for value, hits in zip(values, self.hashes[algorithm].search(codes, radius)):
+            for hit in hits:
+                known = nearest.get(hit.media_id)
+                # Prefer the original orientation when distances tie.
+                if known is None or hit.distance < known[0] or (
+                    hit.distance == known[0] and value.variant.endswith("/original") and not known[2].endswith("/original")
+                ):
+                    nearest[hit.media_id] = (hit.distance, hit, value.variant)
+        return nearest
+
+    def _same_picture(
+        self, query: QueryFingerprint, symmetry: str, found: FeatureMatch, thresholds: Thresholds
+    ) -> bool:
+        """Re-hash the part of the query that shows the candidate and compare with its PDQ.
+
+        Keypoints agree on any two photographs of one scene (a stereo pair, a burst of shots);
+        the aligned part of a copy also hashes alike, the other photograph does not. When the
+        query holds only part of the candidate, there is no whole picture to compare, and the
+        keypoints decide alone.
+        """
+        check = found.verification
+        image = query.images.get(symmetry)
+        if image is None or check.candidate_coverage < 0.9 or not check.matrix:
+            return True
+        aligned = align(image, check, found.width, found.height)
+        codes = np.frombuffer(perceptual.pdq(aligned).bits, dtype=np.uint8)
+        distance = self.hashes[PDQ].distance_to_media(codes, found.media_id)
+        return distance is None or distance <= thresholds.pdq_same_view
+
+    @staticmethod
+    def _global_match(media_id: int, algorithm: str, distance: int, hit: Hit, variant: str, score: float) -> Match:
+        symmetry = variant.split("/")[-1]
+        kind = NEAR_DUPLICATE if symmetry == "original" else MIRRORED_ROTATED
+        return Match(
+            media_id=media_id,
+            kind=kind,
+            score=round(max(0.0, min(1.0, score)), 4),
+            algorithm=algorithm,
+            distance=float(distance),
+            query_variant=variant,
+            row_id=hit.row_id,
+            frame_time=hit.frame_time,
+        )
+
+    @staticmethod
+    def _keypoint_match(found: FeatureMatch, symmetry: str) -> Match:
+        check = found.verification
+        rotation = abs(check.rotation_deg)
+        turned = min(abs(rotation - 90), abs(rotation - 180)) < 20
+        same_view = min(check.query_coverage, check.candidate_coverage) >= 0.8
+        if symmetry != "original" or turned:
+            kind = MIRRORED_ROTATED
+        elif same_view:
+            kind = NEAR_DUPLICATE
+        else:
+            kind = CROPPED_CONTAINED
+        score = 0.5 + 0.4 * min(1.0, check.inliers / 60)
+        return Match(
+            media_id=found.media_id,
+            kind=kind,
+            score=round(score, 4),
+            algorithm="orb",
+            distance=float(check.matches - check.inliers),
+            query_variant=f"full/{symmetry}",
+            row_id=found.row_id,
+            frame_time=found.frame_time,
+            details={
+                "inliers": check.inliers,
+                "query_coverage": round(check.query_coverage, 3),
+                "match_coverage": round(check.candidate_coverage, 3),
+                "rotation": round(check.rotation_deg, 1),
+                "scale": round(check.scale, 3),
+            },
+        )
+
+    def memory_bytes(self) -> int:
+        """Return an estimate of the memory held by every index."""
+        return sum(i.memory_bytes() for i in self.hashes.values()) + self.keypoints.memory_bytes()

@@ -1,0 +1,317 @@
+"""Ingest: store a file and everything known about it in one transaction, or nothing.
+
+The file is fingerprinted before anything is written, so a file that is not an image we can
+read leaves no trace. The original goes to storage first (idempotent, content-addressed);
+if the database transaction then fails, a file this call created is removed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import lock_for_write
+from ..hashing import ImageRejected
+from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest, sha256_of
+from ..index import Thresholds
+from ..models import (
+    AckStatus,
+    Acknowledgement,
+    LinkKind,
+    Media,
+    MediaFeatures,
+    MediaHash,
+    MediaKind,
+    MediaLink,
+    Sighting,
+    User,
+)
+from ..storage import Storage
+from . import Invalid, audit
+from .matching import IndexHolder
+from .records import aware, clean_text, clean_url, incident_named, party_named, source_named, tag_named
+from .search import Rejected, SearchMatch, search_query
+
+
+@dataclass
+class SightingInput:
+    """Where and when a media was seen."""
+
+    url: str | None = None
+    platform: str | None = None
+    source: str | None = None
+    account: str | None = None
+    posted_at: datetime | None = None
+    observed_at: datetime | None = None
+    deleted_at: datetime | None = None
+    caption: str | None = None
+    archive_url: str | None = None
+
+
+@dataclass
+class AcknowledgementInput:
+    """A party's stance on the media, with the statement behind it."""
+
+    party: str
+    status: str
+    statement: str | None = None
+    source: str | None = None
+    url: str | None = None
+    stated_at: datetime | None = None
+
+
+@dataclass
+class IngestDetails:
+    """What the person adding a file says about it; every field optional."""
+
+    title: str | None = None
+    description: str | None = None
+    credit: str | None = None
+    incident: str | None = None
+    original_filename: str | None = None
+    sighting: SightingInput | None = None
+    acknowledgement: AcknowledgementInput | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    """The media now in the catalogue, whether this call created it, and what it resembles."""
+
+    media: Media
+    created: bool
+    near_duplicates: list[SearchMatch] = field(default_factory=list)
+    sighting: Sighting | None = None
+
+
+def ingest_bytes(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    data: bytes,
+    details: IngestDetails,
+    *,
+    actor: User | None,
+    thresholds: Thresholds,
+    max_pixels: int,
+) -> IngestResult:
+    """Add a file to the catalogue (or, if its bytes are held, add what is new about it)."""
+    if not data:
+        raise Rejected("empty", "the file is empty")
+    existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256_of(data)))
+    if existing is not None:
+        return _add_to_existing(session, existing, details, actor)
+    try:
+        stored, query = fingerprint_for_ingest(data, max_pixels)
+    except ImageRejected as exc:
+        raise Rejected(exc.code, str(exc)) from None
+    return ingest_fingerprinted(
+        session, storage, holder, data, stored, query, details, actor=actor, thresholds=thresholds
+    )
+
+
+def ingest_fingerprinted(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    data: bytes,
+    stored: ImageFingerprint,
+    query: QueryFingerprint,
+    details: IngestDetails,
+    *,
+    actor: User | None,
+    thresholds: Thresholds,
+) -> IngestResult:
+    """Add a file whose fingerprints were computed elsewhere (a worker process)."""
+    if sha256_of(data) != stored.sha256:
+        raise Rejected("changed", "the file changed while it was being read")
+    _check_details(details)
+    matches = search_query(session, holder, query, thresholds)
+    placed = storage.put_bytes(data)
+    try:
+        lock_for_write(session)
+        existing = session.scalar(sa.select(Media).where(Media.sha256 == stored.sha256))
+        if existing is not None:  # another process added the same bytes meanwhile
+            return _add_to_existing(session, existing, details, actor)
+        media = _new_media(session, stored, details, actor)
+        sighting = _apply_details(session, media, details, actor)
+        for match in matches:
+            session.add(
+                MediaLink(
+                    source_media_id=media.id,
+                    target_media_id=match.media.id,
+                    kind=LinkKind.NEAR_DUPLICATE,
+                    algorithm=match.evidence,
+                    distance=match.distance,
+                )
+            )
+        audit.record(
+            session, actor, "media.create", "media", media.id,
+            {
+                "sha256": media.sha256,
+                "kind": media.kind.value,
+                "size": media.size_bytes,
+                "filename": media.original_filename,
+                "near_duplicates": [m.media.id for m in matches],
+            },
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        _discard_if_orphan(session, storage, stored.sha256, placed.created)
+        existing = session.scalar(sa.select(Media).where(Media.sha256 == stored.sha256))
+        if existing is None:
+            raise
+        return _add_to_existing(session, existing, details, actor)
+    except BaseException:
+        session.rollback()
+        _discard_if_orphan(session, storage, stored.sha256, placed.created)
+        raise
+    holder.refresh(session, force=True)
+    return IngestResult(media, True, matches, sighting)
+
+
+def _discard_if_orphan(session: Session, storage: Storage, sha256: str, created: bool) -> None:
+    """Remove a file this call stored unless a committed record now refers to it."""
+    if created and session.scalar(sa.select(Media.id).where(Media.sha256 == sha256)) is None:
+        storage.discard(sha256)
+
+
+def _new_media(session: Session, stored: ImageFingerprint, details: IngestDetails, actor: User | None) -> Media:
+    extracted = {"format": stored.format, **stored.metadata}
+    media = Media(
+        sha256=stored.sha256,
+        kind=MediaKind.IMAGE,
+        mime_type=stored.mime_type,
+        size_bytes=stored.size,
+        width=stored.width,
+        height=stored.height,
+        original_filename=clean_text(details.original_filename, "file name", 255),
+        title=clean_text(details.title, "title", 500),
+        description=clean_text(details.description, "description", 20000),
+        credit=clean_text(details.credit, "credit", 500),
+        extracted=extracted,
+        created_by=actor,
+    )
+    gps = stored.metadata.get("exif", {}).get("GPS")
+    if gps:
+        media.capture_latitude, media.capture_longitude = gps["latitude"], gps["longitude"]
+    session.add(media)
+    session.flush()
+    for value in stored.hashes:
+        session.add(
+            MediaHash(
+                media_id=media.id,
+                algorithm=value.algorithm,
+                variant=value.variant,
+                bits=value.bits,
+                bit_length=len(value.bits) * 8,
+                quality=value.quality,
+            )
+        )
+    descriptors, positions = stored.features.pack()
+    session.add(
+        MediaFeatures(
+            media_id=media.id,
+            width=stored.features.width,
+            height=stored.features.height,
+            keypoints=len(stored.features),
+            descriptors=descriptors,
+            positions=positions,
+        )
+    )
+    return media
+
+
+def _check_details(details: IngestDetails) -> None:
+    """Validate what was typed before any work is done, so errors come first and cheap."""
+    clean_text(details.title, "title", 500)
+    clean_text(details.credit, "credit", 500)
+    clean_text(details.description, "description", 20000)
+    if details.sighting is not None:
+        s = details.sighting
+        clean_url(s.url, "sighting URL")
+        clean_url(s.archive_url, "archive URL")
+        for name in ("posted_at", "observed_at", "deleted_at"):
+            aware(getattr(s, name), f"sighting {name.replace('_at', '')} time")
+        if s.posted_at and s.deleted_at and s.deleted_at < s.posted_at:
+            raise Invalid("a post cannot be deleted before it was posted")
+    if details.acknowledgement is not None:
+        ack = details.acknowledgement
+        try:
+            AckStatus(ack.status)
+        except ValueError:
+            raise Invalid(
+                f"acknowledgement status must be one of {', '.join(s.value for s in AckStatus)}"
+            ) from None
+        if not clean_text(ack.party, "party", 200):
+            raise Invalid("an acknowledgement needs a party")
+        clean_url(ack.url, "statement URL")
+        aware(ack.stated_at, "statement time")
+
+
+def _apply_details(session: Session, media: Media, details: IngestDetails, actor: User | None) -> Sighting | None:
+    """Attach incident, tags, sighting and acknowledgement; return the new sighting if any."""
+    if details.incident and media.incident_id is None:
+        media.incident = incident_named(session, details.incident)
+    for name in details.tags:
+        tag = tag_named(session, name)
+        if tag not in media.tags:
+            media.tags.append(tag)
+    sighting = None
+    if details.sighting is not None:
+        s = details.sighting
+        sighting = Sighting(
+            media=media,
+            url=clean_url(s.url, "sighting URL"),
+            platform=clean_text(s.platform, "platform", 64),
+            source=source_named(session, s.source) if s.source else None,
+            account=clean_text(s.account, "account", 200),
+            posted_at=aware(s.posted_at, "posted time"),
+            observed_at=aware(s.observed_at, "observed time"),
+            deleted_at=aware(s.deleted_at, "deleted time"),
+            caption=clean_text(s.caption, "caption", 20000),
+            archive_url=clean_url(s.archive_url, "archive URL"),
+            created_by=actor,
+        )
+        session.add(sighting)
+    if details.acknowledgement is not None:
+        ack = details.acknowledgement
+        session.add(
+            Acknowledgement(
+                party=party_named(session, ack.party),
+                media=media,
+                status=AckStatus(ack.status),
+                statement=clean_text(ack.statement, "statement", 20000),
+                source=source_named(session, ack.source) if ack.source else None,
+                statement_url=clean_url(ack.url, "statement URL"),
+                stated_at=aware(ack.stated_at, "statement time"),
+                created_by=actor,
+            )
+        )
+    session.flush()
+    return sighting
+
+
+def _add_to_existing(session: Session, media: Media, details: IngestDetails, actor: User | None) -> IngestResult:
+    """Record what a repeated upload adds (a sighting, an acknowledgement, tags), nothing else."""
+    _check_details(details)
+    if not (details.sighting or details.acknowledgement or details.tags or (details.incident and media.incident_id is None)):
+        return IngestResult(media, False)
+    lock_for_write(session)
+    media = session.get(Media, media.id)  # re-read inside the write transaction
+    sighting = _apply_details(session, media, details, actor)
+    audit.record(
+        session, actor, "media.add_details", "media", media.id,
+        {
+            "sighting": sighting.url if sighting else None,
+            "acknowledgement": details.acknowledgement.party if details.acknowledgement else None,
+            "tags": details.tags,
+        },
+    )
+    session.commit()
+    return IngestResult(media, False, sighting=sighting)

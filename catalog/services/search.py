@@ -1,0 +1,183 @@
+"""Search: which catalogued media a file or a hash matches, best first, with provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..hashing import ImageRejected, fingerprint_query, parse_hex, sha256_of
+from ..hashing.perceptual import BIT_LENGTHS, PDQ
+from ..hashing.pipeline import QueryFingerprint
+from ..index import Match, Thresholds
+from ..models import Media
+from . import Invalid
+from .matching import IndexHolder
+from .provenance import ProvenanceSummary, summarise
+
+EXACT = "exact"
+
+
+class Rejected(Invalid):
+    """A file was refused; ``code`` names the reason for programs, the message for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SearchMatch:
+    """One catalogued media matching the query, with the evidence and its provenance."""
+
+    media: Media
+    kind: str  # exact, near_duplicate, mirrored_rotated, cropped_contained
+    evidence: str  # sha256, pdq, phash or orb
+    distance: float
+    score: float
+    query_variant: str = "full/original"
+    frame_time: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    provenance: ProvenanceSummary = field(default_factory=ProvenanceSummary)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the match as JSON-ready data (the CLI's and the API's shape)."""
+        data: dict[str, Any] = {
+            "media_id": self.media.id,
+            "sha256": self.media.sha256,
+            "kind": self.kind,
+            "match": self.evidence,
+            "distance": self.distance,
+            "score": self.score,
+            "media_kind": self.media.kind.value,
+            "title": self.media.title,
+            "query_variant": self.query_variant,
+        }
+        if self.frame_time is not None:
+            data["time"] = self.frame_time
+        data.update(self.details)
+        data["provenance"] = self.provenance.as_dict()
+        return data
+
+
+def query_for_file(data: bytes, max_pixels: int) -> QueryFingerprint:
+    """Fingerprint a query file, turning a bad file into Rejected."""
+    try:
+        return fingerprint_query(data, max_pixels)
+    except ImageRejected as exc:
+        raise Rejected(exc.code, str(exc)) from None
+
+
+def search_file(
+    session: Session,
+    holder: IndexHolder,
+    data: bytes,
+    thresholds: Thresholds,
+    *,
+    max_pixels: int,
+    limit: int = 50,
+) -> list[SearchMatch]:
+    """Return the media matching the file's bytes: the exact copy first, then near-duplicates."""
+    if not data:
+        raise Rejected("empty", "the file is empty")
+    sha256 = sha256_of(data)
+    exact = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
+    try:
+        query = fingerprint_query(data, max_pixels)
+    except ImageRejected as exc:
+        if exact is None:
+            raise Rejected(exc.code, str(exc)) from None
+        query = None  # the bytes are catalogued even if they no longer decode
+    return search_query(session, holder, query, thresholds, limit=limit, exact=exact)
+
+
+def search_query(
+    session: Session,
+    holder: IndexHolder,
+    query: QueryFingerprint | None,
+    thresholds: Thresholds,
+    *,
+    limit: int = 50,
+    exact: Media | None = None,
+    exclude: int | None = None,
+) -> list[SearchMatch]:
+    """Match a computed query against the index and attach media rows and provenance."""
+    found: list[Match] = []
+    if query is not None:
+        holder.refresh(session)
+        found = holder.index.match(query, thresholds)
+    results: list[SearchMatch] = []
+    if exact is not None:
+        results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
+    wanted = [m for m in found if m.media_id not in (exclude, exact.id if exact else None)][:limit]
+    media = _media_by_id(session, [m.media_id for m in wanted])
+    for match in wanted:
+        row = media.get(match.media_id)
+        if row is None:  # deleted since the index loaded it
+            continue
+        results.append(
+            SearchMatch(
+                row, match.kind, match.algorithm, match.distance, match.score,
+                match.query_variant, match.frame_time, dict(match.details),
+            )
+        )
+    return _with_provenance(session, results[:limit])
+
+
+def search_hash(
+    session: Session,
+    holder: IndexHolder,
+    algorithm: str,
+    hex_digest: str,
+    *,
+    max_distance: int | None = None,
+    thresholds: Thresholds,
+    limit: int = 50,
+) -> list[SearchMatch]:
+    """Return media whose stored hashes of ``algorithm`` are within ``max_distance`` of the hex."""
+    try:
+        bits = parse_hex(algorithm, hex_digest)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    default = thresholds.pdq if algorithm == PDQ else thresholds.phash_loose
+    radius = default if max_distance is None else max_distance
+    if not 0 <= radius <= BIT_LENGTHS[algorithm] // 2:
+        raise Invalid(f"distance for {algorithm} must be between 0 and {BIT_LENGTHS[algorithm] // 2}")
+    holder.refresh(session)
+    hits = holder.index.hashes[algorithm].search(np.frombuffer(bits, dtype=np.uint8), radius)[0]
+    nearest: dict[int, Any] = {}
+    for hit in hits:
+        if hit.media_id not in nearest:
+            nearest[hit.media_id] = hit
+    ordered = list(nearest.values())[:limit]
+    media = _media_by_id(session, [hit.media_id for hit in ordered])
+    bits_total = BIT_LENGTHS[algorithm]
+    results = [
+        SearchMatch(
+            media[hit.media_id],
+            "near_duplicate",
+            algorithm,
+            float(hit.distance),
+            round(1 - hit.distance / (bits_total / 2), 4),
+            frame_time=hit.frame_time,
+        )
+        for hit in ordered
+        if hit.media_id in media
+    ]
+    return _with_provenance(session, results)
+
+
+def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:
+    if not ids:
+        return {}
+    return {m.id: m for m in session.scalars(sa.select(Media).where(Media.id.in_(ids)))}
+
+
+def _with_provenance(session: Session, results: list[SearchMatch]) -> list[SearchMatch]:
+    summaries = summarise(session, [r.media.id for r in results])
+    for result in results:
+        result.provenance = summaries[result.media.id]
+    return results
