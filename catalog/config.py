@@ -37,12 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "MATCH_PHASH": 2,
     "MATCH_PHASH_LOOSE": 10,
     "MATCH_MIN_INLIERS": 12,
-    "MATCH_PDQ_SAME_VIEW": 64,
     "SEARCH_LIMIT": 50,
     # Each process re-reads new hashes from the database at most this often (seconds).
     "INDEX_REFRESH_SECONDS": 1.0,
     # "flat" (exact scan) or "multihash" (exact within radius, faster past a few million).
     "INDEX_KIND": "flat",
+    # Threads per process for index searches; web workers and import already use every core.
+    "INDEX_THREADS": 1,
 }
 
 

@@ -101,7 +101,16 @@ def _hashing_pool(jobs: int) -> ProcessPoolExecutor | _NoPool:
         return _NoPool()
     # forkserver: the parent holds database connections and index threads that a fork
     # would copy in an unknown state.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"), initializer=_single_threaded
+    )
+
+
+def _single_threaded() -> None:
+    """Keep each hashing process on one thread: the processes already fill the cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 class _NoPool:

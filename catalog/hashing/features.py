@@ -53,40 +53,43 @@ class Features:
 
 def extract(rgb: np.ndarray, limit: int = MAX_KEYPOINTS) -> Features:
     """Detect ORB keypoints, spread over the picture, keeping the ``limit`` strongest."""
+    return extract_sets(rgb, (limit,))[0]
+
+
+def extract_sets(rgb: np.ndarray, limits: tuple[int, ...]) -> list[Features]:
+    """Detect once and return one spread-out selection per limit (stored and query sets)."""
     gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     height, width = gray.shape
     # Detect generously, then keep the strongest per grid cell so a crop of any part keeps some.
-    detector = cv2.ORB_create(nfeatures=max(limit * 4, 500), scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10)
+    detector = cv2.ORB_create(
+        nfeatures=max(max(limits) * 4, 500), scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10
+    )
     keypoints, descriptors = detector.detectAndCompute(gray, None)
     if descriptors is None or not keypoints:
-        return Features(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), width, height)
-    chosen = _spread(keypoints, width, height, limit)
-    points = np.array([keypoints[i].pt for i in chosen], dtype=np.float32) / np.array([width, height], dtype=np.float32)
-    return Features(np.clip(points, 0, 1), descriptors[chosen], width, height)
+        empty = Features(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), width, height)
+        return [empty for _ in limits]
+    size = np.array([width, height], dtype=np.float32)
+    sets = []
+    for limit in limits:
+        chosen = _spread(keypoints, width, height, limit)
+        points = np.array([keypoints[i].pt for i in chosen], dtype=np.float32) / size
+        sets.append(Features(np.clip(points, 0, 1), descriptors[chosen], width, height))
+    return sets
 
 
-def _spread(keypoints: list, width: int, height: int, limit: int, grid: int = 4) -> list[int]:
-    """Pick up to ``limit`` keypoints, strongest first, round-robin over a grid of cells."""
-    cells: dict[tuple[int, int], list[int]] = {}
-    for index, kp in enumerate(keypoints):
-        cell = (min(grid - 1, int(kp.pt[0] * grid / width)), min(grid - 1, int(kp.pt[1] * grid / height)))
-        cells.setdefault(cell, []).append(index)
-    for members in cells.values():
-        members.sort(key=lambda i: -keypoints[i].response)
-    chosen: list[int] = []
-    depth = 0
-    while len(chosen) < limit:
-        added = False
-        for members in cells.values():
-            if depth < len(members):
-                chosen.append(members[depth])
-                added = True
-                if len(chosen) == limit:
-                    break
-        if not added:
-            break
-        depth += 1
-    return chosen
+def _spread(keypoints: list, width: int, height: int, limit: int, grid: int = 4) -> np.ndarray:
+    """Pick up to ``limit`` keypoints: the strongest of every grid cell, then the second, ..."""
+    xy = np.array([kp.pt for kp in keypoints], dtype=np.float32)
+    response = np.array([kp.response for kp in keypoints], dtype=np.float32)
+    cells = np.minimum(grid - 1, (xy[:, 0] * grid / width).astype(int)) * grid + np.minimum(
+        grid - 1, (xy[:, 1] * grid / height).astype(int)
+    )
+    by_cell = np.lexsort((-response, cells))
+    sorted_cells = cells[by_cell]
+    starts = np.searchsorted(sorted_cells, sorted_cells, side="left")
+    rank = np.arange(len(by_cell)) - starts  # 0 for the strongest in its cell, 1 next, ...
+    order = by_cell[np.lexsort((sorted_cells, rank))]
+    return order[:limit]
 
 
 @dataclass(frozen=True)

@@ -77,19 +77,36 @@ def pdq_dihedral(rgb: np.ndarray) -> list[HashValue]:
 
 
 def _pdq_bytes(vector: np.ndarray) -> bytes:
-    # PDQ's hex form writes bit 255 first; keep that order so our hex equals the reference.
-    return _pack(np.asarray(vector)[::-1])
+    # pdqhash's bit order packed as is gives the reference hex form (ThreatExchange, HMA),
+    # so hashes exchanged with other PDQ tools compare directly.
+    return _pack(vector)
+
+
+def _phash_input(rgb: np.ndarray) -> np.ndarray:
+    """Return the 32x32 grey picture imagehash's pHash looks at (its first step, done once)."""
+    grey = Image.fromarray(rgb).convert("L")
+    return np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+
+def _phash_of_grey32(grey: np.ndarray, variant: str) -> HashValue:
+    # imagehash.phash resizes to 32x32 first; given 32x32 that step changes nothing.
+    value = imagehash.phash(Image.fromarray(np.ascontiguousarray(grey)))
+    return HashValue(PHASH, _pack(value.hash), None, variant)
 
 
 def phash(rgb: np.ndarray, variant: str = "full") -> HashValue:
     """Return imagehash's pHash (64 bits) of an RGB array."""
-    value = imagehash.phash(Image.fromarray(rgb))
-    return HashValue(PHASH, _pack(value.hash), None, variant)
+    return _phash_of_grey32(_phash_input(rgb), variant)
 
 
 def phash_dihedral(rgb: np.ndarray) -> list[HashValue]:
-    """Return pHash of the eight symmetric forms, in ``DIHEDRAL`` order."""
-    return [phash(form, name) for name, form in zip(DIHEDRAL, dihedral_arrays(rgb))]
+    """Return pHash of the eight symmetric forms, in ``DIHEDRAL`` order.
+
+    Turning or mirroring the 32x32 grey picture equals shrinking the turned picture, so the
+    costly resize is done once.
+    """
+    grey = _phash_input(rgb)[..., None]
+    return [_phash_of_grey32(form[..., 0], name) for name, form in zip(DIHEDRAL, dihedral_arrays(grey))]
 
 
 def dihedral_arrays(rgb: np.ndarray) -> list[np.ndarray]:

@@ -58,8 +58,9 @@ def fingerprint_image(data: bytes, max_pixels: int) -> ImageFingerprint:
 def fingerprint_for_ingest(data: bytes, max_pixels: int) -> tuple[ImageFingerprint, QueryFingerprint]:
     """Decode ``data`` once and compute both what is stored and what finds its near-duplicates."""
     decoded = open_image(data, max_pixels)
-    stored = _stored_fingerprint(data, decoded)
-    return stored, query_from_array(stored.sha256, decoded.rgb)
+    stored_features, query_features = orb.extract_sets(decoded.rgb, (orb.MAX_KEYPOINTS, orb.QUERY_KEYPOINTS))
+    stored = _stored_fingerprint(data, decoded, stored_features)
+    return stored, query_from_array(stored.sha256, decoded.rgb, query_features)
 
 
 @dataclass
@@ -89,7 +90,7 @@ def fingerprint_file(path: str, max_pixels: int, max_bytes: int) -> FileFingerpr
     return FileFingerprint(path, stored, query)
 
 
-def _stored_fingerprint(data: bytes, decoded: DecodedImage) -> ImageFingerprint:
+def _stored_fingerprint(data: bytes, decoded: DecodedImage, features: orb.Features | None = None) -> ImageFingerprint:
     hashes: list[HashValue] = []
     for view, rgb in _views_of(decoded.rgb):
         hashes.append(perceptual.pdq(rgb, view))
@@ -103,7 +104,7 @@ def _stored_fingerprint(data: bytes, decoded: DecodedImage) -> ImageFingerprint:
         mime_type=decoded.mime_type,
         metadata=decoded.metadata,
         hashes=hashes,
-        features=orb.extract(decoded.rgb),
+        features=features if features is not None else orb.extract(decoded.rgb),
     )
 
 
@@ -113,7 +114,7 @@ def fingerprint_query(data: bytes, max_pixels: int) -> QueryFingerprint:
     return query_from_array(sha256_of(data), decoded.rgb)
 
 
-def query_from_array(sha256: str, rgb: np.ndarray) -> QueryFingerprint:
+def query_from_array(sha256: str, rgb: np.ndarray, features: orb.Features | None = None) -> QueryFingerprint:
     """Compute the search hashes of an already decoded picture (also used for video frames)."""
     hashes: list[HashValue] = []
     for view, array in _views_of(rgb):
@@ -123,7 +124,10 @@ def query_from_array(sha256: str, rgb: np.ndarray) -> QueryFingerprint:
             hashes.append(HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}"))
     # ORB is rotation-invariant but not mirror-invariant: also describe the mirror image.
     images = {"original": rgb, "flip_horizontal": np.ascontiguousarray(rgb[:, ::-1])}
-    features = [(name, orb.extract(image, orb.QUERY_KEYPOINTS)) for name, image in images.items()]
+    features = [
+        ("original", features if features is not None else orb.extract(rgb, orb.QUERY_KEYPOINTS)),
+        ("flip_horizontal", orb.extract(images["flip_horizontal"], orb.QUERY_KEYPOINTS)),
+    ]
     return QueryFingerprint(sha256, hashes, features, images)
 
 

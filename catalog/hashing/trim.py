@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 # Channel difference under which a pixel counts as the bar's colour (JPEG noise, gradients).
-COLOUR_TOLERANCE = 28
+COLOUR_TOLERANCE = 20
 # Share of a row that must have the bar's colour; text lines on a bar stay under the rest.
-BAR_SHARE = 0.62
+BAR_SHARE = 0.7
 # Bars thinner than this share of the side are ignored (noise at the edge, a hairline).
 MIN_TRIM_SHARE = 0.02
 # The picture left must keep at least this share of each side.
@@ -23,19 +23,47 @@ PASSES = 3
 GAP_SHARE = 0.03
 
 
+# Bars are found on a copy at most this large; the box is scaled back to the full picture.
+SEARCH_SIZE = 160
+
+
 def find_content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
     """Return (top, bottom, left, right) of the picture inside any bars; the whole frame if none."""
     height, width = rgb.shape[:2]
-    top, bottom, left, right = 0, height, 0, width
+    step = max(1, -(-max(height, width) // SEARCH_SIZE))
+    if step > 1:
+        top, bottom, left, right = _content_box(rgb[::step, ::step])
+        small_h, small_w = -(-height // step), -(-width // step)
+        return (
+            top * step,
+            height if bottom == small_h else bottom * step,
+            left * step,
+            width if right == small_w else right * step,
+        )
+    return _content_box(rgb)
+
+
+def _content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
+    # Peeling rows first can eat into a picture between side bars (its rows are mostly bar),
+    # and columns first the other way round; of the two, keep the one that removed least.
     pixels = rgb.astype(np.int16)
+    boxes = [_peel(pixels, rows_first=True), _peel(pixels, rows_first=False)]
+    return max(boxes, key=lambda b: (b[1] - b[0]) * (b[3] - b[2]))
+
+
+def _peel(pixels: np.ndarray, *, rows_first: bool) -> tuple[int, int, int, int]:
+    height, width = pixels.shape[:2]
+    top, bottom, left, right = 0, height, 0, width
     for _ in range(PASSES):
         before = (top, bottom, left, right)
-        view = pixels[top:bottom, left:right]
-        top += _bar_depth(view)
-        bottom -= _bar_depth(view[::-1])
-        view = pixels[top:bottom, left:right]
-        left += _bar_depth(view.transpose(1, 0, 2))
-        right -= _bar_depth(view.transpose(1, 0, 2)[::-1])
+        for rows in ((True, False) if rows_first else (False, True)):
+            view = pixels[top:bottom, left:right]
+            if rows:
+                top += _bar_depth(view)
+                bottom -= _bar_depth(view[::-1])
+            else:
+                left += _bar_depth(view.transpose(1, 0, 2))
+                right -= _bar_depth(view.transpose(1, 0, 2)[::-1])
         if (top, bottom, left, right) == before or bottom - top < 8 or right - left < 8:
             break
     if bottom - top < MIN_KEPT_SHARE * height or right - left < MIN_KEPT_SHARE * width:
@@ -46,7 +74,7 @@ def find_content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
 def _bar_depth(rows: np.ndarray) -> int:
     """Return how many leading rows of ``rows`` form a bar of the first row's colour."""
     count = rows.shape[0]
-    if count < 8:
+    if count < 8 or rows.shape[1] < 8:
         return 0
     reference = np.median(rows[0], axis=0)
     close = np.abs(rows - reference).max(axis=2) <= COLOUR_TOLERANCE

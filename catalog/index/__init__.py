@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import faiss
 import numpy as np
 
 from ..hashing import perceptual
@@ -47,9 +48,6 @@ class Thresholds:
     phash_loose: int = 10
     pdq_loose: int = 52
     min_inliers: int = 12
-    # The part of a query that keypoints align with a whole catalogued picture must hash
-    # this close to it, or the two are photographs of one scene, not copies of one picture.
-    pdq_same_view: int = 64
 
 
 @dataclass
@@ -65,6 +63,11 @@ class Match:
     row_id: int | None = None
     frame_time: float | None = None
     details: dict = field(default_factory=dict)
+
+
+def set_threads(count: int) -> None:
+    """Set how many threads FAISS searches with (1 suits one process per core)."""
+    faiss.omp_set_num_threads(max(1, count))
 
 
 class CatalogIndex:
@@ -123,9 +126,7 @@ class CatalogIndex:
                 for found in self.keypoints.search(features):
                     if found.verification.inliers < thresholds.min_inliers:
                         continue
-                    if not self._same_picture(query, symmetry, found, thresholds):
-                        continue
-                    candidate = self._keypoint_match(found, symmetry)
+                    candidate = self._keypoint_match(found, symmetry, self._pdq_distance(query, symmetry, found))
                     current = best.get(found.media_id)
                     if current is None:
                         best[found.media_id] = candidate
@@ -150,24 +151,23 @@ class CatalogIndex:
                     nearest[hit.media_id] = (hit.distance, hit, value.variant)
         return nearest
 
-    def _same_picture(
-        self, query: QueryFingerprint, symmetry: str, found: FeatureMatch, thresholds: Thresholds
-    ) -> bool:
-        """Re-hash the part of the query that shows the candidate and compare with its PDQ.
+    def _pdq_distance(self, query: QueryFingerprint, symmetry: str, found: FeatureMatch) -> int | None:
+        """Return how far, in PDQ bits, the query is from a media its keypoints matched.
 
-        Keypoints agree on any two photographs of one scene (a stereo pair, a burst of shots);
-        the aligned part of a copy also hashes alike, the other photograph does not. When the
-        query holds only part of the candidate, there is no whole picture to compare, and the
-        keypoints decide alone.
+        Where the candidate lies wholly inside the query (a screenshot, a captioned copy),
+        the part of the query that shows it is aligned and hashed again, which measures the
+        copy itself rather than the frame around it; otherwise the nearest of the query's
+        whole-picture hashes is used.
         """
+        index = self.hashes[PDQ]
+        codes = [h.bits for h in query.hashes if h.algorithm == PDQ]
         check = found.verification
         image = query.images.get(symmetry)
-        if image is None or check.candidate_coverage < 0.9 or not check.matrix:
-            return True
-        aligned = align(image, check, found.width, found.height)
-        codes = np.frombuffer(perceptual.pdq(aligned).bits, dtype=np.uint8)
-        distance = self.hashes[PDQ].distance_to_media(codes, found.media_id)
-        return distance is None or distance <= thresholds.pdq_same_view
+        if image is not None and check.candidate_coverage >= 0.9 and check.matrix:
+            codes.append(perceptual.pdq(align(image, check, found.width, found.height)).bits)
+        if not codes:
+            return None
+        return index.distance_to_media(np.frombuffer(b"".join(codes), dtype=np.uint8), found.media_id)
 
     @staticmethod
     def _global_match(media_id: int, algorithm: str, distance: int, hit: Hit, variant: str, score: float) -> Match:
@@ -185,7 +185,7 @@ class CatalogIndex:
         )
 
     @staticmethod
-    def _keypoint_match(found: FeatureMatch, symmetry: str) -> Match:
+    def _keypoint_match(found: FeatureMatch, symmetry: str, pdq_distance: int | None) -> Match:
         check = found.verification
         rotation = abs(check.rotation_deg)
         turned = min(abs(rotation - 90), abs(rotation - 180)) < 20
@@ -202,7 +202,7 @@ class CatalogIndex:
             kind=kind,
             score=round(score, 4),
             algorithm="orb",
-            distance=float(check.matches - check.inliers),
+            distance=float(pdq_distance if pdq_distance is not None else 256),
             query_variant=f"full/{symmetry}",
             row_id=found.row_id,
             frame_time=found.frame_time,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..db import database
 from ..hashing.features import Features
-from ..index import CatalogIndex, Thresholds
+from ..index import CatalogIndex, Thresholds, set_threads
 from ..models import MediaFeatures, MediaHash
 
 BATCH = 50_000
@@ -114,6 +114,7 @@ def init_app(app: Flask) -> None:
     app.extensions["catalog.index"] = IndexHolder(
         app.config["INDEX_KIND"], float(app.config["INDEX_REFRESH_SECONDS"])
     )
+    set_threads(int(app.config["INDEX_THREADS"]))
 
 
 def start_preload(app: Flask) -> threading.Thread:
@@ -146,5 +147,4 @@ def thresholds_from(config: Any) -> Thresholds:
         phash=int(config["MATCH_PHASH"]),
         phash_loose=int(config["MATCH_PHASH_LOOSE"]),
         min_inliers=int(config["MATCH_MIN_INLIERS"]),
-        pdq_same_view=int(config["MATCH_PDQ_SAME_VIEW"]),
     )
