@@ -13,11 +13,12 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-dev system-deps migrate clean help
+.PHONY: run test bench install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
 	@echo "make test   run the whole suite on SQLite and PostgreSQL"
+	@echo "make bench  accuracy and speed tables (figures go in benchmarks/RESULTS.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,13 @@ run: migrate
 
 test: install-dev system-deps
 	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)
+
+# Accuracy on the sample media, then speed and memory; BENCH_ARGS passes options to speed.py,
+# e.g. BENCH_ARGS="--sizes 1000000" to skip the 10-million run.
+BENCH_ARGS ?=
+bench: install-dev
+	$(BIN)/python -m benchmarks.accuracy
+	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

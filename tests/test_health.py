@@ -32,3 +32,18 @@ def test_readyz_when_database_is_unreachable(app_factory: Callable[..., Flask]) 
     assert response.status_code == 503
     assert response.json == {"status": "unavailable", "database": "unreachable"}
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_readyz_waits_for_the_index_when_it_is_preloading(app: Flask, client: FlaskClient) -> None:
+    from catalog.services.matching import get_index
+
+    holder = get_index(app)
+    holder.preloading = True
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json["index"] == "loading"
+    with app.app_context():
+        from catalog.db import get_session
+
+        holder.refresh(get_session(), force=True)
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json["index"] == "loaded"

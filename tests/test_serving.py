@@ -54,8 +54,14 @@ def test_make_run_serves_health_and_readiness(tmp_path: Path) -> None:
                     pytest.fail(f"make run did not serve:\n{output}")
                 time.sleep(0.3)
         assert (status, body) == (200, {"status": "ok"})
-        status, body = get_json(f"http://127.0.0.1:{port}/readyz")
-        assert status == 200 and body["database"] == "ok"
+        # Ready once each worker has loaded the similarity index (503 until then).
+        while True:
+            status, body = get_json(f"http://127.0.0.1:{port}/readyz")
+            if status == 200 or time.monotonic() > deadline:
+                break
+            assert body.get("index") == "loading", body
+            time.sleep(0.2)
+        assert status == 200 and body["database"] == "ok" and body["index"] == "loaded"
         assert (tmp_path / "instance" / "catalog.db").is_file()
         assert (tmp_path / "instance" / "secret_key").is_file()
     finally:

@@ -20,7 +20,7 @@ MIN_TRIM_SHARE = 0.02
 MIN_KEPT_SHARE = 0.2
 PASSES = 3
 # A run of non-bar rows this long (share of the side) is picture, not text on the bar.
-GAP_SHARE = 0.03
+GAP_SHARE = 0.08
 
 
 # Bars are found on a copy at most this large; the box is scaled back to the full picture.
