@@ -4,6 +4,7 @@ and tags, and the checks on what people type into them."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from ..models import Incident, Party, Source, Tag
 from . import Invalid
 
 MAX_URL = 2048
+T = TypeVar("T", Incident, Source, Party, Tag)
 
 
 def clean_text(value: str | None, field: str, limit: int) -> str | None:
@@ -49,53 +51,35 @@ def aware(value: datetime | None, field: str) -> datetime | None:
     return value
 
 
-def incident_named(session: Session, title: str) -> Incident:
-    """Return the incident with this title, creating it if needed."""
-    title = clean_text(title, "incident", 300) or ""
-    if not title:
-        raise Invalid("incident title is empty")
-    found = session.scalar(sa.select(Incident).where(Incident.title == title))
+def _named(session: Session, model: type[T], field: str, value: str, limit: int) -> T:
+    """Return the ``model`` row whose name column equals ``value``, creating it if needed."""
+    value = clean_text(value, field, limit) or ""
+    if not value:
+        raise Invalid(f"{field} is empty")
+    column = getattr(model, "title" if model is Incident else "name")
+    found = session.scalar(sa.select(model).where(column == value))
     if found is None:
-        found = Incident(title=title)
+        found = model(**{column.key: value})
         session.add(found)
         session.flush()
     return found
+
+
+def incident_named(session: Session, title: str) -> Incident:
+    """Return the incident with this title, creating it if needed."""
+    return _named(session, Incident, "incident", title, 300)
 
 
 def source_named(session: Session, name: str) -> Source:
     """Return the source with this name, creating it if needed."""
-    name = clean_text(name, "source", 200) or ""
-    if not name:
-        raise Invalid("source name is empty")
-    found = session.scalar(sa.select(Source).where(Source.name == name))
-    if found is None:
-        found = Source(name=name)
-        session.add(found)
-        session.flush()
-    return found
+    return _named(session, Source, "source", name, 200)
 
 
 def party_named(session: Session, name: str) -> Party:
     """Return the party with this name, creating it if needed."""
-    name = clean_text(name, "party", 200) or ""
-    if not name:
-        raise Invalid("party name is empty")
-    found = session.scalar(sa.select(Party).where(Party.name == name))
-    if found is None:
-        found = Party(name=name)
-        session.add(found)
-        session.flush()
-    return found
+    return _named(session, Party, "party", name, 200)
 
 
 def tag_named(session: Session, name: str) -> Tag:
-    """Return the tag with this name (case kept, spaces trimmed), creating it if needed."""
-    name = clean_text(name, "tag", 100) or ""
-    if not name:
-        raise Invalid("tag is empty")
-    found = session.scalar(sa.select(Tag).where(Tag.name == name))
-    if found is None:
-        found = Tag(name=name)
-        session.add(found)
-        session.flush()
-    return found
+    """Return the tag with this name (spaces trimmed), creating it if needed."""
+    return _named(session, Tag, "tag", name, 100)
