@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "MATCH_PHASH": 2,
     "MATCH_PHASH_LOOSE": 10,
     "MATCH_MIN_INLIERS": 12,
+    "MATCH_FRAME_PDQ": 45,
+    # Longer videos are refused (seconds).
+    "MAX_VIDEO_SECONDS": 3 * 3600,
     "SEARCH_LIMIT": 50,
     # Each process re-reads new hashes from the database at most this often (seconds).
     "INDEX_REFRESH_SECONDS": 1.0,

@@ -118,7 +118,7 @@ def test_near_duplicate_mirror_and_crop_kinds(catalogue: CatalogIndex) -> None:
     [cropped] = matches_for(catalogue, encode(astronaut.crop((60, 40, 60 + 358, 40 + 358)), "JPEG"))
     assert (cropped.media_id, cropped.kind, cropped.algorithm) == (1, "cropped_contained", "orb")
     assert cropped.details["inliers"] >= 12
-    assert cropped.details["query_coverage"] > 0.9 and cropped.details["match_coverage"] < 0.6
+    assert cropped.details["query_area"] > 0.9 and cropped.details["match_area"] < 0.6
 
 
 def test_unrelated_pictures_match_nothing(catalogue: CatalogIndex) -> None:

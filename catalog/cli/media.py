@@ -22,7 +22,7 @@ from flask.cli import with_appcontext
 from ..db import get_session
 from ..hashing.pipeline import FileFingerprint, fingerprint_file
 from ..services import ServiceError, accounts
-from ..services.ingest import IngestDetails, SightingInput, ingest_fingerprinted
+from ..services.ingest import IngestDetails, SightingInput, ingest_fingerprinted, ingest_video_fingerprinted
 from ..services.matching import get_index, thresholds_from
 from ..services.search import search_file
 from ..storage import get_storage
@@ -75,14 +75,15 @@ def import_command(
     files, rejected = _files(paths)
     storage, holder, thresholds = get_storage(), get_index(), thresholds_from(config)
     max_pixels, max_bytes = int(config["MAX_IMAGE_PIXELS"]), int(config["MAX_CONTENT_LENGTH"])
+    max_video_s = float(config["MAX_VIDEO_SECONDS"])
     counts: Counter[str] = Counter()
     with _hashing_pool(jobs) as pool, click.progressbar(
         length=len(files), label="Importing", file=sys.stderr
     ) as bar:
         results = (
-            pool.map(fingerprint_file, files, [max_pixels] * len(files), [max_bytes] * len(files), chunksize=2)
+            pool.map(fingerprint_file, files, *_repeat((max_pixels, max_bytes, max_video_s), len(files)), chunksize=2)
             if pool is not None
-            else (fingerprint_file(f, max_pixels, max_bytes) for f in files)
+            else (fingerprint_file(f, max_pixels, max_bytes, max_video_s) for f in files)
         )
         for result in results:
             outcome = _ingest_one(session, storage, holder, thresholds, result, actor, incident, credit, source, platform, list(tags))
@@ -94,6 +95,10 @@ def import_command(
     for path, reason in rejected:
         click.echo(f"rejected {path}: {reason}", err=True)
     click.echo(f"added {counts['added']}, already known {counts['known']}, rejected {len(rejected)}")
+
+
+def _repeat(values: tuple, count: int) -> list[list]:
+    return [[value] * count for value in values]
 
 
 def _hashing_pool(jobs: int) -> ProcessPoolExecutor | _NoPool:
@@ -136,9 +141,14 @@ def _ingest_one(session, storage, holder, thresholds, result: FileFingerprint, a
             sighting=SightingInput(source=source, platform=platform) if source or platform else None,
             tags=tags,
         )
-        outcome = ingest_fingerprinted(
-            session, storage, holder, data, result.stored, result.query, details, actor=actor, thresholds=thresholds
-        )
+        if result.video is not None:
+            outcome = ingest_video_fingerprinted(
+                session, storage, holder, data, result.video, details, actor=actor, thresholds=thresholds
+            )
+        else:
+            outcome = ingest_fingerprinted(
+                session, storage, holder, data, result.stored, result.query, details, actor=actor, thresholds=thresholds
+            )
     except (ServiceError, OSError) as exc:
         session.rollback()
         return f"rejected:{exc}"
@@ -162,6 +172,7 @@ def search_command(files: tuple[str, ...], as_json: bool, limit: int | None) -> 
                 session, holder, data, thresholds,
                 max_pixels=int(config["MAX_IMAGE_PIXELS"]),
                 limit=limit or int(config["SEARCH_LIMIT"]),
+                max_video_s=float(config["MAX_VIDEO_SECONDS"]),
             )
         except OSError as exc:
             _print_error(path, f"cannot read the file ({exc.strerror})", as_json)

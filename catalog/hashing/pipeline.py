@@ -70,11 +70,12 @@ class FileFingerprint:
     path: str
     stored: ImageFingerprint | None = None
     query: QueryFingerprint | None = None
+    video: Any = None  # a video.VideoFingerprint
     error_code: str | None = None
     error: str | None = None
 
 
-def fingerprint_file(path: str, max_pixels: int, max_bytes: int) -> FileFingerprint:
+def fingerprint_file(path: str, max_pixels: int, max_bytes: int, max_video_s: float = 3 * 3600) -> FileFingerprint:
     """Read and fingerprint the file at ``path``; never raises for a bad file (bulk import)."""
     try:
         with open(path, "rb") as handle:
@@ -83,9 +84,13 @@ def fingerprint_file(path: str, max_pixels: int, max_bytes: int) -> FileFingerpr
         return FileFingerprint(path, error_code="unreadable", error=f"cannot read the file ({exc.strerror})")
     if len(data) > max_bytes:
         return FileFingerprint(path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes")
+    from .video import VideoRejected, fingerprint_video, looks_like_video
+
     try:
+        if looks_like_video(data):
+            return FileFingerprint(path, video=fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels))
         stored, query = fingerprint_for_ingest(data, max_pixels)
-    except ImageRejected as exc:
+    except (ImageRejected, VideoRejected) as exc:
         return FileFingerprint(path, error_code=exc.code, error=str(exc))
     return FileFingerprint(path, stored, query)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..hashing import perceptual
 from ..hashing.features import Features, align
-from ..hashing.perceptual import BIT_LENGTHS, PDQ, PHASH
+from ..hashing.perceptual import BIT_LENGTHS, PDQ, PHASH, HashValue
 from ..hashing.pipeline import QueryFingerprint
 from .hamming import FLAT, MULTIHASH, HammingIndex, Hit
 from .keypoints import FeatureMatch, KeypointIndex
@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 NEAR_DUPLICATE = "near_duplicate"
+FRAME_OF = "frame_of"
 MIRRORED_ROTATED = "mirrored_rotated"
 CROPPED_CONTAINED = "cropped_contained"
 
@@ -48,6 +49,9 @@ class Thresholds:
     phash_loose: int = 10
     pdq_loose: int = 52
     min_inliers: int = 12
+    # Video frames are sampled at different instants in two copies of a clip, so a frame is
+    # matched more loosely; the time-consistency of several frames guards the decision.
+    frame_pdq: int = 45
 
 
 @dataclass
@@ -208,13 +212,102 @@ class CatalogIndex:
             frame_time=found.frame_time,
             details={
                 "inliers": check.inliers,
-                "query_coverage": round(check.query_coverage, 3),
-                "match_coverage": round(check.candidate_coverage, 3),
+                "query_area": round(check.query_coverage, 3),
+                "match_area": round(check.candidate_coverage, 3),
                 "rotation": round(check.rotation_deg, 1),
                 "scale": round(check.scale, 3),
             },
         )
 
+    def match_frames(
+        self,
+        frames: list[tuple[float, list[HashValue]]],
+        thresholds: Thresholds = Thresholds(),
+    ) -> list[Match]:
+        """Match a video's sampled frames (time, hashes) and aggregate per catalogued media.
+
+        A catalogued video matches when query frames meet its frames at a consistent time
+        offset; the result says which share of each side matched, where, and the offset. A
+        catalogued still matches when a frame of the query shows it, at that frame's time.
+        """
+        pairs: dict[int, list[tuple[float, float | None, int]]] = {}
+        usable = [(t, h) for t, h in frames if _informative(h)]
+        for time, hashes in usable:
+            query = QueryFingerprint("", hashes)
+            for media_id, (distance, hit, _variant) in self._nearest(query, PDQ, thresholds.frame_pdq).items():
+                pairs.setdefault(media_id, []).append((time, hit.frame_time, distance))
+        matches = []
+        for media_id, found in pairs.items():
+            if found[0][1] is None:  # a still: the query frame that shows it best
+                time, _, distance = min(found, key=lambda item: item[2])
+                matches.append(Match(media_id, FRAME_OF, round(1 - distance / 128, 4), PDQ, float(distance), frame_time=None, details={"time": time}))
+                continue
+            result = _aggregate(found, len(usable), self.hashes[PDQ].frame_count(media_id))
+            if result is not None:
+                result.media_id = media_id
+                matches.append(result)
+        return sorted(matches, key=lambda m: (-m.score, m.distance, m.media_id))
+
     def memory_bytes(self) -> int:
         """Return an estimate of the memory held by every index."""
         return sum(i.memory_bytes() for i in self.hashes.values()) + self.keypoints.memory_bytes()
+
+
+# PDQ quality under which a frame is too flat (a black fade, a bare wall) to say anything.
+MIN_FRAME_QUALITY = 30
+
+
+def _informative(hashes: list[HashValue]) -> bool:
+    return any(h.algorithm == PDQ and (h.quality is None or h.quality >= MIN_FRAME_QUALITY) for h in hashes)
+
+
+# Matched frame pairs whose time offsets differ by more than this belong to different segments.
+SEGMENT_GAP_S = 2.0
+
+
+def _aggregate(found: list[tuple[float, float | None, int]], query_frames: int, candidate_frames: int) -> Match | None:
+    """Group (query time, candidate time, distance) pairs by time offset into segments."""
+    ordered = sorted(found, key=lambda item: (item[1] - item[0], item[0]))
+    groups: list[list[tuple[float, float, int]]] = [[ordered[0]]]
+    for pair in ordered[1:]:
+        last = groups[-1][-1]
+        if abs((pair[1] - pair[0]) - (last[1] - last[0])) <= SEGMENT_GAP_S:
+            groups[-1].append(pair)
+        else:
+            groups.append([pair])
+    # A lone frame pair is chance unless the query itself is that short.
+    needed = 1 if query_frames <= 2 else 2
+    kept = [g for g in groups if len({p[0] for p in g}) >= needed]
+    if not kept:
+        return None
+    matched_query = {p[0] for g in kept for p in g}
+    matched_candidate = {p[1] for g in kept for p in g}
+    distances = [p[2] for g in kept for p in g]
+    segments = [
+        {
+            "query_start": min(p[0] for p in g),
+            "query_end": max(p[0] for p in g),
+            "match_start": min(p[1] for p in g),
+            "match_end": max(p[1] for p in g),
+        }
+        for g in sorted(kept, key=lambda g: min(p[0] for p in g))
+    ]
+    main = max(kept, key=len)
+    offset = float(np.median([p[1] - p[0] for p in main]))
+    query_coverage = min(1.0, len(matched_query) / max(1, query_frames))
+    match_coverage = min(1.0, len(matched_candidate) / max(1, candidate_frames))
+    mean = float(np.mean(distances))
+    score = 0.5 * max(query_coverage, match_coverage) + 0.5 * (1 - mean / 64)
+    return Match(
+        media_id=0,
+        kind=NEAR_DUPLICATE,
+        score=round(max(0.0, min(1.0, score)), 4),
+        algorithm=PDQ,
+        distance=round(mean, 2),
+        details={
+            "query_coverage": round(query_coverage, 3),
+            "match_coverage": round(match_coverage, 3),
+            "segments": segments,
+            "offset": round(offset, 3),
+        },
+    )

@@ -136,6 +136,15 @@ class HammingIndex:
         xor = np.bitwise_xor(queries[:, None, :], stored[None, :, :])
         return int(np.unpackbits(xor, axis=2).sum(axis=2).min())
 
+    def frame_count(self, media_id: int) -> int:
+        """Return how many distinct frames of a media hold hashes here (1 for a still)."""
+        with self._lock:
+            mask = self._media.view() == media_id
+            times = self._times.view()[mask]
+        if not len(times):
+            return 0
+        return max(1, len(np.unique(times[~np.isnan(times)])))
+
     def memory_bytes(self) -> int:
         """Return an estimate of the memory held (codes, side columns, multi-hash tables)."""
         with self._lock:

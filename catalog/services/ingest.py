@@ -7,6 +7,7 @@ if the database transaction then fails, a file this call created is removed agai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..db import lock_for_write
 from ..hashing import ImageRejected
 from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest, sha256_of
+from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video, poster_and_sheet
 from ..index import Thresholds
 from ..models import (
     AckStatus,
@@ -34,7 +36,7 @@ from ..storage import Storage
 from . import Invalid, audit
 from .matching import IndexHolder
 from .records import aware, clean_text, clean_url, incident_named, party_named, source_named, tag_named
-from .search import Rejected, SearchMatch, search_query
+from .search import Rejected, SearchMatch, search_frames, search_query
 
 
 @dataclass
@@ -98,6 +100,7 @@ def ingest_bytes(
     actor: User | None,
     thresholds: Thresholds,
     max_pixels: int,
+    max_video_s: float = 3 * 3600,
 ) -> IngestResult:
     """Add a file to the catalogue (or, if its bytes are held, add what is new about it)."""
     if not data:
@@ -105,9 +108,13 @@ def ingest_bytes(
     existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256_of(data)))
     if existing is not None:
         return _add_to_existing(session, existing, details, actor)
+    _check_details(details)
     try:
+        if looks_like_video(data):
+            found = fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels)
+            return ingest_video_fingerprinted(session, storage, holder, data, found, details, actor=actor, thresholds=thresholds)
         stored, query = fingerprint_for_ingest(data, max_pixels)
-    except ImageRejected as exc:
+    except (ImageRejected, VideoRejected) as exc:
         raise Rejected(exc.code, str(exc)) from None
     return ingest_fingerprinted(
         session, storage, holder, data, stored, query, details, actor=actor, thresholds=thresholds
@@ -126,29 +133,69 @@ def ingest_fingerprinted(
     actor: User | None,
     thresholds: Thresholds,
 ) -> IngestResult:
-    """Add a file whose fingerprints were computed elsewhere (a worker process)."""
+    """Add an image whose fingerprints were computed elsewhere (a worker process)."""
     if sha256_of(data) != stored.sha256:
         raise Rejected("changed", "the file changed while it was being read")
     _check_details(details)
     matches = search_query(session, holder, query, thresholds)
+    return _commit_new(
+        session, storage, holder, data, stored.sha256, lambda: _new_image(session, stored, details, actor),
+        matches, details, actor,
+    )
+
+
+def ingest_video_fingerprinted(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    data: bytes,
+    found: VideoFingerprint,
+    details: IngestDetails,
+    *,
+    actor: User | None,
+    thresholds: Thresholds,
+) -> IngestResult:
+    """Add a video whose frames were sampled and hashed elsewhere; make its poster and sheet."""
+    if sha256_of(data) != found.sha256:
+        raise Rejected("changed", "the file changed while it was being read")
+    _check_details(details)
+    matches = search_frames(session, holder, found, thresholds)
+    try:
+        poster, sheet = poster_and_sheet(data, found)
+    except VideoRejected as exc:
+        raise Rejected(exc.code, str(exc)) from None
+
+    def build() -> Media:
+        media = _new_video(session, found, details, actor)
+        storage.put_derived(media.sha256, "poster.jpg", poster)
+        storage.put_derived(media.sha256, "contact-sheet.jpg", sheet)
+        return media
+
+    return _commit_new(session, storage, holder, data, found.sha256, build, matches, details, actor)
+
+
+def _commit_new(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    data: bytes,
+    sha256: str,
+    build: Callable[[], Media],
+    matches: list[SearchMatch],
+    details: IngestDetails,
+    actor: User | None,
+) -> IngestResult:
+    """Store the file, then the record, links and audit event in one transaction, or neither."""
     placed = storage.put_bytes(data)
     try:
         lock_for_write(session)
-        existing = session.scalar(sa.select(Media).where(Media.sha256 == stored.sha256))
+        existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
         if existing is not None:  # another process added the same bytes meanwhile
             return _add_to_existing(session, existing, details, actor)
-        media = _new_media(session, stored, details, actor)
+        media = build()
         sighting = _apply_details(session, media, details, actor)
         for match in matches:
-            session.add(
-                MediaLink(
-                    source_media_id=media.id,
-                    target_media_id=match.media.id,
-                    kind=LinkKind.NEAR_DUPLICATE,
-                    algorithm=match.evidence,
-                    distance=match.distance,
-                )
-            )
+            session.add(_link_for(media, match))
         audit.record(
             session, actor, "media.create", "media", media.id,
             {
@@ -162,17 +209,33 @@ def ingest_fingerprinted(
         session.commit()
     except IntegrityError:
         session.rollback()
-        _discard_if_orphan(session, storage, stored.sha256, placed.created)
-        existing = session.scalar(sa.select(Media).where(Media.sha256 == stored.sha256))
+        _discard_if_orphan(session, storage, sha256, placed.created)
+        existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
         if existing is None:
             raise
         return _add_to_existing(session, existing, details, actor)
     except BaseException:
         session.rollback()
-        _discard_if_orphan(session, storage, stored.sha256, placed.created)
+        _discard_if_orphan(session, storage, sha256, placed.created)
         raise
     holder.refresh(session, force=True)
     return IngestResult(media, True, matches, sighting)
+
+
+def _link_for(media: Media, match: SearchMatch) -> MediaLink:
+    """Link a new media to one it matched: a frame to its video, or two near-duplicates."""
+    if match.kind == "frame_of" or (match.frame_time is not None and media.kind is MediaKind.IMAGE):
+        # The still is the frame; the video is the target, at the frame's time.
+        still, video = (media.id, match.media.id) if media.kind is MediaKind.IMAGE else (match.media.id, media.id)
+        time = match.frame_time if match.frame_time is not None else match.details.get("time")
+        return MediaLink(
+            source_media_id=still, target_media_id=video, kind=LinkKind.FRAME_OF,
+            algorithm=match.evidence, distance=match.distance, frame_time_s=time,
+        )
+    return MediaLink(
+        source_media_id=media.id, target_media_id=match.media.id, kind=LinkKind.NEAR_DUPLICATE,
+        algorithm=match.evidence, distance=match.distance,
+    )
 
 
 def _discard_if_orphan(session: Session, storage: Storage, sha256: str, created: bool) -> None:
@@ -181,7 +244,46 @@ def _discard_if_orphan(session: Session, storage: Storage, sha256: str, created:
         storage.discard(sha256)
 
 
-def _new_media(session: Session, stored: ImageFingerprint, details: IngestDetails, actor: User | None) -> Media:
+def _new_video(session: Session, found: VideoFingerprint, details: IngestDetails, actor: User | None) -> Media:
+    media = Media(
+        sha256=found.sha256,
+        kind=MediaKind.VIDEO,
+        mime_type=found.mime_type,
+        size_bytes=found.size,
+        width=found.width,
+        height=found.height,
+        duration_s=found.duration,
+        original_filename=clean_text(details.original_filename, "file name", 255),
+        title=clean_text(details.title, "title", 500),
+        description=clean_text(details.description, "description", 20000),
+        credit=clean_text(details.credit, "credit", 500),
+        extracted={"video": found.metadata, "sampled_frames": len(found.frames)},
+        created_by=actor,
+    )
+    session.add(media)
+    session.flush()
+    for frame in found.frames:
+        for value in frame.hashes:
+            session.add(
+                MediaHash(
+                    media_id=media.id, algorithm=value.algorithm, variant=value.variant, bits=value.bits,
+                    bit_length=len(value.bits) * 8, quality=value.quality,
+                    frame_index=frame.index, frame_time_s=frame.time,
+                )
+            )
+        if frame.features is not None and len(frame.features):
+            descriptors, positions = frame.features.pack()
+            session.add(
+                MediaFeatures(
+                    media_id=media.id, frame_index=frame.index, frame_time_s=frame.time,
+                    width=frame.features.width, height=frame.features.height,
+                    keypoints=len(frame.features), descriptors=descriptors, positions=positions,
+                )
+            )
+    return media
+
+
+def _new_image(session: Session, stored: ImageFingerprint, details: IngestDetails, actor: User | None) -> Media:
     extracted = {"format": stored.format, **stored.metadata}
     media = Media(
         sha256=stored.sha256,

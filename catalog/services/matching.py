@@ -147,4 +147,5 @@ def thresholds_from(config: Any) -> Thresholds:
         phash=int(config["MATCH_PHASH"]),
         phash_loose=int(config["MATCH_PHASH_LOOSE"]),
         min_inliers=int(config["MATCH_MIN_INLIERS"]),
+        frame_pdq=int(config["MATCH_FRAME_PDQ"]),
     )

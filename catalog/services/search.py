@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..hashing import ImageRejected, fingerprint_query, parse_hex, sha256_of
 from ..hashing.perceptual import BIT_LENGTHS, PDQ
 from ..hashing.pipeline import QueryFingerprint
+from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video
 from ..index import Match, Thresholds
 from ..models import Media
 from . import Invalid
@@ -63,14 +64,6 @@ class SearchMatch:
         return data
 
 
-def query_for_file(data: bytes, max_pixels: int) -> QueryFingerprint:
-    """Fingerprint a query file, turning a bad file into Rejected."""
-    try:
-        return fingerprint_query(data, max_pixels)
-    except ImageRejected as exc:
-        raise Rejected(exc.code, str(exc)) from None
-
-
 def search_file(
     session: Session,
     holder: IndexHolder,
@@ -79,12 +72,21 @@ def search_file(
     *,
     max_pixels: int,
     limit: int = 50,
+    max_video_s: float = 3 * 3600,
 ) -> list[SearchMatch]:
     """Return the media matching the file's bytes: the exact copy first, then near-duplicates."""
     if not data:
         raise Rejected("empty", "the file is empty")
     sha256 = sha256_of(data)
     exact = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
+    if looks_like_video(data):
+        try:
+            found = fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels)
+        except VideoRejected as exc:
+            if exact is None:
+                raise Rejected(exc.code, str(exc)) from None
+            return _with_provenance(session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)])
+        return search_frames(session, holder, found, thresholds, limit=limit, exact=exact)
     try:
         query = fingerprint_query(data, max_pixels)
     except ImageRejected as exc:
@@ -124,6 +126,32 @@ def search_query(
                 match.query_variant, match.frame_time, dict(match.details),
             )
         )
+    return _with_provenance(session, results[:limit])
+
+
+def search_frames(
+    session: Session,
+    holder: IndexHolder,
+    found: VideoFingerprint,
+    thresholds: Thresholds,
+    *,
+    limit: int = 50,
+    exact: Media | None = None,
+) -> list[SearchMatch]:
+    """Match a video's sampled frames; videos with coverage and segments, stills with a time."""
+    holder.refresh(session)
+    matches = holder.index.match_frames([(f.time, f.hashes) for f in found.frames], thresholds)
+    results: list[SearchMatch] = []
+    if exact is not None:
+        results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
+    wanted = [m for m in matches if m.media_id != (exact.id if exact else None)][:limit]
+    media = _media_by_id(session, [m.media_id for m in wanted])
+    for match in wanted:
+        row = media.get(match.media_id)
+        if row is not None:
+            details = dict(match.details)
+            time = details.pop("time", None)
+            results.append(SearchMatch(row, match.kind, match.algorithm, match.distance, match.score, frame_time=time, details=details))
     return _with_provenance(session, results[:limit])
 
 

@@ -1,0 +1,258 @@
+"""Video: recognise a container by content, sample frames cheaply with PyAV (a steady rate
+plus scene changes, near-identical neighbours dropped), and hash each kept frame with the
+image pipeline. Also makes the poster frame and the contact sheet.
+
+Decoding is the cost. The H.264/H.265 decoders are told to skip the loop filter and
+non-reference frames (invisible at hashing size), frames are converted to RGB only when kept,
+and long files are read keyframe by keyframe.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from . import features as orb
+from . import perceptual
+from .decode import WORKING_SIZE
+from .perceptual import HashValue
+from .pipeline import FULL, TRIMMED, _views_of, sha256_of
+
+# Containers we accept, as FFmpeg names them after probing the content.
+CONTAINERS = {
+    "mov,mp4,m4a,3gp,3g2,mj2": "video/mp4",
+    "matroska,webm": "video/webm",
+}
+# Seconds between steady samples; scene changes add frames in between.
+SAMPLE_EVERY_S = 1.0
+# Mean difference (0-255) of a 16x16 grey thumbnail that counts as a cut.
+SCENE_CHANGE = 28.0
+# A kept frame this close (PDQ bits) to the previous kept frame adds nothing.
+NEAR_IDENTICAL = 8
+# Files longer than this are read keyframe by keyframe.
+KEYFRAMES_ONLY_AFTER_S = 600.0
+# Frames whose keypoints are stored, spread over the clip (keypoints are the costly part).
+FEATURE_FRAMES = 16
+MAX_FRAMES = 7200
+
+
+class VideoRejected(ValueError):
+    """The bytes are not a video we can hash; ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Frame:
+    """One kept frame: where it is, its hashes and (for some frames) its keypoints."""
+
+    index: int
+    time: float
+    hashes: list[HashValue]
+    rgb: np.ndarray | None = None
+    features: orb.Features | None = None
+
+
+@dataclass
+class VideoFingerprint:
+    """What the catalogue keeps for a video."""
+
+    sha256: str
+    size: int
+    width: int
+    height: int
+    duration: float
+    mime_type: str
+    metadata: dict[str, Any]
+    frames: list[Frame] = field(default_factory=list)
+    decoded_frames: int = 0
+    last_time: float = 0.0
+
+
+def looks_like_video(data: bytes) -> bool:
+    """Return whether the bytes start like an MP4/MOV or Matroska/WebM container."""
+    return data[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or data[:4] == b"\x1a\x45\xdf\xa3"
+
+
+def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int, keep_rgb: bool = False) -> VideoFingerprint:
+    """Probe, sample and hash a video; raise VideoRejected with a reason for a bad file."""
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise VideoRejected("not_a_video", f"the file is not a video we can read ({exc})") from None
+    with container:
+        mime = CONTAINERS.get(container.format.name)
+        if mime is None:
+            raise VideoRejected("unsupported_format", f"videos in {container.format.long_name} are not accepted")
+        if not container.streams.video:
+            raise VideoRejected("no_video_stream", "the file has no video stream (audio only?)")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        duration = _duration(container, stream)
+        if width <= 0 or height <= 0:
+            raise VideoRejected("corrupt", "the video stream has no picture size")
+        if width * height > max_pixels:
+            raise VideoRejected("too_many_pixels", f"the video is {width}x{height}, more than the pixel limit")
+        if duration > max_duration_s:
+            raise VideoRejected("too_long", f"the video lasts {duration:.0f} s, more than the limit of {max_duration_s:.0f} s")
+        if container.format.name == "matroska,webm" and stream.codec_context.name in ("vp8", "vp9", "av1"):
+            mime = "video/webm"
+        elif container.format.name == "matroska,webm":
+            mime = "video/x-matroska"
+        metadata = {
+            "container": container.format.name.split(",")[0],
+            "codec": stream.codec_context.name,
+            "frame_rate": round(float(stream.average_rate), 3) if stream.average_rate else None,
+            "duration": round(duration, 3),
+            **{k: str(v)[:200] for k, v in container.metadata.items() if k in ("creation_time", "encoder", "location", "com.apple.quicktime.location.ISO6709", "make", "model")},
+        }
+        fingerprint = VideoFingerprint(sha256_of(data), len(data), width, height, duration, mime, metadata)
+        try:
+            _sample(container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S, keep_rgb=keep_rgb)
+        except av.FFmpegError as exc:
+            if not fingerprint.frames:
+                raise VideoRejected("corrupt", f"the video cannot be decoded ({exc})") from None
+            raise VideoRejected(
+                "truncated",
+                f"the video is truncated or damaged after {fingerprint.last_time:.1f} s ({exc.strerror or exc})",
+            ) from None
+    if not fingerprint.frames:
+        raise VideoRejected("no_frames", "the video has no frame that can be decoded")
+    # A file cut short still opens and plays its first part; its header says how long it
+    # should be. (Keyframes-only reading may stop a whole group of pictures early.)
+    slack = max(10.0 if duration > KEYFRAMES_ONLY_AFTER_S else 1.5, 0.05 * duration)
+    if duration and fingerprint.last_time + slack < duration:
+        raise VideoRejected(
+            "truncated",
+            f"the video is cut short: it plays {fingerprint.last_time:.1f} s of the {duration:.1f} s its header declares",
+        )
+    _add_features(fingerprint)
+    return fingerprint
+
+
+def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000
+    return 0.0
+
+
+def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only: bool, keep_rgb: bool) -> None:  # noqa: ANN001
+    stream.thread_type = "NONE"  # one core per file; bulk import runs files in parallel
+    # Deblocking and non-reference frames are invisible at 512 pixels; skipping them is most
+    # of the decoding cost saved.
+    stream.codec_context.skip_frame = "NONKEY" if keyframes_only else "NONREF"
+    try:
+        stream.codec_context.options = {"skip_loop_filter": "all"}
+    except (AttributeError, ValueError):  # decoders without the option
+        pass
+    scale = min(1.0, WORKING_SIZE / max(fingerprint.width, fingerprint.height))
+    out_w, out_h = max(2, int(fingerprint.width * scale) // 2 * 2), max(2, int(fingerprint.height * scale) // 2 * 2)
+    next_sample = 0.0
+    previous_thumb: np.ndarray | None = None
+    previous_pdq: bytes | None = None
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
+    for frame in container.decode(stream):
+        fingerprint.decoded_frames += 1
+        time = (float(frame.pts * stream.time_base) - start) if frame.pts is not None and stream.time_base else fingerprint.decoded_frames / 30.0
+        fingerprint.last_time = max(fingerprint.last_time, time)
+        thumb = _thumb(frame)
+        cut = previous_thumb is not None and float(np.abs(thumb - previous_thumb).mean()) > SCENE_CHANGE
+        previous_thumb = thumb
+        if not (time >= next_sample or cut):
+            continue
+        if time >= next_sample:
+            next_sample = (int(time / SAMPLE_EVERY_S) + 1) * SAMPLE_EVERY_S
+        rgb = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
+        pdq = perceptual.pdq(rgb)
+        if previous_pdq is not None and perceptual.hamming(pdq.bits, previous_pdq) <= NEAR_IDENTICAL and not cut:
+            continue
+        previous_pdq = pdq.bits
+        hashes = [HashValue(pdq.algorithm, pdq.bits, pdq.quality, FULL), perceptual.phash(rgb, FULL)]
+        for view, inner in _views_of(rgb)[1:]:
+            hashes += [perceptual.pdq(inner, view), perceptual.phash(inner, view)]
+        fingerprint.frames.append(Frame(len(fingerprint.frames), round(max(0.0, time), 3), hashes, rgb))
+        if len(fingerprint.frames) >= MAX_FRAMES:
+            break
+    if not keep_rgb:
+        for chosen in _feature_frames(fingerprint.frames):
+            chosen.features = orb.extract(chosen.rgb)
+        for frame in fingerprint.frames:
+            frame.rgb = None
+
+
+def _thumb(frame: av.VideoFrame) -> np.ndarray:
+    """Return a 16x16-ish grey thumbnail from the luma plane, without converting the frame."""
+    plane = frame.planes[0]
+    luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+    step_y, step_x = max(1, plane.height // 16), max(1, plane.width // 16)
+    return luma[::step_y, ::step_x][:16, :16].astype(np.float32)
+
+
+def _feature_frames(frames: list[Frame]) -> list[Frame]:
+    if len(frames) <= FEATURE_FRAMES:
+        return frames
+    picks = np.linspace(0, len(frames) - 1, FEATURE_FRAMES).round().astype(int)
+    return [frames[i] for i in sorted(set(picks.tolist()))]
+
+
+def _add_features(fingerprint: VideoFingerprint) -> None:
+    for frame in _feature_frames(fingerprint.frames):
+        if frame.features is None and frame.rgb is not None:
+            frame.features = orb.extract(frame.rgb)
+
+
+def poster_and_sheet(data: bytes, fingerprint: VideoFingerprint, columns: int = 6) -> tuple[bytes, bytes]:
+    """Return JPEGs of the poster frame and of a contact sheet of kept frames with their times."""
+    frames = _frames_at(data, [f.time for f in fingerprint.frames][:60])
+    if not frames:
+        raise VideoRejected("no_frames", "no frame could be decoded for the thumbnails")
+    # The poster is the kept frame with the most detail (a black opening frame says nothing).
+    poster = max(frames, key=lambda item: float(np.asarray(item[1].convert("L")).std()))[1]
+    tile_w = 200
+    tile_h = max(1, int(tile_w * fingerprint.height / max(1, fingerprint.width)))
+    rows = -(-len(frames) // columns)
+    sheet = Image.new("RGB", (columns * tile_w, rows * (tile_h + 18)), (16, 16, 16))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=13)
+    for i, (time, image) in enumerate(frames):
+        x, y = (i % columns) * tile_w, (i // columns) * (tile_h + 18)
+        sheet.paste(image.resize((tile_w, tile_h)), (x, y))
+        draw.text((x + 4, y + tile_h + 2), f"{int(time // 60)}:{time % 60:05.2f}", fill=(230, 230, 230), font=font)
+    return _jpeg(poster), _jpeg(sheet)
+
+
+def _frames_at(data: bytes, times: list[float]) -> list[tuple[float, Image.Image]]:
+    wanted = sorted(set(times))
+    found: list[tuple[float, Image.Image]] = []
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONREF"
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        position = 0
+        try:
+            for frame in container.decode(stream):
+                if position >= len(wanted):
+                    break
+                time = float(frame.pts * stream.time_base) - start if frame.pts is not None else 0.0
+                if time + 1e-3 >= wanted[position]:
+                    found.append((wanted[position], frame.to_image()))
+                    while position < len(wanted) and wanted[position] <= time + 1e-3:
+                        position += 1
+        except av.FFmpegError:
+            pass
+    return found
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=82)
+    return buffer.getvalue()

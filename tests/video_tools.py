@@ -1,0 +1,115 @@
+"""Make test videos from the sample clips with PyAV: excerpts, pillarboxed and re-encoded
+copies, concatenations, frame grabs, and broken or audio-only files."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+import av
+import numpy as np
+from PIL import Image
+
+from .media import TE
+
+VIDEOS = TE / "videos"
+
+
+def clip(name: str) -> bytes:
+    """Return a sample clip's bytes."""
+    return (VIDEOS / name).read_bytes()
+
+
+def frames(data: bytes, start: float = 0.0, end: float | None = None) -> Iterator[tuple[float, Image.Image]]:
+    """Yield (time, picture) for every frame between ``start`` and ``end`` seconds."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            time = float(frame.pts * stream.time_base)
+            if time < start:
+                continue
+            if end is not None and time > end:
+                break
+            yield time, frame.to_image()
+
+
+def encode(pictures: Iterator[Image.Image], size: tuple[int, int], fps: int = 30, crf: int = 28) -> bytes:
+    """Encode pictures as H.264 in MP4."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "ultrafast"}
+        stream.time_base = Fraction(1, fps)
+        for picture in pictures:
+            frame = av.VideoFrame.from_image(picture.convert("RGB").resize(size))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def transform(
+    data: bytes,
+    change: Callable[[Image.Image], Image.Image] = lambda p: p,
+    *,
+    start: float = 0.0,
+    end: float | None = None,
+    size: tuple[int, int] | None = None,
+) -> bytes:
+    """Re-encode a stretch of a clip with ``change`` applied to every frame."""
+    changed = [change(p) for _, p in frames(data, start, end)]
+    return encode(iter(changed), size or changed[0].size)
+
+
+def pillarbox(picture: Image.Image, width: int) -> Image.Image:
+    """Centre ``picture`` on a black frame ``width`` wide."""
+    out = Image.new("RGB", (width, picture.height))
+    out.paste(picture, ((width - picture.width) // 2, 0))
+    return out
+
+
+def fit(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale ``picture`` into ``size`` keeping its shape, on black bars, as editors do."""
+    scale = min(size[0] / picture.width, size[1] / picture.height)
+    inner = picture.resize((max(1, int(picture.width * scale)), max(1, int(picture.height * scale))))
+    out = Image.new("RGB", size)
+    out.paste(inner, ((size[0] - inner.width) // 2, (size[1] - inner.height) // 2))
+    return out
+
+
+def concat(*clips: bytes, size: tuple[int, int]) -> bytes:
+    """Join clips end to end, each fitted into one frame size."""
+    return encode((fit(p, size) for data in clips for _, p in frames(data)), size)
+
+
+def grab(data: bytes, at: float) -> bytes:
+    """Return the frame at ``at`` seconds as a JPEG, as a person exporting a still would."""
+    for time, picture in frames(data, at):
+        buffer = io.BytesIO()
+        picture.save(buffer, "JPEG", quality=88)
+        return buffer.getvalue()
+    raise ValueError("no frame there")
+
+
+def audio_only(seconds: float = 2.0) -> bytes:
+    """An MP4 holding only an AAC audio track."""
+    buffer = io.BytesIO()
+    rate = 44100
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        samples = (np.sin(np.arange(int(rate * seconds)) / 20) * 0.3).astype(np.float32)[None, :]
+        frame_size = 1024
+        for start in range(0, samples.shape[1], frame_size):
+            chunk = np.ascontiguousarray(samples[:, start : start + frame_size])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
