@@ -65,6 +65,7 @@ BENCH_ARGS ?=
 bench: install-dev
 	$(BIN)/python -m benchmarks.accuracy
 	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.video
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,108 @@
+"""Video: real-time factor of sampling and hashing per resolution (one core), frames kept per
+minute, and how the sample clips match each other with their coverage.
+
+    python -m benchmarks.video [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from catalog.hashing.video import fingerprint_video
+from catalog.index import CatalogIndex, Thresholds
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+VIDEOS = DATA / "threatexchange" / "videos"
+LIMITS = {"max_duration_s": 4 * 3600, "max_pixels": 100_000_000}
+
+
+def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
+    """Encode a clip like phone footage: a slow pan and zoom over photographs, a cut every 8 s."""
+    photos = [Image.open(p).convert("RGB") for p in sorted((DATA / "photos").glob("*.*"))[:8]]
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "23", "preset": "veryfast"}
+        stream.time_base = Fraction(1, fps)
+        for n in range(seconds * fps):
+            scene = photos[(n // (8 * fps)) % len(photos)]
+            t = (n % (8 * fps)) / (8 * fps)
+            zoom = 1.0 + 0.3 * t
+            w, h = int(scene.width / zoom), int(scene.height / zoom)
+            x = int((scene.width - w) * t)
+            picture = scene.crop((x, (scene.height - h) // 2, x + w, (scene.height - h) // 2 + h)).resize((width, height))
+            for packet in stream.encode(av.VideoFrame.from_image(picture)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def speed_rows(seconds: int) -> list[tuple[str, ...]]:
+    rows = []
+    for label, (width, height) in {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}.items():
+        data = make_clip(width, height, seconds)
+        started = time.perf_counter()
+        found = fingerprint_video(data, **LIMITS)
+        elapsed = time.perf_counter() - started
+        target = {"720p": "≥ 30×", "1080p": "≥ 12×"}.get(label, "")
+        rows.append((
+            f"{label} H.264 ({width}x{height}, {len(data) * 8 / seconds / 1e6:.1f} Mbit/s)", f"{seconds} s",
+            f"{elapsed:.2f} s", f"{found.duration / elapsed:.1f}×", target,
+            f"{len(found.frames) / found.duration * 60:.0f}", f"{found.decoded_frames}",
+        ))
+    return rows
+
+
+def match_rows() -> list[tuple[str, ...]]:
+    names = sorted(p.name for p in VIDEOS.glob("*.mp4"))
+    prints = {name: fingerprint_video((VIDEOS / name).read_bytes(), **LIMITS) for name in names}
+    index = CatalogIndex()
+    row = 0
+    for media_id, name in enumerate(names, start=1):
+        for frame in prints[name].frames:
+            for value in frame.hashes:
+                row += 1
+                index.add_hashes(value.algorithm, np.array([row]), np.array([media_id]), np.array([frame.time]), np.frombuffer(value.bits, np.uint8))
+    rows = []
+    for media_id, name in enumerate(names, start=1):
+        found = index.match_frames([(f.time, f.hashes) for f in prints[name].frames], Thresholds())
+        family = name.split("-")[0]
+        expected = {n for n in names if n.split("-")[0] == family and family in ("chair", "pattern")} - {name}
+        got = {names[m.media_id - 1]: m for m in found if m.media_id != media_id}
+        cells = ", ".join(
+            f"{other} ({got[other].details['query_coverage']:.2f}/{got[other].details['match_coverage']:.2f})" for other in sorted(got)
+        ) or "nothing"
+        missed = sorted(expected - set(got))
+        wrong = sorted(set(got) - expected)
+        rows.append((name, cells, ", ".join(missed) or "none", ", ".join(wrong) or "none"))
+    return rows
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args(argv)
+    print("Video sampling and hashing, one core\n")
+    print(table(("clip", "length", "time", "real-time factor", "target", "frames kept per minute", "frames decoded"), speed_rows(args.seconds)))
+    print("\nSample clips against each other (coverage: query/match)\n")
+    print(table(("query", "matches (coverage)", "family members missed", "wrong matches"), match_rows()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
