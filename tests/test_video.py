@@ -189,3 +189,45 @@ def test_cli_import_and_search_videos(runner: FlaskCliRunner, tmp_path) -> None:
     assert match["kind"] == "near_duplicate" and match["media_kind"] == "video"
     assert 0 <= match["match_coverage"] <= 0.5 < match["query_coverage"] <= 1
     assert set(match["segments"][0]) == {"query_start", "query_end", "match_start", "match_end"}
+
+
+@pytest.mark.parametrize(
+    ("codec", "container", "mime"),
+    [
+        ("libx264", "mov", "video/mp4"),
+        ("libx265", "mp4", "video/mp4"),
+        ("libvpx-vp9", "webm", "video/webm"),
+        ("libx264", "matroska", "video/x-matroska"),
+        ("libsvtav1", "mp4", "video/mp4"),
+    ],
+)
+def test_containers_and_codecs_recognised_by_content(codec: str, container: str, mime: str, catalogue) -> None:
+    import io
+    from fractions import Fraction
+
+    import av
+
+    from .video_tools import frames
+
+    source = [p for _, p in frames(clip("pattern-sd-grey-bar.mp4"))]
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 480, 720, "yuv420p"
+        stream.time_base = Fraction(1, 30)
+        if codec in ("libx264", "libx265"):
+            stream.options = {"preset": "ultrafast"}
+        elif codec == "libsvtav1":
+            stream.options = {"preset": "12"}
+        elif codec == "libvpx-vp9":
+            stream.options = {"deadline": "realtime", "cpu-used": "8"}
+        for picture in source:
+            for packet in stream.encode(av.VideoFrame.from_image(picture)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    found = fingerprint_video(buffer.getvalue(), **LIMITS)
+    assert found.mime_type == mime
+    decoders = {"libx264": {"h264"}, "libx265": {"hevc"}, "libvpx-vp9": {"vp9", "libvpx-vp9"}, "libsvtav1": {"av1", "libdav1d"}}
+    assert found.metadata["codec"] in decoders[codec]
+    assert "pattern-sd-grey-bar.mp4" in video_matches(catalogue, found)

@@ -56,7 +56,6 @@ class Frame:
     index: int
     time: float
     hashes: list[HashValue]
-    rgb: np.ndarray | None = None
     features: orb.Features | None = None
 
 
@@ -81,7 +80,7 @@ def looks_like_video(data: bytes) -> bool:
     return data[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or data[:4] == b"\x1a\x45\xdf\xa3"
 
 
-def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int, keep_rgb: bool = False) -> VideoFingerprint:
+def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) -> VideoFingerprint:
     """Probe, sample and hash a video; raise VideoRejected with a reason for a bad file."""
     try:
         container = av.open(io.BytesIO(data), mode="r")
@@ -115,7 +114,7 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int, ke
         }
         fingerprint = VideoFingerprint(sha256_of(data), len(data), width, height, duration, mime, metadata)
         try:
-            _sample(container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S, keep_rgb=keep_rgb)
+            _sample(container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S)
         except av.FFmpegError as exc:
             if not fingerprint.frames:
                 raise VideoRejected("corrupt", f"the video cannot be decoded ({exc})") from None
@@ -133,7 +132,6 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int, ke
             "truncated",
             f"the video is cut short: it plays {fingerprint.last_time:.1f} s of the {duration:.1f} s its header declares",
         )
-    _add_features(fingerprint)
     return fingerprint
 
 
@@ -145,7 +143,7 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
     return 0.0
 
 
-def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only: bool, keep_rgb: bool) -> None:  # noqa: ANN001
+def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only: bool) -> None:  # noqa: ANN001
     stream.thread_type = "NONE"  # one core per file; bulk import runs files in parallel
     # Deblocking and non-reference frames are invisible at 512 pixels; skipping them is most
     # of the decoding cost saved.
@@ -157,6 +155,10 @@ def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only:
     scale = min(1.0, WORKING_SIZE / max(fingerprint.width, fingerprint.height))
     out_w, out_h = max(2, int(fingerprint.width * scale) // 2 * 2), max(2, int(fingerprint.height * scale) // 2 * 2)
     next_sample = 0.0
+    # Keypoints for FEATURE_FRAMES frames spread over the declared duration, taken as the
+    # frames pass, so no picture is held after it is hashed (memory stays flat for an hour).
+    feature_every = max(SAMPLE_EVERY_S, fingerprint.duration / FEATURE_FRAMES)
+    next_feature = 0.0
     previous_thumb: np.ndarray | None = None
     previous_pdq: bytes | None = None
     start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
@@ -179,14 +181,13 @@ def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only:
         hashes = [HashValue(pdq.algorithm, pdq.bits, pdq.quality, FULL), perceptual.phash(rgb, FULL)]
         for view, inner in _views_of(rgb)[1:]:
             hashes += [perceptual.pdq(inner, view), perceptual.phash(inner, view)]
-        fingerprint.frames.append(Frame(len(fingerprint.frames), round(max(0.0, time), 3), hashes, rgb))
+        kept = Frame(len(fingerprint.frames), round(max(0.0, time), 3), hashes)
+        if time >= next_feature:
+            kept.features = orb.extract(rgb)
+            next_feature = time + feature_every
+        fingerprint.frames.append(kept)
         if len(fingerprint.frames) >= MAX_FRAMES:
             break
-    if not keep_rgb:
-        for chosen in _feature_frames(fingerprint.frames):
-            chosen.features = orb.extract(chosen.rgb)
-        for frame in fingerprint.frames:
-            frame.rgb = None
 
 
 def _thumb(frame: av.VideoFrame) -> np.ndarray:
@@ -195,19 +196,6 @@ def _thumb(frame: av.VideoFrame) -> np.ndarray:
     luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
     step_y, step_x = max(1, plane.height // 16), max(1, plane.width // 16)
     return luma[::step_y, ::step_x][:16, :16].astype(np.float32)
-
-
-def _feature_frames(frames: list[Frame]) -> list[Frame]:
-    if len(frames) <= FEATURE_FRAMES:
-        return frames
-    picks = np.linspace(0, len(frames) - 1, FEATURE_FRAMES).round().astype(int)
-    return [frames[i] for i in sorted(set(picks.tolist()))]
-
-
-def _add_features(fingerprint: VideoFingerprint) -> None:
-    for frame in _feature_frames(fingerprint.frames):
-        if frame.features is None and frame.rgb is not None:
-            frame.features = orb.extract(frame.rgb)
 
 
 def poster_and_sheet(data: bytes, fingerprint: VideoFingerprint, columns: int = 6) -> tuple[bytes, bytes]:
