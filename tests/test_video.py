@@ -231,3 +231,34 @@ def test_containers_and_codecs_recognised_by_content(codec: str, container: str,
     decoders = {"libx264": {"h264"}, "libx265": {"hevc"}, "libvpx-vp9": {"vp9", "libvpx-vp9"}, "libsvtav1": {"av1", "libdav1d"}}
     assert found.metadata["codec"] in decoders[codec]
     assert "pattern-sd-grey-bar.mp4" in video_matches(catalogue, found)
+
+
+def empty_video() -> bytes:
+    """An MP4 with a video track that holds no frame."""
+    import io
+    from fractions import Fraction
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.time_base = Fraction(1, 30)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def test_video_without_frames_is_rejected() -> None:
+    with pytest.raises(VideoRejected) as raised:
+        fingerprint_video(empty_video(), **LIMITS)
+    assert raised.value.code in ("no_frames", "corrupt", "not_a_video")
+
+
+def test_video_ingested_after_its_still_links_the_still(app: Flask, session: Session) -> None:
+    still = ingest(app, grab(clip("chair-orig-22-sd-bar.mp4"), 12.0)).media
+    video = ingest(app, clip("chair-orig-22-sd-bar.mp4")).media
+    link = session.scalar(sa.select(MediaLink).where(MediaLink.target_media_id == video.id))
+    assert (link.kind, link.source_media_id) == (LinkKind.FRAME_OF, still.id)
+    assert link.frame_time_s == pytest.approx(12.0, abs=1.0)
