@@ -253,7 +253,7 @@ def empty_video() -> bytes:
 def test_video_without_frames_is_rejected() -> None:
     with pytest.raises(VideoRejected) as raised:
         fingerprint_video(empty_video(), **LIMITS)
-    assert raised.value.code in ("no_frames", "corrupt", "not_a_video")
+    assert raised.value.code == "not_a_video"  # FFmpeg cannot open an MP4 whose track is empty
 
 
 def test_video_ingested_after_its_still_links_the_still(app: Flask, session: Session) -> None:
