@@ -262,3 +262,13 @@ def test_video_ingested_after_its_still_links_the_still(app: Flask, session: Ses
     link = session.scalar(sa.select(MediaLink).where(MediaLink.target_media_id == video.id))
     assert (link.kind, link.source_media_id) == (LinkKind.FRAME_OF, still.id)
     assert link.frame_time_s == pytest.approx(12.0, abs=1.0)
+
+
+def test_long_files_are_read_keyframe_by_keyframe(monkeypatch: pytest.MonkeyPatch, catalogue) -> None:
+    import catalog.hashing.video as video
+
+    monkeypatch.setattr(video, "KEYFRAMES_ONLY_AFTER_S", 5.0)
+    found = fingerprint_video(clip("chair-orig-22-sd-bar.mp4"), **LIMITS)
+    assert found.decoded_frames < 60  # keyframes only, not the 673 frames of the clip
+    assert len(found.frames) >= 2
+    assert "chair-orig-22-sd-bar.mp4" in video_matches(catalogue, found)
