@@ -17,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     """Build the application: settings, database, storage, probes and commands."""
     from flask import Flask
 
-    from . import cli, db, health, storage
+    from . import api, cli, db, health, storage
     from . import config as settings
     from .services import matching
 
@@ -33,5 +33,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     storage.init_app(app)
     matching.init_app(app)
     health.init_app(app)
+    api.init_app(app)
     cli.init_app(app)
     return app

@@ -29,6 +29,8 @@ IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "MPO"} | (
 # ORB needs a few hundred.
 WORKING_SIZE = 512
 DRAFT_SHARE = 0.9
+# Below this a picture has no structure left for a perceptual hash to describe.
+MIN_SIDE = 16
 
 
 class ImageRejected(ValueError):
@@ -74,6 +76,10 @@ def open_image(data: bytes, max_pixels: int) -> DecodedImage:
         width, height = image.size
         if width <= 0 or height <= 0:
             raise ImageRejected("corrupt", "the image has no pixels")
+        if min(width, height) < MIN_SIDE:
+            raise ImageRejected(
+                "too_small", f"the image is {width}x{height}; at least {MIN_SIDE} pixels a side are needed to compare it"
+            )
         if width * height > max_pixels:
             raise ImageRejected(
                 "too_many_pixels",

@@ -60,6 +60,9 @@ def extract_sets(rgb: np.ndarray, limits: tuple[int, ...]) -> list[Features]:
     """Detect once and return one spread-out selection per limit (stored and query sets)."""
     gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     height, width = gray.shape
+    if min(height, width) < 2 * 15 + 2:  # smaller than ORB's border: nothing to describe
+        empty = Features(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), width, height)
+        return [empty for _ in limits]
     # Detect generously, then keep the strongest per grid cell so a crop of any part keeps some.
     detector = cv2.ORB_create(
         nfeatures=max(max(limits) * 4, 500), scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10

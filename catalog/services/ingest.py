@@ -108,7 +108,7 @@ def ingest_bytes(
     existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256_of(data)))
     if existing is not None:
         return _add_to_existing(session, existing, details, actor)
-    _check_details(details)
+    check_details(details)
     try:
         if looks_like_video(data):
             found = fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels)
@@ -136,7 +136,7 @@ def ingest_fingerprinted(
     """Add an image whose fingerprints were computed elsewhere (a worker process)."""
     if sha256_of(data) != stored.sha256:
         raise Rejected("changed", "the file changed while it was being read")
-    _check_details(details)
+    check_details(details)
     matches = search_query(session, holder, query, thresholds)
     return _commit_new(
         session, storage, holder, data, stored.sha256, lambda: _new_image(session, stored, details, actor),
@@ -158,7 +158,7 @@ def ingest_video_fingerprinted(
     """Add a video whose frames were sampled and hashed elsewhere; make its poster and sheet."""
     if sha256_of(data) != found.sha256:
         raise Rejected("changed", "the file changed while it was being read")
-    _check_details(details)
+    check_details(details)
     matches = search_frames(session, holder, found, thresholds)
     try:
         poster, sheet = poster_and_sheet(data, found)
@@ -193,7 +193,7 @@ def _commit_new(
         if existing is not None:  # another process added the same bytes meanwhile
             return _add_to_existing(session, existing, details, actor)
         media = build()
-        sighting = _apply_details(session, media, details, actor)
+        sighting = apply_details(session, media, details, actor)
         for match in matches:
             session.add(_link_for(media, match))
         audit.record(
@@ -329,7 +329,7 @@ def _new_image(session: Session, stored: ImageFingerprint, details: IngestDetail
     return media
 
 
-def _check_details(details: IngestDetails) -> None:
+def check_details(details: IngestDetails) -> None:
     """Validate what was typed before any work is done, so errors come first and cheap."""
     clean_text(details.title, "title", 500)
     clean_text(details.credit, "credit", 500)
@@ -356,7 +356,7 @@ def _check_details(details: IngestDetails) -> None:
         aware(ack.stated_at, "statement time")
 
 
-def _apply_details(session: Session, media: Media, details: IngestDetails, actor: User | None) -> Sighting | None:
+def apply_details(session: Session, media: Media, details: IngestDetails, actor: User | None) -> Sighting | None:
     """Attach incident, tags, sighting and acknowledgement; return the new sighting if any."""
     if details.incident and media.incident_id is None:
         media.incident = incident_named(session, details.incident)
@@ -401,12 +401,12 @@ def _apply_details(session: Session, media: Media, details: IngestDetails, actor
 
 def _add_to_existing(session: Session, media: Media, details: IngestDetails, actor: User | None) -> IngestResult:
     """Record what a repeated upload adds (a sighting, an acknowledgement, tags), nothing else."""
-    _check_details(details)
+    check_details(details)
     if not (details.sighting or details.acknowledgement or details.tags or (details.incident and media.incident_id is None)):
         return IngestResult(media, False)
     lock_for_write(session)
     media = session.get(Media, media.id)  # re-read inside the write transaction
-    sighting = _apply_details(session, media, details, actor)
+    sighting = apply_details(session, media, details, actor)
     audit.record(
         session, actor, "media.add_details", "media", media.id,
         {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,11 @@ def _when(sighting: Sighting) -> datetime | None:
     return sighting.posted_at or sighting.observed_at
 
 
+def _iso(moment: datetime | None) -> str | None:
+    """Return the time in UTC as ISO 8601 (objects not yet reloaded keep their input offset)."""
+    return moment.astimezone(timezone.utc).isoformat() if moment is not None else None
+
+
 def summarise(session: Session, media_ids: list[int]) -> dict[int, ProvenanceSummary]:
     """Return the provenance summary of each media, in two queries for any number of media."""
     summaries = {media_id: ProvenanceSummary() for media_id in media_ids}
@@ -49,13 +54,13 @@ def summarise(session: Session, media_ids: list[int]) -> dict[int, ProvenanceSum
         summary.sightings += 1
         when = _when(sighting)
         current = summary.earliest_sighting
-        if current is None or (when is not None and (current["time"] is None or when.isoformat() < current["time"])):
+        if current is None or (when is not None and (current["time"] is None or _iso(when) < current["time"])):
             summary.earliest_sighting = {
-                "time": when.isoformat() if when else None,
+                "time": _iso(when),
                 "url": sighting.url,
                 "platform": sighting.platform,
                 "source": sighting.source.name if sighting.source else None,
-                "deleted_at": sighting.deleted_at.isoformat() if sighting.deleted_at else None,
+                "deleted_at": _iso(sighting.deleted_at),
             }
     acknowledgements = session.scalars(
         sa.select(Acknowledgement)
@@ -76,7 +81,7 @@ def summarise(session: Session, media_ids: list[int]) -> dict[int, ProvenanceSum
                 "statement": ack.statement,
                 "source": ack.source.name if ack.source else None,
                 "url": ack.statement_url,
-                "stated_at": ack.stated_at.isoformat() if ack.stated_at else None,
+                "stated_at": _iso(ack.stated_at),
             }
         )
     return summaries

@@ -1,0 +1,144 @@
+"""The JSON API under /api/v1: flask-smorest blueprints, bearer-key authentication, roles,
+and errors as application/problem+json (RFC 9457). The OpenAPI document is generated from
+the request and response schemas and served at /api/v1/openapi.json, with Swagger UI at
+/api/v1/docs using assets installed locally (no CDN)."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Flask, current_app, g, jsonify, request, send_from_directory
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
+
+from ..db import get_session
+from ..models import Role, User
+from ..services import Conflict, Invalid, NotFound, ServiceError, accounts
+from ..services.search import Rejected
+
+PREFIX = "/api/v1"
+PROBLEM = "application/problem+json"
+
+
+class CatalogApi(Api):
+    """flask-smorest's Api with RFC 9457 problem responses for the API's paths only."""
+
+    def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
+        if not request.path.startswith(PREFIX + "/"):
+            return error  # pages keep Flask's own error responses
+        data = getattr(error, "data", None) or {}
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": error.name,
+            "status": error.code,
+            "detail": data.get("message") or error.description,
+        }
+        if "messages" in data:
+            body["errors"] = data["messages"]
+        elif "errors" in data:
+            body["errors"] = data["errors"]
+        if error.code == 413:
+            limit = current_app.config["MAX_UPLOAD_MB"]
+            body["detail"] = f"the upload is larger than the limit of {limit:g} MB"
+        response = jsonify(body)
+        response.status_code = error.code or 500
+        response.mimetype = PROBLEM
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+        if error.code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="catalog"'
+        return response
+
+
+def problem(status: int, title: str, detail: str, **extra: Any):
+    """Return a problem+json response."""
+    response = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail, **extra})
+    response.status_code = status
+    response.mimetype = PROBLEM
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="catalog"'
+    return response
+
+
+def service_error(error: ServiceError):
+    """Map a service's domain error to its HTTP status (one place for the whole API)."""
+    if isinstance(error, Rejected):
+        status = 415 if error.code in ("not_an_image", "unsupported_format", "not_a_video") else 422
+        return problem(status, "Unsupported Media Type" if status == 415 else "Unprocessable Content", str(error), code=error.code)
+    if isinstance(error, NotFound):
+        return problem(404, "Not Found", str(error))
+    if isinstance(error, Conflict):
+        return problem(409, "Conflict", str(error))
+    if isinstance(error, Invalid):
+        return problem(422, "Unprocessable Content", str(error))
+    return problem(400, "Bad Request", str(error))
+
+
+def require(role: Role) -> Callable:
+    """Let the request through with a valid API key of at least ``role``; sets g.api_user."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any):
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
+            user = accounts.user_for_api_key(get_session(), token.strip())
+            if user is None:
+                return problem(401, "Unauthorized", "the API key is unknown, revoked, or its user is disabled")
+            if not user.role.allows(role):
+                return problem(403, "Forbidden", f"this needs the {role.value} role; the key's user is {user.role.value}")
+            g.api_user = user
+            return view(*args, **kwargs)
+
+        wrapped._catalog_role = role  # read by the route-rule check in the tests
+        return wrapped
+
+    return decorate
+
+
+def api_user() -> User:
+    """Return the user of the current API request."""
+    return g.api_user
+
+
+MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
+
+
+class IdConverter(IntegerConverter):
+    """Row ids in paths: positive and small enough for every database (else 404, not 500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def init_app(app: Flask) -> None:
+    """Create the API, register its blueprints and the local Swagger UI assets."""
+    import swagger_ui_bundle
+
+    app.config.setdefault("API_TITLE", "Media-evidence catalogue")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", f"{PREFIX}/docs/assets/")
+    app.url_map.converters["id"] = IdConverter
+    api = CatalogApi(app, spec_kwargs={"info": {"description": __doc__}})
+    api.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    app.register_error_handler(ServiceError, service_error)
+
+    @app.get(f"{PREFIX}/docs/assets/<path:filename>")
+    def swagger_assets(filename: str):
+        """Serve Swagger UI's files from the installed package."""
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    from . import media, records, search
+
+    for module in (media, search, records):
+        api.register_blueprint(module.blp)
+    app.extensions["catalog.api"] = api

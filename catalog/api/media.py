@@ -1,0 +1,196 @@
+"""/api/v1/media: upload, list, one media with everything known about it, its files, its
+sightings and acknowledgements, its audit trail and provenance."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app, request, send_file, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import ValidationError
+
+from ..db import get_session
+from ..models import Role
+from ..services import catalogue
+from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
+from ..services.matching import get_index, thresholds_from
+from ..services.provenance import summarise
+from ..storage import StorageError, get_storage
+from . import api_user, require
+from .schemas import (
+    AcknowledgementIn,
+    AcknowledgementOut,
+    AuditOut,
+    MediaDetail,
+    MediaFilter,
+    MediaMetadataIn,
+    MediaPage,
+    MediaUpload,
+    ProvenanceOut,
+    SightingIn,
+    SightingOut,
+    UploadOut,
+)
+
+blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="Media: upload, read, list, provenance")
+SECURED = {"security": [{"bearerAuth": []}]}
+
+
+class MediaView:
+    """A media with what the API shows beside its columns (links, provenance, derived files)."""
+
+    def __init__(self, media: Any, links: list, provenance: dict, derived: list[str]) -> None:
+        self._media, self.links, self.provenance, self.derived = media, links, provenance, derived
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._media, name)
+
+
+def detail(media_id: int) -> MediaView:
+    """Return one media as the API shows it (for MediaDetail to serialise)."""
+    session = get_session()
+    media = catalogue.get_media(session, media_id)
+    return MediaView(
+        media,
+        catalogue.links_of(session, media_id),
+        summarise(session, [media_id])[media_id].as_dict(),
+        list(get_storage().derived_names(media.sha256)),
+    )
+
+
+@blp.route("")
+class MediaCollection(MethodView):
+    @require(Role.VIEWER)
+    @blp.doc(**SECURED)
+    @blp.arguments(MediaFilter, location="query")
+    @blp.response(200, MediaPage)
+    def get(self, args: dict[str, Any]):
+        """List media, newest first, with filters and a cursor."""
+        cursor, limit = args.pop("cursor", None), args.pop("limit")
+        items, next_cursor = catalogue.list_media(get_session(), catalogue.MediaFilter(**args), cursor=cursor, limit=limit)
+        return {"items": items, "next_cursor": next_cursor}
+
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.arguments(MediaUpload, location="files")
+    @blp.response(201, UploadOut)
+    @blp.alt_response(200, schema=UploadOut, description="the bytes were already held; the existing record")
+    def post(self, files: dict[str, Any]):
+        """Upload an image or video with optional metadata (a JSON object in 'metadata')."""
+        # A form field, parsed here: one multipart body cannot be split over two schemas
+        # in the OpenAPI document.
+        details = _details(request.form.get("metadata"))
+        upload = files["file"]
+        details.original_filename = (upload.filename or "")[:255] or None
+        try:
+            data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
+        finally:
+            upload.close()  # release the spooled temporary file at once
+        config = current_app.config
+        result = ingest_bytes(
+            get_session(), get_storage(), get_index(), data, details, actor=api_user(),
+            thresholds=thresholds_from(config), max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+            max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+        )
+        body = {"created": result.created, "media": detail(result.media.id), "near_duplicates": [m.as_dict() for m in result.near_duplicates]}
+        headers = {"Location": url_for("media.MediaItem", media_id=result.media.id)}
+        return body, 201 if result.created else 200, headers
+
+
+def _details(raw: str | None) -> IngestDetails:
+    if not raw:
+        return IngestDetails()
+    try:
+        loaded = MediaMetadataIn().load(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        abort(422, message=f"metadata is not valid JSON ({exc.msg})")
+    except ValidationError as exc:
+        abort(422, message="metadata is invalid", errors={"metadata": exc.messages})
+    except TypeError:
+        abort(422, message="metadata must be a JSON object")
+    sighting = SightingInput(**loaded.pop("sighting")) if "sighting" in loaded else None
+    ack = AcknowledgementInput(**loaded.pop("acknowledgement")) if "acknowledgement" in loaded else None
+    return IngestDetails(sighting=sighting, acknowledgement=ack, **loaded)
+
+
+@blp.route("/<id:media_id>")
+class MediaItem(MethodView):
+    @require(Role.VIEWER)
+    @blp.doc(**SECURED)
+    @blp.response(200, MediaDetail)
+    def get(self, media_id: int):
+        """Return a media with hashes, metadata, sightings, acknowledgements, links, provenance."""
+        response = current_app.json.response(MediaDetail().dump(detail(media_id)))
+        response.add_etag()
+        return response.make_conditional(request)
+
+
+@blp.route("/<id:media_id>/original")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.response(200, description="the original bytes, as an attachment")
+def original(media_id: int):
+    """Download the original file exactly as catalogued."""
+    media = catalogue.get_media(get_session(), media_id)
+    try:
+        handle = get_storage().open(media.sha256)
+    except StorageError as exc:
+        abort(404, message=str(exc))
+    name = media.original_filename or media.sha256
+    return send_file(handle, mimetype=media.mime_type, as_attachment=True, download_name=name, etag=media.sha256)
+
+
+@blp.route("/<id:media_id>/files/<any('poster.jpg', 'contact-sheet.jpg'):name>")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.response(200, description="a derived picture (JPEG)")
+def derived(media_id: int, name: str):
+    """Return a poster frame or contact sheet made at ingest."""
+    media = catalogue.get_media(get_session(), media_id)
+    path = get_storage().derived_path(media.sha256, name)
+    if not path.is_file():
+        abort(404, message=f"this media has no {name}")
+    return send_file(path, mimetype="image/jpeg")
+
+
+@blp.route("/<id:media_id>/sightings", methods=["POST"])
+@require(Role.ANALYST)
+@blp.doc(**SECURED)
+@blp.arguments(SightingIn)
+@blp.response(201, SightingOut)
+def add_sighting(args: dict[str, Any], media_id: int):
+    """Record another place the media was seen."""
+    sighting = catalogue.add_sighting(get_session(), media_id, SightingInput(**args), api_user())
+    return sighting, 201, {"Location": url_for("media.MediaItem", media_id=media_id)}
+
+
+@blp.route("/<id:media_id>/acknowledgements", methods=["POST"])
+@require(Role.ANALYST)
+@blp.doc(**SECURED)
+@blp.arguments(AcknowledgementIn)
+@blp.response(201, AcknowledgementOut)
+def add_acknowledgement(args: dict[str, Any], media_id: int):
+    """Record a party's stance on the media."""
+    ack = catalogue.add_acknowledgement(get_session(), media_id, AcknowledgementInput(**args), api_user())
+    return ack, 201, {"Location": url_for("media.MediaItem", media_id=media_id)}
+
+
+@blp.route("/<id:media_id>/audit")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.response(200, AuditOut(many=True))
+def media_audit(media_id: int):
+    """Return the audit trail of one media, oldest first."""
+    return catalogue.media_audit(get_session(), media_id)
+
+
+@blp.route("/<id:media_id>/provenance")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.response(200, ProvenanceOut)
+def provenance(media_id: int):
+    """Return the provenance summary of one media."""
+    catalogue.get_media(get_session(), media_id)
+    return summarise(get_session(), [media_id])[media_id].as_dict()

@@ -1,0 +1,288 @@
+"""Request and response schemas of the API (marshmallow); the OpenAPI document comes from them."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask_smorest.fields import Upload
+
+from ..models import AckStatus, LinkKind, LinkReview, MediaKind, PartyKind, SourceKind, Verification
+
+MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
+URL = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
+
+
+def choice(enum: type) -> validate.OneOf:
+    return validate.OneOf([m.value for m in enum])
+
+
+class AwareDateTime(fields.AwareDateTime):
+    """An ISO 8601 time that must carry its timezone."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+
+class SightingIn(Schema):
+    url = URL
+    platform = fields.String(validate=validate.Length(max=64))
+    source = fields.String(validate=validate.Length(min=1, max=200))
+    account = fields.String(validate=validate.Length(max=200))
+    posted_at = AwareDateTime()
+    observed_at = AwareDateTime()
+    deleted_at = AwareDateTime()
+    caption = fields.String(validate=validate.Length(max=20000))
+    archive_url = URL
+
+
+class AcknowledgementIn(Schema):
+    party = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    status = fields.String(required=True, validate=choice(AckStatus))
+    statement = fields.String(validate=validate.Length(max=20000))
+    source = fields.String(validate=validate.Length(min=1, max=200))
+    url = URL
+    stated_at = AwareDateTime()
+
+
+class MediaMetadataIn(Schema):
+    title = fields.String(validate=validate.Length(max=500))
+    description = fields.String(validate=validate.Length(max=20000))
+    credit = fields.String(validate=validate.Length(max=500))
+    incident = fields.String(validate=validate.Length(min=1, max=300))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50))
+    sighting = fields.Nested(SightingIn)
+    acknowledgement = fields.Nested(AcknowledgementIn)
+
+
+class UploadFiles(Schema):
+    file = Upload(required=True, metadata={"description": "the image or video"})
+
+
+class MediaUpload(UploadFiles):
+    metadata = fields.String(
+        metadata={"description": "JSON object: title, description, credit, incident, tags, sighting, acknowledgement"}
+    )
+
+
+class SightingOut(Schema):
+    id = fields.Integer()
+    media_id = fields.Integer()
+    url = fields.String(allow_none=True)
+    platform = fields.String(allow_none=True)
+    source = fields.Function(lambda s: s.source.name if s.source else None)
+    account = fields.String(allow_none=True)
+    posted_at = AwareDateTime(allow_none=True)
+    observed_at = AwareDateTime(allow_none=True)
+    deleted_at = AwareDateTime(allow_none=True)
+    caption = fields.String(allow_none=True)
+    archive_url = fields.String(allow_none=True)
+    created_at = AwareDateTime()
+
+
+class AcknowledgementOut(Schema):
+    id = fields.Integer()
+    media_id = fields.Integer(allow_none=True)
+    incident_id = fields.Integer(allow_none=True)
+    party = fields.Function(lambda a: a.party.name)
+    status = fields.Function(lambda a: a.status.value)
+    statement = fields.String(allow_none=True)
+    source = fields.Function(lambda a: a.source.name if a.source else None)
+    url = fields.String(attribute="statement_url", allow_none=True)
+    stated_at = AwareDateTime(allow_none=True)
+    created_at = AwareDateTime()
+
+
+class HashOut(Schema):
+    algorithm = fields.String()
+    variant = fields.String()
+    hex = fields.Function(lambda h: h.bits.hex())
+    bit_length = fields.Integer()
+    quality = fields.Integer(allow_none=True)
+    frame_time = fields.Float(attribute="frame_time_s", allow_none=True)
+
+
+class LinkOut(Schema):
+    id = fields.Integer()
+    source_media_id = fields.Integer()
+    target_media_id = fields.Integer()
+    kind = fields.Function(lambda l: l.kind.value, metadata={"enum": [k.value for k in LinkKind]})
+    algorithm = fields.String(allow_none=True)
+    distance = fields.Float(allow_none=True)
+    frame_time = fields.Float(attribute="frame_time_s", allow_none=True)
+    review = fields.Function(lambda l: l.review.value, metadata={"enum": [r.value for r in LinkReview]})
+
+
+class MediaSummary(Schema):
+    id = fields.Integer()
+    sha256 = fields.String()
+    kind = fields.Function(lambda m: m.kind.value, metadata={"enum": [k.value for k in MediaKind]})
+    mime_type = fields.String()
+    size_bytes = fields.Integer()
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    duration = fields.Float(attribute="duration_s", allow_none=True)
+    title = fields.String(allow_none=True)
+    credit = fields.String(allow_none=True)
+    incident = fields.Function(lambda m: m.incident.title if m.incident else None)
+    verification = fields.Function(lambda m: m.verification.value)
+    created_at = AwareDateTime()
+
+
+class ProvenanceOut(Schema):
+    earliest_sighting = fields.Dict(allow_none=True)
+    sightings = fields.Integer()
+    acknowledgements = fields.List(fields.Dict())
+
+
+class MediaDetail(MediaSummary):
+    description = fields.String(allow_none=True)
+    original_filename = fields.String(allow_none=True)
+    extracted = fields.Dict()
+    tags = fields.Function(lambda m: sorted(t.name for t in m.tags))
+    hashes = fields.List(fields.Nested(HashOut))
+    sightings = fields.List(fields.Nested(SightingOut))
+    acknowledgements = fields.List(fields.Nested(AcknowledgementOut))
+    links = fields.List(fields.Nested(LinkOut))
+    provenance = fields.Nested(ProvenanceOut)
+    derived = fields.List(fields.String())
+
+
+class MatchOut(Schema):
+    media_id = fields.Integer()
+    sha256 = fields.String()
+    kind = fields.String()
+    match = fields.String()
+    distance = fields.Float()
+    score = fields.Float()
+    media_kind = fields.String()
+    title = fields.String(allow_none=True)
+    query_variant = fields.String()
+    time = fields.Float()
+    query_coverage = fields.Float()
+    match_coverage = fields.Float()
+    segments = fields.List(fields.Dict())
+    offset = fields.Float()
+    inliers = fields.Integer()
+    query_area = fields.Float()
+    match_area = fields.Float()
+    rotation = fields.Float()
+    scale = fields.Float()
+    provenance = fields.Dict()
+
+
+class UploadOut(Schema):
+    created = fields.Boolean()
+    media = fields.Nested(MediaDetail)
+    near_duplicates = fields.List(fields.Nested(MatchOut))
+
+
+class SearchOut(Schema):
+    sha256 = fields.String(allow_none=True)
+    matches = fields.List(fields.Nested(MatchOut))
+
+
+class HashQuery(Schema):
+    algorithm = fields.String(required=True, validate=validate.OneOf(["pdq", "phash"]))
+    hex = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{16}$|^[0-9a-fA-F]{64}$", error="hex must be 16 (pHash) or 64 (PDQ) hexadecimal digits"))
+    max_distance = fields.Integer(validate=validate.Range(0, 128))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class SearchLimit(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class UrlQuery(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+
+
+class MediaFilter(Schema):
+    incident = fields.String(validate=validate.Length(max=300))
+    kind = fields.String(validate=choice(MediaKind))
+    party = fields.String(validate=validate.Length(max=200))
+    status = fields.String(validate=choice(AckStatus))
+    source = fields.String(validate=validate.Length(max=200))
+    tag = fields.String(validate=validate.Length(max=100))
+    verification = fields.String(validate=choice(Verification))
+    added_after = AwareDateTime()
+    added_before = AwareDateTime()
+    seen_after = AwareDateTime()
+    seen_before = AwareDateTime()
+    q = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "text in title, description or credit"})
+    cursor = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+    @validates_schema
+    def status_needs_party(self, data, **_kwargs):
+        if "status" in data and "party" not in data:
+            raise ValidationError("filter by status together with party", "status")
+
+
+class MediaPage(Schema):
+    items = fields.List(fields.Nested(MediaSummary))
+    next_cursor = fields.Integer(allow_none=True)
+
+
+class NamedIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String()
+    description = fields.String(validate=validate.Length(max=20000))
+
+
+class SourceIn(NamedIn):
+    kind = fields.String(validate=choice(SourceKind))
+    platform = fields.String(validate=validate.Length(max=64))
+    url = URL
+    affiliation = fields.String(validate=validate.Length(max=300))
+
+
+class PartyIn(NamedIn):
+    kind = fields.String(validate=choice(PartyKind))
+    country = fields.String(validate=validate.Length(max=100))
+
+
+class IncidentIn(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    occurred_on = fields.Date()
+    place = fields.String(validate=validate.Length(max=300))
+    summary = fields.String(validate=validate.Length(max=20000))
+
+
+class SourceOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.Function(lambda s: s.kind.value)
+    platform = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    affiliation = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+
+
+class PartyOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.Function(lambda p: p.kind.value)
+    country = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+
+
+class IncidentOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    occurred_on = fields.Date(allow_none=True)
+    place = fields.String(allow_none=True)
+    summary = fields.String(allow_none=True)
+
+
+class LinkReviewIn(Schema):
+    review = fields.String(required=True, validate=validate.OneOf(["confirmed", "rejected"]))
+
+
+class AuditOut(Schema):
+    id = fields.Integer()
+    occurred_at = AwareDateTime()
+    actor = fields.String()
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String(allow_none=True)
+    details = fields.Dict()
+    hash = fields.String()

@@ -1,0 +1,80 @@
+"""/api/v1/search and /api/v1/lookup: find media by file, by perceptual hash, by SHA-256, by URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..db import get_session
+from ..hashing import sha256_of
+from ..models import Role
+from ..services import catalogue
+from ..services.matching import get_index, thresholds_from
+from ..services.search import search_file, search_hash
+from . import require
+from .schemas import HashQuery, MediaDetail, MediaSummary, SearchLimit, SearchOut, UploadFiles, UrlQuery
+
+blp = Blueprint("search", __name__, url_prefix="/api/v1", description="Search by file, hash, SHA-256 or URL")
+SECURED = {"security": [{"bearerAuth": []}]}
+
+
+@blp.route("/search", methods=["POST"])
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.arguments(SearchLimit, location="query")
+@blp.arguments(UploadFiles, location="files")
+@blp.response(200, SearchOut)
+def search_by_file(args: dict[str, Any], files: dict[str, Any]):
+    """Find what the catalogue holds that matches an uploaded image or video."""
+    config = current_app.config
+    upload = files["file"]
+    try:
+        data = upload.read(config["MAX_CONTENT_LENGTH"] + 1)
+    finally:
+        upload.close()
+    matches = search_file(
+        get_session(), get_index(), data, thresholds_from(config),
+        max_pixels=int(config["MAX_IMAGE_PIXELS"]), limit=args["limit"], max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+    )
+    return {"sha256": sha256_of(data), "matches": [m.as_dict() for m in matches]}
+
+
+@blp.route("/search/hash")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.arguments(HashQuery, location="query")
+@blp.response(200, SearchOut)
+def search_by_hash(args: dict[str, Any]):
+    """Find media whose stored hashes are near a PDQ (64 hex) or pHash (16 hex) hash."""
+    matches = search_hash(
+        get_session(), get_index(), args["algorithm"], args["hex"],
+        max_distance=args.get("max_distance"), thresholds=thresholds_from(current_app.config), limit=args["limit"],
+    )
+    return {"sha256": None, "matches": [m.as_dict() for m in matches]}
+
+
+@blp.route("/lookup/sha256/<string:sha256>")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.response(200, MediaDetail)
+def lookup_sha256(sha256: str):
+    """Return the media whose exact bytes have this SHA-256."""
+    from .media import detail
+
+    if len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256):
+        from flask_smorest import abort
+
+        abort(400, message="a SHA-256 is 64 hexadecimal digits")
+    return detail(catalogue.by_sha256(get_session(), sha256).id)
+
+
+@blp.route("/lookup/url")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.arguments(UrlQuery, location="query")
+@blp.response(200, MediaSummary(many=True))
+def lookup_url(args: dict[str, Any]):
+    """Return the media seen at a URL (sighting URL or archive URL)."""
+    return catalogue.by_url(get_session(), args["url"])

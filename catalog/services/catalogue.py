@@ -1,0 +1,250 @@
+"""Reading and recording in the catalogue: one media with everything about it, filtered
+lists with cursors, look-ups by SHA-256 and by URL, and the small records an analyst adds
+afterwards (sightings, acknowledgements, sources, parties, incidents, link reviews)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from ..db import lock_for_write
+from ..models import (
+    AckStatus,
+    Acknowledgement,
+    AuditEvent,
+    Incident,
+    LinkReview,
+    Media,
+    MediaKind,
+    MediaLink,
+    Party,
+    PartyKind,
+    Sighting,
+    Source,
+    SourceKind,
+    Tag,
+    User,
+    Verification,
+    utcnow,
+)
+from . import Conflict, Invalid, NotFound, audit
+from .ingest import AcknowledgementInput, IngestDetails, SightingInput, apply_details, check_details
+from .records import clean_text, clean_url
+
+
+def get_media(session: Session, media_id: int) -> Media:
+    """Return the media with this id, its relations loaded, or raise NotFound."""
+    media = session.scalar(
+        sa.select(Media)
+        .where(Media.id == media_id)
+        .options(
+            selectinload(Media.hashes),
+            selectinload(Media.sightings).selectinload(Sighting.source),
+            selectinload(Media.acknowledgements).selectinload(Acknowledgement.party),
+            selectinload(Media.acknowledgements).selectinload(Acknowledgement.source),
+            selectinload(Media.tags),
+            selectinload(Media.incident),
+        )
+    )
+    if media is None:
+        raise NotFound(f"no media with id {media_id}")
+    return media
+
+
+def links_of(session: Session, media_id: int) -> list[MediaLink]:
+    """Return the links from and to a media."""
+    return list(
+        session.scalars(
+            sa.select(MediaLink)
+            .where(sa.or_(MediaLink.source_media_id == media_id, MediaLink.target_media_id == media_id))
+            .order_by(MediaLink.id)
+        )
+    )
+
+
+def by_sha256(session: Session, sha256: str) -> Media:
+    """Return the media whose bytes have this SHA-256, or raise NotFound."""
+    media = session.scalar(sa.select(Media).where(Media.sha256 == sha256.lower()))
+    if media is None:
+        raise NotFound("no media with that SHA-256")
+    return media
+
+
+def by_url(session: Session, url: str) -> list[Media]:
+    """Return the media seen at this URL (a sighting's URL or archive URL)."""
+    return list(
+        session.scalars(
+            sa.select(Media)
+            .join(Sighting, Sighting.media_id == Media.id)
+            .where(sa.or_(Sighting.url == url, Sighting.archive_url == url))
+            .distinct()
+            .order_by(Media.id)
+        )
+    )
+
+
+@dataclass
+class MediaFilter:
+    """What a media list is narrowed by; every field optional."""
+
+    incident: str | None = None
+    kind: str | None = None
+    party: str | None = None
+    status: str | None = None
+    source: str | None = None
+    tag: str | None = None
+    verification: str | None = None
+    added_after: datetime | None = None
+    added_before: datetime | None = None
+    seen_after: datetime | None = None
+    seen_before: datetime | None = None
+    q: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def list_media(session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50) -> tuple[list[Media], int | None]:
+    """Return a page of media, newest first, and the cursor of the next page (or None)."""
+    query = sa.select(Media).options(selectinload(Media.incident)).order_by(Media.id.desc())
+    if cursor is not None:
+        query = query.where(Media.id < cursor)
+    if wanted.incident:
+        query = query.join(Incident, Media.incident_id == Incident.id).where(Incident.title == wanted.incident)
+    if wanted.kind:
+        query = query.where(Media.kind == MediaKind(wanted.kind))
+    if wanted.verification:
+        query = query.where(Media.verification == Verification(wanted.verification))
+    if wanted.party:
+        acks = sa.select(Acknowledgement.media_id).join(Party).where(Party.name == wanted.party)
+        if wanted.status:
+            acks = acks.where(Acknowledgement.status == AckStatus(wanted.status))
+        query = query.where(Media.id.in_(acks))
+    if wanted.source or wanted.seen_after or wanted.seen_before:
+        seen = sa.select(Sighting.media_id)
+        if wanted.source:
+            seen = seen.join(Source, Sighting.source_id == Source.id).where(Source.name == wanted.source)
+        when = sa.func.coalesce(Sighting.posted_at, Sighting.observed_at)
+        if wanted.seen_after:
+            seen = seen.where(when >= wanted.seen_after)
+        if wanted.seen_before:
+            seen = seen.where(when < wanted.seen_before)
+        query = query.where(Media.id.in_(seen))
+    if wanted.tag:
+        query = query.where(Media.tags.any(Tag.name == wanted.tag))
+    if wanted.added_after:
+        query = query.where(Media.created_at >= wanted.added_after)
+    if wanted.added_before:
+        query = query.where(Media.created_at < wanted.added_before)
+    if wanted.q:
+        pattern = "%" + wanted.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(*(sa.func.lower(c).like(pattern.lower(), escape="\\") for c in (Media.title, Media.description, Media.credit)))
+        )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def add_sighting(session: Session, media_id: int, sighting: SightingInput, actor: User | None) -> Sighting:
+    """Record one more place a media was seen."""
+    details = IngestDetails(sighting=sighting)
+    check_details(details)
+    lock_for_write(session)
+    media = get_media(session, media_id)
+    added = apply_details(session, media, details, actor)
+    audit.record(session, actor, "sighting.create", "media", media.id, {"sighting": added.id, "url": added.url})
+    session.commit()
+    return added
+
+
+def delete_sighting(session: Session, sighting_id: int, actor: User | None) -> None:
+    """Remove a sighting recorded in error (the audit trail keeps what it said)."""
+    lock_for_write(session)
+    sighting = session.get(Sighting, sighting_id)
+    if sighting is None:
+        raise NotFound(f"no sighting with id {sighting_id}")
+    audit.record(session, actor, "sighting.delete", "media", sighting.media_id, {"sighting": sighting.id, "url": sighting.url})
+    session.delete(sighting)
+    session.commit()
+
+
+def add_acknowledgement(session: Session, media_id: int, ack: AcknowledgementInput, actor: User | None) -> Acknowledgement:
+    """Record a party's stance on a media."""
+    details = IngestDetails(acknowledgement=ack)
+    check_details(details)
+    lock_for_write(session)
+    media = get_media(session, media_id)
+    apply_details(session, media, details, actor)
+    added = session.scalar(sa.select(Acknowledgement).where(Acknowledgement.media_id == media.id).order_by(Acknowledgement.id.desc()))
+    audit.record(session, actor, "acknowledgement.create", "media", media.id, {"acknowledgement": added.id, "party": ack.party, "status": ack.status})
+    session.commit()
+    return added
+
+
+def delete_acknowledgement(session: Session, ack_id: int, actor: User | None) -> None:
+    """Remove an acknowledgement recorded in error."""
+    lock_for_write(session)
+    ack = session.get(Acknowledgement, ack_id)
+    if ack is None:
+        raise NotFound(f"no acknowledgement with id {ack_id}")
+    audit.record(session, actor, "acknowledgement.delete", "media", ack.media_id, {"acknowledgement": ack.id, "status": ack.status})
+    session.delete(ack)
+    session.commit()
+
+
+def review_link(session: Session, link_id: int, review: str, actor: User | None) -> MediaLink:
+    """Confirm or reject a link between two media."""
+    if review not in (LinkReview.CONFIRMED.value, LinkReview.REJECTED.value):
+        raise Invalid("review must be confirmed or rejected")
+    lock_for_write(session)
+    link = session.get(MediaLink, link_id)
+    if link is None:
+        raise NotFound(f"no link with id {link_id}")
+    link.review = LinkReview(review)
+    link.reviewed_by_id = actor.id if actor else None
+    link.reviewed_at = utcnow()
+    audit.record(session, actor, f"link.{review}", "link", link.id, {"source": link.source_media_id, "target": link.target_media_id})
+    session.commit()
+    return link
+
+
+def create_named(session: Session, model: type, values: dict[str, Any], actor: User | None):
+    """Create a source, party or incident; the name (title) must be new."""
+    key = "title" if model is Incident else "name"
+    name = clean_text(values.get(key), key, 300)
+    if not name:
+        raise Invalid(f"{key} is required")
+    lock_for_write(session)
+    if session.scalar(sa.select(model).where(getattr(model, key) == name)) is not None:
+        raise Conflict(f"{model.__tablename__[:-1] if model is not Party else 'party'} {name!r} already exists")
+    clean = {k: v for k, v in values.items() if v is not None}
+    clean[key] = name
+    if "url" in clean:
+        clean["url"] = clean_url(clean["url"], "url")
+    if model is Source and "kind" in clean:
+        clean["kind"] = SourceKind(clean["kind"])
+    if model is Party and "kind" in clean:
+        clean["kind"] = PartyKind(clean["kind"])
+    if model is Incident and isinstance(clean.get("occurred_on"), str):
+        clean["occurred_on"] = date.fromisoformat(clean["occurred_on"])
+    record = model(**clean)
+    session.add(record)
+    session.flush()
+    audit.record(session, actor, f"{model.__tablename__}.create", model.__tablename__, record.id, {key: name})
+    session.commit()
+    return record
+
+
+def list_named(session: Session, model: type) -> list:
+    """Return every source, party or incident, by name."""
+    key = "title" if model is Incident else "name"
+    return list(session.scalars(sa.select(model).order_by(getattr(model, key))))
+
+
+def media_audit(session: Session, media_id: int) -> list[AuditEvent]:
+    """Return the audit events about a media, oldest first."""
+    get_media(session, media_id)
+    return audit.history(session, "media", media_id)
