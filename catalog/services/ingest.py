@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import lock_for_write
-from ..hashing import ImageRejected
+from ..hashing import Features, HashValue, ImageRejected
 from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest, sha256_of
 from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video, poster_and_sheet
 from ..index import Thresholds
@@ -244,88 +245,65 @@ def _discard_if_orphan(session: Session, storage: Storage, sha256: str, created:
         storage.discard(sha256)
 
 
-def _new_video(session: Session, found: VideoFingerprint, details: IngestDetails, actor: User | None) -> Media:
+def _media_row(session: Session, details: IngestDetails, actor: User | None, **fields: Any) -> Media:
+    """Add the media row with what the person typed; ``fields`` come from the file itself."""
     media = Media(
-        sha256=found.sha256,
-        kind=MediaKind.VIDEO,
-        mime_type=found.mime_type,
-        size_bytes=found.size,
-        width=found.width,
-        height=found.height,
-        duration_s=found.duration,
         original_filename=clean_text(details.original_filename, "file name", 255),
         title=clean_text(details.title, "title", 500),
         description=clean_text(details.description, "description", 20000),
         credit=clean_text(details.credit, "credit", 500),
-        extracted={"video": found.metadata, "sampled_frames": len(found.frames)},
         created_by=actor,
+        **fields,
     )
     session.add(media)
     session.flush()
+    return media
+
+
+def _add_hashes(session: Session, media: Media, hashes: list[HashValue], index: int | None = None, time: float | None = None) -> None:
+    for value in hashes:
+        session.add(
+            MediaHash(
+                media_id=media.id, algorithm=value.algorithm, variant=value.variant, bits=value.bits,
+                bit_length=len(value.bits) * 8, quality=value.quality, frame_index=index, frame_time_s=time,
+            )
+        )
+
+
+def _add_features(session: Session, media: Media, features: Features, index: int | None = None, time: float | None = None) -> None:
+    descriptors, positions = features.pack()
+    session.add(
+        MediaFeatures(
+            media_id=media.id, frame_index=index, frame_time_s=time, width=features.width, height=features.height,
+            keypoints=len(features), descriptors=descriptors, positions=positions,
+        )
+    )
+
+
+def _new_video(session: Session, found: VideoFingerprint, details: IngestDetails, actor: User | None) -> Media:
+    media = _media_row(
+        session, details, actor,
+        sha256=found.sha256, kind=MediaKind.VIDEO, mime_type=found.mime_type, size_bytes=found.size,
+        width=found.width, height=found.height, duration_s=found.duration,
+        extracted={"video": found.metadata, "sampled_frames": len(found.frames)},
+    )
     for frame in found.frames:
-        for value in frame.hashes:
-            session.add(
-                MediaHash(
-                    media_id=media.id, algorithm=value.algorithm, variant=value.variant, bits=value.bits,
-                    bit_length=len(value.bits) * 8, quality=value.quality,
-                    frame_index=frame.index, frame_time_s=frame.time,
-                )
-            )
+        _add_hashes(session, media, frame.hashes, frame.index, frame.time)
         if frame.features is not None and len(frame.features):
-            descriptors, positions = frame.features.pack()
-            session.add(
-                MediaFeatures(
-                    media_id=media.id, frame_index=frame.index, frame_time_s=frame.time,
-                    width=frame.features.width, height=frame.features.height,
-                    keypoints=len(frame.features), descriptors=descriptors, positions=positions,
-                )
-            )
+            _add_features(session, media, frame.features, frame.index, frame.time)
     return media
 
 
 def _new_image(session: Session, stored: ImageFingerprint, details: IngestDetails, actor: User | None) -> Media:
-    extracted = {"format": stored.format, **stored.metadata}
-    media = Media(
-        sha256=stored.sha256,
-        kind=MediaKind.IMAGE,
-        mime_type=stored.mime_type,
-        size_bytes=stored.size,
-        width=stored.width,
-        height=stored.height,
-        original_filename=clean_text(details.original_filename, "file name", 255),
-        title=clean_text(details.title, "title", 500),
-        description=clean_text(details.description, "description", 20000),
-        credit=clean_text(details.credit, "credit", 500),
-        extracted=extracted,
-        created_by=actor,
+    gps = stored.metadata.get("exif", {}).get("GPS") or {}
+    media = _media_row(
+        session, details, actor,
+        sha256=stored.sha256, kind=MediaKind.IMAGE, mime_type=stored.mime_type, size_bytes=stored.size,
+        width=stored.width, height=stored.height, extracted={"format": stored.format, **stored.metadata},
+        capture_latitude=gps.get("latitude"), capture_longitude=gps.get("longitude"),
     )
-    gps = stored.metadata.get("exif", {}).get("GPS")
-    if gps:
-        media.capture_latitude, media.capture_longitude = gps["latitude"], gps["longitude"]
-    session.add(media)
-    session.flush()
-    for value in stored.hashes:
-        session.add(
-            MediaHash(
-                media_id=media.id,
-                algorithm=value.algorithm,
-                variant=value.variant,
-                bits=value.bits,
-                bit_length=len(value.bits) * 8,
-                quality=value.quality,
-            )
-        )
-    descriptors, positions = stored.features.pack()
-    session.add(
-        MediaFeatures(
-            media_id=media.id,
-            width=stored.features.width,
-            height=stored.features.height,
-            keypoints=len(stored.features),
-            descriptors=descriptors,
-            positions=positions,
-        )
-    )
+    _add_hashes(session, media, stored.hashes)
+    _add_features(session, media, stored.features)
     return media
 
 
