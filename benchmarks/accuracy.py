@@ -186,7 +186,7 @@ def report(results: dict[str, dict[str, Tally]], groups: list[str]) -> str:
             continue
         if group == "stereo pair":
             cells = ["matched" if results[m][group].hits else "not matched" for m in methods]
-            lines.append(f"| stereo pair (judgement: same scene, reported) | matched | 1 | " + " | ".join(cells) + " |")
+            lines.append("| stereo pair (judgement: same scene, reported) | matched | 1 | " + " | ".join(cells) + " |")
             continue
         cells = [f"{results[m][group].hits / results[m][group].total:.3f}" for m in methods]
         lines.append(f"| {group} | {target} | {first.total} | " + " | ".join(cells) + " |")

@@ -11,10 +11,8 @@ from catalog.services import accounts, audit
 
 def make_events(session: Session, count: int = 4) -> list[AuditEvent]:
     admin = accounts.create_user(session, "admin", "correct horse battery", "admin")
-    events = [
+    for n in range(count - 1):
         audit.record(session, admin, "media.update", "media", n, {"field": "title", "n": n, "text": "ü"})
-        for n in range(count - 1)
-    ]
     session.commit()
     return session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
 

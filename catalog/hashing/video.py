@@ -21,7 +21,7 @@ from . import features as orb
 from . import perceptual
 from .decode import WORKING_SIZE
 from .perceptual import HashValue
-from .pipeline import FULL, TRIMMED, _views_of, sha256_of
+from .pipeline import FULL, _views_of, sha256_of
 
 # Containers we accept, as FFmpeg names them after probing the content.
 CONTAINERS = {

@@ -4,7 +4,7 @@ afterwards (sightings, acknowledgements, sources, parties, incidents, link revie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -103,7 +103,6 @@ class MediaFilter:
     seen_after: datetime | None = None
     seen_before: datetime | None = None
     q: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def list_media(session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50) -> tuple[list[Media], int | None]:
