@@ -5,7 +5,7 @@ validator and by a bounded schemathesis run."""
 from __future__ import annotations
 
 import io
-import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -15,48 +15,18 @@ from flask.testing import FlaskClient
 from catalog.db import get_session
 from catalog.services import accounts
 
-from .media import encode, pattern, sample
+from .api_tools import ASTRONAUT, PASSWORD, SHA0, assert_problem, keys, upload
+from .media import encode, pattern
 from .video_tools import clip
 
-PASSWORD = "correct horse battery"
-# Kept under 500 KB: larger bodies make Werkzeug's test client spool them to a temporary file
-# that it leaves open when the app answers without reading the body (401, 403).
-ASTRONAUT = encode(__import__("PIL.Image", fromlist=["Image"]).open(io.BytesIO(sample("photos/astronaut.png"))).convert("RGB"), "JPEG", quality=90)
-SHA0 = "0" * 64
+__all__ = ["keys"]  # a fixture, used by name
 
-
-@pytest.fixture
-def keys(app: Flask) -> dict[str, dict[str, str]]:
-    """Bearer headers for a viewer, an analyst and an admin."""
-    headers = {}
-    with app.app_context():
-        session = get_session()
-        for role in ("viewer", "analyst", "admin"):
-            accounts.create_user(session, role, PASSWORD, role)
-            _, secret = accounts.create_api_key(session, role)
-            headers[role] = {"Authorization": f"Bearer {secret}"}
-    return headers
-
-
-def upload(client: FlaskClient, headers: dict, data: bytes = ASTRONAUT, name: str = "a.png", metadata: dict | str | None = None):
-    form: dict = {"file": (io.BytesIO(data), name)}
-    if metadata is not None:
-        form["metadata"] = metadata if isinstance(metadata, str) else json.dumps(metadata)
-    return client.post("/api/v1/media", headers=headers, data=form, content_type="multipart/form-data")
-
-
-def assert_problem(response, status: int, text: str = "") -> None:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert body["status"] == status and body["title"] and "type" in body
-    assert text in json.dumps(body)
-
-
+# Every operation of the API with the least role it needs.
 ENDPOINTS = [
     ("GET", "/api/v1/media", "viewer"),
     ("POST", "/api/v1/media", "analyst"),
     ("GET", "/api/v1/media/1", "viewer"),
+    ("PATCH", "/api/v1/media/1", "analyst"),
     ("GET", "/api/v1/media/1/original", "viewer"),
     ("GET", "/api/v1/media/1/files/poster.jpg", "viewer"),
     ("POST", "/api/v1/media/1/sightings", "analyst"),
@@ -67,32 +37,72 @@ ENDPOINTS = [
     ("GET", f"/api/v1/search/hash?algorithm=pdq&hex={SHA0}", "viewer"),
     ("GET", f"/api/v1/lookup/sha256/{SHA0}", "viewer"),
     ("GET", "/api/v1/lookup/url?url=https://t.me/c/1", "viewer"),
-    ("GET", "/api/v1/sources", "viewer"),
-    ("POST", "/api/v1/sources", "analyst"),
-    ("GET", "/api/v1/parties", "viewer"),
-    ("POST", "/api/v1/parties", "analyst"),
-    ("GET", "/api/v1/incidents", "viewer"),
-    ("POST", "/api/v1/incidents", "analyst"),
+    *[
+        entry
+        for plural in ("sources", "parties", "incidents", "tags")
+        for entry in [
+            ("GET", f"/api/v1/{plural}", "viewer"),
+            ("POST", f"/api/v1/{plural}", "analyst"),
+            ("GET", f"/api/v1/{plural}/1", "viewer"),
+            ("PATCH", f"/api/v1/{plural}/1", "analyst"),
+            ("DELETE", f"/api/v1/{plural}/1", "analyst"),
+        ]
+    ],
+    ("GET", "/api/v1/incidents/1/acknowledgements", "viewer"),
+    ("POST", "/api/v1/incidents/1/acknowledgements", "analyst"),
+    ("GET", "/api/v1/sightings/1", "viewer"),
+    ("PATCH", "/api/v1/sightings/1", "analyst"),
     ("DELETE", "/api/v1/sightings/1", "analyst"),
+    ("GET", "/api/v1/acknowledgements/1", "viewer"),
+    ("PATCH", "/api/v1/acknowledgements/1", "analyst"),
     ("DELETE", "/api/v1/acknowledgements/1", "analyst"),
     ("POST", "/api/v1/links/1/review", "analyst"),
+    ("GET", "/api/v1/me", "viewer"),
+    ("GET", "/api/v1/users", "admin"),
+    ("POST", "/api/v1/users", "admin"),
+    ("GET", "/api/v1/users/1", "admin"),
+    ("PATCH", "/api/v1/users/1", "admin"),
+    ("GET", "/api/v1/users/1/keys", "admin"),
+    ("POST", "/api/v1/users/1/keys", "admin"),
+    ("GET", "/api/v1/keys", "admin"),
+    ("GET", "/api/v1/keys/1", "admin"),
+    ("DELETE", "/api/v1/keys/1", "admin"),
 ]
+# A valid JSON body for each write, by method and the end of its path.
+BODIES = {
+    ("PATCH", "/media/1"): {"title": "x"},
+    ("POST", "/sightings"): {"url": "https://x.org/1"},
+    ("PATCH", "/sightings/1"): {"platform": "x"},
+    ("POST", "/acknowledgements"): {"party": "P", "status": "official"},
+    ("PATCH", "/acknowledgements/1"): {"status": "denied"},
+    ("POST", "/review"): {"review": "confirmed"},
+    ("POST", "/sources"): {"name": "X"},
+    ("POST", "/parties"): {"name": "X"},
+    ("POST", "/incidents"): {"title": "X"},
+    ("POST", "/tags"): {"name": "X"},
+    ("PATCH", "/sources/1"): {"name": "Y"},
+    ("PATCH", "/parties/1"): {"name": "Y"},
+    ("PATCH", "/incidents/1"): {"title": "Y"},
+    ("PATCH", "/tags/1"): {"name": "Y"},
+    ("POST", "/users"): {"username": "newcomer", "password": PASSWORD},
+    ("PATCH", "/users/1"): {"display_name": "Someone"},
+    ("POST", "/keys"): {"name": "script"},
+}
+JSON_WRITES = [(m, p) for m, p, _ in ENDPOINTS if m in ("POST", "PATCH") and not p.endswith(("/media", "/search"))]
+
+
+def body_for(method: str, path: str) -> dict:
+    """The valid JSON body of a write endpoint (whatever the ids in its path)."""
+    path = path.replace("/999", "/1")
+    return next(body for (m, end), body in BODIES.items() if m == method and path.endswith(end))
 
 
 def send(client: FlaskClient, method: str, path: str, headers: dict | None = None):
     kwargs: dict = {"headers": headers or {}}
     if method == "POST" and path.endswith(("/media", "/search")):
         kwargs.update(data={"file": (io.BytesIO(ASTRONAUT), "a.png")}, content_type="multipart/form-data")
-    elif method == "POST":
-        bodies = {
-            "/sightings": {"url": "https://x.org/1"},
-            "/acknowledgements": {"party": "P", "status": "official"},
-            "/review": {"review": "confirmed"},
-            "/sources": {"name": "X"},
-            "/parties": {"name": "X"},
-            "/incidents": {"title": "X"},
-        }
-        kwargs["json"] = next(body for end, body in bodies.items() if path.endswith(end))
+    elif method in ("POST", "PATCH"):
+        kwargs["json"] = body_for(method, path)
     return client.open(path, method=method, **kwargs)
 
 
@@ -104,9 +114,35 @@ def test_every_endpoint_needs_a_valid_key(client: FlaskClient, keys, method: str
     assert_problem(send(client, method, path, {"Authorization": "Basic dXNlcjpwYXNz"}), 401)
 
 
-@pytest.mark.parametrize(("method", "path", "role"), [e for e in ENDPOINTS if e[2] == "analyst"])
-def test_viewers_cannot_write(client: FlaskClient, keys, method: str, path: str, role: str) -> None:
-    assert_problem(send(client, method, path, keys["viewer"]), 403, "analyst role")
+@pytest.mark.parametrize(("method", "path", "role"), [e for e in ENDPOINTS if e[2] != "viewer"])
+def test_lower_roles_are_refused(client: FlaskClient, keys, method: str, path: str, role: str) -> None:
+    assert_problem(send(client, method, path, keys["viewer"]), 403, f"{role} role")
+    if role == "admin":
+        assert_problem(send(client, method, path, keys["analyst"]), 403, "admin role")
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_WRITES)
+def test_invalid_bodies_are_refused(client: FlaskClient, keys, method: str, path: str) -> None:
+    unknown = client.open(path, method=method, headers=keys["admin"], json={**body_for(method, path), "zzz_unknown": 1})
+    assert_problem(unknown, 422, "zzz_unknown")
+    broken = client.open(path, method=method, headers=keys["admin"], data="{", content_type="application/json")
+    assert broken.status_code in (400, 422)
+    assert_problem(broken, broken.status_code)
+
+
+def test_every_documented_operation_is_covered_here(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    documented = {
+        (method.upper(), re.sub(r"\{\w+\}", "{}", path))
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method != "parameters"
+    }
+    listed = {
+        (method, re.sub(r"/(1|poster\.jpg|0{64})(?=/|$)", "/{}", path.split("?")[0]))
+        for method, path, _ in ENDPOINTS
+    }
+    assert documented == listed
 
 
 @pytest.mark.parametrize(

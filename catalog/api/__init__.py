@@ -137,8 +137,8 @@ def init_app(app: Flask) -> None:
         """Serve Swagger UI's files from the installed package."""
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
-    from . import media, records, search
+    from . import admin, media, records, search
 
-    for module in (media, search, records):
+    for module in (media, search, records, admin):
         api.register_blueprint(module.blp)
     app.extensions["catalog.api"] = api

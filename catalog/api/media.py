@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from ..db import get_session
 from ..models import Role
-from ..services import catalogue
+from ..services import catalogue, editing
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
 from ..services.matching import get_index, thresholds_from
 from ..services.provenance import summarise
@@ -25,8 +25,10 @@ from .schemas import (
     AuditOut,
     MediaDetail,
     MediaFilter,
+    Extended,
     MediaMetadataIn,
     MediaPage,
+    MediaPatch,
     MediaUpload,
     ProvenanceOut,
     SightingIn,
@@ -38,25 +40,15 @@ blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="Medi
 SECURED = {"security": [{"bearerAuth": []}]}
 
 
-class MediaView:
-    """A media with what the API shows beside its columns (links, provenance, derived files)."""
-
-    def __init__(self, media: Any, links: list, provenance: dict, derived: list[str]) -> None:
-        self._media, self.links, self.provenance, self.derived = media, links, provenance, derived
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._media, name)
-
-
-def detail(media_id: int) -> MediaView:
+def detail(media_id: int) -> Extended:
     """Return one media as the API shows it (for MediaDetail to serialise)."""
     session = get_session()
     media = catalogue.get_media(session, media_id)
-    return MediaView(
+    return Extended(
         media,
-        catalogue.links_of(session, media_id),
-        summarise(session, [media_id])[media_id].as_dict(),
-        list(get_storage().derived_names(media.sha256)),
+        links=catalogue.links_of(session, media_id),
+        provenance=summarise(session, [media_id])[media_id].as_dict(),
+        derived=list(get_storage().derived_names(media.sha256)),
     )
 
 
@@ -126,6 +118,15 @@ class MediaItem(MethodView):
         response.add_etag()
         return response.make_conditional(request)
 
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.arguments(MediaPatch)
+    @blp.response(200, MediaDetail)
+    def patch(self, args: dict[str, Any], media_id: int):
+        """Change title, description, credit, verification, incident, claimed time and place, tags."""
+        editing.update_media(get_session(), media_id, args, api_user())
+        return detail(media_id)
+
 
 @blp.route("/<id:media_id>/original")
 @require(Role.VIEWER)
@@ -162,8 +163,8 @@ def derived(media_id: int, name: str):
 @blp.response(201, SightingOut)
 def add_sighting(args: dict[str, Any], media_id: int):
     """Record another place the media was seen."""
-    sighting = catalogue.add_sighting(get_session(), media_id, SightingInput(**args), api_user())
-    return sighting, 201, {"Location": url_for("media.MediaItem", media_id=media_id)}
+    sighting = editing.add_sighting(get_session(), media_id, SightingInput(**args), api_user())
+    return sighting, 201, {"Location": url_for("records.sighting", sighting_id=sighting.id)}
 
 
 @blp.route("/<id:media_id>/acknowledgements", methods=["POST"])
@@ -173,8 +174,8 @@ def add_sighting(args: dict[str, Any], media_id: int):
 @blp.response(201, AcknowledgementOut)
 def add_acknowledgement(args: dict[str, Any], media_id: int):
     """Record a party's stance on the media."""
-    ack = catalogue.add_acknowledgement(get_session(), media_id, AcknowledgementInput(**args), api_user())
-    return ack, 201, {"Location": url_for("media.MediaItem", media_id=media_id)}
+    ack = editing.add_acknowledgement(get_session(), AcknowledgementInput(**args), api_user(), media_id=media_id)
+    return ack, 201, {"Location": url_for("records.acknowledgement", ack_id=ack.id)}
 
 
 @blp.route("/<id:media_id>/audit")

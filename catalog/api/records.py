@@ -1,67 +1,181 @@
-"""/api/v1 sources, parties, incidents, sightings, acknowledgements and link reviews."""
+"""/api/v1 named records (incidents, sources, parties, tags), incident-level
+acknowledgements, single sightings and acknowledgements, and link reviews."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..db import get_session
-from ..models import Incident, Party, Role, Source
-from ..services import catalogue
+from ..models import Incident, Party, Role, Source, Tag
+from ..services import catalogue, editing, named
+from ..services.ingest import AcknowledgementInput
 from . import api_user, require
-from .schemas import IncidentIn, IncidentOut, LinkOut, LinkReviewIn, PartyIn, PartyOut, SourceIn, SourceOut
+from .record_schemas import (
+    IncidentDetail,
+    IncidentIn,
+    IncidentOut,
+    IncidentPatch,
+    LinkReviewIn,
+    PartyIn,
+    PartyOut,
+    PartyPatch,
+    SourceIn,
+    SourceOut,
+    SourcePatch,
+    TagIn,
+    TagOut,
+    TagPatch,
+)
+from .schemas import AcknowledgementIn, AcknowledgementOut, AcknowledgementPatch, Extended, LinkOut, SightingOut, SightingPatch
 
-blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Sources, parties, incidents and reviews")
+blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Incidents, sources, parties, tags, sightings, acknowledgements, link reviews")
 SECURED = {"security": [{"bearerAuth": []}]}
 
 
-def _collection(path: str, model: type, schema_in: type, schema_out: type, noun: str) -> None:
-    """Register list and create endpoints for a named record type."""
+def _tag(tag: Tag, count: int | None = None) -> Extended:
+    if count is None:
+        count = named.tag_counts(get_session(), tag.id).get(tag.id, 0)
+    return Extended(tag, media_count=count)
+
+
+def _incident(incident: Incident) -> Extended:
+    incident, count, acks = named.incident_detail(get_session(), incident.id)
+    return Extended(incident, media_count=count, acknowledgements=acks)
+
+
+def _routes(
+    path: str, model: type, schema_in: Any, schema_patch: Any, schema_out: Any, noun: str, plural: str,
+    *, item_out: Any = None, show: Callable[[Any], Any] = lambda record: record,
+) -> None:
+    """Register list, create, read, update and delete endpoints for a named record type."""
+    item_out = item_out or schema_out
 
     class Collection(MethodView):
         @require(Role.VIEWER)
         @blp.doc(**SECURED)
         @blp.response(200, schema_out(many=True))
         def get(self):
-            return catalogue.list_named(get_session(), model)
+            if model is Tag:
+                return [_tag(tag, count) for tag, count in named.tags_with_counts(get_session())]
+            return named.list_named(get_session(), model)
 
         @require(Role.ANALYST)
         @blp.doc(**SECURED)
         @blp.arguments(schema_in)
-        @blp.response(201, schema_out)
+        @blp.response(201, item_out)
         def post(self, args: dict[str, Any]):
-            record = catalogue.create_named(get_session(), model, args, api_user())
-            return record, 201, {"Location": url_for(f"records.{noun}s") + f"#{record.id}"}
+            record = named.create_named(get_session(), model, args, api_user())
+            return show(record), 201, {"Location": url_for(f"records.{noun}", record_id=record.id)}
 
-    Collection.get.__doc__ = f"List {noun}s."
-    Collection.post.__doc__ = f"Create a {noun}."
-    blp.route(path, endpoint=f"{noun}s")(type(f"{noun.title()}Collection", (Collection,), {}))
+    class Item(MethodView):
+        @require(Role.VIEWER)
+        @blp.doc(**SECURED)
+        @blp.response(200, item_out)
+        def get(self, record_id: int):
+            return show(named.get_named(get_session(), model, record_id))
+
+        @require(Role.ANALYST)
+        @blp.doc(**SECURED)
+        @blp.arguments(schema_patch)
+        @blp.response(200, item_out)
+        def patch(self, args: dict[str, Any], record_id: int):
+            return show(named.update_named(get_session(), model, record_id, args, api_user()))
+
+        @require(Role.ANALYST)
+        @blp.doc(**SECURED)
+        @blp.response(204)
+        def delete(self, record_id: int):
+            named.delete_named(get_session(), model, record_id, api_user())
+
+    Collection.get.__doc__ = f"List {plural}."
+    Collection.post.__doc__ = f"Create a {noun}; its name must be new."
+    Item.get.__doc__ = f"Return one {noun}."
+    Item.patch.__doc__ = f"Change the given fields of a {noun} (null clears an optional field)."
+    Item.delete.__doc__ = (
+        "Delete a tag and take it off every media." if model is Tag
+        else f"Delete a {noun} that nothing refers to any more (409 otherwise)."
+    )
+    blp.route(path, endpoint=plural)(type(f"{noun.title()}Collection", (Collection,), {}))
+    blp.route(f"{path}/<id:record_id>", endpoint=noun)(type(f"{noun.title()}Item", (Item,), {}))
 
 
-_collection("/sources", Source, SourceIn, SourceOut, "source")
-_collection("/parties", Party, PartyIn, PartyOut, "party")
-_collection("/incidents", Incident, IncidentIn, IncidentOut, "incident")
+_routes("/incidents", Incident, IncidentIn, IncidentPatch, IncidentOut, "incident", "incidents", item_out=IncidentDetail, show=_incident)
+_routes("/sources", Source, SourceIn, SourcePatch, SourceOut, "source", "sources")
+_routes("/parties", Party, PartyIn, PartyPatch, PartyOut, "party", "parties")
+_routes("/tags", Tag, TagIn, TagPatch, TagOut, "tag", "tags", show=_tag)
 
 
-@blp.route("/sightings/<id:sighting_id>", methods=["DELETE"])
-@require(Role.ANALYST)
-@blp.doc(**SECURED)
-@blp.response(204)
-def delete_sighting(sighting_id: int):
-    """Remove a sighting recorded in error (the audit trail keeps it)."""
-    catalogue.delete_sighting(get_session(), sighting_id, api_user())
+@blp.route("/incidents/<id:record_id>/acknowledgements")
+class IncidentAcknowledgements(MethodView):
+    @require(Role.VIEWER)
+    @blp.doc(**SECURED)
+    @blp.response(200, AcknowledgementOut(many=True))
+    def get(self, record_id: int):
+        """List the stances parties took on the incident as a whole."""
+        return named.incident_detail(get_session(), record_id)[2]
+
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.arguments(AcknowledgementIn)
+    @blp.response(201, AcknowledgementOut)
+    def post(self, args: dict[str, Any], record_id: int):
+        """Record a party's stance on the incident as a whole (claimed, denied, ...)."""
+        ack = editing.add_acknowledgement(get_session(), AcknowledgementInput(**args), api_user(), incident_id=record_id)
+        return ack, 201, {"Location": url_for("records.acknowledgement", ack_id=ack.id)}
 
 
-@blp.route("/acknowledgements/<id:ack_id>", methods=["DELETE"])
-@require(Role.ANALYST)
-@blp.doc(**SECURED)
-@blp.response(204)
-def delete_acknowledgement(ack_id: int):
-    """Remove an acknowledgement recorded in error (the audit trail keeps it)."""
-    catalogue.delete_acknowledgement(get_session(), ack_id, api_user())
+@blp.route("/sightings/<id:sighting_id>", endpoint="sighting")
+class SightingItem(MethodView):
+    @require(Role.VIEWER)
+    @blp.doc(**SECURED)
+    @blp.response(200, SightingOut)
+    def get(self, sighting_id: int):
+        """Return one sighting."""
+        return editing.get_sighting(get_session(), sighting_id)
+
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.arguments(SightingPatch)
+    @blp.response(200, SightingOut)
+    def patch(self, args: dict[str, Any], sighting_id: int):
+        """Change the given fields of a sighting (null clears one)."""
+        return editing.update_sighting(get_session(), sighting_id, args, api_user())
+
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.response(204)
+    def delete(self, sighting_id: int):
+        """Remove a sighting recorded in error (the audit trail keeps what it said)."""
+        editing.delete_sighting(get_session(), sighting_id, api_user())
+
+
+@blp.route("/acknowledgements/<id:ack_id>", endpoint="acknowledgement")
+class AcknowledgementItem(MethodView):
+    @require(Role.VIEWER)
+    @blp.doc(**SECURED)
+    @blp.response(200, AcknowledgementOut)
+    def get(self, ack_id: int):
+        """Return one acknowledgement (of a media or of an incident)."""
+        return editing.get_acknowledgement(get_session(), ack_id)
+
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.arguments(AcknowledgementPatch)
+    @blp.response(200, AcknowledgementOut)
+    def patch(self, args: dict[str, Any], ack_id: int):
+        """Change the given fields of an acknowledgement (party and status cannot be cleared)."""
+        return editing.update_acknowledgement(get_session(), ack_id, args, api_user())
+
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.response(204)
+    def delete(self, ack_id: int):
+        """Remove an acknowledgement recorded in error (the audit trail keeps what it said)."""
+        editing.delete_acknowledgement(get_session(), ack_id, api_user())
 
 
 @blp.route("/links/<id:link_id>/review", methods=["POST"])

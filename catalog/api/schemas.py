@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import copy
+from datetime import timezone
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 from flask_smorest.fields import Upload
 
-from ..models import AckStatus, LinkKind, LinkReview, MediaKind, PartyKind, SourceKind, Verification
+from ..models import AckStatus, LinkKind, LinkReview, MediaKind, Verification
 
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
 URL = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
@@ -15,11 +19,40 @@ def choice(enum: type) -> validate.OneOf:
     return validate.OneOf([m.value for m in enum])
 
 
+class Extended:
+    """An object with extra attributes for a schema to dump beside its own (counts, links)."""
+
+    def __init__(self, obj: Any, **extra: Any) -> None:
+        self._obj = obj
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._obj, name)
+
+
+def patch_of(schema: type[Schema], name: str, *, keep: tuple[str, ...] = ()) -> type[Schema]:
+    """Return a PATCH schema: every field optional, null allowed (it clears) except in ``keep``."""
+    declared = {}
+    for key, field in schema._declared_fields.items():
+        field = copy.deepcopy(field)
+        field.required = False
+        field.load_default = missing
+        field.allow_none = key not in keep
+        declared[key] = field
+    return Schema.from_dict(declared, name=name)
+
+
 class AwareDateTime(fields.AwareDateTime):
     """An ISO 8601 time that must carry its timezone."""
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        # Always answer in UTC, whatever offset the time was given with.
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class SightingIn(Schema):
@@ -51,6 +84,22 @@ class MediaMetadataIn(Schema):
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50))
     sighting = fields.Nested(SightingIn)
     acknowledgement = fields.Nested(AcknowledgementIn)
+
+
+class MediaEdit(Schema):
+    title = fields.String(validate=validate.Length(max=500))
+    description = fields.String(validate=validate.Length(max=20000))
+    credit = fields.String(validate=validate.Length(max=500))
+    verification = fields.String(validate=choice(Verification))
+    incident = fields.String(validate=validate.Length(min=1, max=300), metadata={"description": "incident title; created if new, null detaches"})
+    claimed_captured_at = AwareDateTime()
+    claimed_place = fields.String(validate=validate.Length(max=300))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50), metadata={"description": "the whole set of tags"})
+
+
+MediaPatch = patch_of(MediaEdit, "MediaPatch", keep=("verification", "tags"))
+SightingPatch = patch_of(SightingIn, "SightingPatch")
+AcknowledgementPatch = patch_of(AcknowledgementIn, "AcknowledgementPatch", keep=("party", "status"))
 
 
 class UploadFiles(Schema):
@@ -135,6 +184,10 @@ class ProvenanceOut(Schema):
 
 class MediaDetail(MediaSummary):
     description = fields.String(allow_none=True)
+    claimed_captured_at = AwareDateTime(allow_none=True)
+    claimed_place = fields.String(allow_none=True)
+    capture_latitude = fields.Float(allow_none=True)
+    capture_longitude = fields.Float(allow_none=True)
     original_filename = fields.String(allow_none=True)
     extracted = fields.Dict()
     tags = fields.Function(lambda m: sorted(t.name for t in m.tags))
@@ -220,61 +273,6 @@ class MediaFilter(Schema):
 class MediaPage(Schema):
     items = fields.List(fields.Nested(MediaSummary))
     next_cursor = fields.Integer(allow_none=True)
-
-
-class NamedIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    kind = fields.String()
-    description = fields.String(validate=validate.Length(max=20000))
-
-
-class SourceIn(NamedIn):
-    kind = fields.String(validate=choice(SourceKind))
-    platform = fields.String(validate=validate.Length(max=64))
-    url = URL
-    affiliation = fields.String(validate=validate.Length(max=300))
-
-
-class PartyIn(NamedIn):
-    kind = fields.String(validate=choice(PartyKind))
-    country = fields.String(validate=validate.Length(max=100))
-
-
-class IncidentIn(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    occurred_on = fields.Date()
-    place = fields.String(validate=validate.Length(max=300))
-    summary = fields.String(validate=validate.Length(max=20000))
-
-
-class SourceOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    kind = fields.Function(lambda s: s.kind.value)
-    platform = fields.String(allow_none=True)
-    url = fields.String(allow_none=True)
-    affiliation = fields.String(allow_none=True)
-    description = fields.String(allow_none=True)
-
-
-class PartyOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    kind = fields.Function(lambda p: p.kind.value)
-    country = fields.String(allow_none=True)
-    description = fields.String(allow_none=True)
-
-
-class IncidentOut(Schema):
-    id = fields.Integer()
-    title = fields.String()
-    occurred_on = fields.Date(allow_none=True)
-    place = fields.String(allow_none=True)
-    summary = fields.String(allow_none=True)
-
-
-class LinkReviewIn(Schema):
-    review = fields.String(required=True, validate=validate.OneOf(["confirmed", "rejected"]))
 
 
 class AuditOut(Schema):

@@ -44,6 +44,62 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+def user_by_id(session: Session, user_id: int) -> User:
+    """Return the user with this id or raise NotFound."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, role: Role, active: bool) -> None:
+    """Refuse a change that would leave no active admin to manage users and keys."""
+    if user.role is not Role.ADMIN or not user.active or (role is Role.ADMIN and active):
+        return
+    others = session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+    )
+    if not others:
+        raise Conflict(f"{user.username!r} is the last active admin; make another admin first")
+
+
+def update_user(session: Session, user_id: int, values: dict, *, actor: User | None = None) -> User:
+    """Change a user's role, active flag, display name or password; audited field by field."""
+    unknown = set(values) - {"role", "active", "display_name", "password"}
+    if unknown:
+        raise Invalid(f"a user has no field {sorted(unknown)[0]!r} that can be changed")
+    if "password" in values:
+        _check_password(values["password"])
+    role = parse_role(values["role"]) if values.get("role") is not None else None
+    lock_for_write(session)
+    user = user_by_id(session, user_id)
+    active = values.get("active", user.active)
+    _keep_an_admin(session, user, role or user.role, bool(active))
+    changes: dict = {}
+    if role is not None and role is not user.role:
+        changes["role"] = {"from": user.role.value, "to": role.value}
+        user.role = role
+    if "active" in values and bool(active) != user.active:
+        changes["active"] = {"from": user.active, "to": bool(active)}
+        user.active = bool(active)
+    if "display_name" in values:
+        name = (values["display_name"] or "").strip() or None
+        if name is not None and len(name) > 200:
+            raise Invalid("display name must be at most 200 characters")
+        if name != user.display_name:
+            changes["display_name"] = {"from": user.display_name, "to": name}
+            user.display_name = name
+    if "password" in values:
+        user.password_hash = generate_password_hash(values["password"])
+        changes["password"] = "changed"  # never the password itself
+    if not changes:
+        session.rollback()
+        return user
+    audit.record(session, actor, "user.update", "user", user.id, {"username": user.username, "changes": changes})
+    session.commit()
+    return user
+
+
 def list_users(session: Session) -> list[User]:
     """Return every user, by name."""
     return list(session.scalars(sa.select(User).order_by(User.username)))
@@ -97,6 +153,7 @@ def set_role(session: Session, username: str, role: Role | str, *, actor: User |
     role = parse_role(role)
     lock_for_write(session)
     user = get_user(session, username)
+    _keep_an_admin(session, user, role, user.active)
     before = user.role
     user.role = role
     audit.record(
@@ -110,6 +167,7 @@ def set_active(session: Session, username: str, active: bool, *, actor: User | N
     """Enable or disable a user; a disabled user cannot log in and their keys stop working."""
     lock_for_write(session)
     user = get_user(session, username)
+    _keep_an_admin(session, user, user.role, active)
     user.active = active
     audit.record(
         session, actor, "user.enable" if active else "user.disable", "user", user.id, {"username": username}
@@ -163,12 +221,18 @@ def list_api_keys(session: Session, username: str | None = None) -> list[ApiKey]
     return list(session.scalars(query))
 
 
-def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) -> ApiKey:
-    """Revoke a key at once; revoking twice is harmless."""
-    lock_for_write(session)
+def key_by_id(session: Session, key_id: int) -> ApiKey:
+    """Return the API key with this id or raise NotFound."""
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"no API key with id {key_id}")
+    return key
+
+
+def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) -> ApiKey:
+    """Revoke a key at once; revoking twice is harmless."""
+    lock_for_write(session)
+    key = key_by_id(session, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit.record(

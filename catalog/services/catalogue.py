@@ -1,12 +1,12 @@
 """Reading and recording in the catalogue: one media with everything about it, filtered
 lists with cursors, look-ups by SHA-256 and by URL, and the small records an analyst adds
-afterwards (sightings, acknowledgements, sources, parties, incidents, link reviews)."""
+afterwards to connect them (link reviews). Changes to records live in ``editing`` and
+``named``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -22,18 +22,14 @@ from ..models import (
     MediaKind,
     MediaLink,
     Party,
-    PartyKind,
     Sighting,
     Source,
-    SourceKind,
     Tag,
     User,
     Verification,
     utcnow,
 )
-from . import Conflict, Invalid, NotFound, audit
-from .ingest import AcknowledgementInput, IngestDetails, SightingInput, apply_details, check_details
-from .records import clean_text, clean_url
+from . import Invalid, NotFound, audit
 
 
 def get_media(session: Session, media_id: int) -> Media:
@@ -147,53 +143,6 @@ def list_media(session: Session, wanted: MediaFilter, *, cursor: int | None = No
     return rows[:limit], next_cursor
 
 
-def add_sighting(session: Session, media_id: int, sighting: SightingInput, actor: User | None) -> Sighting:
-    """Record one more place a media was seen."""
-    details = IngestDetails(sighting=sighting)
-    check_details(details)
-    lock_for_write(session)
-    media = get_media(session, media_id)
-    added = apply_details(session, media, details, actor)
-    audit.record(session, actor, "sighting.create", "media", media.id, {"sighting": added.id, "url": added.url})
-    session.commit()
-    return added
-
-
-def delete_sighting(session: Session, sighting_id: int, actor: User | None) -> None:
-    """Remove a sighting recorded in error (the audit trail keeps what it said)."""
-    lock_for_write(session)
-    sighting = session.get(Sighting, sighting_id)
-    if sighting is None:
-        raise NotFound(f"no sighting with id {sighting_id}")
-    audit.record(session, actor, "sighting.delete", "media", sighting.media_id, {"sighting": sighting.id, "url": sighting.url})
-    session.delete(sighting)
-    session.commit()
-
-
-def add_acknowledgement(session: Session, media_id: int, ack: AcknowledgementInput, actor: User | None) -> Acknowledgement:
-    """Record a party's stance on a media."""
-    details = IngestDetails(acknowledgement=ack)
-    check_details(details)
-    lock_for_write(session)
-    media = get_media(session, media_id)
-    apply_details(session, media, details, actor)
-    added = session.scalar(sa.select(Acknowledgement).where(Acknowledgement.media_id == media.id).order_by(Acknowledgement.id.desc()))
-    audit.record(session, actor, "acknowledgement.create", "media", media.id, {"acknowledgement": added.id, "party": ack.party, "status": ack.status})
-    session.commit()
-    return added
-
-
-def delete_acknowledgement(session: Session, ack_id: int, actor: User | None) -> None:
-    """Remove an acknowledgement recorded in error."""
-    lock_for_write(session)
-    ack = session.get(Acknowledgement, ack_id)
-    if ack is None:
-        raise NotFound(f"no acknowledgement with id {ack_id}")
-    audit.record(session, actor, "acknowledgement.delete", "media", ack.media_id, {"acknowledgement": ack.id, "status": ack.status})
-    session.delete(ack)
-    session.commit()
-
-
 def review_link(session: Session, link_id: int, review: str, actor: User | None) -> MediaLink:
     """Confirm or reject a link between two media."""
     if review not in (LinkReview.CONFIRMED.value, LinkReview.REJECTED.value):
@@ -208,39 +157,6 @@ def review_link(session: Session, link_id: int, review: str, actor: User | None)
     audit.record(session, actor, f"link.{review}", "link", link.id, {"source": link.source_media_id, "target": link.target_media_id})
     session.commit()
     return link
-
-
-def create_named(session: Session, model: type, values: dict[str, Any], actor: User | None):
-    """Create a source, party or incident; the name (title) must be new."""
-    key = "title" if model is Incident else "name"
-    name = clean_text(values.get(key), key, 300)
-    if not name:
-        raise Invalid(f"{key} is required")
-    lock_for_write(session)
-    if session.scalar(sa.select(model).where(getattr(model, key) == name)) is not None:
-        raise Conflict(f"{model.__tablename__[:-1] if model is not Party else 'party'} {name!r} already exists")
-    clean = {k: v for k, v in values.items() if v is not None}
-    clean[key] = name
-    if "url" in clean:
-        clean["url"] = clean_url(clean["url"], "url")
-    if model is Source and "kind" in clean:
-        clean["kind"] = SourceKind(clean["kind"])
-    if model is Party and "kind" in clean:
-        clean["kind"] = PartyKind(clean["kind"])
-    if model is Incident and isinstance(clean.get("occurred_on"), str):
-        clean["occurred_on"] = date.fromisoformat(clean["occurred_on"])
-    record = model(**clean)
-    session.add(record)
-    session.flush()
-    audit.record(session, actor, f"{model.__tablename__}.create", model.__tablename__, record.id, {key: name})
-    session.commit()
-    return record
-
-
-def list_named(session: Session, model: type) -> list:
-    """Return every source, party or incident, by name."""
-    key = "title" if model is Incident else "name"
-    return list(session.scalars(sa.select(model).order_by(getattr(model, key))))
 
 
 def media_audit(session: Session, media_id: int) -> list[AuditEvent]:

@@ -24,6 +24,7 @@ from ..index import Thresholds
 from ..models import (
     AckStatus,
     Acknowledgement,
+    Incident,
     LinkKind,
     Media,
     MediaFeatures,
@@ -342,39 +343,49 @@ def apply_details(session: Session, media: Media, details: IngestDetails, actor:
         tag = tag_named(session, name)
         if tag not in media.tags:
             media.tags.append(tag)
-    sighting = None
-    if details.sighting is not None:
-        s = details.sighting
-        sighting = Sighting(
-            media=media,
-            url=clean_url(s.url, "sighting URL"),
-            platform=clean_text(s.platform, "platform", 64),
-            source=source_named(session, s.source) if s.source else None,
-            account=clean_text(s.account, "account", 200),
-            posted_at=aware(s.posted_at, "posted time"),
-            observed_at=aware(s.observed_at, "observed time"),
-            deleted_at=aware(s.deleted_at, "deleted time"),
-            caption=clean_text(s.caption, "caption", 20000),
-            archive_url=clean_url(s.archive_url, "archive URL"),
-            created_by=actor,
-        )
-        session.add(sighting)
+    sighting = build_sighting(session, media, details.sighting, actor) if details.sighting else None
     if details.acknowledgement is not None:
-        ack = details.acknowledgement
-        session.add(
-            Acknowledgement(
-                party=party_named(session, ack.party),
-                media=media,
-                status=AckStatus(ack.status),
-                statement=clean_text(ack.statement, "statement", 20000),
-                source=source_named(session, ack.source) if ack.source else None,
-                statement_url=clean_url(ack.url, "statement URL"),
-                stated_at=aware(ack.stated_at, "statement time"),
-                created_by=actor,
-            )
-        )
+        build_acknowledgement(session, details.acknowledgement, actor, media=media)
     session.flush()
     return sighting
+
+
+def build_sighting(session: Session, media: Media, s: SightingInput, actor: User | None) -> Sighting:
+    """Add a sighting of ``media`` to the session, its fields cleaned."""
+    sighting = Sighting(
+        media=media,
+        url=clean_url(s.url, "sighting URL"),
+        platform=clean_text(s.platform, "platform", 64),
+        source=source_named(session, s.source) if s.source else None,
+        account=clean_text(s.account, "account", 200),
+        posted_at=aware(s.posted_at, "posted time"),
+        observed_at=aware(s.observed_at, "observed time"),
+        deleted_at=aware(s.deleted_at, "deleted time"),
+        caption=clean_text(s.caption, "caption", 20000),
+        archive_url=clean_url(s.archive_url, "archive URL"),
+        created_by=actor,
+    )
+    session.add(sighting)
+    return sighting
+
+
+def build_acknowledgement(
+    session: Session, ack: AcknowledgementInput, actor: User | None, *, media: Media | None = None, incident: Incident | None = None
+) -> Acknowledgement:
+    """Add a party's acknowledgement of a media or an incident to the session."""
+    added = Acknowledgement(
+        party=party_named(session, ack.party),
+        media=media,
+        incident=incident,
+        status=AckStatus(ack.status),
+        statement=clean_text(ack.statement, "statement", 20000),
+        source=source_named(session, ack.source) if ack.source else None,
+        statement_url=clean_url(ack.url, "statement URL"),
+        stated_at=aware(ack.stated_at, "statement time"),
+        created_by=actor,
+    )
+    session.add(added)
+    return added
 
 
 def _add_to_existing(session: Session, media: Media, details: IngestDetails, actor: User | None) -> IngestResult:

@@ -3,8 +3,10 @@ and tags, and the checks on what people type into them."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TypeVar
+from collections.abc import Callable
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -15,6 +17,7 @@ from . import Invalid
 
 MAX_URL = 2048
 T = TypeVar("T", Incident, Source, Party, Tag)
+Cleaner = Callable[[Session, Any], Any]
 
 
 def clean_text(value: str | None, field: str, limit: int) -> str | None:
@@ -83,3 +86,28 @@ def party_named(session: Session, name: str) -> Party:
 def tag_named(session: Session, name: str) -> Tag:
     """Return the tag with this name (spaces trimmed), creating it if needed."""
     return _named(session, Tag, "tag", name, 100)
+
+
+def shown(value: Any) -> Any:
+    """Return the form of a field value the audit trail keeps (names for related records)."""
+    if isinstance(value, (Incident, Source, Party)):
+        return value.title if isinstance(value, Incident) else value.name
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def apply_changes(session: Session, record: Any, values: dict[str, Any], cleaners: dict[str, Cleaner], noun: str) -> dict[str, Any]:
+    """Set each given field through its cleaner; return {field: {from, to}} for those that changed."""
+    changes: dict[str, Any] = {}
+    for field, raw in values.items():
+        if field not in cleaners:
+            raise Invalid(f"a {noun} has no field {field!r} that can be changed")
+        new = cleaners[field](session, raw)
+        old = getattr(record, field)
+        if shown(old) != shown(new):
+            changes[field] = {"from": shown(old), "to": shown(new)}
+            setattr(record, field, new)
+    return changes

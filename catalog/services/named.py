@@ -1,0 +1,193 @@
+"""The named records analysts share across media: incidents, sources, parties and tags.
+
+Each can be listed, read, created, renamed or otherwise changed, and deleted. A name is
+unique per kind. Deleting refuses while evidence still points at the record (an incident with
+media, a party with acknowledgements), because the database would otherwise silently drop or
+blank that evidence; a tag is only a label, so deleting it just takes it off its media. Every
+change is audited with what it was before and after.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..db import lock_for_write
+from ..models import Acknowledgement, Incident, Media, Party, PartyKind, Sighting, Source, SourceKind, Tag, User, media_tags
+from . import Conflict, Invalid, NotFound, audit
+from .records import Cleaner, apply_changes, clean_text, clean_url, party_named
+
+
+def _enum(kind: type) -> Cleaner:
+    def clean(_session: Session, value: Any) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            raise Invalid(f"kind must be one of {', '.join(k.value for k in kind)}") from None
+
+    return clean
+
+
+def _text(field: str, limit: int) -> Cleaner:
+    return lambda _session, value: clean_text(value, field, limit)
+
+
+def _date(_session: Session, value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Invalid("occurred_on must be a date like 2023-05-03") from None
+
+
+def _party(session: Session, value: Any) -> Party | None:
+    return party_named(session, value) if value else None
+
+
+# Per kind: its name column, and for every other field a cleaner of what is typed.
+NAME_COLUMN = {Incident: "title", Source: "name", Party: "name", Tag: "name"}
+NAME_LIMIT = {Incident: 300, Source: 200, Party: 200, Tag: 100}
+FIELDS: dict[type, dict[str, Cleaner]] = {
+    Incident: {"occurred_on": _date, "place": _text("place", 300), "summary": _text("summary", 20000)},
+    Source: {
+        "kind": _enum(SourceKind),
+        "platform": _text("platform", 64),
+        "url": lambda _s, v: clean_url(v, "url"),
+        "affiliated_party": _party,
+        "affiliation": _text("affiliation", 300),
+        "description": _text("description", 20000),
+    },
+    Party: {"kind": _enum(PartyKind), "country": _text("country", 100), "description": _text("description", 20000)},
+    Tag: {},
+}
+NOUN = {Incident: "incident", Source: "source", Party: "party", Tag: "tag"}
+
+
+def get_named(session: Session, model: type, record_id: int) -> Any:
+    """Return the incident, source, party or tag with this id, or raise NotFound."""
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(f"no {NOUN[model]} with id {record_id}")
+    return record
+
+
+def list_named(session: Session, model: type) -> list:
+    """Return every incident, source, party or tag, by name."""
+    return list(session.scalars(sa.select(model).order_by(getattr(model, NAME_COLUMN[model]))))
+
+
+def tag_counts(session: Session, tag_id: int | None = None) -> dict[int, int]:
+    """Return how many media carry each tag (or the one tag asked for), by tag id."""
+    query = sa.select(media_tags.c.tag_id, sa.func.count()).group_by(media_tags.c.tag_id)
+    if tag_id is not None:
+        query = query.where(media_tags.c.tag_id == tag_id)
+    return {found: count for found, count in session.execute(query)}
+
+
+def tags_with_counts(session: Session) -> list[tuple[Tag, int]]:
+    """Return every tag, by name, with how many media carry it."""
+    counts = tag_counts(session)
+    return [(tag, counts.get(tag.id, 0)) for tag in list_named(session, Tag)]
+
+
+def incident_detail(session: Session, incident_id: int) -> tuple[Incident, int, list[Acknowledgement]]:
+    """Return an incident, how many media it holds, and the stances on it as a whole."""
+    incident = get_named(session, Incident, incident_id)
+    count = session.scalar(sa.select(sa.func.count()).select_from(Media).where(Media.incident_id == incident_id)) or 0
+    acks = session.scalars(
+        sa.select(Acknowledgement).where(Acknowledgement.incident_id == incident_id).order_by(Acknowledgement.id)
+    )
+    return incident, count, list(acks)
+
+
+def _clean_name(session: Session, model: type, value: Any, record_id: int | None = None) -> str:
+    key = NAME_COLUMN[model]
+    name = clean_text(value, key, NAME_LIMIT[model])
+    if not name:
+        raise Invalid(f"{key} is required")
+    clash = session.scalar(sa.select(model.id).where(getattr(model, key) == name))
+    if clash is not None and clash != record_id:
+        raise Conflict(f"{NOUN[model]} {name!r} already exists")
+    return name
+
+
+def _apply(session: Session, model: type, record: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Set the given fields (the name checked for clashes); return what changed."""
+    key = NAME_COLUMN[model]
+
+    def name(session: Session, value: Any) -> str:
+        return _clean_name(session, model, value, record.id)
+
+    return apply_changes(session, record, values, {key: name, **FIELDS[model]}, NOUN[model])
+
+
+def create_named(session: Session, model: type, values: dict[str, Any], actor: User | None) -> Any:
+    """Create an incident, source, party or tag; its name must be new."""
+    lock_for_write(session)
+    key = NAME_COLUMN[model]
+    record = model(**{key: _clean_name(session, model, values.get(key))})
+    session.add(record)
+    changes = _apply(session, model, record, {k: v for k, v in values.items() if k != key and v is not None})
+    session.flush()
+    details = {key: getattr(record, key), **{field: change["to"] for field, change in changes.items()}}
+    audit.record(session, actor, f"{NOUN[model]}.create", NOUN[model], record.id, details)
+    session.commit()
+    return record
+
+
+def update_named(session: Session, model: type, record_id: int, values: dict[str, Any], actor: User | None) -> Any:
+    """Change the given fields of an incident, source, party or tag (null clears a field)."""
+    lock_for_write(session)
+    record = get_named(session, model, record_id)
+    changes = _apply(session, model, record, values)
+    if changes:
+        session.flush()
+        audit.record(session, actor, f"{NOUN[model]}.update", NOUN[model], record.id, {"changes": changes})
+        session.commit()
+    else:
+        session.rollback()
+    return record
+
+
+def _uses(session: Session, model: type, record_id: int) -> list[str]:
+    """Say what still points at a record, in words; empty when nothing does."""
+    counts: list[tuple[str, Any]] = []
+    if model is Incident:
+        counts = [
+            ("media", sa.select(sa.func.count()).select_from(Media).where(Media.incident_id == record_id)),
+            ("acknowledgements", sa.select(sa.func.count()).select_from(Acknowledgement).where(Acknowledgement.incident_id == record_id)),
+        ]
+    elif model is Source:
+        counts = [
+            ("sightings", sa.select(sa.func.count()).select_from(Sighting).where(Sighting.source_id == record_id)),
+            ("acknowledgements", sa.select(sa.func.count()).select_from(Acknowledgement).where(Acknowledgement.source_id == record_id)),
+        ]
+    elif model is Party:
+        counts = [
+            ("acknowledgements", sa.select(sa.func.count()).select_from(Acknowledgement).where(Acknowledgement.party_id == record_id)),
+            ("affiliated sources", sa.select(sa.func.count()).select_from(Source).where(Source.affiliated_party_id == record_id)),
+        ]
+    found = [(what, session.scalar(query) or 0) for what, query in counts]
+    return [f"{n} {what}" for what, n in found if n]
+
+
+def delete_named(session: Session, model: type, record_id: int, actor: User | None) -> None:
+    """Delete an incident, source or party nothing refers to, or a tag (taken off its media)."""
+    lock_for_write(session)
+    record = get_named(session, model, record_id)
+    uses = _uses(session, model, record_id)
+    name = getattr(record, NAME_COLUMN[model])
+    if uses:
+        raise Conflict(f"{NOUN[model]} {name!r} is still used by {' and '.join(uses)}; change those first")
+    details: dict[str, Any] = {NAME_COLUMN[model]: name}
+    if model is Tag:
+        details["media"] = sorted(m.id for m in record.media)
+        for media in record.media:
+            audit.record(session, actor, "media.untag", "media", media.id, {"tag": name})
+    audit.record(session, actor, f"{NOUN[model]}.delete", NOUN[model], record.id, details)
+    session.delete(record)
+    session.commit()
