@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench install install-dev system-deps migrate clean help
+.PHONY: run test bench bench-deps install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -45,6 +45,15 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	fi
 
+# The load generator of the API benchmark (Debian package wrk).
+bench-deps:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		echo "installing wrk (Debian package wrk)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+	fi
+
 migrate: install
 	$(BIN)/flask --app wsgi catalog db upgrade
 
@@ -59,13 +68,14 @@ run: migrate
 test: install-dev system-deps
 	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)
 
-# Accuracy on the sample media, then speed and memory; BENCH_ARGS passes options to speed.py,
+# Accuracy on the sample media, speed and memory, video, and the API under gunicorn; BENCH_ARGS passes options to speed.py,
 # e.g. BENCH_ARGS="--sizes 1000000" to skip the 10-million run.
 BENCH_ARGS ?=
-bench: install-dev
+bench: install-dev bench-deps
 	$(BIN)/python -m benchmarks.accuracy
 	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.video
+	$(BIN)/python -m benchmarks.api
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -16,7 +16,7 @@ from ..models import Role
 from ..services import catalogue, editing
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
 from ..services.matching import get_index, thresholds_from
-from ..services.provenance import summarise
+from ..services.provenance import summarise, summarise_loaded
 from ..storage import StorageError, get_storage
 from . import api_user, require
 from .schemas import (
@@ -47,7 +47,7 @@ def detail(media_id: int) -> Extended:
     return Extended(
         media,
         links=catalogue.links_of(session, media_id),
-        provenance=summarise(session, [media_id])[media_id].as_dict(),
+        provenance=summarise_loaded(media).as_dict(),
         derived=list(get_storage().derived_names(media.sha256)),
     )
 

@@ -242,11 +242,16 @@ def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) 
     return key
 
 
+# Built once: it runs before every API call, as one indexed query.
+_USER_FOR_KEY = (
+    sa.select(User)
+    .join(ApiKey, ApiKey.user_id == User.id)
+    .where(ApiKey.key_hash == sa.bindparam("digest"), ApiKey.revoked_at.is_(None), User.active.is_(True))
+)
+
+
 def user_for_api_key(session: Session, secret: str) -> User | None:
     """Return the active user owning this unrevoked key, or None."""
     if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         return None
-    key = session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == _key_digest(secret)))
-    if key is None or not key.active:
-        return None
-    return key.user
+    return session.scalar(_USER_FOR_KEY, {"digest": _key_digest(secret)})

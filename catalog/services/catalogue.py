@@ -32,20 +32,29 @@ from ..models import (
 from . import Invalid, NotFound, audit
 
 
+# Built once: reading one media is the commonest request after search.
+_MEDIA = (
+    sa.select(Media)
+    .where(Media.id == sa.bindparam("id"))
+    .options(
+        selectinload(Media.hashes),
+        selectinload(Media.sightings).selectinload(Sighting.source),
+        selectinload(Media.acknowledgements).selectinload(Acknowledgement.party),
+        selectinload(Media.acknowledgements).selectinload(Acknowledgement.source),
+        selectinload(Media.tags),
+        selectinload(Media.incident),
+    )
+)
+_LINKS = (
+    sa.select(MediaLink)
+    .where(sa.or_(MediaLink.source_media_id == sa.bindparam("id"), MediaLink.target_media_id == sa.bindparam("id")))
+    .order_by(MediaLink.id)
+)
+
+
 def get_media(session: Session, media_id: int) -> Media:
     """Return the media with this id, its relations loaded, or raise NotFound."""
-    media = session.scalar(
-        sa.select(Media)
-        .where(Media.id == media_id)
-        .options(
-            selectinload(Media.hashes),
-            selectinload(Media.sightings).selectinload(Sighting.source),
-            selectinload(Media.acknowledgements).selectinload(Acknowledgement.party),
-            selectinload(Media.acknowledgements).selectinload(Acknowledgement.source),
-            selectinload(Media.tags),
-            selectinload(Media.incident),
-        )
-    )
+    media = session.scalar(_MEDIA, {"id": media_id})
     if media is None:
         raise NotFound(f"no media with id {media_id}")
     return media
@@ -53,13 +62,7 @@ def get_media(session: Session, media_id: int) -> Media:
 
 def links_of(session: Session, media_id: int) -> list[MediaLink]:
     """Return the links from and to a media."""
-    return list(
-        session.scalars(
-            sa.select(MediaLink)
-            .where(sa.or_(MediaLink.source_media_id == media_id, MediaLink.target_media_id == media_id))
-            .order_by(MediaLink.id)
-        )
-    )
+    return list(session.scalars(_LINKS, {"id": media_id}))
 
 
 def by_sha256(session: Session, sha256: str) -> Media:

@@ -198,10 +198,14 @@ def search_hash(
     return _with_provenance(session, results)
 
 
+# Built once: every search answer runs it.
+_MEDIA_BY_ID = sa.select(Media).where(Media.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:
     if not ids:
         return {}
-    return {m.id: m for m in session.scalars(sa.select(Media).where(Media.id.in_(ids)))}
+    return {m.id: m for m in session.scalars(_MEDIA_BY_ID, {"ids": ids})}
 
 
 def _with_provenance(session: Session, results: list[SearchMatch]) -> list[SearchMatch]:
