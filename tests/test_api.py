@@ -348,6 +348,10 @@ def test_openapi_document_is_valid_and_documents_security(client: FlaskClient) -
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     operations = [op for path in spec["paths"].values() for method, op in path.items() if method in ("get", "post", "put", "patch", "delete")]
     assert len(operations) >= 20 and all(op.get("security") == [{"bearerAuth": []}] for op in operations)
+    assert all({"401", "403"} <= set(op["responses"]) for op in operations)
+    problem = spec["components"]["responses"]["UNAUTHORIZED"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+    assert {"413", "415", "422"} <= set(spec["paths"]["/api/v1/media"]["post"]["responses"])
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"/api/v1/docs/assets/swagger-ui-bundle.js" in docs.data
     with client.get("/api/v1/docs/assets/swagger-ui-bundle.js") as script:

@@ -8,8 +8,13 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable
 
+import http
+
+from apispec import BasePlugin
 from flask import Flask, current_app, g, jsonify, request, send_from_directory
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -22,8 +27,57 @@ PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
 
 
+class Problem(Schema):
+    """An RFC 9457 problem: every error the API answers has this shape."""
+
+    type = fields.String(metadata={"description": "always about:blank: the status says what kind of problem"})
+    title = fields.String(metadata={"description": "the HTTP status phrase"})
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "what went wrong, for a person"})
+    errors = fields.Raw(metadata={"description": "per field, what is wrong with it (400 and 422)"})
+    code = fields.String(metadata={"description": "why a file was refused, for programs (415 and 422 on uploads)"})
+
+
+class ProblemResponses(BasePlugin):
+    """Document the problems each operation can answer, so clients know them from the document."""
+
+    NAMED = ("/incidents", "/sources", "/parties", "/tags", "/users")
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **_kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            codes = []
+            if operation.get("security"):
+                codes += ["UNAUTHORIZED", "FORBIDDEN"]
+            if path and "{" in path:
+                codes.append("NOT_FOUND")
+            body = operation.get("requestBody", {}).get("content", {})
+            if "multipart/form-data" in body:
+                codes += ["REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNPROCESSABLE_ENTITY"]
+            if "application/json" in body:
+                codes.append("BAD_REQUEST")
+            if method in ("post", "patch", "delete") and path and path.startswith(tuple(PREFIX + n for n in self.NAMED)):
+                codes.append("CONFLICT")
+            for name in codes:
+                responses.setdefault(str(http.HTTPStatus[name].value), name)
+
+
 class CatalogApi(Api):
     """flask-smorest's Api with RFC 9457 problem responses for the API's paths only."""
+
+    ERROR_SCHEMA = Problem
+
+    def _register_responses(self) -> None:
+        # As flask-smorest's own, but errors are documented as application/problem+json.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
     def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
         if not request.path.startswith(PREFIX + "/"):
@@ -127,7 +181,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", f"{PREFIX}/docs/assets/")
     app.url_map.converters["id"] = IdConverter
-    api = CatalogApi(app, spec_kwargs={"info": {"description": __doc__}})
+    api = CatalogApi(app, spec_kwargs={"info": {"description": __doc__}, "extra_plugins": [ProblemResponses()]})
     api.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     app.register_error_handler(ServiceError, service_error)
