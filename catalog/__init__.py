@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
-    """Build the application: settings, database, storage, probes and commands."""
+    """Build the application: settings, database, storage, probes, API, pages and commands."""
     from flask import Flask
 
-    from . import api, cli, db, health, storage
+    from . import api, cli, db, health, storage, web
     from . import config as settings
     from .services import matching
 
@@ -34,5 +34,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     matching.init_app(app)
     health.init_app(app)
     api.init_app(app)
+    web.init_app(app)
     cli.init_app(app)
     return app

@@ -31,6 +31,23 @@ class User(Base):
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role.value})>"
 
+    # The user protocol Flask-Login expects, written out so models need not import Flask.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        """Return the session's name for this user; it changes when the password does."""
+        return f"{self.id}:{self.password_hash[-16:]}"
+
 
 class ApiKey(Base):
     """A bearer key for the API; only a hash of the secret is kept."""

@@ -187,6 +187,15 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
+def log_in(session: Session, username: str, password: str) -> User | None:
+    """Return the active user with these credentials and note the time, or None."""
+    user = authenticate(session, username, password)
+    if user is not None:
+        user.last_login_at = utcnow()
+        session.commit()
+    return user
+
+
 def _key_digest(secret: str) -> str:
     # The secret has 256 bits of entropy, so a fast hash is as safe as a slow one here and
     # lets every API request be checked with one indexed lookup.

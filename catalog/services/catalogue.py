@@ -30,6 +30,7 @@ from ..models import (
     utcnow,
 )
 from . import Invalid, NotFound, audit
+from .provenance import ProvenanceSummary, summarise_loaded
 
 
 # Built once: reading one media is the commonest request after search.
@@ -63,6 +64,29 @@ def get_media(session: Session, media_id: int) -> Media:
 def links_of(session: Session, media_id: int) -> list[MediaLink]:
     """Return the links from and to a media."""
     return list(session.scalars(_LINKS, {"id": media_id}))
+
+
+@dataclass
+class MediaRecord:
+    """Everything the media page shows: the media, its links, provenance, history, frames."""
+
+    media: Media
+    links: list[MediaLink]
+    provenance: ProvenanceSummary
+    audit: list[AuditEvent]
+    frame_times: list[float]
+
+
+def describe(session: Session, media_id: int) -> MediaRecord:
+    """Return a media with its links (and the media at their other ends), provenance and audit."""
+    media = get_media(session, media_id)
+    links = list(
+        session.scalars(
+            _LINKS.options(selectinload(MediaLink.source_media), selectinload(MediaLink.target_media)), {"id": media_id}
+        )
+    )
+    frame_times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
+    return MediaRecord(media, links, summarise_loaded(media), audit.history(session, "media", media_id), frame_times)
 
 
 def by_sha256(session: Session, sha256: str) -> Media:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..db import lock_for_write
 from ..models import Acknowledgement, Incident, Media, Party, PartyKind, Sighting, Source, SourceKind, Tag, User, media_tags
@@ -102,6 +102,37 @@ def incident_detail(session: Session, incident_id: int) -> tuple[Incident, int, 
         sa.select(Acknowledgement).where(Acknowledgement.incident_id == incident_id).order_by(Acknowledgement.id)
     )
     return incident, count, list(acks)
+
+
+def incident_media(session: Session, incident_id: int) -> list[Media]:
+    """Return the media of an incident, oldest first."""
+    return list(session.scalars(sa.select(Media).where(Media.incident_id == incident_id).order_by(Media.id)))
+
+
+def source_detail(session: Session, source_id: int) -> tuple[Source, list[Sighting], list[Acknowledgement]]:
+    """Return a source, the sightings made through it and the statements it carried."""
+    source = get_named(session, Source, source_id)
+    sightings = session.scalars(
+        sa.select(Sighting).where(Sighting.source_id == source_id)
+        .order_by(sa.func.coalesce(Sighting.posted_at, Sighting.observed_at, Sighting.created_at))
+        .options(selectinload(Sighting.media))
+    )
+    acks = session.scalars(
+        sa.select(Acknowledgement).where(Acknowledgement.source_id == source_id).order_by(Acknowledgement.id)
+        .options(selectinload(Acknowledgement.party), selectinload(Acknowledgement.media), selectinload(Acknowledgement.incident))
+    )
+    return source, list(sightings), list(acks)
+
+
+def party_detail(session: Session, party_id: int) -> tuple[Party, list[Acknowledgement], list[Source]]:
+    """Return a party, its acknowledgements (of media and of incidents) and the sources that speak for it."""
+    party = get_named(session, Party, party_id)
+    acks = session.scalars(
+        sa.select(Acknowledgement).where(Acknowledgement.party_id == party_id).order_by(Acknowledgement.id)
+        .options(selectinload(Acknowledgement.media), selectinload(Acknowledgement.incident), selectinload(Acknowledgement.source))
+    )
+    sources = session.scalars(sa.select(Source).where(Source.affiliated_party_id == party_id).order_by(Source.name))
+    return party, list(acks), list(sources)
 
 
 def _clean_name(session: Session, model: type, value: Any, record_id: int | None = None) -> str:

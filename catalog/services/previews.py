@@ -1,0 +1,58 @@
+"""Pictures of catalogued media for the web pages: thumbnails, previews and video stills,
+made from the original on first request and kept beside it as derived files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..hashing import ImageRejected
+from ..hashing.thumbs import image_jpeg, video_frames_jpeg
+from ..models import Media, MediaKind
+from ..storage import Storage, StorageError
+from . import NotFound
+
+SIZES = {"thumb.jpg": 360, "preview.jpg": 1600}
+FRAME_SIDE = 240
+
+
+def picture(storage: Storage, media: Media, name: str, max_pixels: int) -> Path:
+    """Return the path of a thumbnail or preview of the media, making it if needed."""
+    if name not in SIZES:
+        raise NotFound(f"no picture called {name}")
+    path = storage.derived_path(media.sha256, name)
+    if path.is_file():
+        return path
+    if media.kind is MediaKind.VIDEO:
+        poster = storage.derived_path(media.sha256, "poster.jpg")
+        if not poster.is_file():
+            raise NotFound("this video has no poster frame")
+        source = poster.read_bytes()
+    else:
+        source = _original(storage, media)
+    try:
+        data = image_jpeg(source, SIZES[name], max_pixels)
+    except ImageRejected as exc:
+        raise NotFound(f"no picture can be shown of this file: {exc}") from None
+    return storage.put_derived(media.sha256, name, data)
+
+
+def frame_name(time: float) -> str:
+    """Return the derived file name of the still at ``time`` seconds."""
+    return f"frame-{int(round(time * 1000)):09d}.jpg"
+
+
+def video_frames(storage: Storage, media: Media, times: list[float]) -> None:
+    """Make the stills at ``times`` that are not held yet, in one decoding pass."""
+    missing = [t for t in times if not storage.derived_path(media.sha256, frame_name(t)).is_file()]
+    if not missing:
+        return
+    for time, data in video_frames_jpeg(_original(storage, media), missing, FRAME_SIDE).items():
+        storage.put_derived(media.sha256, frame_name(time), data)
+
+
+def _original(storage: Storage, media: Media) -> bytes:
+    try:
+        with storage.open(media.sha256) as handle:
+            return handle.read()
+    except StorageError as exc:
+        raise NotFound(str(exc)) from None

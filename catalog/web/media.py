@@ -1,0 +1,306 @@
+"""Pages for one media: the upload form, the media page with its edit forms, and the pictures
+and files the pages show (thumbnails, previews, video stills, the player's stream, the
+original as a download)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from ..db import get_session
+from ..models import Incident, MediaKind, Role
+from ..services import NotFound, ServiceError, catalogue, editing, named, previews
+from ..services.ingest import ingest_bytes
+from ..services.matching import get_index, thresholds_from
+from ..storage import StorageError, get_storage
+from . import bp, error_page, flash_errors, redirect_back, role_required, wants_json
+from .forms import (
+    AcknowledgementForm,
+    ConfirmForm,
+    MediaEditForm,
+    ReviewForm,
+    SightingForm,
+    UploadForm,
+)
+
+STRIP_FRAMES = 24
+
+
+def _incident_titles() -> list[str]:
+    return [i.title for i in named.list_named(get_session(), Incident)]
+
+
+@bp.route("/")
+@role_required(Role.VIEWER)
+def home():
+    """The start page: what to do, and the latest media."""
+    items, _ = catalogue.list_media(get_session(), catalogue.MediaFilter(), limit=12)
+    return render_template("home.html", items=items)
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@role_required(Role.ANALYST)
+def upload():
+    """Add an image or video with what is known about it; say at once if it was known."""
+    form = UploadForm()
+    if form.validate_on_submit():
+        config = current_app.config
+        upload = form.file.data
+        try:
+            data = upload.read(config["MAX_CONTENT_LENGTH"] + 1)
+        finally:
+            upload.close()
+        details = form.details()
+        details.original_filename = (upload.filename or "")[:255] or None
+        try:
+            result = ingest_bytes(
+                get_session(), get_storage(), get_index(), data, details, actor=current_user,
+                thresholds=thresholds_from(config), max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+                max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+            )
+        except ServiceError as exc:
+            form.file.errors = [*form.file.errors, f"{exc} Nothing was stored."]
+        else:
+            target = url_for("web.media_page", media_id=result.media.id, upload="new" if result.created else "known")
+            if result.created:
+                found = len(result.near_duplicates)
+                flash(f"Added to the catalogue. {found or 'No'} near-duplicate{'s' if found != 1 else ''} found.", "success")
+            else:
+                flash("This exact file is already in the catalogue; what you entered was added to its record.", "warning")
+            return jsonify(ok=True, redirect=target) if wants_json() else redirect(target)
+    if request.method == "POST":
+        if wants_json():
+            return jsonify(ok=False, message="The upload was not accepted. Nothing was stored.", errors=form.all_errors()), 422
+        flash_errors(form)
+    status = 422 if request.method == "POST" else 200
+    return render_template("upload.html", form=form, incidents=_incident_titles()), status
+
+
+@bp.route("/media/<id:media_id>")
+@role_required(Role.VIEWER)
+def media_page(media_id: int):
+    """Everything about one media, with the forms to change it."""
+    record = catalogue.describe(get_session(), media_id)
+    media = record.media
+    edit = MediaEditForm(
+        formdata=None, title=media.title, description=media.description, credit=media.credit,
+        incident=media.incident.title if media.incident else "", tags=", ".join(sorted(t.name for t in media.tags)),
+        verification=media.verification.value, claimed_captured_at=media.claimed_captured_at, claimed_place=media.claimed_place,
+    )
+    def moment(s: Any) -> Any:
+        return s.posted_at or s.observed_at
+
+    timed = [s for s in media.sightings if moment(s) is not None]
+    timeline = sorted(timed, key=moment) + sorted((s for s in media.sightings if moment(s) is None), key=lambda s: s.id)
+    first = timeline[0].id if timed else None
+    return render_template(
+        "media.html", record=record, media=media, edit=edit, timeline=timeline, first_sighting=first, sighting_form=SightingForm(formdata=None),
+        ack_form=AcknowledgementForm(formdata=None), review_form=ReviewForm(formdata=None), confirm=ConfirmForm(formdata=None),
+        incidents=_incident_titles(), upload_state=request.args.get("upload"), strip=_strip(record.frame_times),
+        sighting_edits={s.id: _sighting_form(s) for s in media.sightings},
+        ack_edits={a.id: _ack_form(a) for a in media.acknowledgements},
+    )
+
+
+def _strip(times: list[float]) -> list[float]:
+    if len(times) <= STRIP_FRAMES:
+        return times
+    step = (len(times) - 1) / (STRIP_FRAMES - 1)
+    return [times[round(i * step)] for i in range(STRIP_FRAMES)]
+
+
+def _sighting_form(s: Any) -> SightingForm:
+    return SightingForm(
+        formdata=None, prefix=f"s{s.id}", url=s.url, platform=s.platform or "", source=s.source.name if s.source else "",
+        account=s.account, posted_at=s.posted_at, observed_at=s.observed_at, deleted_at=s.deleted_at, archive_url=s.archive_url,
+    )
+
+
+def _ack_form(a: Any) -> AcknowledgementForm:
+    return AcknowledgementForm(
+        formdata=None, prefix=f"a{a.id}", party=a.party.name, status=a.status.value, statement=a.statement,
+        source=a.source.name if a.source else "", url=a.statement_url, stated_at=a.stated_at,
+    )
+
+
+def _back(media_id: int, anchor: str = "") -> Any:
+    return redirect(url_for("web.media_page", media_id=media_id) + anchor)
+
+
+def _refused(media_id: int, form: Any, what: str) -> Any:
+    problems = "; ".join(f"{getattr(form, name).label.text if hasattr(form, name) else name}: {' '.join(errs)}" for name, errs in form.errors.items())
+    flash(f"The {what} was not saved. {problems}", "danger")
+    return _back(media_id)
+
+
+@bp.route("/media/<id:media_id>/edit", methods=["POST"])
+@role_required(Role.ANALYST)
+def edit_media(media_id: int):
+    """Save the media's title, description, credit, verification, incident, claims and tags."""
+    form = MediaEditForm()
+    if not form.validate():
+        return _refused(media_id, form, "change")
+    _save(lambda: editing.update_media(get_session(), media_id, form.changes(), current_user), "Saved.")
+    return _back(media_id)
+
+
+@bp.route("/media/<id:media_id>/sightings", methods=["POST"])
+@role_required(Role.ANALYST)
+def add_sighting(media_id: int):
+    """Record another place the media was seen."""
+    form = SightingForm()
+    if not form.validate():
+        return _refused(media_id, form, "sighting")
+    _save(lambda: editing.add_sighting(get_session(), media_id, form.to_input(), current_user), "Sighting added.")
+    return _back(media_id, "#sightings")
+
+
+@bp.route("/sightings/<id:sighting_id>/edit", methods=["POST"])
+@role_required(Role.ANALYST)
+def edit_sighting(sighting_id: int):
+    """Change a sighting."""
+    sighting = editing.get_sighting(get_session(), sighting_id)
+    form = SightingForm(prefix=f"s{sighting_id}")
+    if not form.validate():
+        return _refused(sighting.media_id, form, "sighting")
+    values = {k: v for k, v in vars(form.to_input()).items() if k != "caption"}  # the form has no caption
+    _save(lambda: editing.update_sighting(get_session(), sighting_id, values, current_user), "Sighting saved.")
+    return _back(sighting.media_id, "#sightings")
+
+
+@bp.route("/sightings/<id:sighting_id>/delete", methods=["POST"])
+@role_required(Role.ANALYST)
+def delete_sighting(sighting_id: int):
+    """Remove a sighting recorded in error."""
+    media_id = editing.get_sighting(get_session(), sighting_id).media_id
+    _save(lambda: editing.delete_sighting(get_session(), sighting_id, current_user), "Sighting removed (the audit trail keeps it).")
+    return _back(media_id, "#sightings")
+
+
+@bp.route("/media/<id:media_id>/acknowledgements", methods=["POST"])
+@role_required(Role.ANALYST)
+def add_acknowledgement(media_id: int):
+    """Record a party's stance on the media."""
+    form = AcknowledgementForm()
+    if not form.validate():
+        return _refused(media_id, form, "acknowledgement")
+    _save(lambda: editing.add_acknowledgement(get_session(), form.to_input(), current_user, media_id=media_id), "Acknowledgement added.")
+    return _back(media_id, "#acknowledgements")
+
+
+@bp.route("/acknowledgements/<id:ack_id>/edit", methods=["POST"])
+@role_required(Role.ANALYST)
+def edit_acknowledgement(ack_id: int):
+    """Change an acknowledgement."""
+    ack = editing.get_acknowledgement(get_session(), ack_id)
+    form = AcknowledgementForm(prefix=f"a{ack_id}")
+    back = _back(ack.media_id, "#acknowledgements") if ack.media_id else redirect(url_for("web.incident", incident_id=ack.incident_id))
+    if not form.validate():
+        flash("The acknowledgement was not saved: " + "; ".join(" ".join(e) for e in form.errors.values()), "danger")
+        return back
+    values = vars(form.to_input())
+    values["statement_url"] = values.pop("url")
+    _save(lambda: editing.update_acknowledgement(get_session(), ack_id, values, current_user), "Acknowledgement saved.")
+    return back
+
+
+@bp.route("/acknowledgements/<id:ack_id>/delete", methods=["POST"])
+@role_required(Role.ANALYST)
+def delete_acknowledgement(ack_id: int):
+    """Remove an acknowledgement recorded in error."""
+    ack = editing.get_acknowledgement(get_session(), ack_id)
+    back = _back(ack.media_id, "#acknowledgements") if ack.media_id else redirect(url_for("web.incident", incident_id=ack.incident_id))
+    _save(lambda: editing.delete_acknowledgement(get_session(), ack_id, current_user), "Acknowledgement removed (the audit trail keeps it).")
+    return back
+
+
+@bp.route("/links/<id:link_id>/review", methods=["POST"])
+@role_required(Role.ANALYST)
+def review_link(link_id: int):
+    """Confirm or reject a link between two media."""
+    form = ReviewForm()
+    if not form.validate():
+        abort(400)
+    link = catalogue.review_link(get_session(), link_id, form.review.data, current_user)
+    flash(f"Link {form.review.data}.", "success")
+    return redirect_back(url_for("web.media_page", media_id=link.source_media_id) + "#links")
+
+
+def _save(action: Any, message: str) -> None:
+    try:
+        action()
+    except NotFound:
+        raise
+    except ServiceError as exc:
+        flash(f"Not saved: {exc}", "danger")
+    else:
+        flash(message, "success")
+
+
+def _media(media_id: int) -> Any:
+    return catalogue.get_media(get_session(), media_id)
+
+
+@bp.route("/media/<id:media_id>/<any('thumb.jpg', 'preview.jpg'):name>")
+@role_required(Role.VIEWER)
+def picture(media_id: int, name: str):
+    """A thumbnail or preview of the media (made on first request)."""
+    media = _media(media_id)
+    path = previews.picture(get_storage(), media, name, int(current_app.config["MAX_IMAGE_PIXELS"]))
+    return send_file(path, mimetype="image/jpeg", max_age=3600)
+
+
+@bp.route("/media/<id:media_id>/frames/<int:millis>.jpg")
+@role_required(Role.VIEWER)
+def frame(media_id: int, millis: int):
+    """A still of a video at one of its sampled frames (the strip is made in one pass)."""
+    record = catalogue.describe(get_session(), media_id)
+    strip = _strip(record.frame_times)
+    wanted = next((t for t in strip if round(t * 1000) == millis), None)
+    if record.media.kind is not MediaKind.VIDEO or wanted is None:
+        abort(404)
+    previews.video_frames(get_storage(), record.media, strip)
+    path = get_storage().derived_path(record.media.sha256, previews.frame_name(wanted))
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=3600)
+
+
+@bp.route("/media/<id:media_id>/contact-sheet.jpg")
+@role_required(Role.VIEWER)
+def contact_sheet(media_id: int):
+    """The contact sheet of a video's sampled frames."""
+    path = get_storage().derived_path(_media(media_id).sha256, "contact-sheet.jpg")
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=3600)
+
+
+@bp.route("/media/<id:media_id>/play")
+@role_required(Role.VIEWER)
+def play(media_id: int):
+    """The video for the page's player: its sniffed type, inline, with range requests."""
+    media = _media(media_id)
+    if media.kind is not MediaKind.VIDEO:
+        abort(404)
+    try:
+        handle = get_storage().open(media.sha256)
+    except StorageError:
+        abort(404)
+    response = send_file(handle, mimetype=media.mime_type, conditional=True, etag=media.sha256, max_age=3600)
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+@bp.route("/media/<id:media_id>/original")
+@role_required(Role.VIEWER)
+def original(media_id: int):
+    """Download the original exactly as catalogued, as an attachment."""
+    media = _media(media_id)
+    try:
+        handle = get_storage().open(media.sha256)
+    except StorageError:
+        return error_page(404, "The stored original is missing; run `flask catalog verify`.")
+    return send_file(handle, mimetype=media.mime_type, as_attachment=True, download_name=media.original_filename or media.sha256, etag=media.sha256)

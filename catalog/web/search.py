@@ -1,0 +1,111 @@
+"""The search page (by file, by hash, by SHA-256, by URL) and the compare view of two media."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from ..db import get_session
+from ..hashing import sha256_of
+from ..hashing.thumbs import image_jpeg
+from ..models import Role
+from ..services import Invalid, NotFound, ServiceError, catalogue
+from ..services.compare import compare as compare_media
+from ..services.matching import get_index, thresholds_from
+from ..services.search import search_file, search_hash
+from . import bp, role_required
+from .forms import HashSearchForm, SearchFileForm
+
+SHA256_CHARS = set("0123456789abcdef")
+
+
+def _query_picture(data: bytes) -> str | None:
+    """A small data: URL of the searched file, to show beside the results (images only)."""
+    try:
+        jpeg = image_jpeg(data, 360, int(current_app.config["MAX_IMAGE_PIXELS"]))
+    except Exception:  # noqa: BLE001 - a video or an unreadable file simply has no picture here
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+
+
+@bp.route("/search", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+def search():
+    """Find catalogued media by file, perceptual hash, SHA-256 or sighting URL."""
+    config = current_app.config
+    file_form = SearchFileForm()
+    hash_form = HashSearchForm(request.args) if "hash" in request.args else HashSearchForm(formdata=None)
+    context: dict[str, Any] = {"file_form": file_form, "hash_form": hash_form, "tab": request.args.get("tab", "file")}
+    status = 200
+    if request.method == "POST":
+        context["tab"] = "file"
+        if file_form.validate_on_submit():
+            upload = file_form.file.data
+            try:
+                data = upload.read(config["MAX_CONTENT_LENGTH"] + 1)
+            finally:
+                upload.close()
+            try:
+                context["matches"] = search_file(
+                    get_session(), get_index(), data, thresholds_from(config),
+                    max_pixels=int(config["MAX_IMAGE_PIXELS"]), limit=60, max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+                )
+                context["query"] = {"name": upload.filename, "sha256": sha256_of(data), "size": len(data), "picture": _query_picture(data)}
+            except ServiceError as exc:
+                file_form.file.errors = [*file_form.file.errors, str(exc)]
+                status = 422
+        else:
+            status = 422
+    elif "hash" in request.args:
+        context["tab"] = "hash"
+        if hash_form.validate():
+            distance = int(hash_form.max_distance.data) if hash_form.max_distance.data else None
+            try:
+                context["matches"] = search_hash(
+                    get_session(), get_index(), hash_form.algorithm.data, hash_form.hash.data.strip().lower(),
+                    max_distance=distance, thresholds=thresholds_from(config), limit=60,
+                )
+                context["query"] = {"hash": hash_form.hash.data.strip().lower(), "algorithm": hash_form.algorithm.data}
+            except Invalid as exc:
+                hash_form.hash.errors = [*hash_form.hash.errors, str(exc)]
+                status = 422
+        else:
+            status = 422
+    elif "sha256" in request.args:
+        context["tab"] = "sha256"
+        sha = request.args["sha256"].strip().lower()
+        context["sha256"] = sha
+        if len(sha) != 64 or not set(sha) <= SHA256_CHARS:
+            context["sha256_error"] = "A SHA-256 is 64 hexadecimal digits."
+            status = 422
+        else:
+            try:
+                found = catalogue.by_sha256(get_session(), sha)
+            except NotFound:
+                context["sha256_error"] = "No catalogued file has exactly these bytes."
+            else:
+                flash("Exact match: this is the catalogued file with that SHA-256.", "success")
+                return redirect(url_for("web.media_page", media_id=found.id))
+    elif "url" in request.args:
+        context["tab"] = "url"
+        url = request.args["url"].strip()
+        context["url"] = url
+        if not url or len(url) > 2048:
+            context["url_error"] = "Give the address where the media was seen (at most 2048 characters)."
+            status = 422
+        else:
+            context["seen_at"] = catalogue.by_url(get_session(), url)
+    return render_template("search.html", **context), status
+
+
+@bp.route("/compare/<id:a_id>/<id:b_id>")
+@role_required(Role.VIEWER)
+def compare(a_id: int, b_id: int):
+    """Two media side by side, with an overlay slider, their distances and, for video, the matching segments."""
+    if a_id == b_id:
+        flash("Pick two different media to compare.", "warning")
+        return redirect(url_for("web.media_page", media_id=a_id))
+    result = compare_media(get_session(), get_index(), a_id, b_id, thresholds_from(current_app.config))
+    return render_template("compare.html", c=result)

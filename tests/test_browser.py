@@ -1,0 +1,215 @@
+"""End to end in a real browser: Debian's headless Chromium, driven by Playwright, against the
+app served on a local port with its own SQLite database and media folder.
+
+An analyst signs in, uploads a real sample photograph through the form (the page's script
+sends it with a progress bar), uploads a re-encoded, resized copy and is told it is a
+near-duplicate of the first, searches by file, records an acknowledgement and sees its badge,
+and opens the compare view. A viewer sees no edit controls. Screenshots of the main pages go
+to docs/screenshots/ when CATALOG_SCREENSHOTS=1 (`make screenshots`), else to a temporary
+folder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from werkzeug.serving import make_server
+
+from catalog import create_app, schema
+from catalog.db import get_session, make_engine
+from catalog.services import accounts
+
+from .conftest import SHARED_DATA
+
+PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve a fresh catalogue on a free local port; yield its base URL."""
+    folder = tmp_path_factory.mktemp("live")
+    url = f"sqlite:///{folder / 'catalog.db'}"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+    app = create_app({"DATABASE_URL": url, "MEDIA_ROOT": str(folder / "media"), "SECRET_KEY": "browser-tests", "MAX_UPLOAD_MB": 20})
+    with app.app_context():
+        accounts.create_user(get_session(), "ana", PASSWORD, "analyst", display_name="Ana Analyst")
+        accounts.create_user(get_session(), "vic", PASSWORD, "viewer")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("CATALOG_SCREENSHOTS") == "1":
+        folder = ROOT / "docs" / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def sign_in(browser, base: str, username: str, **context: object):
+    page = browser.new_page(**context)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/")
+    assert page.url.startswith(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    assert f"Signed in as {username}" in page.inner_text("main")
+    page.script_errors = errors
+    return page
+
+
+def variant_of(path: Path) -> bytes:
+    """A re-encoded, resized, slightly brightened copy: what a repost looks like."""
+    image = Image.open(path).convert("RGB")
+    image = image.resize((image.width * 3 // 4, image.height * 3 // 4)).point(lambda v: min(255, int(v * 1.05)))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=70)
+    return buffer.getvalue()
+
+
+def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(browser, live_server: str, shots: Path, tmp_path: Path) -> None:
+    base = live_server
+    page = sign_in(browser, base, "ana", viewport={"width": 1366, "height": 900})
+    page.screenshot(path=str(shots / "home.png"), full_page=True)
+
+    # Upload a real sample photograph with its provenance, through the form and its script.
+    original = SHARED_DATA / "photos" / "china.jpg"
+    page.goto(f"{base}/upload")
+    page.set_input_files("input[name=file]", str(original))
+    assert "china.jpg" in page.inner_text("[data-file-name]")
+    page.fill("#title", "Palace roofs <script>alert(1)</script>")
+    page.fill("#credit", "Photographer / Agency")
+    page.fill("#incident", "Claimed strike, 3 May")
+    page.fill("#sighting-url", "https://t.me/channel/101")
+    page.select_option("#sighting-platform", "telegram")
+    page.fill("#sighting-source", "Channel 101")
+    page.fill("#sighting-posted_at", "2023-05-03T02:30+03:00")
+    page.screenshot(path=str(shots / "upload.png"), full_page=True)
+    page.click("[data-submit]")
+    page.wait_for_url(f"{base}/media/*?upload=new")
+    assert page.locator("[data-upload-result=new]").is_visible()
+    first_url = page.url.split("?")[0]
+    first_id = first_url.rsplit("/", 1)[1]
+    assert page.inner_text("[data-media-title]") == "Palace roofs <script>alert(1)</script>"  # shown as text, not run
+    assert "2023-05-02 23:30 UTC" in page.inner_text("[data-first-seen]")
+
+    # A repost: re-encoded and resized. The answer says at once what it duplicates.
+    copy = tmp_path / "repost.jpg"
+    copy.write_bytes(variant_of(original))
+    page.goto(f"{base}/upload")
+    page.set_input_files("input[name=file]", str(copy))
+    page.click("[data-submit]")
+    page.wait_for_url(f"{base}/media/*?upload=new")
+    duplicates = page.locator("[data-near-duplicates]")
+    assert duplicates.is_visible()
+    assert "near duplicate" in duplicates.inner_text()
+    assert duplicates.locator(f"a[href='/media/{first_id}']").count() >= 1
+    page.screenshot(path=str(shots / "upload-result.png"), full_page=True)
+    second_id = page.url.split("?")[0].rsplit("/", 1)[1]
+
+    # The same bytes again: an exact match, nothing new stored.
+    page.goto(f"{base}/upload")
+    page.set_input_files("input[name=file]", str(copy))
+    page.click("[data-submit]")
+    page.wait_for_url(f"{base}/media/{second_id}?upload=known")
+    assert "Exact match" in page.inner_text("[data-upload-result=known]")
+
+    # Search by file finds the first upload.
+    page.goto(f"{base}/search")
+    page.set_input_files("[data-search-file] input[name=file]", str(copy))
+    page.click("[data-search-file] button[type=submit]")
+    page.wait_for_selector("[data-results]")
+    assert page.locator(f"[data-match='{first_id}']").is_visible()
+    assert page.locator(f"[data-match='{second_id}'] [data-match-kind]").inner_text() == "exact"
+    page.screenshot(path=str(shots / "search.png"), full_page=True)
+
+    # Record an acknowledgement on the first and see its badge.
+    page.goto(first_url)
+    page.click("#acknowledgements summary")
+    form = page.locator("[data-ack-form]")
+    form.locator("#party").fill("Government of R")
+    form.locator("#status").select_option("semi_official")
+    form.locator("#statement").fill("Shown on state television as the strike")
+    form.locator("#source").fill("State TV")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(f"{first_url}#acknowledgements")
+    badge = page.locator("[data-ack-badges] .ack-badge")
+    assert badge.inner_text() == "Government of R: semi-official"
+    page.screenshot(path=str(shots / "media.png"), full_page=True)
+
+    # The compare view, from the link on the media page; the slider moves the overlay.
+    page.locator("#links a", has_text="Compare").first.click()
+    page.wait_for_url(f"{base}/compare/**")
+    page.wait_for_selector("[data-overlay-top]")
+    page.fill("[data-compare-slider]", "20")
+    page.dispatch_event("[data-compare-slider]", "input")
+    assert "80%" in page.eval_on_selector("[data-overlay-top]", "el => el.style.clipPath")
+    assert "pdq least distance" in page.inner_text("[data-compare-facts]")
+    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
+    page.goto(f"{base}/incidents")
+    page.click("text=Claimed strike, 3 May")
+    assert page.locator("[data-cluster]").count() >= 1
+    page.screenshot(path=str(shots / "incident.png"), full_page=True)
+    assert page.script_errors == []
+    page.close()
+
+
+def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(browser, live_server: str, shots: Path) -> None:
+    page = sign_in(browser, live_server, "vic", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(f"{live_server}/media")
+    assert page.locator("a:has-text('Upload')").count() == 0
+    page.locator("[data-results] a.stretched-link").first.click()
+    page.wait_for_url(f"{live_server}/media/*")
+    assert page.locator("form[action*='/edit']").count() == 0
+    assert page.locator("text=Add an acknowledgement").count() == 0
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1] + 1, f"the page is wider than the phone: {width}"
+    page.screenshot(path=str(shots / "media-phone.png"), full_page=True)
+    page.goto(f"{live_server}/upload")
+    assert "403" in page.inner_text("main")
+    page.close()
+
+
+def test_upload_over_the_limit_is_refused_before_sending(browser, live_server: str, tmp_path: Path) -> None:
+    page = sign_in(browser, live_server, "ana")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + b"\0" * (21 * 1000 * 1000))
+    page.goto(f"{live_server}/upload")
+    page.set_input_files("input[name=file]", str(big))
+    assert "larger than the upload limit of 20 MB" in page.inner_text("[data-dropzone]")
+    page.click("[data-submit]")
+    assert page.url == f"{live_server}/upload"
+    page.close()
