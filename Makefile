@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench bench-deps install install-dev system-deps migrate clean help
+.PHONY: run test bench bench-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -36,13 +36,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed-runtime
 install-dev: $(VENV)/.installed-dev
 
-# Debian packages the tests need: a PostgreSQL server (started privately by the suite).
+# Debian packages the tests need: a PostgreSQL server (started privately by the suite) and
+# Chromium for the browser tests (driven by Playwright through its executable path).
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
-		echo "installing PostgreSQL server (Debian package postgresql)"; \
+	@missing=""; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
+	if ! command -v chromium >/dev/null 2>&1; then missing="$$missing chromium fonts-dejavu-core"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 # The load generator of the API benchmark (Debian package wrk).
@@ -76,6 +80,10 @@ bench: install-dev bench-deps
 	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.video
 	$(BIN)/python -m benchmarks.api
+
+# Screenshots of the main pages for the README, taken by the browser tests.
+screenshots: install-dev system-deps
+	CATALOG_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -32,7 +32,6 @@ PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +58,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
+    if CHROMIUM is None:
+        pytest.fail("Debian's chromium is not installed; `make test` installs it")
     with sync_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -94,9 +94,12 @@ class AcknowledgementFields(FlaskForm):
     url = StringField("Statement URL", validators=[*_url(), _http_only])
     stated_at = AwareDateTimeField("Stated at", validators=[Optional()], description=TIME_HINT)
 
-    def validate_status(self, field: Any) -> None:
-        if bool(field.data) != bool(self.party.data):
-            raise ValidationError("Give both the party and its status, or neither.")
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if bool(self.status.data) != bool(self.party.data):
+            self.status.errors = [*self.status.errors, "Give both the party and its status, or neither."]
+            return False
+        return valid
 
     def has_data(self) -> bool:
         return bool(self.party.data or self.status.data)

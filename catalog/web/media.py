@@ -285,11 +285,11 @@ def play(media_id: int):
     media = _media(media_id)
     if media.kind is not MediaKind.VIDEO:
         abort(404)
-    try:
-        handle = get_storage().open(media.sha256)
-    except StorageError:
+    path = get_storage().path_for(media.sha256)
+    if not path.is_file():
         abort(404)
-    response = send_file(handle, mimetype=media.mime_type, conditional=True, etag=media.sha256, max_age=3600)
+    # A path (not a handle) lets Werkzeug answer range requests, which players use to seek.
+    response = send_file(path, mimetype=media.mime_type, conditional=True, etag=media.sha256, max_age=3600)
     response.headers["Content-Disposition"] = "inline"
     return response
 
