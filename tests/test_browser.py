@@ -204,6 +204,27 @@ def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(browser, live_server
     page.close()
 
 
+def test_video_page_seeks_from_the_keyframe_strip(browser, live_server: str, shots: Path) -> None:
+    page = sign_in(browser, live_server, "ana", viewport={"width": 1366, "height": 900})
+    page.goto(f"{live_server}/upload")
+    page.set_input_files("input[name=file]", str(SHARED_DATA / "threatexchange" / "videos" / "chair-20-sd-bar.mp4"))
+    page.fill("#title", "Chair clip")
+    page.click("[data-submit]")
+    page.wait_for_url(f"{live_server}/media/*?upload=new")
+    player = page.locator("[data-player]")
+    assert player.is_visible()
+    frames = page.locator(".keyframe")
+    assert frames.count() >= 5
+    target = float(frames.nth(3).get_attribute("data-seek"))
+    page.wait_for_function("() => [...document.querySelectorAll('.keyframe img')].slice(0, 5).every(i => i.complete && i.naturalWidth > 0)")
+    frames.nth(3).click()
+    assert abs(page.evaluate("() => document.querySelector('[data-player]').currentTime") - target) < 0.5
+    assert "is-current" in frames.nth(3).get_attribute("class")
+    page.screenshot(path=str(shots / "video.png"), full_page=True)
+    assert page.script_errors == []
+    page.close()
+
+
 def test_upload_over_the_limit_is_refused_before_sending(browser, live_server: str, tmp_path: Path) -> None:
     page = sign_in(browser, live_server, "ana")
     big = tmp_path / "big.jpg"

@@ -3,6 +3,7 @@ made from the original on first request and kept beside it as derived files."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from ..hashing import ImageRejected
@@ -13,6 +14,7 @@ from . import NotFound
 
 SIZES = {"thumb.jpg": 360, "preview.jpg": 1600}
 FRAME_SIDE = 240
+_FRAMES_LOCK = threading.Lock()
 
 
 def picture(storage: Storage, media: Media, name: str, max_pixels: int) -> Path:
@@ -43,11 +45,14 @@ def frame_name(time: float) -> str:
 
 def video_frames(storage: Storage, media: Media, times: list[float]) -> None:
     """Make the stills at ``times`` that are not held yet, in one decoding pass."""
-    missing = [t for t in times if not storage.derived_path(media.sha256, frame_name(t)).is_file()]
-    if not missing:
-        return
-    for time, data in video_frames_jpeg(_original(storage, media), missing, FRAME_SIDE).items():
-        storage.put_derived(media.sha256, frame_name(time), data)
+    # A page asks for a whole strip at once: the first request decodes it, the others wait
+    # for it here and find the stills made instead of decoding the video again each.
+    with _FRAMES_LOCK:
+        missing = [t for t in times if not storage.derived_path(media.sha256, frame_name(t)).is_file()]
+        if not missing:
+            return
+        for time, data in video_frames_jpeg(_original(storage, media), missing, FRAME_SIDE).items():
+            storage.put_derived(media.sha256, frame_name(time), data)
 
 
 def _original(storage: Storage, media: Media) -> bytes:

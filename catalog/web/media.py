@@ -64,11 +64,6 @@ def upload():
             form.file.errors = [*form.file.errors, f"{exc} Nothing was stored."]
         else:
             target = url_for("web.media_page", media_id=result.media.id, upload="new" if result.created else "known")
-            if result.created:
-                found = len(result.near_duplicates)
-                flash(f"Added to the catalogue. {found or 'No'} near-duplicate{'s' if found != 1 else ''} found.", "success")
-            else:
-                flash("This exact file is already in the catalogue; what you entered was added to its record.", "warning")
             return jsonify(ok=True, redirect=target) if wants_json() else redirect(target)
     if request.method == "POST":
         if wants_json():
