@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "MATCH_PHASH_LOOSE": 10,
     "MATCH_MIN_INLIERS": 12,
     "MATCH_FRAME_PDQ": 45,
+    # Proposed links at least this sure (1 - PDQ distance / 64, keypoint matches 0.9) join
+    # clusters; confirmed links always do, rejected never.
+    "CLUSTER_MIN_CONFIDENCE": 0.45,
     # Longer videos are refused (seconds).
     "MAX_VIDEO_SECONDS": 3 * 3600,
     "SEARCH_LIMIT": 50,

@@ -149,8 +149,18 @@ def test_search_by_file_exact_then_near_duplicates_with_provenance(app: Flask, s
     # 02:37 in Moscow, kept and shown in UTC.
     assert provenance["earliest_sighting"]["deleted_at"] == "2023-05-02T23:37:00+00:00"
     assert provenance["acknowledgements"] == [
-        {"party": "Government of R", "status": "semi_official", "statement": "Aired on state TV", "source": "State TV", "url": None, "stated_at": None}
+        {"party": "Government of R", "status": "semi_official", "statement": "Aired on state TV", "source": "State TV", "url": None, "stated_at": None,
+         "media_id": original.id, "this_file": True, "relation": None,
+         "summary": "This file was semi-officially acknowledged by Government of R via State TV."}
     ]
+    # The copy inherits the cluster's provenance, saying it was the original that was acknowledged.
+    rolled = near.as_dict()["provenance"]
+    assert rolled["sightings"] == 0 and rolled["earliest_sighting"]["media_id"] == original.id
+    assert rolled["earliest_sighting"]["this_file"] is False
+    [ack] = rolled["acknowledgements"]
+    assert ack["this_file"] is False and ack["media_id"] == original.id
+    assert ack["summary"].startswith("A copy (re-encode, resize or edit) (#") and "semi-officially acknowledged by Government of R via State TV" in ack["summary"]
+    assert rolled["sources"] == ["Channel", "State TV"] and [m["media_id"] for m in rolled["cluster"]] == [original.id]
     assert search(app, sample("photos/gravel.png")) == []
     with pytest.raises(Rejected):
         search(app, b"plain text")

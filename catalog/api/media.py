@@ -13,10 +13,10 @@ from marshmallow import ValidationError
 
 from ..db import get_session
 from ..models import Role
-from ..services import catalogue, editing
+from ..services import catalogue, editing, reports
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
 from ..services.matching import get_index, thresholds_from
-from ..services.provenance import summarise, summarise_loaded
+from ..services.provenance import summarise
 from ..storage import StorageError, get_storage
 from . import api_user, require
 from .schemas import (
@@ -31,6 +31,7 @@ from .schemas import (
     MediaPatch,
     MediaUpload,
     ProvenanceOut,
+    ReportQuery,
     SightingIn,
     SightingOut,
     UploadOut,
@@ -40,6 +41,10 @@ blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="Medi
 SECURED = {"security": [{"bearerAuth": []}]}
 
 
+def _confidence() -> float:
+    return thresholds_from(current_app.config).cluster_confidence
+
+
 def detail(media_id: int) -> Extended:
     """Return one media as the API shows it (for MediaDetail to serialise)."""
     session = get_session()
@@ -47,7 +52,7 @@ def detail(media_id: int) -> Extended:
     return Extended(
         media,
         links=catalogue.links_of(session, media_id),
-        provenance=summarise_loaded(media).as_dict(),
+        provenance=summarise(session, [media_id], _confidence())[media_id].as_dict(),
         derived=list(get_storage().derived_names(media.sha256)),
     )
 
@@ -192,6 +197,19 @@ def media_audit(media_id: int):
 @blp.doc(**SECURED)
 @blp.response(200, ProvenanceOut)
 def provenance(media_id: int):
-    """Return the provenance summary of one media."""
+    """Return the provenance of one media rolled up over its cluster of copies."""
     catalogue.get_media(get_session(), media_id)
-    return summarise(get_session(), [media_id])[media_id].as_dict()
+    return summarise(get_session(), [media_id], _confidence())[media_id].as_dict()
+
+
+@blp.route("/<id:media_id>/report")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.arguments(ReportQuery, location="query")
+@blp.response(200, description="the report: JSON, CSV (text/csv) or a printable HTML page")
+def media_report(args: dict[str, Any], media_id: int):
+    """The provenance report of a media, or of its whole cluster (scope=cluster)."""
+    from ..web.media import report_response
+
+    made = reports.media_report(get_session(), media_id, args["scope"], _confidence())
+    return report_response(made, args["format"], f"media-{media_id}-{args['scope']}")

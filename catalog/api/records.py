@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..models import Incident, Party, Role, Source, Tag
-from ..services import catalogue, editing, named
+from ..services import catalogue, editing, named, reports
+from ..services.matching import thresholds_from
 from ..services.ingest import AcknowledgementInput
 from . import api_user, require
 from .record_schemas import (
@@ -30,7 +31,7 @@ from .record_schemas import (
     TagOut,
     TagPatch,
 )
-from .schemas import AcknowledgementIn, AcknowledgementOut, AcknowledgementPatch, Extended, LinkOut, SightingOut, SightingPatch
+from .schemas import IncidentReportQuery, AcknowledgementIn, AcknowledgementOut, AcknowledgementPatch, Extended, LinkOut, SightingOut, SightingPatch
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Incidents, sources, parties, tags, sightings, acknowledgements, link reviews")
 SECURED = {"security": [{"bearerAuth": []}]}
@@ -186,3 +187,16 @@ class AcknowledgementItem(MethodView):
 def review_link(args: dict[str, Any], link_id: int):
     """Confirm or reject a link between two media."""
     return catalogue.review_link(get_session(), link_id, args["review"], api_user())
+
+
+@blp.route("/incidents/<id:record_id>/report")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.arguments(IncidentReportQuery, location="query")
+@blp.response(200, description="the report: JSON, CSV (text/csv) or a printable HTML page")
+def incident_report(args: dict[str, Any], record_id: int):
+    """The provenance report of a whole incident, its media grouped into duplicate clusters."""
+    from ..web.media import report_response
+
+    made = reports.incident_report(get_session(), record_id, thresholds_from(current_app.config).cluster_confidence)
+    return report_response(made, args["format"], f"incident-{record_id}")

@@ -177,9 +177,14 @@ class MediaSummary(Schema):
 
 
 class ProvenanceOut(Schema):
-    earliest_sighting = fields.Dict(allow_none=True)
-    sightings = fields.Integer()
-    acknowledgements = fields.List(fields.Dict())
+    earliest_sighting = fields.Dict(allow_none=True, metadata={"description": "earliest sighting of any member of the cluster; media_id and this_file say whose"})
+    sightings = fields.Integer(metadata={"description": "sightings of this very file"})
+    acknowledgements = fields.List(fields.Dict(), metadata={"description": "each party's strongest stance over the cluster, with this_file, relation and a one-sentence summary"})
+    cluster = fields.List(fields.Dict(), metadata={"description": "the other members of the cluster and how each relates to this file"})
+    sources = fields.List(fields.String())
+    credits = fields.List(fields.String())
+    incident_acknowledgements = fields.List(fields.Dict(), metadata={"description": "stances on the incidents the members belong to"})
+    flags = fields.List(fields.Dict(), metadata={"description": "metadata_stripped, captured_after_first_sighting, claimed_after_first_sighting"})
 
 
 class MediaDetail(MediaSummary):
@@ -284,3 +289,12 @@ class AuditOut(Schema):
     object_id = fields.String(allow_none=True)
     details = fields.Dict()
     hash = fields.String()
+
+
+class ReportQuery(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
+    scope = fields.String(load_default="media", validate=validate.OneOf(["media", "cluster"]))
+
+
+class IncidentReportQuery(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))

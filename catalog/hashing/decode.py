@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from .embedded import read_xmp
+
 try:  # HEIC/HEIF come from an optional plugin.
     from pillow_heif import register_heif_opener
 
@@ -195,6 +197,9 @@ def read_metadata(image: Image.Image) -> dict[str, Any]:
     if position:
         found["GPS"] = position
     metadata: dict[str, Any] = {}
+    xmp = read_xmp(image.info.get("xmp") or image.info.get("XML:com.adobe.xmp"))
+    if xmp:
+        metadata["xmp"] = xmp
     if found:
         metadata["exif"] = found
         taken = _exif_datetime(found.get("DateTimeOriginal"), found.get("OffsetTimeOriginal"))

@@ -11,6 +11,7 @@ import numpy as np
 from . import features as orb
 from . import perceptual
 from .decode import DecodedImage, ImageRejected, open_image
+from .embedded import read_c2pa
 from .perceptual import HashValue
 from .trim import trim
 
@@ -107,10 +108,15 @@ def _stored_fingerprint(data: bytes, decoded: DecodedImage, features: orb.Featur
         height=decoded.height,
         format=decoded.format,
         mime_type=decoded.mime_type,
-        metadata=decoded.metadata,
+        metadata=_with_credentials(decoded.metadata, data, decoded.mime_type),
         hashes=hashes,
         features=features if features is not None else orb.extract(decoded.rgb),
     )
+
+
+def _with_credentials(metadata: dict[str, Any], data: bytes, mime_type: str) -> dict[str, Any]:
+    credentials = read_c2pa(data, mime_type)
+    return {**metadata, "c2pa": credentials} if credentials else metadata
 
 
 def fingerprint_query(data: bytes, max_pixels: int) -> QueryFingerprint:

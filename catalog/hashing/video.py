@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import features as orb
 from . import perceptual
 from .decode import WORKING_SIZE
+from .embedded import read_c2pa
 from .perceptual import HashValue
 from .pipeline import FULL, _views_of, sha256_of
 
@@ -112,6 +113,9 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
             "duration": round(duration, 3),
             **{k: str(v)[:200] for k, v in container.metadata.items() if k in ("creation_time", "encoder", "location", "com.apple.quicktime.location.ISO6709", "make", "model")},
         }
+        credentials = read_c2pa(data, mime)
+        if credentials:
+            metadata["c2pa"] = credentials
         fingerprint = VideoFingerprint(sha256_of(data), len(data), width, height, duration, mime, metadata)
         try:
             _sample(container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S)

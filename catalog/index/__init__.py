@@ -52,6 +52,8 @@ class Thresholds:
     # Video frames are sampled at different instants in two copies of a clip, so a frame is
     # matched more loosely; the time-consistency of several frames guards the decision.
     frame_pdq: int = 45
+    # Links the matcher proposed join a media's cluster when at least this sure (0 to 1).
+    cluster_confidence: float = 0.45
 
 
 @dataclass

@@ -30,7 +30,7 @@ from ..models import (
     utcnow,
 )
 from . import Invalid, NotFound, audit
-from .provenance import ProvenanceSummary, summarise_loaded
+from .provenance import DEFAULT_CONFIDENCE, ProvenanceSummary, summarise
 
 
 # Built once: reading one media is the commonest request after search.
@@ -77,7 +77,7 @@ class MediaRecord:
     frame_times: list[float]
 
 
-def describe(session: Session, media_id: int) -> MediaRecord:
+def describe(session: Session, media_id: int, min_confidence: float = DEFAULT_CONFIDENCE) -> MediaRecord:
     """Return a media with its links (and the media at their other ends), provenance and audit."""
     media = get_media(session, media_id)
     links = list(
@@ -86,7 +86,8 @@ def describe(session: Session, media_id: int) -> MediaRecord:
         )
     )
     frame_times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
-    return MediaRecord(media, links, summarise_loaded(media), audit.history(session, "media", media_id), frame_times)
+    provenance = summarise(session, [media_id], min_confidence)[media_id]
+    return MediaRecord(media, links, provenance, audit.history(session, "media", media_id), frame_times)
 
 
 def by_sha256(session: Session, sha256: str) -> Media:

@@ -1,6 +1,6 @@
 """Two media side by side: how far apart their stored hashes are, the links recorded between
-them, and for video where in each the matching stretches lie. Also the duplicate clusters a
-set of media falls into, for incident pages."""
+them, and for video where in each the matching stretches lie. Also how a set of media falls
+into duplicate clusters, for incident pages."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 
 from ..hashing import HashValue
 from ..index import Thresholds
-from ..models import LinkReview, Media, MediaHash, MediaLink
+from ..models import Media, MediaHash, MediaLink
 from .catalogue import get_media
 from .matching import IndexHolder
+from .provenance import DEFAULT_CONFIDENCE
+from .provenance import clusters as provenance_clusters
 
 
 @dataclass
@@ -73,27 +75,16 @@ def compare(session: Session, holder: IndexHolder, a_id: int, b_id: int, thresho
     return result
 
 
-def clusters(session: Session, media_ids: list[int]) -> list[list[int]]:
-    """Group media joined by links not rejected (within ``media_ids``), biggest group first."""
+def clusters(session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE) -> list[list[int]]:
+    """Group ``media_ids`` by the clusters they belong to (within the set), biggest group first."""
     wanted = set(media_ids)
-    parent = {m: m for m in wanted}
-
-    def root(m: int) -> int:
-        while parent[m] != m:
-            parent[m] = parent[parent[m]]
-            m = parent[m]
-        return m
-
-    if wanted:
-        links = session.execute(
-            sa.select(MediaLink.source_media_id, MediaLink.target_media_id).where(
-                MediaLink.source_media_id.in_(wanted), MediaLink.target_media_id.in_(wanted),
-                MediaLink.review != LinkReview.REJECTED,
-            )
-        )
-        for source, target in links:
-            parent[root(source)] = root(target)
-    groups: dict[int, list[int]] = {}
+    members = provenance_clusters(session, sorted(wanted), min_confidence)
+    groups: list[list[int]] = []
+    placed: set[int] = set()
     for m in sorted(wanted):
-        groups.setdefault(root(m), []).append(m)
-    return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+        if m in placed:
+            continue
+        group = sorted({m} | (set(members[m]) & wanted))
+        placed.update(group)
+        groups.append(group)
+    return sorted(groups, key=lambda g: (-len(g), g[0]))

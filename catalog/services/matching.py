@@ -148,4 +148,5 @@ def thresholds_from(config: Any) -> Thresholds:
         phash_loose=int(config["MATCH_PHASH_LOOSE"]),
         min_inliers=int(config["MATCH_MIN_INLIERS"]),
         frame_pdq=int(config["MATCH_FRAME_PDQ"]),
+        cluster_confidence=float(config["CLUSTER_MIN_CONFIDENCE"]),
     )

@@ -85,7 +85,7 @@ def search_file(
         except VideoRejected as exc:
             if exact is None:
                 raise Rejected(exc.code, str(exc)) from None
-            return _with_provenance(session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)])
+            return _with_provenance(session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)], thresholds)
         return search_frames(session, holder, found, thresholds, limit=limit, exact=exact)
     try:
         query = fingerprint_query(data, max_pixels)
@@ -126,7 +126,7 @@ def search_query(
                 match.query_variant, match.frame_time, dict(match.details),
             )
         )
-    return _with_provenance(session, results[:limit])
+    return _with_provenance(session, results[:limit], thresholds)
 
 
 def search_frames(
@@ -152,7 +152,7 @@ def search_frames(
             details = dict(match.details)
             time = details.pop("time", None)
             results.append(SearchMatch(row, match.kind, match.algorithm, match.distance, match.score, frame_time=time, details=details))
-    return _with_provenance(session, results[:limit])
+    return _with_provenance(session, results[:limit], thresholds)
 
 
 def search_hash(
@@ -195,7 +195,7 @@ def search_hash(
         for hit in ordered
         if hit.media_id in media
     ]
-    return _with_provenance(session, results)
+    return _with_provenance(session, results, thresholds)
 
 
 # Built once: every search answer runs it.
@@ -208,8 +208,9 @@ def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:
     return {m.id: m for m in session.scalars(_MEDIA_BY_ID, {"ids": ids})}
 
 
-def _with_provenance(session: Session, results: list[SearchMatch]) -> list[SearchMatch]:
-    summaries = summarise(session, [r.media.id for r in results])
+def _with_provenance(session: Session, results: list[SearchMatch], thresholds: Thresholds | None = None) -> list[SearchMatch]:
+    confidence = thresholds.cluster_confidence if thresholds else Thresholds().cluster_confidence
+    summaries = summarise(session, [r.media.id for r in results], confidence)
     for result in results:
         result.provenance = summaries[result.media.id]
     return results

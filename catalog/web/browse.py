@@ -6,14 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..db import get_session
 from ..models import AckStatus, Incident, MediaKind, Party, Role, Source, Verification
-from ..services import ServiceError, catalogue, editing, named
+from ..services import ServiceError, catalogue, editing, named, reports
 from ..services.compare import clusters
+from ..services.matching import thresholds_from
 from . import bp, refusal, role_required
+from .media import report_response
 from .forms import AcknowledgementForm, ConfirmForm, IncidentForm, PartyForm, SourceForm, record_values
 
 PAGE = 48
@@ -125,12 +127,20 @@ def incident(incident_id: int):
     """One incident: its stances, and its media grouped into duplicate clusters."""
     incident, count, acks = named.incident_detail(get_session(), incident_id)
     media = {m.id: m for m in named.incident_media(get_session(), incident_id)}
-    groups = [[media[i] for i in group] for group in clusters(get_session(), list(media))]
+    groups = [[media[i] for i in group] for group in clusters(get_session(), list(media), thresholds_from(current_app.config).cluster_confidence)]
     form = IncidentForm(formdata=None, obj=incident)
     return render_template(
         "incident.html", incident=incident, count=count, acks=acks, groups=groups, form=form,
         ack_form=AcknowledgementForm(formdata=None), confirm=ConfirmForm(formdata=None),
     )
+
+
+@bp.route("/incidents/<id:incident_id>/report.<any(json, csv, html):fmt>")
+@role_required(Role.VIEWER)
+def incident_report(incident_id: int, fmt: str):
+    """The provenance report of a whole incident."""
+    made = reports.incident_report(get_session(), incident_id, thresholds_from(current_app.config).cluster_confidence)
+    return report_response(made, fmt, f"incident-{incident_id}")
 
 
 @bp.route("/incidents/<id:incident_id>/edit", methods=["POST"])

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from ..db import get_session
 from ..models import Incident, MediaKind, Role
-from ..services import NotFound, ServiceError, catalogue, editing, named, previews
+from ..services import NotFound, ServiceError, catalogue, editing, named, previews, reports
 from ..services.ingest import ingest_bytes
 from ..services.matching import get_index, thresholds_from
 from ..storage import StorageError, get_storage
@@ -77,7 +77,7 @@ def upload():
 @role_required(Role.VIEWER)
 def media_page(media_id: int):
     """Everything about one media, with the forms to change it."""
-    record = catalogue.describe(get_session(), media_id)
+    record = catalogue.describe(get_session(), media_id, thresholds_from(current_app.config).cluster_confidence)
     media = record.media
     edit = MediaEditForm(
         formdata=None, title=media.title, description=media.description, credit=media.credit,
@@ -236,6 +236,26 @@ def _save(action: Any, message: str) -> None:
 
 def _media(media_id: int) -> Any:
     return catalogue.get_media(get_session(), media_id)
+
+
+@bp.route("/media/<id:media_id>/report.<any(json, csv, html):fmt>")
+@role_required(Role.VIEWER)
+def report(media_id: int, fmt: str):
+    """The provenance report of a media (or, with ?scope=cluster, of its whole cluster)."""
+    scope = "cluster" if request.args.get("scope") == "cluster" else "media"
+    made = reports.media_report(get_session(), media_id, scope, thresholds_from(current_app.config).cluster_confidence)
+    return report_response(made, fmt, f"media-{media_id}-{scope}")
+
+
+def report_response(made: Any, fmt: str, stem: str) -> Any:
+    """Answer a report as JSON, CSV (a download) or a printable page."""
+    if fmt == "json":
+        return jsonify(reports.as_json(made))
+    if fmt == "csv":
+        response = current_app.response_class(reports.as_csv(made), mimetype="text/csv")
+        response.headers["Content-Disposition"] = f"attachment; filename={stem}.csv"
+        return response
+    return render_template("report.html", report=made)
 
 
 @bp.route("/media/<id:media_id>/<any('thumb.jpg', 'preview.jpg'):name>")
