@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench bench-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: run demo test bench bench-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -68,6 +68,20 @@ run: migrate
 	@echo "  API key:     $(BIN)/flask --app wsgi catalog apikey create NAME"
 	@echo
 	$(BIN)/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
+
+# The worked example (the claimed Kremlin drone strike of 3 May 2023, generated stand-in media)
+# in an instance folder of its own, served like `make run`; a demo analyst gets a fresh password.
+DEMO_INSTANCE ?= $(CURDIR)/demo-instance
+demo: install
+	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/flask --app wsgi catalog db upgrade
+	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/flask --app wsgi catalog demo --copy-to $(DEMO_INSTANCE)/to-upload
+	@password=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))'); \
+	export CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE); \
+	$(BIN)/flask --app wsgi catalog user create demo --role analyst --password "$$password" >/dev/null 2>&1 || \
+	$(BIN)/flask --app wsgi catalog user set-password demo --password "$$password" >/dev/null; \
+	echo; echo "  Demo on http://$(HOST):$(PORT)/  user: demo  password: $$password"; \
+	echo "  Upload $(DEMO_INSTANCE)/to-upload/column-of-smoke-reposted.mp4 to see the match and its provenance."; echo
+	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
 test: install-dev system-deps
 	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)

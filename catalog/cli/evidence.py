@@ -12,9 +12,9 @@ from flask import current_app, render_template
 from flask.cli import with_appcontext
 
 from ..db import get_session
-from ..services import ServiceError, reports
+from ..services import ServiceError, accounts, reports
 from ..services.integrity import verify
-from ..services.matching import thresholds_from
+from ..services.matching import get_index, thresholds_from
 from ..storage import get_storage
 
 
@@ -68,4 +68,28 @@ def export_command(incident: str, output: str, formats: tuple[str, ...]) -> None
     click.echo(f"{len(made.media)} media in {len(made.clusters)} clusters")
 
 
-COMMANDS = [verify_command, export_command]
+@click.command("demo")
+@click.option("--user", "username", help="record the loading in the audit trail as this user")
+@click.option("--copy-to", type=click.Path(file_okay=False), help="also write a re-encoded copy of the smoke clip here, to upload")
+@with_appcontext
+def demo_command(username: str | None, copy_to: str | None) -> None:
+    """Load the worked example: the claimed drone strike on the Kremlin of 3 May 2023."""
+    from .. import demo
+
+    session = get_session()
+    try:
+        actor = accounts.get_user(session, username) if username else None
+        config = current_app.config
+        result = demo.load(
+            session, get_storage(), get_index(), actor=actor, thresholds=thresholds_from(config),
+            max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+        )
+    except ServiceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"loaded {demo.INCIDENT!r} (incident #{result.incident_id}): " + ", ".join(f"{k} #{v}" for k, v in result.media.items()))
+    if copy_to:
+        click.echo(f"wrote {demo.write_copy(Path(copy_to))}: upload it to see the match and its provenance")
+
+
+COMMANDS = [verify_command, export_command, demo_command]
