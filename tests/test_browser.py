@@ -34,10 +34,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Serve a fresh catalogue on a free local port; yield its base URL."""
-    folder = tmp_path_factory.mktemp("live")
+def serve(folder: Path, *, demo: bool = False) -> Iterator[str]:
+    """Serve a fresh catalogue (with the worked example if asked) on a free local port."""
     url = f"sqlite:///{folder / 'catalog.db'}"
     engine = make_engine(url)
     schema.upgrade(engine)
@@ -46,12 +44,27 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst", display_name="Ana Analyst")
         accounts.create_user(get_session(), "vic", PASSWORD, "viewer")
+    if demo:
+        result = app.test_cli_runner().invoke(args=["catalog", "demo", "--copy-to", str(folder / "to-upload")])
+        assert result.exit_code == 0, result.output
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(tmp_path_factory.mktemp("live"))
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("demo")
+    for base in serve(folder, demo=True):
+        yield base, folder / "to-upload" / "column-of-smoke-reposted.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -234,4 +247,25 @@ def test_upload_over_the_limit_is_refused_before_sending(browser, live_server: s
     assert "larger than the upload limit of 20 MB" in page.inner_text("[data-dropzone]")
     page.click("[data-submit]")
     assert page.url == f"{live_server}/upload"
+    page.close()
+
+
+def test_demo_repost_shows_match_acknowledgement_and_first_sighting_on_one_screen(browser, demo_server, shots: Path) -> None:
+    base, repost = demo_server
+    page = sign_in(browser, base, "ana", viewport={"width": 1366, "height": 900})
+    page.goto(f"{base}/upload")
+    page.set_input_files("input[name=file]", str(repost))
+    page.click("[data-submit]")
+    page.wait_for_url(f"{base}/media/*?upload=new", timeout=60_000)
+    # All of it above the fold of one laptop screen: the match, who acknowledged it, first seen.
+    for selector in ("[data-near-duplicates]", "[data-ack-summaries]", "[data-first-seen]"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900, selector
+    assert "Column of smoke over the Senate dome" in page.inner_text("[data-near-duplicates]")
+    assert "semi-officially acknowledged by Government of the Russian Federation via RT" in page.inner_text("[data-ack-summaries]")
+    first_seen = page.inner_text("[data-first-seen]")
+    assert "Moscow news Telegram channel" in first_seen and "deleted" in first_seen
+    page.wait_for_function("() => [...document.querySelectorAll('.keyframe img')].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)")
+    page.screenshot(path=str(shots / "demo-match.png"))
+    assert page.script_errors == []
     page.close()
