@@ -163,13 +163,21 @@ def clusters(session: Session, media_ids: list[int], min_confidence: float = DEF
     return found
 
 
-def summarise(session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE) -> dict[int, ProvenanceSummary]:
-    """Return each media's provenance rolled up over its cluster, in a handful of queries."""
+def summarise(
+    session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE, known: dict[int, Media] | None = None,
+) -> dict[int, ProvenanceSummary]:
+    """Return each media's provenance rolled up over its cluster, in a handful of queries.
+
+    ``known`` passes media rows the caller holds already (search results), saving a query.
+    """
     if not media_ids:
         return {}
     members = clusters(session, media_ids, min_confidence)
     everyone = sorted(set(media_ids) | {m for group in members.values() for m in group})
-    rows = {row.id: row for row in session.execute(_MEMBERS, {"ids": everyone})}
+    rows: dict[int, Any] = {m: known[m] for m in everyone if known and m in known}
+    missing = [m for m in everyone if m not in rows]
+    if missing:
+        rows.update({row.id: row for row in session.execute(_MEMBERS, {"ids": missing})})
     incidents = sorted({r.incident_id for r in rows.values() if r.incident_id is not None})
     sightings = session.execute(_SIGHTINGS, {"ids": everyone}).all()
     acks = session.execute(_ACKNOWLEDGEMENTS, {"ids": everyone, "incidents": incidents or [-1]}).all()

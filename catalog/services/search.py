@@ -210,7 +210,7 @@ def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:
 
 def _with_provenance(session: Session, results: list[SearchMatch], thresholds: Thresholds | None = None) -> list[SearchMatch]:
     confidence = thresholds.cluster_confidence if thresholds else Thresholds().cluster_confidence
-    summaries = summarise(session, [r.media.id for r in results], confidence)
+    summaries = summarise(session, [r.media.id for r in results], confidence, known={r.media.id: r.media for r in results})
     for result in results:
         result.provenance = summaries[result.media.id]
     return results
