@@ -17,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     """Build the application: settings, database, storage, probes, API, pages and commands."""
     from flask import Flask
 
-    from . import api, cli, db, health, storage, web
+    from . import api, cli, db, health, security, storage, web
     from . import config as settings
     from .services import matching
 
@@ -35,5 +35,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     health.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
     return app

@@ -41,6 +41,12 @@ DEFAULTS: dict[str, Any] = {
     # Proposed links at least this sure (1 - PDQ distance / 64, keypoint matches 0.9) join
     # clusters; confirmed links always do, rejected never.
     "CLUSTER_MIN_CONFIDENCE": 0.45,
+    # Security: HTTPS redirect, HSTS and Secure cookies in production (config/production.py);
+    # sign-ins per address, and failed sign-ins per account before it is locked for the period.
+    "FORCE_HTTPS": False,
+    "LOGIN_RATE_LIMIT": "20 per minute",
+    "LOGIN_LOCKOUT": "5 per 15 minutes",
+    "RATE_LIMIT_STORAGE_URI": "memory://",
     # Longer videos are refused (seconds).
     "MAX_VIDEO_SECONDS": 3 * 3600,
     "SEARCH_LIMIT": 50,

@@ -8,8 +8,15 @@ DATABASE_URL = "postgresql+psycopg://catalog@db.internal/catalog"
 MEDIA_ROOT = "/srv/catalog/media"
 MAX_UPLOAD_MB = 500
 
-# Cookies only over HTTPS, never readable from scripts.
+# HTTPS only: plain HTTP is redirected, HSTS is sent (Flask-Talisman).
+FORCE_HTTPS = True
+# Cookies only over HTTPS, never readable from scripts, not sent on cross-site posts.
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+REMEMBER_COOKIE_SECURE = True
+REMEMBER_COOKIE_HTTPONLY = True
 PREFERRED_URL_SCHEME = "https"
+# Sign-in limits are counted per worker with the in-memory store; give every app server one
+# shared store so the lock-out holds across them, e.g. "redis://cache.internal:6379/1".
+RATE_LIMIT_STORAGE_URI = "memory://"

@@ -93,6 +93,8 @@ def sign_in(browser, base: str, username: str, **context: object):
     page = browser.new_page(**context)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The Content-Security-Policy allows no inline script or style: a page that needs one fails here.
+    page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text or "Refused to" in message.text else None)
     page.goto(f"{base}/")
     assert page.url.startswith(f"{base}/login")
     page.fill("#username", username)
@@ -214,6 +216,9 @@ def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(browser, live_server
     page.screenshot(path=str(shots / "media-phone.png"), full_page=True)
     page.goto(f"{live_server}/upload")
     assert "403" in page.inner_text("main")
+    page.goto(f"{live_server}/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)  # Swagger UI started under the CSP
+    assert page.script_errors == []
     page.close()
 
 

@@ -1,5 +1,5 @@
-"""``flask catalog verify|export|demo``: prove what is held, write reports, load the worked
-example."""
+"""``flask catalog verify|gc|export|demo``: prove what is held, clear what a crash left,
+write reports, load the worked example."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 
 from ..db import get_session
 from ..services import ServiceError, accounts, reports
-from ..services.integrity import verify
+from ..services.integrity import collect_garbage, verify
 from ..services.matching import get_index, thresholds_from
 from ..storage import get_storage
 
@@ -40,6 +40,19 @@ def verify_command(as_json: bool) -> None:
         sys.exit(1)
 
 
+@click.command("gc")
+@click.option("--older-than", "older_than", type=click.IntRange(0), default=3600, show_default=True, help="seconds a file must be old to go (younger ones may be mid-ingest)")
+@click.option("--dry-run", is_flag=True, help="only say what would be removed")
+@with_appcontext
+def gc_command(older_than: int, dry_run: bool) -> None:
+    """Remove originals that no record names (left by a crash) and stale temporary files."""
+    report = collect_garbage(get_session(), get_storage(), older_than_s=float(older_than), dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for sha256 in report.orphans:
+        click.echo(f"{verb} orphan {sha256}")
+    click.echo(f"{verb} {len(report.orphans)} orphans and {report.temporary} temporary files; kept {report.kept_young} younger than {older_than} s")
+
+
 @click.command("export")
 @click.argument("incident")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default=".", show_default=True, help="folder to write into")
@@ -63,7 +76,8 @@ def export_command(incident: str, output: str, formats: tuple[str, ...]) -> None
         elif fmt == "csv":
             target.write_text(reports.as_csv(made), encoding="utf-8", newline="")
         else:
-            target.write_text(render_template("report.html", report=made), encoding="utf-8")
+            css = (Path(current_app.root_path) / "web" / "static" / "report.css").read_text(encoding="utf-8")
+            target.write_text(render_template("report.html", report=made, inline_css=css), encoding="utf-8")
         click.echo(f"wrote {target}")
     click.echo(f"{len(made.media)} media in {len(made.clusters)} clusters")
 
@@ -92,4 +106,4 @@ def demo_command(username: str | None, copy_to: str | None) -> None:
         click.echo(f"wrote {demo.write_copy(Path(copy_to))}: upload it to see the match and its provenance")
 
 
-COMMANDS = [verify_command, export_command, demo_command]
+COMMANDS = [verify_command, gc_command, export_command, demo_command]

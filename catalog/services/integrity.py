@@ -1,9 +1,10 @@
 """Can we prove what we hold? Re-hash every stored original against the SHA-256 it is
-catalogued under, verify the audit chain end to end, and find files without records and
-records without files."""
+catalogued under, verify the audit chain end to end, find files without records and records
+without files; and collect the orphans an interrupted ingest left."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,4 +75,35 @@ def verify(session: Session, storage: Storage, progress: Callable[[int], None] |
     chain = verify_chain(session)
     report.audit_events = chain.events
     report.audit_faults = list(chain.faults)
+    return report
+
+
+@dataclass
+class CollectReport:
+    """What ``gc`` removed (or, on a dry run, would remove)."""
+
+    orphans: list[str] = field(default_factory=list)
+    temporary: int = 0
+    kept_young: int = 0
+
+
+def collect_garbage(session: Session, storage: Storage, *, older_than_s: float = 3600.0, dry_run: bool = False) -> CollectReport:
+    """Remove originals no record names (left by a crash) and stale temporary files.
+
+    Only files older than ``older_than_s`` go: a younger one may belong to an ingest whose
+    transaction has not committed yet.
+    """
+    report = CollectReport()
+    cutoff = time.time() - older_than_s
+    for sha256 in sorted(storage.iter_originals()):
+        if session.scalar(sa.select(Media.id).where(Media.sha256 == sha256)) is not None:
+            continue
+        if storage.path_for(sha256).stat().st_mtime > cutoff:
+            report.kept_young += 1
+            continue
+        report.orphans.append(sha256)
+        if not dry_run:
+            storage.discard(sha256)
+    if not dry_run:
+        report.temporary = storage.sweep_temporary(older_than_s)
     return report

@@ -4,12 +4,13 @@ password change or a disabled account ends every session at once."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from ..db import get_session
-from ..models import User
+from ..models import Role, User
 from ..services import accounts
-from . import bp, login_manager, safe_next
+from ..security import limiter, lockout_limits, login_limits, login_username
+from . import bp, login_manager, role_required, safe_next
 from .forms import LoginForm
 
 
@@ -26,6 +27,11 @@ def load_user(session_id: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limits, methods=["POST"], error_message="Too many sign-in attempts from this address; wait a minute.")
+@limiter.limit(
+    lockout_limits, key_func=login_username, methods=["POST"], deduct_when=lambda response: response.status_code == 401,
+    error_message="This account is locked after repeated failed sign-ins; try again in 15 minutes.",
+)
 def login():
     """Sign in with username and password."""
     if current_user.is_authenticated:
@@ -42,7 +48,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-@login_required
+@role_required(Role.VIEWER)
 def logout():
     """Sign out (a POST with the CSRF token, so no other site can sign you out)."""
     logout_user()

@@ -14,7 +14,7 @@ from ..models import AckStatus, Incident, MediaKind, Party, Role, Source, Verifi
 from ..services import ServiceError, catalogue, editing, named, reports
 from ..services.compare import clusters
 from ..services.matching import thresholds_from
-from . import bp, refusal, role_required
+from . import bp, role_required
 from .media import report_response
 from .forms import AcknowledgementForm, ConfirmForm, IncidentForm, PartyForm, SourceForm, record_values
 
@@ -107,13 +107,11 @@ def _delete(model: type, record_id: int, endpoint: str) -> Any:
 
 
 @bp.route("/incidents", methods=["GET", "POST"])
-@role_required(Role.VIEWER)
+@role_required(Role.VIEWER, post=Role.ANALYST)
 def incidents():
     """Every incident, and the form to add one."""
     form = IncidentForm()
     if request.method == "POST":
-        if (refused := refusal(Role.ANALYST)) is not None:
-            return refused
         created = _create(Incident, form, "web.incident", "title")
         if created is not None:
             return created
@@ -178,12 +176,10 @@ def add_incident_acknowledgement(incident_id: int):
 def _named_pages(model: type, form_class: type, plural: str, singular: str, detail: Any) -> None:
     """Register the list, page, edit and delete views of sources or parties."""
 
-    @role_required(Role.VIEWER)
+    @role_required(Role.VIEWER, post=Role.ANALYST)
     def listing():
         form = form_class()
         if request.method == "POST":
-            if (refused := refusal(Role.ANALYST)) is not None:
-                return refused
             created = _create(model, form, f"web.{singular}", "name")
             if created is not None:
                 return created
