@@ -37,7 +37,7 @@ from ..models import (
 from ..storage import Storage
 from . import Invalid, audit
 from .matching import IndexHolder
-from .records import aware, clean_text, clean_url, incident_named, party_named, source_named, tag_named
+from .records import aware, clean_filename, clean_text, clean_url, incident_named, party_named, source_named, tag_named
 from .search import Rejected, SearchMatch, search_frames, search_query
 
 
@@ -249,7 +249,7 @@ def _discard_if_orphan(session: Session, storage: Storage, sha256: str, created:
 def _media_row(session: Session, details: IngestDetails, actor: User | None, **fields: Any) -> Media:
     """Add the media row with what the person typed; ``fields`` come from the file itself."""
     media = Media(
-        original_filename=clean_text(details.original_filename, "file name", 255),
+        original_filename=clean_filename(details.original_filename),
         title=clean_text(details.title, "title", 500),
         description=clean_text(details.description, "description", 20000),
         credit=clean_text(details.credit, "credit", 500),

@@ -3,6 +3,8 @@ and tags, and the checks on what people type into them."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
@@ -33,7 +35,23 @@ def clean_text(value: str | None, field: str, limit: int) -> str | None:
         raise Invalid(f"{field} is longer than {limit} characters")
     if "\x00" in value:
         raise Invalid(f"{field} contains a NUL character")
+    if "\ufffd" in value:
+        # What the request decoder puts where the bytes sent were not UTF-8.
+        raise Invalid(f"{field} is not valid UTF-8 text")
     return value
+
+
+def clean_filename(value: str | None) -> str | None:
+    """Return the last component of a client's file name without control characters.
+
+    Never used as a path (originals are stored by SHA-256), but shown and offered as the
+    download name, so "../", NUL and line breaks must not survive.
+    """
+    if not value:
+        return None
+    name = re.split(r"[\\/]", value)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    return name.strip().strip(".").strip()[:255] or None
 
 
 def clean_url(value: str | None, field: str) -> str | None:
