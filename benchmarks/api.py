@@ -1,6 +1,7 @@
-"""The API under load: gunicorn with 2 workers in front of a catalogue of 1 million images.
+"""The API under load: gunicorn with 2 workers in front of a catalogue of 1 million images,
+on SQLite and on PostgreSQL.
 
-    python -m benchmarks.api [--size 1000000] [--seconds 20] [--connections 8]
+    python -m benchmarks.api [--size 1000000] [--seconds 15] [--connections 8] [--db sqlite,postgresql]
 
 Reports, per endpoint, requests per second driven by wrk (a C load generator, light on the
 two cores the server also needs) and latency measured server side (gunicorn's access log,
@@ -171,40 +172,42 @@ def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> flo
     return time.perf_counter() - started
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=1_000_000, help="catalogued images")
-    parser.add_argument("--seconds", type=int, default=20, help="duration of each wrk run")
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (Debian package wrk; `make bench` installs it)", file=sys.stderr)
-        return 2
-    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    server = None
+def bench_database(db: str, size: int, seconds: int, connections: int, load_connections: int) -> tuple[str, list[tuple[str, ...]]]:
+    """Fill one database with ``size`` images, serve it with gunicorn, drive it; return the table."""
+    work = Path(tempfile.mkdtemp(prefix=f"bench-api-{db}-"))
+    server = postgres = None
     try:
-        url = f"sqlite:///{work / 'catalog.db'}"
+        if db == "postgresql":
+            # The suite's private server (fsync off, as in the tests): a stand-in for a real one.
+            from tests.pgserver import PostgresServer
+
+            postgres = PostgresServer().start()
+            url = postgres.create_database("bench")
+        else:
+            url = f"sqlite:///{work / 'catalog.db'}"
         started = time.perf_counter()
-        codes = fill_catalogue(url, args.size)
+        codes = fill_catalogue(url, size)
         fill = time.perf_counter() - started
         settings = {"DATABASE_URL": url, "MEDIA_ROOT": str(work / "media"), "SECRET_KEY": "bench"}
         app = create_app(settings)
         with app.app_context():
             accounts.create_user(get_session(), "bench", "bench-password-1", "analyst")
             _, key = accounts.create_api_key(get_session(), "bench")
+        from catalog.db import database
+
+        database(app).engine.dispose()
 
         rng = np.random.default_rng(3)
         probes = []
-        for i in rng.integers(0, args.size, 2000):
+        for i in rng.integers(0, size, 2000):
             code = codes[i].copy()
             for bit in rng.choice(256, 8, replace=False):  # a near-duplicate, 8 bits away
                 code[bit // 8] ^= 1 << (bit % 8)
             probes.append(f"/api/v1/search/hash?algorithm=pdq&hex={code.tobytes().hex()}&limit=10")
-        shas = [f"/api/v1/lookup/sha256/{int(i):064x}" for i in rng.integers(0, args.size, 2000)]
+        shas = [f"/api/v1/lookup/sha256/{int(i):064x}" for i in rng.integers(0, size, 2000)]
 
         port, log = free_port(), work / "access.log"
         env = {**os.environ, **{f"CATALOG_{k}": v for k, v in settings.items()}, "CATALOG_INSTANCE_PATH": str(work / "instance")}
-        started = time.perf_counter()
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
              "--workers", "2", "--access-logfile", str(log), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s", "wsgi:app"],
@@ -214,13 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         rss = worker_rss_mb(server.pid)
 
         rows = []
-        for label, prefix, paths in [
-            ("GET /healthz (baseline: HTTP stack only)", "/healthz", ["/healthz"]),
-            ("GET /api/v1/search/hash (PDQ, 8 bits off a stored hash)", "/api/v1/search/hash", probes),
-            ("GET /api/v1/lookup/sha256", "/api/v1/lookup/sha256", shas),
+        for label, prefix, paths, conns in [
+            ("GET /healthz (baseline: HTTP stack only)", "/healthz", ["/healthz"], connections),
+            ("GET /api/v1/search/hash (PDQ, 8 bits off a stored hash)", "/api/v1/search/hash", probes, connections),
+            ("GET /api/v1/lookup/sha256", "/api/v1/lookup/sha256", shas, connections),
+            (f"load test: search/hash with {load_connections} connections", "/api/v1/search/hash", probes, load_connections),
         ]:
             offset = log.stat().st_size
-            client = run_wrk(port, paths, key, args.seconds, args.connections, work)
+            client = run_wrk(port, paths, key, seconds, conns, work)
             time.sleep(0.5)  # let the workers flush the last log lines
             times, failed = server_latencies(log, offset, prefix)
             rows.append((
@@ -236,15 +240,35 @@ def main(argv: list[str] | None = None) -> int:
             f"POST /api/v1/media ({len(files)} real JPEGs, {sum(map(len, files)) / 1e6:.0f} MB, 2 clients)",
             f"{len(files) / took:.1f}", f"{statistics.median(times):.0f} ms", f"{percentile(times, 0.99):.0f} ms", "", "", f"{failed}",
         ))
-        print(f"API under gunicorn, 2 sync workers, SQLite catalogue of {args.size:,} images "
-              f"(bulk fill {fill:.0f} s; both workers ready {ready:.1f} s after start; worker memory "
-              f"{', '.join(f'{m:.0f} MB' for m in rss)}); wrk {args.connections} connections, {args.seconds} s per row\n")
-        print(table(("endpoint", "requests/s", "server p50", "server p99", "client p50", "client p99", "errors"), rows))
+        title = (f"{'SQLite' if db == 'sqlite' else 'PostgreSQL'} catalogue of {size:,} images: bulk fill {fill:.0f} s; "
+                 f"both workers ready (index loaded) {ready:.1f} s after start; worker memory {', '.join(f'{m:.0f} MB' for m in rss)}")
+        return title, rows
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+        if postgres is not None:
+            postgres.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000, help="catalogued images")
+    parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--load-connections", type=int, default=32, help="wrk connections of the load test row")
+    parser.add_argument("--db", default="sqlite,postgresql", help="databases to run on")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (Debian package wrk; `make bench` installs it)", file=sys.stderr)
+        return 2
+    print(f"API under gunicorn, 2 sync workers; wrk {args.connections} connections, {args.seconds} s per row\n")
+    for db in args.db.split(","):
+        title, rows = bench_database(db, args.size, args.seconds, args.connections, args.load_connections)
+        print(title + "\n")
+        print(table(("endpoint", "requests/s", "server p50", "server p99", "client p50", "client p99", "errors"), rows))
+        print()
     return 0
 
 

@@ -128,6 +128,10 @@ def fill_catalogue(url: str, size: int, seed: int = 1) -> np.ndarray:
                     for i in range(start, end)
                 ],
             )
+        if engine.dialect.name == "postgresql":
+            # Rows were inserted with their ids: move the sequences past them.
+            for table in ("media", "media_hashes"):
+                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
     engine.dispose()
     return codes
 
