@@ -172,7 +172,7 @@ def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> flo
     return time.perf_counter() - started
 
 
-def bench_database(db: str, size: int, seconds: int, connections: int, load_connections: int) -> tuple[str, list[tuple[str, ...]]]:
+def bench_database(db: str, size: int, seconds: int, connections: int, load_connections: list[int]) -> tuple[str, list[tuple[str, ...]]]:
     """Fill one database with ``size`` images, serve it with gunicorn, drive it; return the table."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-api-{db}-"))
     server = postgres = None
@@ -221,7 +221,7 @@ def bench_database(db: str, size: int, seconds: int, connections: int, load_conn
             ("GET /healthz (baseline: HTTP stack only)", "/healthz", ["/healthz"], connections),
             ("GET /api/v1/search/hash (PDQ, 8 bits off a stored hash)", "/api/v1/search/hash", probes, connections),
             ("GET /api/v1/lookup/sha256", "/api/v1/lookup/sha256", shas, connections),
-            (f"load test: search/hash with {load_connections} connections", "/api/v1/search/hash", probes, load_connections),
+            *[(f"load test: search/hash, {n} connections", "/api/v1/search/hash", probes, n) for n in load_connections],
         ]:
             offset = log.stat().st_size
             client = run_wrk(port, paths, key, seconds, conns, work)
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1_000_000, help="catalogued images")
     parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
-    parser.add_argument("--load-connections", type=int, default=32, help="wrk connections of the load test row")
+    parser.add_argument("--load-connections", default="16,32", help="wrk connections of the load-test rows")
     parser.add_argument("--db", default="sqlite,postgresql", help="databases to run on")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"API under gunicorn, 2 sync workers; wrk {args.connections} connections, {args.seconds} s per row\n")
     for db in args.db.split(","):
-        title, rows = bench_database(db, args.size, args.seconds, args.connections, args.load_connections)
+        loads = [int(n) for n in args.load_connections.split(",") if n]
+        title, rows = bench_database(db, args.size, args.seconds, args.connections, loads)
         print(title + "\n")
         print(table(("endpoint", "requests/s", "server p50", "server p99", "client p50", "client p99", "errors"), rows))
         print()

@@ -194,3 +194,33 @@ def test_path_like_search_values_stay_values(client: FlaskClient, keys, tmp_path
     for sha in ("../../etc/passwd", "%2e%2e%2f" * 8, "a" * 64 + "/../x"):
         response = client.get(f"/api/v1/lookup/sha256/{sha}", headers=keys["viewer"])
         assert response.status_code in (400, 404)
+
+
+def test_script_payloads_in_every_text_field_are_escaped_wherever_shown(app: Flask, client: FlaskClient) -> None:
+    payload = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    with app.app_context():
+        accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
+    sign_in(client, "ana")
+    fields = {
+        "title": f"t{payload}", "description": f"d{payload}", "credit": f"c{payload}", "incident": f"i{payload}", "tags": f"g{payload}",
+        "sighting-url": "https://t.me/c/1?q=%3Cscript%3E", "sighting-source": f"s{payload}", "sighting-account": f"a{payload}",
+        "sighting-posted_at": "2023-05-03T02:30+03:00", "ack-party": f"p{payload}", "ack-status": "official",
+        "ack-statement": f"st{payload}", "ack-source": f"as{payload}",
+    }
+    boundary, body = encode_multipart({"csrf_token": token(client), "file": FileStorage(io.BytesIO(JPEG), filename=f"f{payload}.jpg"), **fields})
+    response = client.post("/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    media_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    links = set(re_links(media_page))
+    pages = [response.headers["Location"], "/", "/media", "/incidents", "/sources", "/parties", *links,
+             "/search?tab=url&url=https://t.me/c/1?q=%3Cscript%3E", f"{response.headers['Location'].split('?')[0]}/report.html"]
+    for path in pages:
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert(2)" not in html and "<img src=x" not in html, path
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in media_page
+
+
+def re_links(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'href="(/(?:incidents|sources|parties)/\d+)"', html)
