@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..db import lock_for_write
 from ..models import (
-    AckStatus,
     Acknowledgement,
+    AckStatus,
     AuditEvent,
     Incident,
     LinkReview,
@@ -31,7 +31,6 @@ from ..models import (
 )
 from . import Invalid, NotFound, audit
 from .provenance import DEFAULT_CONFIDENCE, ProvenanceSummary, summarise
-
 
 # Built once: reading one media is the commonest request after search.
 _MEDIA = (

@@ -15,20 +15,31 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..db import lock_for_write
-from ..models import AckStatus, Acknowledgement, Incident, Media, Sighting, User, Verification
+from ..models import Acknowledgement, AckStatus, Incident, Media, Sighting, User, Verification
 from . import Invalid, NotFound, audit
 from .catalogue import get_media
-from .ingest import AcknowledgementInput, IngestDetails, SightingInput, build_acknowledgement, build_sighting, check_details
+from .ingest import (
+    AcknowledgementInput,
+    IngestDetails,
+    SightingInput,
+    build_acknowledgement,
+    build_sighting,
+    check_details,
+)
 from .named import get_named
-from .records import Cleaner, apply_changes, shown as as_shown, aware, clean_text, clean_url, incident_named, party_named, source_named, tag_named
-
-
-def _text(field: str, limit: int) -> Cleaner:
-    return lambda _session, value: clean_text(value, field, limit)
-
-
-def _url(field: str) -> Cleaner:
-    return lambda _session, value: clean_url(value, field)
+from .records import (
+    Cleaner,
+    apply_changes,
+    aware,
+    choice_cleaner,
+    incident_named,
+    party_named,
+    source_named,
+    tag_named,
+    text_cleaner,
+    url_cleaner,
+)
+from .records import shown as as_shown
 
 
 def _time(field: str) -> Cleaner:
@@ -42,16 +53,6 @@ def _parsed(value: Any, field: str) -> datetime | None:
         return datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise Invalid(f"{field} must be an ISO 8601 time with a timezone") from None
-
-
-def _choice(kind: type, field: str) -> Cleaner:
-    def clean(_session: Session, value: Any) -> Any:
-        try:
-            return kind(value)
-        except ValueError:
-            raise Invalid(f"{field} must be one of {', '.join(k.value for k in kind)}") from None
-
-    return clean
 
 
 def _source(session: Session, value: Any) -> Any:
@@ -69,31 +70,31 @@ def _incident(session: Session, value: Any) -> Any:
 
 
 MEDIA_FIELDS: dict[str, Cleaner] = {
-    "title": _text("title", 500),
-    "description": _text("description", 20000),
-    "credit": _text("credit", 500),
-    "verification": _choice(Verification, "verification"),
+    "title": text_cleaner("title", 500),
+    "description": text_cleaner("description", 20000),
+    "credit": text_cleaner("credit", 500),
+    "verification": choice_cleaner(Verification, "verification"),
     "incident": _incident,
     "claimed_captured_at": _time("claimed capture time"),
-    "claimed_place": _text("claimed place", 300),
+    "claimed_place": text_cleaner("claimed place", 300),
 }
 SIGHTING_FIELDS: dict[str, Cleaner] = {
-    "url": _url("sighting URL"),
-    "platform": _text("platform", 64),
+    "url": url_cleaner("sighting URL"),
+    "platform": text_cleaner("platform", 64),
     "source": _source,
-    "account": _text("account", 200),
+    "account": text_cleaner("account", 200),
     "posted_at": _time("posted time"),
     "observed_at": _time("observed time"),
     "deleted_at": _time("deleted time"),
-    "caption": _text("caption", 20000),
-    "archive_url": _url("archive URL"),
+    "caption": text_cleaner("caption", 20000),
+    "archive_url": url_cleaner("archive URL"),
 }
 ACK_FIELDS: dict[str, Cleaner] = {
     "party": _party,
-    "status": _choice(AckStatus, "status"),
-    "statement": _text("statement", 20000),
+    "status": choice_cleaner(AckStatus, "status"),
+    "statement": text_cleaner("statement", 20000),
     "source": _source,
-    "statement_url": _url("statement URL"),
+    "statement_url": url_cleaner("statement URL"),
     "stated_at": _time("statement time"),
 }
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +19,17 @@ from sqlalchemy.orm import Session
 from ..db import lock_for_write
 from ..hashing import Features, HashValue, ImageRejected
 from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest, sha256_of
-from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video, poster_and_sheet
+from ..hashing.video import (
+    VideoFingerprint,
+    VideoRejected,
+    fingerprint_video,
+    looks_like_video,
+    poster_and_sheet,
+)
 from ..index import Thresholds
 from ..models import (
-    AckStatus,
     Acknowledgement,
+    AckStatus,
     Incident,
     LinkKind,
     Media,
@@ -37,7 +43,16 @@ from ..models import (
 from ..storage import Storage
 from . import Invalid, audit
 from .matching import IndexHolder
-from .records import aware, clean_filename, clean_text, clean_url, incident_named, party_named, source_named, tag_named
+from .records import (
+    aware,
+    clean_filename,
+    clean_text,
+    clean_url,
+    incident_named,
+    party_named,
+    source_named,
+    tag_named,
+)
 from .search import Rejected, SearchMatch, search_frames, search_query
 
 

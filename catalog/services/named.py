@@ -16,23 +16,29 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from ..db import lock_for_write
-from ..models import Acknowledgement, Incident, Media, Party, PartyKind, Sighting, Source, SourceKind, Tag, User, media_tags
+from ..models import (
+    Acknowledgement,
+    Incident,
+    Media,
+    Party,
+    PartyKind,
+    Sighting,
+    Source,
+    SourceKind,
+    Tag,
+    User,
+    media_tags,
+)
 from . import Conflict, Invalid, NotFound, audit
-from .records import Cleaner, apply_changes, clean_text, clean_url, party_named
-
-
-def _enum(kind: type) -> Cleaner:
-    def clean(_session: Session, value: Any) -> Any:
-        try:
-            return kind(value)
-        except ValueError:
-            raise Invalid(f"kind must be one of {', '.join(k.value for k in kind)}") from None
-
-    return clean
-
-
-def _text(field: str, limit: int) -> Cleaner:
-    return lambda _session, value: clean_text(value, field, limit)
+from .records import (
+    Cleaner,
+    apply_changes,
+    choice_cleaner,
+    clean_text,
+    party_named,
+    text_cleaner,
+    url_cleaner,
+)
 
 
 def _date(_session: Session, value: Any) -> date | None:
@@ -52,16 +58,16 @@ def _party(session: Session, value: Any) -> Party | None:
 NAME_COLUMN = {Incident: "title", Source: "name", Party: "name", Tag: "name"}
 NAME_LIMIT = {Incident: 300, Source: 200, Party: 200, Tag: 100}
 FIELDS: dict[type, dict[str, Cleaner]] = {
-    Incident: {"occurred_on": _date, "place": _text("place", 300), "summary": _text("summary", 20000)},
+    Incident: {"occurred_on": _date, "place": text_cleaner("place", 300), "summary": text_cleaner("summary", 20000)},
     Source: {
-        "kind": _enum(SourceKind),
-        "platform": _text("platform", 64),
-        "url": lambda _s, v: clean_url(v, "url"),
+        "kind": choice_cleaner(SourceKind, "kind"),
+        "platform": text_cleaner("platform", 64),
+        "url": url_cleaner("url"),
         "affiliated_party": _party,
-        "affiliation": _text("affiliation", 300),
-        "description": _text("description", 20000),
+        "affiliation": text_cleaner("affiliation", 300),
+        "description": text_cleaner("description", 20000),
     },
-    Party: {"kind": _enum(PartyKind), "country": _text("country", 100), "description": _text("description", 20000)},
+    Party: {"kind": choice_cleaner(PartyKind, "kind"), "country": text_cleaner("country", 100), "description": text_cleaner("description", 20000)},
     Tag: {},
 }
 NOUN = {Incident: "incident", Source: "source", Party: "party", Tag: "tag"}

@@ -18,7 +18,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..models import AckStatus, Acknowledgement, LinkKind, LinkReview, Media, MediaLink, Party, Sighting, Source
+from ..models import (
+    Acknowledgement,
+    AckStatus,
+    LinkKind,
+    LinkReview,
+    Media,
+    MediaLink,
+    Party,
+    Sighting,
+    Source,
+)
 
 # Strongest stance first: an official acknowledgement outweighs an airing on state media.
 STATUS_ORDER = [AckStatus.OFFICIAL, AckStatus.SEMI_OFFICIAL, AckStatus.DENIED, AckStatus.UNACKNOWLEDGED]

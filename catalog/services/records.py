@@ -106,6 +106,28 @@ def tag_named(session: Session, name: str) -> Tag:
     return _named(session, Tag, "tag", name, 100)
 
 
+def text_cleaner(field: str, limit: int) -> Cleaner:
+    """A cleaner for a free-text field of at most ``limit`` characters (blank clears it)."""
+    return lambda _session, value: clean_text(value, field, limit)
+
+
+def url_cleaner(field: str) -> Cleaner:
+    """A cleaner for an http(s) URL field."""
+    return lambda _session, value: clean_url(value, field)
+
+
+def choice_cleaner(kind: type, field: str) -> Cleaner:
+    """A cleaner for a field that takes one value of a closed vocabulary."""
+
+    def clean(_session: Session, value: Any) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            raise Invalid(f"{field} must be one of {', '.join(k.value for k in kind)}") from None
+
+    return clean
+
+
 def shown(value: Any) -> Any:
     """Return the form of a field value the audit trail keeps (names for related records)."""
     if isinstance(value, (Incident, Source, Party)):
