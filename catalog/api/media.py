@@ -52,7 +52,7 @@ def detail(media_id: int) -> Extended:
     return Extended(
         media,
         links=catalogue.links_of(session, media_id),
-        provenance=summarise(session, [media_id], _confidence())[media_id].as_dict(),
+        provenance=summarise(session, [media_id], _confidence(), known={media_id: media})[media_id].as_dict(),
         derived=list(get_storage().derived_names(media.sha256)),
     )
 

@@ -85,7 +85,7 @@ def describe(session: Session, media_id: int, min_confidence: float = DEFAULT_CO
         )
     )
     frame_times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
-    provenance = summarise(session, [media_id], min_confidence)[media_id]
+    provenance = summarise(session, [media_id], min_confidence, known={media_id: media})[media_id]
     return MediaRecord(media, links, provenance, audit.history(session, "media", media_id), frame_times)
 
 
