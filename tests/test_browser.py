@@ -34,6 +34,28 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 
+def closing(wsgi_app):
+    """Wrap responses so their files close even when the browser drops the connection.
+
+    Werkzeug's development server skips ``close()`` when the client goes away mid-response
+    (a video element cancelling a range request does); a generator is finalised all the same.
+    """
+
+    def app(environ, start_response):
+        body = wsgi_app(environ, start_response)
+
+        def chunks():
+            try:
+                yield from body
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+
+        return chunks()
+
+    return app
+
+
 def serve(folder: Path, *, demo: bool = False) -> Iterator[str]:
     """Serve a fresh catalogue (with the worked example if asked) on a free local port."""
     url = f"sqlite:///{folder / 'catalog.db'}"
@@ -47,6 +69,7 @@ def serve(folder: Path, *, demo: bool = False) -> Iterator[str]:
     if demo:
         result = app.test_cli_runner().invoke(args=["catalog", "demo", "--copy-to", str(folder / "to-upload")])
         assert result.exit_code == 0, result.output
+    app.wsgi_app = closing(app.wsgi_app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
