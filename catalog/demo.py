@@ -13,7 +13,7 @@ Getty Images. Times are illustrative. The pictures and clips are drawn here, not
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
@@ -126,15 +126,15 @@ def burning_frames(count: int = 50) -> list[Image.Image]:
     return frames
 
 
-def encode_clip(frames: list[Image.Image], crf: int = 23, size: tuple[int, int] = SIZE) -> bytes:
-    """Encode pictures as an H.264 MP4 at FPS frames a second."""
+def encode_clip(frames: Iterable[Image.Image], crf: int = 23, size: tuple[int, int] = SIZE, fps: int = FPS, preset: str = "veryfast") -> bytes:
+    """Encode pictures as an H.264 MP4 at ``fps`` frames a second."""
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
+        stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        stream.time_base = Fraction(1, FPS)
+        stream.options = {"crf": str(crf), "preset": preset}
+        stream.time_base = Fraction(1, fps)
         for picture in frames:
             for packet in stream.encode(av.VideoFrame.from_image(picture.convert("RGB").resize(size))):
                 container.mux(packet)

@@ -80,7 +80,7 @@ class MediaCollection(MethodView):
         # in the OpenAPI document.
         details = _details(request.form.get("metadata"))
         upload = files["file"]
-        details.original_filename = (upload.filename or "")[:255] or None
+        details.original_filename = upload.filename  # reduced to a plain name by the service
         try:
             data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
         finally:
@@ -139,7 +139,7 @@ class MediaItem(MethodView):
 @blp.response(200, description="the original bytes, as an attachment")
 def original(media_id: int):
     """Download the original file exactly as catalogued."""
-    media = catalogue.get_media(get_session(), media_id)
+    media = catalogue.find_media(get_session(), media_id)
     try:
         handle = get_storage().open(media.sha256)
     except StorageError as exc:
@@ -154,7 +154,7 @@ def original(media_id: int):
 @blp.response(200, description="a derived picture (JPEG)")
 def derived(media_id: int, name: str):
     """Return a poster frame or contact sheet made at ingest."""
-    media = catalogue.get_media(get_session(), media_id)
+    media = catalogue.find_media(get_session(), media_id)
     path = get_storage().derived_path(media.sha256, name)
     if not path.is_file():
         abort(404, message=f"this media has no {name}")
@@ -198,8 +198,8 @@ def media_audit(media_id: int):
 @blp.response(200, ProvenanceOut)
 def provenance(media_id: int):
     """Return the provenance of one media rolled up over its cluster of copies."""
-    catalogue.get_media(get_session(), media_id)
-    return summarise(get_session(), [media_id], _confidence())[media_id].as_dict()
+    media = catalogue.find_media(get_session(), media_id)
+    return summarise(get_session(), [media_id], _confidence(), known={media_id: media})[media_id].as_dict()
 
 
 @blp.route("/<id:media_id>/report")

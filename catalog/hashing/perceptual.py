@@ -60,6 +60,13 @@ def hamming(a: bytes, b: bytes) -> int:
     return int.from_bytes(a, "big").__xor__(int.from_bytes(b, "big")).bit_count()
 
 
+def least_distance(left: np.ndarray, right: np.ndarray) -> int:
+    """Return the least Hamming distance between any row of ``left`` and any row of ``right``
+    (uint8 arrays of packed hashes, one hash per row)."""
+    xor = np.bitwise_xor(left[:, None, :], right[None, :, :])
+    return int(np.unpackbits(xor, axis=2).sum(axis=2).min())
+
+
 def _pack(bits: np.ndarray) -> bytes:
     return np.packbits(np.asarray(bits, dtype=bool).ravel()).tobytes()
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from ..hashing.perceptual import least_distance
+
 FLAT = "flat"
 MULTIHASH = "multihash"
 
@@ -133,8 +135,7 @@ class HammingIndex:
             if not len(positions) or not len(queries):
                 return None
             stored = self._codes.view()[positions]
-        xor = np.bitwise_xor(queries[:, None, :], stored[None, :, :])
-        return int(np.unpackbits(xor, axis=2).sum(axis=2).min())
+        return least_distance(queries, stored)
 
     def frame_count(self, media_id: int) -> int:
         """Return how many distinct frames of a media hold hashes here (1 for a still)."""

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import lock_for_write
 from ..models import ApiKey, Role, User, utcnow
-from . import Conflict, Invalid, NotFound, audit
+from . import Conflict, Invalid, NotFound, audit, fetch
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10
@@ -46,10 +46,7 @@ def get_user(session: Session, username: str) -> User:
 
 def user_by_id(session: Session, user_id: int) -> User:
     """Return the user with this id or raise NotFound."""
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"no user with id {user_id}")
-    return user
+    return fetch(session, User, user_id, "user")
 
 
 def _keep_an_admin(session: Session, user: User, role: Role, active: bool) -> None:
@@ -139,41 +136,17 @@ def create_user(
 
 def set_password(session: Session, username: str, password: str, *, actor: User | None = None) -> User:
     """Replace a user's password."""
-    _check_password(password)
-    lock_for_write(session)
-    user = get_user(session, username)
-    user.password_hash = generate_password_hash(password)
-    audit.record(session, actor, "user.set_password", "user", user.id, {"username": username})
-    session.commit()
-    return user
+    return update_user(session, get_user(session, username).id, {"password": password}, actor=actor)
 
 
 def set_role(session: Session, username: str, role: Role | str, *, actor: User | None = None) -> User:
     """Change a user's role."""
-    role = parse_role(role)
-    lock_for_write(session)
-    user = get_user(session, username)
-    _keep_an_admin(session, user, role, user.active)
-    before = user.role
-    user.role = role
-    audit.record(
-        session, actor, "user.set_role", "user", user.id, {"username": username, "from": before, "to": role}
-    )
-    session.commit()
-    return user
+    return update_user(session, get_user(session, username).id, {"role": role}, actor=actor)
 
 
 def set_active(session: Session, username: str, active: bool, *, actor: User | None = None) -> User:
     """Enable or disable a user; a disabled user cannot log in and their keys stop working."""
-    lock_for_write(session)
-    user = get_user(session, username)
-    _keep_an_admin(session, user, user.role, active)
-    user.active = active
-    audit.record(
-        session, actor, "user.enable" if active else "user.disable", "user", user.id, {"username": username}
-    )
-    session.commit()
-    return user
+    return update_user(session, get_user(session, username).id, {"active": active}, actor=actor)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -232,10 +205,7 @@ def list_api_keys(session: Session, username: str | None = None) -> list[ApiKey]
 
 def key_by_id(session: Session, key_id: int) -> ApiKey:
     """Return the API key with this id or raise NotFound."""
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound(f"no API key with id {key_id}")
-    return key
+    return fetch(session, ApiKey, key_id, "API key")
 
 
 def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) -> ApiKey:

@@ -19,6 +19,7 @@ from ..models import (
     Incident,
     LinkReview,
     Media,
+    MediaHash,
     MediaKind,
     MediaLink,
     Party,
@@ -29,7 +30,7 @@ from ..models import (
     Verification,
     utcnow,
 )
-from . import Invalid, NotFound, audit
+from . import Invalid, NotFound, audit, fetch
 from .provenance import DEFAULT_CONFIDENCE, ProvenanceSummary, summarise
 
 # Built once: reading one media is the commonest request after search.
@@ -60,6 +61,25 @@ def get_media(session: Session, media_id: int) -> Media:
     return media
 
 
+def find_media(session: Session, media_id: int) -> Media:
+    """Return the media row alone (for serving its files), or raise NotFound."""
+    return fetch(session, Media, media_id, "media")
+
+
+# Built once: a video page asks for each still of its keyframe strip.
+_FRAME_TIMES = (
+    sa.select(MediaHash.frame_time_s)
+    .where(MediaHash.media_id == sa.bindparam("id"), MediaHash.frame_time_s.is_not(None))
+    .distinct()
+    .order_by(MediaHash.frame_time_s)
+)
+
+
+def frame_times(session: Session, media_id: int) -> list[float]:
+    """Return the times (seconds) of a video's sampled frames, in order."""
+    return list(session.scalars(_FRAME_TIMES, {"id": media_id}))
+
+
 def links_of(session: Session, media_id: int) -> list[MediaLink]:
     """Return the links from and to a media."""
     return list(session.scalars(_LINKS, {"id": media_id}))
@@ -84,9 +104,9 @@ def describe(session: Session, media_id: int, min_confidence: float = DEFAULT_CO
             _LINKS.options(selectinload(MediaLink.source_media), selectinload(MediaLink.target_media)), {"id": media_id}
         )
     )
-    frame_times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
+    times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
     provenance = summarise(session, [media_id], min_confidence, known={media_id: media})[media_id]
-    return MediaRecord(media, links, provenance, audit.history(session, "media", media_id), frame_times)
+    return MediaRecord(media, links, provenance, audit.history(session, "media", media_id), times)
 
 
 def by_sha256(session: Session, sha256: str) -> Media:
@@ -175,9 +195,7 @@ def review_link(session: Session, link_id: int, review: str, actor: User | None)
     if review not in (LinkReview.CONFIRMED.value, LinkReview.REJECTED.value):
         raise Invalid("review must be confirmed or rejected")
     lock_for_write(session)
-    link = session.get(MediaLink, link_id)
-    if link is None:
-        raise NotFound(f"no link with id {link_id}")
+    link = fetch(session, MediaLink, link_id, "link")
     link.review = LinkReview(review)
     link.reviewed_by_id = actor.id if actor else None
     link.reviewed_at = utcnow()
@@ -188,5 +206,5 @@ def review_link(session: Session, link_id: int, review: str, actor: User | None)
 
 def media_audit(session: Session, media_id: int) -> list[AuditEvent]:
     """Return the audit events about a media, oldest first."""
-    get_media(session, media_id)
+    find_media(session, media_id)
     return audit.history(session, "media", media_id)

@@ -1,6 +1,5 @@
 """Two media side by side: how far apart their stored hashes are, the links recorded between
-them, and for video where in each the matching stretches lie. Also how a set of media falls
-into duplicate clusters, for incident pages."""
+them, and for video where in each the matching stretches lie."""
 
 from __future__ import annotations
 
@@ -12,12 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..hashing import HashValue
+from ..hashing.perceptual import least_distance
 from ..index import Thresholds
 from ..models import Media, MediaHash, MediaLink
 from .catalogue import get_media
 from .matching import IndexHolder
-from .provenance import DEFAULT_CONFIDENCE
-from .provenance import clusters as provenance_clusters
 
 
 @dataclass
@@ -31,18 +29,15 @@ class Comparison:
     video: dict[str, Any] | None = None  # segments, coverage, offset (or the time of a still)
 
 
-def _hashes(session: Session, media_id: int) -> list[MediaHash]:
-    return list(session.scalars(sa.select(MediaHash).where(MediaHash.media_id == media_id).order_by(MediaHash.id)))
-
-
 def _least_distance(a: list[MediaHash], b: list[MediaHash], algorithm: str) -> int | None:
     left = [h.bits for h in a if h.algorithm == algorithm]
     right = [h.bits for h in b if h.algorithm == algorithm]
     if not left or not right:
         return None
-    x = np.frombuffer(b"".join(left), dtype=np.uint8).reshape(len(left), -1)
-    y = np.frombuffer(b"".join(right), dtype=np.uint8).reshape(len(right), -1)
-    return int(np.unpackbits(x[:, None, :] ^ y[None, :, :], axis=2).sum(axis=2).min())
+    return least_distance(
+        np.frombuffer(b"".join(left), dtype=np.uint8).reshape(len(left), -1),
+        np.frombuffer(b"".join(right), dtype=np.uint8).reshape(len(right), -1),
+    )
 
 
 def compare(session: Session, holder: IndexHolder, a_id: int, b_id: int, thresholds: Thresholds) -> Comparison:
@@ -58,7 +53,7 @@ def compare(session: Session, holder: IndexHolder, a_id: int, b_id: int, thresho
             )
         )
     )
-    a_hashes, b_hashes = _hashes(session, a_id), _hashes(session, b_id)
+    a_hashes, b_hashes = sorted(a.hashes, key=lambda h: h.id), b.hashes  # loaded with the media
     result = Comparison(a, b, links)
     for algorithm in ("pdq", "phash"):
         distance = _least_distance(a_hashes, b_hashes, algorithm)
@@ -73,18 +68,3 @@ def compare(session: Session, holder: IndexHolder, a_id: int, b_id: int, thresho
             if match.media_id == b_id:
                 result.video = {"distance": match.distance, "score": match.score, **match.details}
     return result
-
-
-def clusters(session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE) -> list[list[int]]:
-    """Group ``media_ids`` by the clusters they belong to (within the set), biggest group first."""
-    wanted = set(media_ids)
-    members = provenance_clusters(session, sorted(wanted), min_confidence)
-    groups: list[list[int]] = []
-    placed: set[int] = set()
-    for m in sorted(wanted):
-        if m in placed:
-            continue
-        group = sorted({m} | (set(members[m]) & wanted))
-        placed.update(group)
-        groups.append(group)
-    return sorted(groups, key=lambda g: (-len(g), g[0]))

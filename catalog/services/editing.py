@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db import lock_for_write
 from ..models import Acknowledgement, AckStatus, Incident, Media, Sighting, User, Verification
-from . import Invalid, NotFound, audit
+from . import Invalid, audit, fetch
 from .catalogue import get_media
 from .ingest import (
     AcknowledgementInput,
@@ -128,10 +128,7 @@ def update_media(session: Session, media_id: int, values: dict[str, Any], actor:
 
 def get_sighting(session: Session, sighting_id: int) -> Sighting:
     """Return one sighting, or raise NotFound."""
-    sighting = session.get(Sighting, sighting_id)
-    if sighting is None:
-        raise NotFound(f"no sighting with id {sighting_id}")
-    return sighting
+    return fetch(session, Sighting, sighting_id, "sighting")
 
 
 def add_sighting(session: Session, media_id: int, sighting: SightingInput, actor: User | None) -> Sighting:
@@ -169,10 +166,7 @@ def delete_sighting(session: Session, sighting_id: int, actor: User | None) -> N
 
 def get_acknowledgement(session: Session, ack_id: int) -> Acknowledgement:
     """Return one acknowledgement, or raise NotFound."""
-    ack = session.get(Acknowledgement, ack_id)
-    if ack is None:
-        raise NotFound(f"no acknowledgement with id {ack_id}")
-    return ack
+    return fetch(session, Acknowledgement, ack_id, "acknowledgement")
 
 
 def _subject(ack: Acknowledgement) -> tuple[str, int]:

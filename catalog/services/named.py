@@ -29,7 +29,7 @@ from ..models import (
     User,
     media_tags,
 )
-from . import Conflict, Invalid, NotFound, audit
+from . import Conflict, Invalid, audit, fetch
 from .records import (
     Cleaner,
     apply_changes,
@@ -75,10 +75,7 @@ NOUN = {Incident: "incident", Source: "source", Party: "party", Tag: "tag"}
 
 def get_named(session: Session, model: type, record_id: int) -> Any:
     """Return the incident, source, party or tag with this id, or raise NotFound."""
-    record = session.get(model, record_id)
-    if record is None:
-        raise NotFound(f"no {NOUN[model]} with id {record_id}")
-    return record
+    return fetch(session, model, record_id, NOUN[model])
 
 
 def list_named(session: Session, model: type) -> list:
@@ -190,25 +187,18 @@ def update_named(session: Session, model: type, record_id: int, values: dict[str
     return record
 
 
+# What refers to each kind of record, as (what, foreign key column).
+REFERENCES: dict[type, list[tuple[str, Any]]] = {
+    Incident: [("media", Media.incident_id), ("acknowledgements", Acknowledgement.incident_id)],
+    Source: [("sightings", Sighting.source_id), ("acknowledgements", Acknowledgement.source_id)],
+    Party: [("acknowledgements", Acknowledgement.party_id), ("affiliated sources", Source.affiliated_party_id)],
+    Tag: [],
+}
+
+
 def _uses(session: Session, model: type, record_id: int) -> list[str]:
     """Say what still points at a record, in words; empty when nothing does."""
-    counts: list[tuple[str, Any]] = []
-    if model is Incident:
-        counts = [
-            ("media", sa.select(sa.func.count()).select_from(Media).where(Media.incident_id == record_id)),
-            ("acknowledgements", sa.select(sa.func.count()).select_from(Acknowledgement).where(Acknowledgement.incident_id == record_id)),
-        ]
-    elif model is Source:
-        counts = [
-            ("sightings", sa.select(sa.func.count()).select_from(Sighting).where(Sighting.source_id == record_id)),
-            ("acknowledgements", sa.select(sa.func.count()).select_from(Acknowledgement).where(Acknowledgement.source_id == record_id)),
-        ]
-    elif model is Party:
-        counts = [
-            ("acknowledgements", sa.select(sa.func.count()).select_from(Acknowledgement).where(Acknowledgement.party_id == record_id)),
-            ("affiliated sources", sa.select(sa.func.count()).select_from(Source).where(Source.affiliated_party_id == record_id)),
-        ]
-    found = [(what, session.scalar(query) or 0) for what, query in counts]
+    found = [(what, session.scalar(sa.select(sa.func.count()).where(column == record_id)) or 0) for what, column in REFERENCES[model]]
     return [f"{n} {what}" for what, n in found if n]
 
 

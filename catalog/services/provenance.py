@@ -104,7 +104,7 @@ _LINKS = sa.select(
     MediaLink.review != LinkReview.REJECTED,
 )
 _MEMBERS = sa.select(
-    Media.id, Media.title, Media.credit, Media.incident_id, Media.extracted, Media.claimed_captured_at, Media.kind,
+    Media.id, Media.title, Media.credit, Media.incident_id, Media.extracted, Media.claimed_captured_at,
 ).where(Media.id.in_(sa.bindparam("ids", expanding=True)))
 _SIGHTINGS = (
     sa.select(
@@ -173,6 +173,20 @@ def clusters(session: Session, media_ids: list[int], min_confidence: float = DEF
     return found
 
 
+def grouped(session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE) -> list[list[int]]:
+    """Group ``media_ids`` by the clusters they fall into (within the set), biggest group first."""
+    wanted = set(media_ids)
+    members = clusters(session, sorted(wanted), min_confidence)
+    groups: list[list[int]] = []
+    placed: set[int] = set()
+    for m in sorted(wanted):
+        if m not in placed:
+            group = sorted({m} | (set(members[m]) & wanted))
+            placed.update(group)
+            groups.append(group)
+    return sorted(groups, key=lambda g: (-len(g), g[0]))
+
+
 def summarise(
     session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE, known: dict[int, Media] | None = None,
 ) -> dict[int, ProvenanceSummary]:
@@ -218,15 +232,15 @@ def _summary(origin: int, members: dict[int, str], rows: dict[int, Any], sightin
     incident_ids = {rows[m].incident_id for m in group if m in rows and rows[m].incident_id is not None}
     for row in acks:
         media_id, party, status, statement, source, url, stated_at, incident_id = row
+        # The rows cover every media summarised in this call: keep only this cluster's.
+        if media_id is None and incident_id not in incident_ids or media_id is not None and media_id not in group:
+            continue
         if source:
             sources.add(source)
         if media_id is None:
-            if incident_id in incident_ids:
-                summary.incident_acknowledgements.append(
-                    {"party": party, "status": status.value, "statement": statement, "source": source, "url": url, "stated_at": _iso(stated_at), "incident_id": incident_id}
-                )
-            continue
-        if media_id not in group:
+            summary.incident_acknowledgements.append(
+                {"party": party, "status": status.value, "statement": statement, "source": source, "url": url, "stated_at": _iso(stated_at), "incident_id": incident_id}
+            )
             continue
         rank = (STATUS_ORDER.index(status), media_id != origin)
         held = strongest.get(party)

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..models import Incident, Media, utcnow
-from . import audit
+from . import NotFound, audit
 from .catalogue import get_media, links_of
 from .named import get_named, incident_detail
-from .provenance import DEFAULT_CONFIDENCE, clusters, summarise
+from .provenance import DEFAULT_CONFIDENCE, clusters, grouped, summarise
 
 SCOPES = ("media", "cluster")
 FORMATS = ("json", "csv", "html")
@@ -98,13 +98,7 @@ def incident_report(session: Session, incident_id: int, min_confidence: float = 
     """Report on an incident: its stances and every media, grouped into duplicate clusters."""
     incident, _count, acks = incident_detail(session, incident_id)
     ids = list(session.scalars(sa.select(Media.id).where(Media.incident_id == incident_id).order_by(Media.id)))
-    members = clusters(session, ids, min_confidence)
-    groups, placed = [], set()
-    for m in ids:
-        if m not in placed:
-            group = sorted({m} | (set(members[m]) & set(ids)))
-            placed.update(group)
-            groups.append(group)
+    groups = grouped(session, ids, min_confidence)
     report = Report(f"Provenance report: {incident.title}", "incident", utcnow(), _entries(session, ids, min_confidence), clusters=groups)
     report.incident = {
         "id": incident.id, "title": incident.title, "occurred_on": _iso(incident.occurred_on), "place": incident.place,
@@ -123,8 +117,6 @@ def incident_by_title_or_id(session: Session, key: str) -> Incident:
     """Return the incident with this id or title (for the command line)."""
     if key.isdigit():
         return get_named(session, Incident, int(key))
-    from . import NotFound
-
     found = session.scalar(sa.select(Incident).where(Incident.title == key))
     if found is None:
         raise NotFound(f"no incident with id or title {key!r}")

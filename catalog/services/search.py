@@ -208,9 +208,9 @@ def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:
     return {m.id: m for m in session.scalars(_MEDIA_BY_ID, {"ids": ids})}
 
 
-def _with_provenance(session: Session, results: list[SearchMatch], thresholds: Thresholds | None = None) -> list[SearchMatch]:
-    confidence = thresholds.cluster_confidence if thresholds else Thresholds().cluster_confidence
-    summaries = summarise(session, [r.media.id for r in results], confidence, known={r.media.id: r.media for r in results})
+def _with_provenance(session: Session, results: list[SearchMatch], thresholds: Thresholds) -> list[SearchMatch]:
+    known = {r.media.id: r.media for r in results}
+    summaries = summarise(session, list(known), thresholds.cluster_confidence, known=known)
     for result in results:
         result.provenance = summaries[result.media.id]
     return results

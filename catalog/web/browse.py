@@ -12,7 +12,7 @@ from flask_login import current_user
 from ..db import get_session
 from ..models import AckStatus, Incident, MediaKind, Party, Role, Source, Verification
 from ..services import ServiceError, catalogue, editing, named, reports
-from ..services.compare import clusters
+from ..services.provenance import grouped
 from ..services.matching import thresholds_from
 from . import bp, role_required
 from .media import report_response
@@ -125,7 +125,7 @@ def incident(incident_id: int):
     """One incident: its stances, and its media grouped into duplicate clusters."""
     incident, count, acks = named.incident_detail(get_session(), incident_id)
     media = {m.id: m for m in named.incident_media(get_session(), incident_id)}
-    groups = [[media[i] for i in group] for group in clusters(get_session(), list(media), thresholds_from(current_app.config).cluster_confidence)]
+    groups = [[media[i] for i in group] for group in grouped(get_session(), list(media), thresholds_from(current_app.config).cluster_confidence)]
     form = IncidentForm(formdata=None, obj=incident)
     return render_template(
         "incident.html", incident=incident, count=count, acks=acks, groups=groups, form=form,

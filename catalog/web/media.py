@@ -53,7 +53,7 @@ def upload():
         finally:
             upload.close()
         details = form.details()
-        details.original_filename = (upload.filename or "")[:255] or None
+        details.original_filename = upload.filename  # reduced to a plain name by the service
         try:
             result = ingest_bytes(
                 get_session(), get_storage(), get_index(), data, details, actor=current_user,
@@ -235,7 +235,7 @@ def _save(action: Any, message: str) -> None:
 
 
 def _media(media_id: int) -> Any:
-    return catalogue.get_media(get_session(), media_id)
+    return catalogue.find_media(get_session(), media_id)
 
 
 @bp.route("/media/<id:media_id>/report.<any(json, csv, html):fmt>")
@@ -271,13 +271,13 @@ def picture(media_id: int, name: str):
 @role_required(Role.VIEWER)
 def frame(media_id: int, millis: int):
     """A still of a video at one of its sampled frames (the strip is made in one pass)."""
-    record = catalogue.describe(get_session(), media_id)
-    strip = _strip(record.frame_times)
+    media = _media(media_id)
+    strip = _strip(catalogue.frame_times(get_session(), media_id))
     wanted = next((t for t in strip if round(t * 1000) == millis), None)
-    if record.media.kind is not MediaKind.VIDEO or wanted is None:
+    if media.kind is not MediaKind.VIDEO or wanted is None:
         abort(404)
-    previews.video_frames(get_storage(), record.media, strip)
-    path = get_storage().derived_path(record.media.sha256, previews.frame_name(wanted))
+    previews.video_frames(get_storage(), media, strip)
+    path = get_storage().derived_path(media.sha256, previews.frame_name(wanted))
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype="image/jpeg", max_age=3600)
