@@ -189,3 +189,13 @@ def test_reports_through_pages_and_api(app: Flask, client, session: Session, run
     assert client.get(f"/api/v1/media/{media_id}/report?format=pdf", headers=headers).status_code == 422
     provenance = client.get(f"/api/v1/media/{other}/provenance", headers=headers).json
     assert provenance["cluster"][0]["media_id"] == media_id and provenance["cluster"][0]["relation"] == "a crop or part of the same picture"
+
+
+def test_summaries_made_together_keep_their_own_sources(session: Session) -> None:
+    first, second = media(session, 1), media(session, 2)
+    ack(session, first, "Government of R", AckStatus.OFFICIAL, source=Source(name="State TV"))
+    session.add(Sighting(media=second, url="https://x.example/2", source=Source(name="Wire")))
+    session.flush()
+    found = summarise(session, [first.id, second.id])
+    assert found[first.id].sources == ["State TV"] and found[second.id].sources == ["Wire"]
+    assert [a["party"] for a in found[second.id].acknowledgements] == []
