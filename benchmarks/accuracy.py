@@ -28,8 +28,19 @@ from catalog.index import CatalogIndex, Thresholds
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_PIXELS = 200_000_000
 CATALOGUED_PHOTOS = [
-    "astronaut.png", "camera.png", "coffee.png", "hubble_deep_field.jpg", "retina.jpg", "moon.png",
-    "brick.png", "grass.png", "page.png", "ihc.png", "logo.png", "china.jpg", "flower.jpg",
+    "astronaut.png",
+    "camera.png",
+    "coffee.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+    "moon.png",
+    "brick.png",
+    "grass.png",
+    "page.png",
+    "ihc.png",
+    "logo.png",
+    "china.jpg",
+    "flower.jpg",
     "motorcycle_left.png",
 ]
 HELD_OUT_PHOTOS = ["gravel.png", "coins.png", "text.png", "chelsea.png", "rocket.jpg"]
@@ -58,7 +69,10 @@ def read(path: Path) -> bytes:
 
 def build_queries(data: Path) -> tuple[dict[str, bytes], list[Query]]:
     te = data / "threatexchange"
-    originals = {"bridge": read(te / "bridge-mods" / "aaa-orig.jpg"), "exif": read(te / "exif-rotn" / "exif-rotn-1.jpg")}
+    originals = {
+        "bridge": read(te / "bridge-mods" / "aaa-orig.jpg"),
+        "exif": read(te / "exif-rotn" / "exif-rotn-1.jpg"),
+    }
     for name in CATALOGUED_PHOTOS:
         originals[name] = read(data / "photos" / name)
     queries: list[Query] = []
@@ -77,17 +91,32 @@ def build_queries(data: Path) -> tuple[dict[str, bytes], list[Query]]:
     for name, original in originals.items():
         image = upright(original)
         for seed, transform in enumerate(TRANSFORMS):
-            queries.append(Query(transform, make_variant(image, transform, seed), name, f"{name}:{transform}"))
+            queries.append(
+                Query(transform, make_variant(image, transform, seed), name, f"{name}:{transform}")
+            )
     for path in sorted((te / "labelme-subset").glob("*.jpg")):
         queries.append(Query("unrelated", read(path), None, path.name))
-    queries.append(Query("unrelated", read(te / "pen-and-coaster.png"), None, "pen-and-coaster.png"))
+    queries.append(
+        Query("unrelated", read(te / "pen-and-coaster.png"), None, "pen-and-coaster.png")
+    )
     for name in HELD_OUT_PHOTOS:
         raw = read(data / "photos" / name)
         queries.append(Query("unrelated", raw, None, name))
         image = upright(raw)
         for seed, transform in enumerate(TRANSFORMS):
-            queries.append(Query("unrelated", make_variant(image, transform, seed), None, f"{name}:{transform}"))
-    queries.append(Query("stereo pair", read(data / "photos" / "motorcycle_right.png"), "motorcycle_left.png", "motorcycle_right.png"))
+            queries.append(
+                Query(
+                    "unrelated", make_variant(image, transform, seed), None, f"{name}:{transform}"
+                )
+            )
+    queries.append(
+        Query(
+            "stereo pair",
+            read(data / "photos" / "motorcycle_right.png"),
+            "motorcycle_left.png",
+            "motorcycle_right.png",
+        )
+    )
     return originals, queries
 
 
@@ -136,7 +165,13 @@ class Catalogue:
         fp = fingerprint_image(data, MAX_PIXELS)
         for value in fp.hashes:
             self.row += 1
-            self.index.add_hashes(value.algorithm, np.array([self.row]), np.array([media_id]), np.array([np.nan]), np.frombuffer(value.bits, np.uint8))
+            self.index.add_hashes(
+                value.algorithm,
+                np.array([self.row]),
+                np.array([media_id]),
+                np.array([np.nan]),
+                np.frombuffer(value.bits, np.uint8),
+            )
         self.row += 1
         self.index.add_features(self.row, media_id, None, fp.features)
 
@@ -145,7 +180,9 @@ class Catalogue:
         return {self.names[m.media_id] for m in self.index.match(query, self.thresholds)}
 
 
-def evaluate(methods: list, originals: dict[str, bytes], queries: list[Query]) -> dict[str, dict[str, Tally]]:
+def evaluate(
+    methods: list, originals: dict[str, bytes], queries: list[Query]
+) -> dict[str, dict[str, Tally]]:
     results: dict[str, dict[str, Tally]] = {}
     for method in methods:
         for name, data in originals.items():
@@ -181,25 +218,42 @@ def report(results: dict[str, dict[str, Tally]], groups: list[str]) -> str:
         if group.startswith("te:"):
             target = "≥ 0.98" if group != "te:dihedral" else "≥ 0.85"
         if group == "unrelated":
-            cells = [f"false-match rate {results[m][group].false / results[m][group].total:.3f}" for m in methods]
-            lines.append(f"| unrelated (must match nothing) | ≤ 0.01 | {first.total} | " + " | ".join(cells) + " |")
+            cells = [
+                f"false-match rate {results[m][group].false / results[m][group].total:.3f}"
+                for m in methods
+            ]
+            lines.append(
+                f"| unrelated (must match nothing) | ≤ 0.01 | {first.total} | "
+                + " | ".join(cells)
+                + " |"
+            )
             continue
         if group == "stereo pair":
             cells = ["matched" if results[m][group].hits else "not matched" for m in methods]
-            lines.append("| stereo pair (judgement: same scene, reported) | matched | 1 | " + " | ".join(cells) + " |")
+            lines.append(
+                "| stereo pair (judgement: same scene, reported) | matched | 1 | "
+                + " | ".join(cells)
+                + " |"
+            )
             continue
         cells = [f"{results[m][group].hits / results[m][group].total:.3f}" for m in methods]
         lines.append(f"| {group} | {target} | {first.total} | " + " | ".join(cells) + " |")
     related_false = {
-        m: sum(t.false for g, t in results[m].items() if g not in ("unrelated", "stereo pair")) for m in methods
+        m: sum(t.false for g, t in results[m].items() if g not in ("unrelated", "stereo pair"))
+        for m in methods
     }
-    related_total = sum(t.total for g, t in results[methods[0]].items() if g not in ("unrelated", "stereo pair"))
+    related_total = sum(
+        t.total for g, t in results[methods[0]].items() if g not in ("unrelated", "stereo pair")
+    )
     lines.append(
         f"| wrong media matched by related queries | ≤ 0.01 | {related_total} | "
         + " | ".join(f"{related_false[m] / related_total:.3f}" for m in methods)
         + " |"
     )
-    timing = " | ".join(f"{sum(t.seconds for t in results[m].values()) / sum(t.total for t in results[m].values()) * 1000:.0f} ms" for m in methods)
+    timing = " | ".join(
+        f"{sum(t.seconds for t in results[m].values()) / sum(t.total for t in results[m].values()) * 1000:.0f} ms"
+        for m in methods
+    )
     lines.append(f"| mean time per query | | | {timing} |")
     return "\n".join(lines)
 
@@ -213,7 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     originals, queries = build_queries(args.data)
     methods = [Baseline("phash", 10), Baseline("pdq", 31), Catalogue(Thresholds())]
     results = evaluate(methods, originals, queries)
-    groups = ["te:bridge-mods", "te:modes", "te:exif-rotation", "te:dihedral", *TRANSFORMS, "unrelated", "stereo pair"]
+    groups = [
+        "te:bridge-mods",
+        "te:modes",
+        "te:exif-rotation",
+        "te:dihedral",
+        *TRANSFORMS,
+        "unrelated",
+        "stereo pair",
+    ]
     print(f"Accuracy: {len(originals)} catalogued originals, {len(queries)} queries\n")
     print(report(results, groups))
     if args.misses:
@@ -221,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
             missed = [name for t in tallies.values() for name in t.misses]
             print(f"\n{method} missed {len(missed)}: {', '.join(missed)}")
     if args.json:
-        args.json.write_text(json.dumps({m: {g: vars(t) for g, t in r.items()} for m, r in results.items()}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {m: {g: vars(t) for g, t in r.items()} for m, r in results.items()}, indent=1
+            )
+        )
     return 0
 
 

@@ -105,15 +105,30 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def run_wrk(port: int, paths: list[str], key: str, seconds: int, connections: int, work: Path) -> dict[str, float]:
+def run_wrk(
+    port: int, paths: list[str], key: str, seconds: int, connections: int, work: Path
+) -> dict[str, float]:
     """Drive GETs of ``paths`` (round robin) with wrk; return requests/s and client p50/p99 (ms)."""
     script, listing = work / "paths.lua", work / "paths.txt"
     script.write_text(WRK_SCRIPT)
     listing.write_text("\n".join(paths) + "\n")
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}", "--", str(listing), key],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+            "--",
+            str(listing),
+            key,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -124,7 +139,8 @@ def run_wrk(port: int, paths: list[str], key: str, seconds: int, connections: in
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": latency("50%"), "p99": latency("99%"),
+        "p50": latency("50%"),
+        "p99": latency("99%"),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
 
@@ -148,13 +164,23 @@ def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> flo
                 n, data = queue.pop()
             boundary = uuid.uuid4().hex
             body = (
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo-{n}.jpg\"\r\n"
-                f"Content-Type: image/jpeg\r\n\r\n"
-            ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo-{n}.jpg"\r\n'
+                    f"Content-Type: image/jpeg\r\n\r\n"
+                ).encode()
+                + data
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            connection.request("POST", "/api/v1/media", body, {
-                "Authorization": f"Bearer {key}", "Content-Type": f"multipart/form-data; boundary={boundary}",
-            })
+            connection.request(
+                "POST",
+                "/api/v1/media",
+                body,
+                {
+                    "Authorization": f"Bearer {key}",
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                },
+            )
             response = connection.getresponse()
             answer = response.read()
             connection.close()
@@ -172,7 +198,9 @@ def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> flo
     return time.perf_counter() - started
 
 
-def bench_database(db: str, size: int, seconds: int, connections: int, load_connections: list[int]) -> tuple[str, list[tuple[str, ...]]]:
+def bench_database(
+    db: str, size: int, seconds: int, connections: int, load_connections: list[int]
+) -> tuple[str, list[tuple[str, ...]]]:
     """Fill one database with ``size`` images, serve it with gunicorn, drive it; return the table."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-api-{db}-"))
     server = postgres = None
@@ -207,11 +235,32 @@ def bench_database(db: str, size: int, seconds: int, connections: int, load_conn
         shas = [f"/api/v1/lookup/sha256/{int(i):064x}" for i in rng.integers(0, size, 2000)]
 
         port, log = free_port(), work / "access.log"
-        env = {**os.environ, **{f"CATALOG_{k}": v for k, v in settings.items()}, "CATALOG_INSTANCE_PATH": str(work / "instance")}
+        env = {
+            **os.environ,
+            **{f"CATALOG_{k}": v for k, v in settings.items()},
+            "CATALOG_INSTANCE_PATH": str(work / "instance"),
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--access-logfile", str(log), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("w"),
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                "config/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--access-logfile",
+                str(log),
+                "--access-logformat",
+                "%(m)s %(U)s %(s)s %(D)s",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(work / "server.log").open("w"),
         )
         ready = wait_ready(port)
         rss = worker_rss_mb(server.pid)
@@ -219,29 +268,53 @@ def bench_database(db: str, size: int, seconds: int, connections: int, load_conn
         rows = []
         for label, prefix, paths, conns in [
             ("GET /healthz (baseline: HTTP stack only)", "/healthz", ["/healthz"], connections),
-            ("GET /api/v1/search/hash (PDQ, 8 bits off a stored hash)", "/api/v1/search/hash", probes, connections),
+            (
+                "GET /api/v1/search/hash (PDQ, 8 bits off a stored hash)",
+                "/api/v1/search/hash",
+                probes,
+                connections,
+            ),
             ("GET /api/v1/lookup/sha256", "/api/v1/lookup/sha256", shas, connections),
-            *[(f"load test: search/hash, {n} connections", "/api/v1/search/hash", probes, n) for n in load_connections],
+            *[
+                (f"load test: search/hash, {n} connections", "/api/v1/search/hash", probes, n)
+                for n in load_connections
+            ],
         ]:
             offset = log.stat().st_size
             client = run_wrk(port, paths, key, seconds, conns, work)
             time.sleep(0.5)  # let the workers flush the last log lines
             times, failed = server_latencies(log, offset, prefix)
-            rows.append((
-                label, f"{client['rps']:.0f}", f"{statistics.median(times):.2f} ms", f"{percentile(times, 0.99):.2f} ms",
-                f"{client['p50']:.2f} ms", f"{client['p99']:.2f} ms", f"{failed + int(client['errors'])}",
-            ))
+            rows.append(
+                (
+                    label,
+                    f"{client['rps']:.0f}",
+                    f"{statistics.median(times):.2f} ms",
+                    f"{percentile(times, 0.99):.2f} ms",
+                    f"{client['p50']:.2f} ms",
+                    f"{client['p99']:.2f} ms",
+                    f"{failed + int(client['errors'])}",
+                )
+            )
 
         files = real_jpegs()
         offset = log.stat().st_size
         took = upload_all(port, key, files)
         times, failed = server_latencies(log, offset, "/api/v1/media")
-        rows.append((
-            f"POST /api/v1/media ({len(files)} real JPEGs, {sum(map(len, files)) / 1e6:.0f} MB, 2 clients)",
-            f"{len(files) / took:.1f}", f"{statistics.median(times):.0f} ms", f"{percentile(times, 0.99):.0f} ms", "", "", f"{failed}",
-        ))
-        title = (f"{'SQLite' if db == 'sqlite' else 'PostgreSQL'} catalogue of {size:,} images: bulk fill {fill:.0f} s; "
-                 f"both workers ready (index loaded) {ready:.1f} s after start; worker memory {', '.join(f'{m:.0f} MB' for m in rss)}")
+        rows.append(
+            (
+                f"POST /api/v1/media ({len(files)} real JPEGs, {sum(map(len, files)) / 1e6:.0f} MB, 2 clients)",
+                f"{len(files) / took:.1f}",
+                f"{statistics.median(times):.0f} ms",
+                f"{percentile(times, 0.99):.0f} ms",
+                "",
+                "",
+                f"{failed}",
+            )
+        )
+        title = (
+            f"{'SQLite' if db == 'sqlite' else 'PostgreSQL'} catalogue of {size:,} images: bulk fill {fill:.0f} s; "
+            f"both workers ready (index loaded) {ready:.1f} s after start; worker memory {', '.join(f'{m:.0f} MB' for m in rss)}"
+        )
         return title, rows
     finally:
         if server is not None:
@@ -257,18 +330,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1_000_000, help="catalogued images")
     parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
-    parser.add_argument("--load-connections", default="16,32", help="wrk connections of the load-test rows")
+    parser.add_argument(
+        "--load-connections", default="16,32", help="wrk connections of the load-test rows"
+    )
     parser.add_argument("--db", default="sqlite,postgresql", help="databases to run on")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
-        print("wrk is not installed (Debian package wrk; `make bench` installs it)", file=sys.stderr)
+        print(
+            "wrk is not installed (Debian package wrk; `make bench` installs it)", file=sys.stderr
+        )
         return 2
-    print(f"API under gunicorn, 2 sync workers; wrk {args.connections} connections, {args.seconds} s per row\n")
+    print(
+        f"API under gunicorn, 2 sync workers; wrk {args.connections} connections, {args.seconds} s per row\n"
+    )
     for db in args.db.split(","):
         loads = [int(n) for n in args.load_connections.split(",") if n]
         title, rows = bench_database(db, args.size, args.seconds, args.connections, loads)
         print(title + "\n")
-        print(table(("endpoint", "requests/s", "server p50", "server p99", "client p50", "client p99", "errors"), rows))
+        print(
+            table(
+                (
+                    "endpoint",
+                    "requests/s",
+                    "server p50",
+                    "server p99",
+                    "client p50",
+                    "client p99",
+                    "errors",
+                ),
+                rows,
+            )
+        )
         print()
     return 0
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import imagehash
@@ -39,16 +39,29 @@ DATA = ROOT.parent / "shared" / "data"
 
 def make_12mp_jpegs(folder: Path, count: int) -> list[Path]:
     """Write ``count`` distinct 4000x3000 JPEGs made from the sample photographs."""
-    sources = sorted((DATA / "photos").glob("*.*")) + sorted((DATA / "threatexchange" / "bridge-mods").glob("*.jpg"))
+    sources = sorted((DATA / "photos").glob("*.*")) + sorted(
+        (DATA / "threatexchange" / "bridge-mods").glob("*.jpg")
+    )
     rng = random.Random(7)
     paths = []
     for n in range(count):
         image = Image.open(sources[n % len(sources)]).convert("RGB")
         # A different crop and tint per file, so every file is a distinct picture.
         w, h = image.size
-        box = (rng.randint(0, w // 8), rng.randint(0, h // 8), w - rng.randint(0, w // 8), h - rng.randint(0, h // 8))
-        image = image.crop(box).resize((4000, 3000), Image.Resampling.BICUBIC).filter(ImageFilter.DETAIL)
-        tint = Image.new("RGB", image.size, (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255)))
+        box = (
+            rng.randint(0, w // 8),
+            rng.randint(0, h // 8),
+            w - rng.randint(0, w // 8),
+            h - rng.randint(0, h // 8),
+        )
+        image = (
+            image.crop(box)
+            .resize((4000, 3000), Image.Resampling.BICUBIC)
+            .filter(ImageFilter.DETAIL)
+        )
+        tint = Image.new(
+            "RGB", image.size, (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
+        )
         image = Image.blend(image, tint, 0.08)
         path = folder / f"photo-{n:03d}.jpg"
         image.save(path, "JPEG", quality=92)
@@ -81,15 +94,30 @@ def bench_import(count: int) -> list[tuple[str, str]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CATALOG_")}
         env["CATALOG_INSTANCE_PATH"] = str(work / "instance")
         flask = [sys.executable, "-m", "flask", "--app", "wsgi", "catalog"]
-        subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
         started = time.perf_counter()
-        done = subprocess.run([*flask, "import", str(folder)], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [*flask, "import", str(folder)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         ours = time.perf_counter() - started
         summary = done.stdout.strip().splitlines()[-1]
         rows = [
             ("files", f"{count} JPEGs, 4000x3000, {megabytes:.0f} MB"),
-            ("naive pipeline (full decode, phash, pdq), 1 core", f"{naive:.1f} s ({count / naive:.2f} files/s)"),
-            ("`flask catalog import` (start-up, DB, storage, near-dup search), 2 cores", f"{ours:.1f} s ({count / ours:.2f} files/s)"),
+            (
+                "naive pipeline (full decode, phash, pdq), 1 core",
+                f"{naive:.1f} s ({count / naive:.2f} files/s)",
+            ),
+            (
+                "`flask catalog import` (start-up, DB, storage, near-dup search), 2 cores",
+                f"{ours:.1f} s ({count / ours:.2f} files/s)",
+            ),
             ("speed-up (target ≥ 6×)", f"{naive / ours:.1f}×"),
             ("import result", summary),
         ]
@@ -105,7 +133,7 @@ def fill_catalogue(url: str, size: int, seed: int = 1) -> np.ndarray:
     engine = make_engine(url)
     schema.upgrade(engine)
     batch = 100_000
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     with engine.begin() as conn:
         for start in range(0, size, batch):
             end = min(size, start + batch)
@@ -113,9 +141,15 @@ def fill_catalogue(url: str, size: int, seed: int = 1) -> np.ndarray:
                 sa.insert(Media.__table__),
                 [
                     {
-                        "id": i + 1, "sha256": f"{i:064x}", "kind": "image", "mime_type": "image/jpeg",
-                        "size_bytes": 1, "verification": "unverified", "extracted": {},
-                        "created_at": now, "updated_at": now,
+                        "id": i + 1,
+                        "sha256": f"{i:064x}",
+                        "kind": "image",
+                        "mime_type": "image/jpeg",
+                        "size_bytes": 1,
+                        "verification": "unverified",
+                        "extracted": {},
+                        "created_at": now,
+                        "updated_at": now,
                     }
                     for i in range(start, end)
                 ],
@@ -123,15 +157,26 @@ def fill_catalogue(url: str, size: int, seed: int = 1) -> np.ndarray:
             conn.execute(
                 sa.insert(MediaHash.__table__),
                 [
-                    {"id": i + 1, "media_id": i + 1, "algorithm": "pdq", "variant": "full",
-                     "bits": codes[i].tobytes(), "bit_length": 256, "quality": 100}
+                    {
+                        "id": i + 1,
+                        "media_id": i + 1,
+                        "algorithm": "pdq",
+                        "variant": "full",
+                        "bits": codes[i].tobytes(),
+                        "bit_length": 256,
+                        "quality": 100,
+                    }
                     for i in range(start, end)
                 ],
             )
         if engine.dialect.name == "postgresql":
             # Rows were inserted with their ids: move the sequences past them.
             for table in ("media", "media_hashes"):
-                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
+                )
     engine.dispose()
     return codes
 
@@ -162,7 +207,14 @@ def bench_search(size: int, kinds: list[str], queries: int = 400) -> list[tuple[
                 code[bit // 8] ^= 1 << (bit % 8)
             probes.append(code.tobytes().hex())
         for kind in kinds:
-            app = create_app({"DATABASE_URL": url, "MEDIA_ROOT": str(work / "media"), "SECRET_KEY": "bench", "INDEX_KIND": kind})
+            app = create_app(
+                {
+                    "DATABASE_URL": url,
+                    "MEDIA_ROOT": str(work / "media"),
+                    "SECRET_KEY": "bench",
+                    "INDEX_KIND": kind,
+                }
+            )
             holder = IndexHolder(kind, 3600)
             before = rss_mb()
             with app.app_context(), database(app).sessions() as session:
@@ -175,17 +227,25 @@ def bench_search(size: int, kinds: list[str], queries: int = 400) -> list[tuple[
                 found = 0
                 for probe in probes:
                     started = time.perf_counter()
-                    matches = search_hash(session, holder, "pdq", probe, thresholds=thresholds, limit=10)
+                    matches = search_hash(
+                        session, holder, "pdq", probe, thresholds=thresholds, limit=10
+                    )
                     latencies.append((time.perf_counter() - started) * 1000)
                     found += bool(matches)
             database(app).engine.dispose()
             latencies.sort()
-            rows.append((
-                f"{size:,}", kind, f"{fill_seconds:.0f} s", f"{load:.1f} s ({load / size * 1e6:.1f} s/M)",
-                f"{holder.index.memory_bytes() / 1e6:.0f} MB index, +{grown:.0f} MB RSS",
-                f"{statistics.median(latencies):.2f} ms", f"{latencies[int(len(latencies) * 0.99) - 1]:.2f} ms",
-                f"{found}/{len(probes)}",
-            ))
+            rows.append(
+                (
+                    f"{size:,}",
+                    kind,
+                    f"{fill_seconds:.0f} s",
+                    f"{load:.1f} s ({load / size * 1e6:.1f} s/M)",
+                    f"{holder.index.memory_bytes() / 1e6:.0f} MB index, +{grown:.0f} MB RSS",
+                    f"{statistics.median(latencies):.2f} ms",
+                    f"{latencies[int(len(latencies) * 0.99) - 1]:.2f} ms",
+                    f"{found}/{len(probes)}",
+                )
+            )
             del holder
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -215,7 +275,21 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_search(size, kinds)
     if rows:
         print("Search by PDQ hash (SQLite; synthetic hashes; query 8 bits from a stored hash)\n")
-        print(table(("catalogued", "index", "bulk fill", "start-up load", "memory", "p50", "p99", "found"), rows))
+        print(
+            table(
+                (
+                    "catalogued",
+                    "index",
+                    "bulk fill",
+                    "start-up load",
+                    "memory",
+                    "p50",
+                    "p99",
+                    "found",
+                ),
+                rows,
+            )
+        )
     return 0
 
 

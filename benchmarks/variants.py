@@ -41,7 +41,9 @@ def resize_small(image: Image.Image, rng: random.Random) -> Image.Image:
 
 def resize_large(image: Image.Image, rng: random.Random) -> Image.Image:
     scale = rng.uniform(1.3, 1.8)
-    return image.resize((int(image.width * scale), int(image.height * scale)), Image.Resampling.BICUBIC)
+    return image.resize(
+        (int(image.width * scale), int(image.height * scale)), Image.Resampling.BICUBIC
+    )
 
 
 def grayscale(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -69,7 +71,9 @@ def caption(image: Image.Image, rng: random.Random) -> Image.Image:
     out.paste(image, (0, bar if on_top else 0))
     draw = ImageDraw.Draw(out)
     size = max(10, bar // 3)
-    words = rng.choice(["BREAKING: explosion reported", "Footage shared by residents", "ВИДЕО: момент удара"])
+    words = rng.choice(
+        ["BREAKING: explosion reported", "Footage shared by residents", "ВИДЕО: момент удара"]
+    )
     y0 = 0 if on_top else image.height
     draw.text((size // 2, y0 + bar // 2 - size // 2), words, fill=ink, font=font(size))
     return jpeg(out, 85)
@@ -81,15 +85,28 @@ def logo(image: Image.Image, rng: random.Random) -> Image.Image:
     w = max(16, int(image.width * rng.uniform(0.12, 0.2)))
     h = max(10, w // 3)
     stamp = Image.new("RGBA", (w, h), (rng.randint(0, 255), 30, 60, 200))
-    ImageDraw.Draw(stamp).text((4, 2), "NEWS24", fill=(255, 255, 255, 255), font=font(max(8, h // 2)))
-    corner = rng.choice([(8, 8), (image.width - w - 8, 8), (8, image.height - h - 8), (image.width - w - 8, image.height - h - 8)])
+    ImageDraw.Draw(stamp).text(
+        (4, 2), "NEWS24", fill=(255, 255, 255, 255), font=font(max(8, h // 2))
+    )
+    corner = rng.choice(
+        [
+            (8, 8),
+            (image.width - w - 8, 8),
+            (8, image.height - h - 8),
+            (image.width - w - 8, image.height - h - 8),
+        ]
+    )
     out.paste(stamp, corner, stamp)
     return jpeg(out, 85)
 
 
 def letterbox(image: Image.Image, rng: random.Random) -> Image.Image:
     """Pad to a taller frame with black bars above and below."""
-    height = int(image.width * rng.uniform(0.9, 1.3)) if image.width > image.height else int(image.height * 1.4)
+    height = (
+        int(image.width * rng.uniform(0.9, 1.3))
+        if image.width > image.height
+        else int(image.height * 1.4)
+    )
     out = Image.new("RGB", (image.width, max(height, image.height + 20)), (0, 0, 0))
     out.paste(image, (0, (out.height - image.height) // 2))
     return jpeg(out, 85)
@@ -109,7 +126,9 @@ def mirror(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def rotate90(image: Image.Image, rng: random.Random) -> Image.Image:
-    return jpeg(image.transpose(rng.choice([Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270])), 85)
+    return jpeg(
+        image.transpose(rng.choice([Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270])), 85
+    )
 
 
 def rotate180(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -119,9 +138,13 @@ def rotate180(image: Image.Image, rng: random.Random) -> Image.Image:
 def tilt(image: Image.Image, rng: random.Random) -> Image.Image:
     """Re-photograph from a screen: a few degrees of rotation, a dark surround, softness, noise."""
     angle = rng.choice([-1, 1]) * rng.uniform(2.0, 5.0)
-    rotated = image.convert("RGB").rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(25, 25, 28))
+    rotated = image.convert("RGB").rotate(
+        angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(25, 25, 28)
+    )
     margin_x, margin_y = int(image.width * 0.06), int(image.height * 0.06)
-    out = Image.new("RGB", (rotated.width + 2 * margin_x, rotated.height + 2 * margin_y), (25, 25, 28))
+    out = Image.new(
+        "RGB", (rotated.width + 2 * margin_x, rotated.height + 2 * margin_y), (25, 25, 28)
+    )
     out.paste(rotated, (margin_x, margin_y))
     out = out.filter(ImageFilter.GaussianBlur(0.8))
     out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.85, 1.1))
@@ -146,11 +169,17 @@ def crop85(image: Image.Image, rng: random.Random) -> Image.Image:
 def screenshot(image: Image.Image, rng: random.Random) -> Image.Image:
     """Embed in a social-media post: header with avatar and name, text, the picture, a footer."""
     dark = rng.random() < 0.4
-    background, ink, muted = ((21, 32, 43), (240, 240, 240), (140, 150, 160)) if dark else ((255, 255, 255), (15, 20, 25), (100, 110, 120))
+    background, ink, muted = (
+        ((21, 32, 43), (240, 240, 240), (140, 150, 160))
+        if dark
+        else ((255, 255, 255), (15, 20, 25), (100, 110, 120))
+    )
     width = 720
     pad = 24
     pic_w = width - 2 * pad
-    pic = image.convert("RGB").resize((pic_w, max(16, int(image.height * pic_w / image.width))), Image.Resampling.BILINEAR)
+    pic = image.convert("RGB").resize(
+        (pic_w, max(16, int(image.height * pic_w / image.width))), Image.Resampling.BILINEAR
+    )
     header, text_h, footer = 84, rng.choice([40, 80]), 70
     out = Image.new("RGB", (width, header + text_h + pic.height + footer + pad), background)
     draw = ImageDraw.Draw(out)
@@ -190,11 +219,23 @@ TRANSFORMS: dict[str, Transform] = {
 
 # Which target in the issue each transformation answers to.
 GROUPS = {
-    "reencode": "basic", "resize_small": "basic", "resize_large": "basic", "grayscale": "basic",
-    "sepia": "basic", "recolour": "basic", "caption": "basic", "logo": "basic",
-    "letterbox": "basic", "pillarbox": "basic",
-    "mirror": "hard", "rotate90": "hard", "rotate180": "hard", "tilt": "hard",
-    "crop85": "hard", "crop70": "hard", "screenshot": "hard",
+    "reencode": "basic",
+    "resize_small": "basic",
+    "resize_large": "basic",
+    "grayscale": "basic",
+    "sepia": "basic",
+    "recolour": "basic",
+    "caption": "basic",
+    "logo": "basic",
+    "letterbox": "basic",
+    "pillarbox": "basic",
+    "mirror": "hard",
+    "rotate90": "hard",
+    "rotate180": "hard",
+    "tilt": "hard",
+    "crop85": "hard",
+    "crop70": "hard",
+    "screenshot": "hard",
 }
 
 

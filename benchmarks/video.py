@@ -40,7 +40,9 @@ def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
             zoom = 1.0 + 0.3 * t
             w, h = int(scene.width / zoom), int(scene.height / zoom)
             x = int((scene.width - w) * t)
-            picture = scene.crop((x, (scene.height - h) // 2, x + w, (scene.height - h) // 2 + h)).resize((width, height))
+            picture = scene.crop(
+                (x, (scene.height - h) // 2, x + w, (scene.height - h) // 2 + h)
+            ).resize((width, height))
             for packet in stream.encode(av.VideoFrame.from_image(picture)):
                 container.mux(packet)
         for packet in stream.encode():
@@ -50,17 +52,27 @@ def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
 
 def speed_rows(seconds: int) -> list[tuple[str, ...]]:
     rows = []
-    for label, (width, height) in {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}.items():
+    for label, (width, height) in {
+        "480p": (854, 480),
+        "720p": (1280, 720),
+        "1080p": (1920, 1080),
+    }.items():
         data = make_clip(width, height, seconds)
         started = time.perf_counter()
         found = fingerprint_video(data, **LIMITS)
         elapsed = time.perf_counter() - started
         target = {"720p": "≥ 30×", "1080p": "≥ 12×"}.get(label, "")
-        rows.append((
-            f"{label} H.264 ({width}x{height}, {len(data) * 8 / seconds / 1e6:.1f} Mbit/s)", f"{seconds} s",
-            f"{elapsed:.2f} s", f"{found.duration / elapsed:.1f}×", target,
-            f"{len(found.frames) / found.duration * 60:.0f}", f"{found.decoded_frames}",
-        ))
+        rows.append(
+            (
+                f"{label} H.264 ({width}x{height}, {len(data) * 8 / seconds / 1e6:.1f} Mbit/s)",
+                f"{seconds} s",
+                f"{elapsed:.2f} s",
+                f"{found.duration / elapsed:.1f}×",
+                target,
+                f"{len(found.frames) / found.duration * 60:.0f}",
+                f"{found.decoded_frames}",
+            )
+        )
     return rows
 
 
@@ -73,16 +85,28 @@ def match_rows() -> list[tuple[str, ...]]:
         for frame in prints[name].frames:
             for value in frame.hashes:
                 row += 1
-                index.add_hashes(value.algorithm, np.array([row]), np.array([media_id]), np.array([frame.time]), np.frombuffer(value.bits, np.uint8))
+                index.add_hashes(
+                    value.algorithm,
+                    np.array([row]),
+                    np.array([media_id]),
+                    np.array([frame.time]),
+                    np.frombuffer(value.bits, np.uint8),
+                )
     rows = []
     for media_id, name in enumerate(names, start=1):
         found = index.match_frames([(f.time, f.hashes) for f in prints[name].frames], Thresholds())
         family = name.split("-")[0]
-        expected = {n for n in names if n.split("-")[0] == family and family in ("chair", "pattern")} - {name}
+        expected = {
+            n for n in names if n.split("-")[0] == family and family in ("chair", "pattern")
+        } - {name}
         got = {names[m.media_id - 1]: m for m in found if m.media_id != media_id}
-        cells = ", ".join(
-            f"{other} ({got[other].details['query_coverage']:.2f}/{got[other].details['match_coverage']:.2f})" for other in sorted(got)
-        ) or "nothing"
+        cells = (
+            ", ".join(
+                f"{other} ({got[other].details['query_coverage']:.2f}/{got[other].details['match_coverage']:.2f})"
+                for other in sorted(got)
+            )
+            or "nothing"
+        )
         missed = sorted(expected - set(got))
         wrong = sorted(set(got) - expected)
         rows.append((name, cells, ", ".join(missed) or "none", ", ".join(wrong) or "none"))
@@ -90,7 +114,10 @@ def match_rows() -> list[tuple[str, ...]]:
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows])
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        + ["| " + " | ".join(r) + " |" for r in rows]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,9 +125,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args(argv)
     print("Video sampling and hashing, one core\n")
-    print(table(("clip", "length", "time", "real-time factor", "target", "frames kept per minute", "frames decoded"), speed_rows(args.seconds)))
+    print(
+        table(
+            (
+                "clip",
+                "length",
+                "time",
+                "real-time factor",
+                "target",
+                "frames kept per minute",
+                "frames decoded",
+            ),
+            speed_rows(args.seconds),
+        )
+    )
     print("\nSample clips against each other (coverage: query/match)\n")
-    print(table(("query", "matches (coverage)", "family members missed", "wrong matches"), match_rows()))
+    print(
+        table(
+            ("query", "matches (coverage)", "family members missed", "wrong matches"), match_rows()
+        )
+    )
     return 0
 
 

@@ -7,13 +7,14 @@ Flask is imported inside the factory so that the pure parts (``catalog.hashing``
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings, database, storage, probes, API, pages and commands."""
     from flask import Flask
 

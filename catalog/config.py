@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -106,7 +107,9 @@ def finalise(app: Flask) -> None:
     try:
         max_mb = float(cfg["MAX_UPLOAD_MB"])
     except (TypeError, ValueError):
-        raise RuntimeError(f"MAX_UPLOAD_MB must be a number, not {cfg['MAX_UPLOAD_MB']!r}")
+        raise RuntimeError(
+            f"MAX_UPLOAD_MB must be a number, not {cfg['MAX_UPLOAD_MB']!r}"
+        ) from None
     if max_mb <= 0:
         raise RuntimeError("MAX_UPLOAD_MB must be positive")
     cfg["MAX_UPLOAD_MB"] = max_mb

@@ -38,9 +38,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000}
-        )
+        engine = sa.create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
     return sa.create_engine(url, echo=echo, pool_pre_ping=True)
@@ -70,9 +68,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _on_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
         # A deferred transaction that has written already holds the write lock.
-        if conn.info.get(_TXN_STATE) == "DEFERRED" and not statement.lstrip()[:7].upper().startswith(
-            _READ_ONLY_PREFIXES
-        ):
+        if conn.info.get(_TXN_STATE) == "DEFERRED" and not statement.lstrip()[
+            :7
+        ].upper().startswith(_READ_ONLY_PREFIXES):
             conn.info[_TXN_STATE] = "WRITE"
 
 

@@ -53,7 +53,9 @@ def _sky(top: tuple[int, int, int], bottom: tuple[int, int, int], seed: int) -> 
     return Image.fromarray(np.clip(sky + grain, 0, 255).astype(np.uint8))
 
 
-def _dome(draw: ImageDraw.ImageDraw, x: int, y: int, scale: float, colour: tuple[int, int, int]) -> None:
+def _dome(
+    draw: ImageDraw.ImageDraw, x: int, y: int, scale: float, colour: tuple[int, int, int]
+) -> None:
     """The outline of a domed palace with a flagpole, as seen across the river."""
     s = scale
     draw.rectangle([x - 120 * s, y, x + 120 * s, y + 60 * s], fill=colour)
@@ -61,7 +63,10 @@ def _dome(draw: ImageDraw.ImageDraw, x: int, y: int, scale: float, colour: tuple
     draw.ellipse([x - 40 * s, y - 70 * s, x + 40 * s, y - 10 * s], fill=colour)
     draw.line([x, y - 70 * s, x, y - 110 * s], fill=colour, width=max(1, int(3 * s)))
     for i in range(-5, 6):
-        draw.rectangle([x + i * 20 * s - 5 * s, y + 15 * s, x + i * 20 * s + 5 * s, y + 35 * s], fill=(220, 200, 120))
+        draw.rectangle(
+            [x + i * 20 * s - 5 * s, y + 15 * s, x + i * 20 * s + 5 * s, y + 35 * s],
+            fill=(220, 200, 120),
+        )
 
 
 def _label(picture: Image.Image, text: str) -> Image.Image:
@@ -84,7 +89,9 @@ def smoke_frames(count: int = 60) -> list[Image.Image]:
             rise = (i * 6 + n * 2) % 190
             x, y = 300 + dx + rise * 0.35, 175 - rise
             grey = int(70 + 90 * shade)
-            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(grey, grey, grey, 170))
+            draw.ellipse(
+                [x - radius, y - radius, x + radius, y + radius], fill=(grey, grey, grey, 170)
+            )
         frames.append(_label(picture.filter(ImageFilter.SMOOTH), "column of smoke"))
     return frames
 
@@ -96,14 +103,22 @@ def blast_frames(count: int = 50) -> list[Image.Image]:
         picture = _sky((8, 10, 30), (40, 35, 60), 200 + n % 3)
         draw = ImageDraw.Draw(picture, "RGBA")
         for i in range(30):  # city lights along the bottom
-            draw.rectangle([i * 16 + 3, 240 + (i * 7) % 12, i * 16 + 9, 250 + (i * 7) % 12], fill=(250, 210, 120, 200))
+            draw.rectangle(
+                [i * 16 + 3, 240 + (i * 7) % 12, i * 16 + 9, 250 + (i * 7) % 12],
+                fill=(250, 210, 120, 200),
+            )
         _dome(draw, 330, 200, 0.55, (20, 20, 30))
         burst = max(0, n - 15)
         radius = min(90, burst * 9)
         if radius:
             glow = max(40, 255 - burst * 10)
-            draw.ellipse([330 - radius, 80 - radius, 330 + radius, 80 + radius], fill=(255, 230, 160, glow))
-            draw.ellipse([330 - radius // 3, 80 - radius // 3, 330 + radius // 3, 80 + radius // 3], fill=(255, 255, 255, 255))
+            draw.ellipse(
+                [330 - radius, 80 - radius, 330 + radius, 80 + radius], fill=(255, 230, 160, glow)
+            )
+            draw.ellipse(
+                [330 - radius // 3, 80 - radius // 3, 330 + radius // 3, 80 + radius // 3],
+                fill=(255, 255, 255, 255),
+            )
         frames.append(_label(picture, "blast in the sky"))
     return frames
 
@@ -121,12 +136,21 @@ def burning_frames(count: int = 50) -> list[Image.Image]:
         for k in range(25):
             x = 120 + rng.uniform(0, 240)
             height = 30 + 50 * abs(np.sin(n / 3 + k))
-            draw.polygon([(x - 14, 125), (x + 14, 125), (x, 125 - height)], fill=(255, int(120 + 100 * (k % 2)), 20, 210))
+            draw.polygon(
+                [(x - 14, 125), (x + 14, 125), (x, 125 - height)],
+                fill=(255, int(120 + 100 * (k % 2)), 20, 210),
+            )
         frames.append(_label(picture, "building burning"))
     return frames
 
 
-def encode_clip(frames: Iterable[Image.Image], crf: int = 23, size: tuple[int, int] = SIZE, fps: int = FPS, preset: str = "veryfast") -> bytes:
+def encode_clip(
+    frames: Iterable[Image.Image],
+    crf: int = 23,
+    size: tuple[int, int] = SIZE,
+    fps: int = FPS,
+    preset: str = "veryfast",
+) -> bytes:
     """Encode pictures as an H.264 MP4 at ``fps`` frames a second."""
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
@@ -136,7 +160,9 @@ def encode_clip(frames: Iterable[Image.Image], crf: int = 23, size: tuple[int, i
         stream.options = {"crf": str(crf), "preset": preset}
         stream.time_base = Fraction(1, fps)
         for picture in frames:
-            for packet in stream.encode(av.VideoFrame.from_image(picture.convert("RGB").resize(size))):
+            for packet in stream.encode(
+                av.VideoFrame.from_image(picture.convert("RGB").resize(size))
+            ):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -149,7 +175,15 @@ def sign_photo() -> bytes:
     draw = ImageDraw.Draw(picture)
     for row in range(6):
         for col in range(14):
-            draw.rectangle([col * 36 + (row % 2) * 18, 150 + row * 20, col * 36 + 30 + (row % 2) * 18, 166 + row * 20], fill=(150, 40, 35))
+            draw.rectangle(
+                [
+                    col * 36 + (row % 2) * 18,
+                    150 + row * 20,
+                    col * 36 + 30 + (row % 2) * 18,
+                    166 + row * 20,
+                ],
+                fill=(150, 40, 35),
+            )
     for k in range(12):
         draw.rectangle([k * 42, 128, k * 42 + 24, 150], fill=(150, 40, 35))
     draw.rectangle([180, 60, 330, 170], fill=(250, 250, 250), outline=(200, 0, 0), width=6)
@@ -176,21 +210,48 @@ class DemoResult:
     media: dict[str, int]
 
 
-def load(session: Session, storage: Storage, holder: IndexHolder, *, actor: User | None, thresholds: Thresholds, max_pixels: int) -> DemoResult:
+def load(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    *,
+    actor: User | None,
+    thresholds: Thresholds,
+    max_pixels: int,
+) -> DemoResult:
     """Load the scenario; loading it again adds nothing new."""
     when = lambda day, hh, mm: datetime(2023, 5, day, hh, mm, tzinfo=MSK)  # noqa: E731
     existing = {r.title: r for r in named.list_named(session, Incident)}
     if INCIDENT not in existing:
-        named.create_named(session, Incident, {"title": INCIDENT, "occurred_on": date(2023, 5, 3), "place": "Moscow Kremlin, Senate Palace", "summary": "Two drones were said to have been brought down over the Kremlin in the early hours; the Russian government called it an attempt on the President's life, Ukraine denied involvement. Demo data: the media are generated stand-ins."}, actor)
-    for name, kind, country in ((RUSSIA, PartyKind.GOVERNMENT, "Russia"), (UKRAINE, PartyKind.GOVERNMENT, "Ukraine")):
+        named.create_named(
+            session,
+            Incident,
+            {
+                "title": INCIDENT,
+                "occurred_on": date(2023, 5, 3),
+                "place": "Moscow Kremlin, Senate Palace",
+                "summary": "Two drones were said to have been brought down over the Kremlin in the early hours; the Russian government called it an attempt on the President's life, Ukraine denied involvement. Demo data: the media are generated stand-ins.",
+            },
+            actor,
+        )
+    for name, kind, country in (
+        (RUSSIA, PartyKind.GOVERNMENT, "Russia"),
+        (UKRAINE, PartyKind.GOVERNMENT, "Ukraine"),
+    ):
         if not any(p.name == name for p in named.list_named(session, Party)):
-            named.create_named(session, Party, {"name": name, "kind": kind, "country": country}, actor)
+            named.create_named(
+                session, Party, {"name": name, "kind": kind, "country": country}, actor
+            )
     for name, kind, party in (
-        ("TASS", SourceKind.STATE_MEDIA, RUSSIA), ("RT", SourceKind.STATE_MEDIA, RUSSIA),
-        ("Moscow news Telegram channel", SourceKind.MESSAGING_CHANNEL, None), ("AFP / Getty Images", SourceKind.PHOTO_AGENCY, None),
+        ("TASS", SourceKind.STATE_MEDIA, RUSSIA),
+        ("RT", SourceKind.STATE_MEDIA, RUSSIA),
+        ("Moscow news Telegram channel", SourceKind.MESSAGING_CHANNEL, None),
+        ("AFP / Getty Images", SourceKind.PHOTO_AGENCY, None),
     ):
         if not any(s.name == name for s in named.list_named(session, Source)):
-            named.create_named(session, Source, {"name": name, "kind": kind, "affiliated_party": party}, actor)
+            named.create_named(
+                session, Source, {"name": name, "kind": kind, "affiliated_party": party}, actor
+            )
 
     def add(make: Callable[[], bytes], name: str, details: IngestDetails) -> int:
         # Found by title: x264 need not give the same bytes twice, so a second load must not
@@ -200,45 +261,116 @@ def load(session: Session, storage: Storage, holder: IndexHolder, *, actor: User
             return held
         details.original_filename, details.incident = name, INCIDENT
         data = make()
-        result = ingest_bytes(session, storage, holder, data, details, actor=actor, thresholds=thresholds, max_pixels=max_pixels)
+        result = ingest_bytes(
+            session,
+            storage,
+            holder,
+            data,
+            details,
+            actor=actor,
+            thresholds=thresholds,
+            max_pixels=max_pixels,
+        )
         return result.media.id
 
     media = {
-        "smoke": add(lambda: encode_clip(smoke_frames()), "column-of-smoke.mp4", IngestDetails(
-            title="Column of smoke over the Senate dome (stand-in clip)",
-            sighting=SightingInput(url="https://t.me/moscow_news_demo/10452", platform="telegram", source="Moscow news Telegram channel",
-                                   posted_at=when(3, 14, 5), deleted_at=when(3, 14, 20), caption="Smoke over the Kremlin this night"),
-            acknowledgement=AcknowledgementInput(
-                party=RUSSIA, status="semi_official", source="RT", stated_at=when(3, 16, 30),
-                statement="Aired by state broadcaster RT as the night's attack, with the claim that the drones were disabled by electronic warfare.",
+        "smoke": add(
+            lambda: encode_clip(smoke_frames()),
+            "column-of-smoke.mp4",
+            IngestDetails(
+                title="Column of smoke over the Senate dome (stand-in clip)",
+                sighting=SightingInput(
+                    url="https://t.me/moscow_news_demo/10452",
+                    platform="telegram",
+                    source="Moscow news Telegram channel",
+                    posted_at=when(3, 14, 5),
+                    deleted_at=when(3, 14, 20),
+                    caption="Smoke over the Kremlin this night",
+                ),
+                acknowledgement=AcknowledgementInput(
+                    party=RUSSIA,
+                    status="semi_official",
+                    source="RT",
+                    stated_at=when(3, 16, 30),
+                    statement="Aired by state broadcaster RT as the night's attack, with the claim that the drones were disabled by electronic warfare.",
+                ),
             ),
-        )),
-        "blast": add(lambda: encode_clip(blast_frames()), "blast-in-the-sky.mp4", IngestDetails(
-            title="Blast in the sky above the Kremlin (stand-in clip)",
-            sighting=SightingInput(url="https://x.com/demo_user/status/1653700000000000000", platform="x", posted_at=when(3, 15, 10)),
-            acknowledgement=AcknowledgementInput(party=RUSSIA, status="unacknowledged", statement="Not referred to in any official statement."),
-        )),
-        "burning": add(lambda: encode_clip(burning_frames()), "building-burning.mp4", IngestDetails(
-            title="Building burning (stand-in clip)",
-            sighting=SightingInput(url="https://t.me/another_demo_channel/881", platform="telegram", posted_at=when(3, 15, 40)),
-            acknowledgement=AcknowledgementInput(party=RUSSIA, status="unacknowledged", statement="Not referred to in any official statement."),
-        )),
-        "sign": add(sign_photo, "no-drone-zone.jpg", IngestDetails(
-            title="“No Drone Zone” sign near the Kremlin (stand-in wire photo)", credit="Photographer / AFP via Getty Images",
-            sighting=SightingInput(url="https://www.gettyimages.com/detail/news-photo/demo", platform="wire", source="AFP / Getty Images", posted_at=when(3, 18, 0)),
-        )),
+        ),
+        "blast": add(
+            lambda: encode_clip(blast_frames()),
+            "blast-in-the-sky.mp4",
+            IngestDetails(
+                title="Blast in the sky above the Kremlin (stand-in clip)",
+                sighting=SightingInput(
+                    url="https://x.com/demo_user/status/1653700000000000000",
+                    platform="x",
+                    posted_at=when(3, 15, 10),
+                ),
+                acknowledgement=AcknowledgementInput(
+                    party=RUSSIA,
+                    status="unacknowledged",
+                    statement="Not referred to in any official statement.",
+                ),
+            ),
+        ),
+        "burning": add(
+            lambda: encode_clip(burning_frames()),
+            "building-burning.mp4",
+            IngestDetails(
+                title="Building burning (stand-in clip)",
+                sighting=SightingInput(
+                    url="https://t.me/another_demo_channel/881",
+                    platform="telegram",
+                    posted_at=when(3, 15, 40),
+                ),
+                acknowledgement=AcknowledgementInput(
+                    party=RUSSIA,
+                    status="unacknowledged",
+                    statement="Not referred to in any official statement.",
+                ),
+            ),
+        ),
+        "sign": add(
+            sign_photo,
+            "no-drone-zone.jpg",
+            IngestDetails(
+                title="“No Drone Zone” sign near the Kremlin (stand-in wire photo)",
+                credit="Photographer / AFP via Getty Images",
+                sighting=SightingInput(
+                    url="https://www.gettyimages.com/detail/news-photo/demo",
+                    platform="wire",
+                    source="AFP / Getty Images",
+                    posted_at=when(3, 18, 0),
+                ),
+            ),
+        ),
     }
     incident = next(r for r in named.list_named(session, Incident) if r.title == INCIDENT)
     _, _, stances = named.incident_detail(session, incident.id)
     if not stances:
-        editing.add_acknowledgement(session, AcknowledgementInput(
-            party=RUSSIA, status="official", source="TASS", stated_at=when(3, 14, 0),
-            statement="The Kremlin press service said two drones had targeted the Kremlin residence overnight and were disabled; it called it a planned terrorist act.",
-        ), actor, incident_id=incident.id)
-        editing.add_acknowledgement(session, AcknowledgementInput(
-            party=UKRAINE, status="denied", stated_at=when(3, 18, 30),
-            statement="Ukraine's government said it had nothing to do with the attack.",
-        ), actor, incident_id=incident.id)
+        editing.add_acknowledgement(
+            session,
+            AcknowledgementInput(
+                party=RUSSIA,
+                status="official",
+                source="TASS",
+                stated_at=when(3, 14, 0),
+                statement="The Kremlin press service said two drones had targeted the Kremlin residence overnight and were disabled; it called it a planned terrorist act.",
+            ),
+            actor,
+            incident_id=incident.id,
+        )
+        editing.add_acknowledgement(
+            session,
+            AcknowledgementInput(
+                party=UKRAINE,
+                status="denied",
+                stated_at=when(3, 18, 30),
+                statement="Ukraine's government said it had nothing to do with the attack.",
+            ),
+            actor,
+            incident_id=incident.id,
+        )
     return DemoResult(incident.id, media)
 
 

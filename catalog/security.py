@@ -59,6 +59,8 @@ def init_app(app: Flask) -> None:
         frame_options="DENY",
         referrer_policy="same-origin",
     )
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("RATE_LIMIT_STORAGE_URI", "memory://"))
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", app.config.get("RATE_LIMIT_STORAGE_URI", "memory://")
+    )
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)

@@ -18,7 +18,9 @@ from .media import encode, sample
 PASSWORD = "correct horse battery"
 # Kept under 500 KB: larger bodies make Werkzeug's test client spool them to a temporary file
 # that it leaves open when the app answers without reading the body (401, 403).
-ASTRONAUT = encode(Image.open(io.BytesIO(sample("photos/astronaut.png"))).convert("RGB"), "JPEG", quality=90)
+ASTRONAUT = encode(
+    Image.open(io.BytesIO(sample("photos/astronaut.png"))).convert("RGB"), "JPEG", quality=90
+)
 SHA0 = "0" * 64
 
 
@@ -35,11 +37,19 @@ def keys(app: Flask) -> dict[str, dict[str, str]]:
     return headers
 
 
-def upload(client: FlaskClient, headers: dict, data: bytes = ASTRONAUT, name: str = "a.png", metadata: dict | str | None = None):
+def upload(
+    client: FlaskClient,
+    headers: dict,
+    data: bytes = ASTRONAUT,
+    name: str = "a.png",
+    metadata: dict | str | None = None,
+):
     form: dict = {"file": (io.BytesIO(data), name)}
     if metadata is not None:
         form["metadata"] = metadata if isinstance(metadata, str) else json.dumps(metadata)
-    return client.post("/api/v1/media", headers=headers, data=form, content_type="multipart/form-data")
+    return client.post(
+        "/api/v1/media", headers=headers, data=form, content_type="multipart/form-data"
+    )
 
 
 def assert_problem(response, status: int, text: str = "") -> None:

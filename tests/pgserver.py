@@ -56,11 +56,18 @@ class PostgresServer:
             [*self._as_user, *args], check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         """Initialise the data folder and start the server; wait until it accepts connections."""
         self._run(
-            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
         )
         options = (
             f"-k {self.socket_dir} -c listen_addresses='' -p {self.port} "
@@ -68,8 +75,17 @@ class PostgresServer:
             "-c max_connections=200"
         )
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
-            "-l", str(self.base / "server.log"), "-w", "-t", "60", "start",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         return self
 
@@ -88,7 +104,10 @@ class PostgresServer:
         """Create an empty database with a unique name; return its URL."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(
-            host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres",
+            host=str(self.socket_dir),
+            port=self.port,
+            user="postgres",
+            dbname="postgres",
             autocommit=True,
         ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -98,7 +117,10 @@ class PostgresServer:
         """Drop a database made by ``create_database``."""
         name = url.split("/")[-1].split("?")[0]
         with psycopg.connect(
-            host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres",
+            host=str(self.socket_dir),
+            port=self.port,
+            user="postgres",
+            dbname="postgres",
             autocommit=True,
         ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

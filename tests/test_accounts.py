@@ -18,7 +18,9 @@ def test_create_user_hashes_password_and_audits(session: Session) -> None:
     assert PASSWORD not in user.password_hash
     event = session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()))
     assert (event.action, event.object_id, event.details) == (
-        "user.create", str(user.id), {"username": "ana", "role": "analyst"}
+        "user.create",
+        str(user.id),
+        {"username": "ana", "role": "analyst"},
     )
 
 
@@ -32,7 +34,9 @@ def test_create_user_hashes_password_and_audits(session: Session) -> None:
         ("ok", PASSWORD, "superuser", Invalid),
     ],
 )
-def test_create_user_validates(session: Session, username: str, password: str, role: str, error: type) -> None:
+def test_create_user_validates(
+    session: Session, username: str, password: str, role: str, error: type
+) -> None:
     with pytest.raises(error):
         accounts.create_user(session, username, password, role)
     assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 0

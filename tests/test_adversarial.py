@@ -35,7 +35,12 @@ __all__ = ["keys"]  # a fixture, used by name
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def png_bomb(width: int, height: int, inflate: bool) -> bytes:
@@ -59,9 +64,24 @@ BAD_FILES = [
     ("truncated png", encode(pattern(seed=2), "PNG")[:500], "cut.png", ""),
     ("huge dimensions", png_bomb(200_000, 200_000, inflate=False), "huge.png", "too many pixels"),
     ("inflates to 2.5 GB", png_bomb(50_000, 50_000, inflate=True), "bomb.png", "too many pixels"),
-    ("html named jpg", b"<!doctype html><html><script>alert(1)</script></html>", "photo.jpg", "not an image"),
-    ("svg named jpg", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "photo.jpg", "not an image"),
-    ("jpeg magic then html", b"\xff\xd8\xff\xe0" + b"<html><script>alert(1)</script></html>" * 20, "x.jpg", ""),
+    (
+        "html named jpg",
+        b"<!doctype html><html><script>alert(1)</script></html>",
+        "photo.jpg",
+        "not an image",
+    ),
+    (
+        "svg named jpg",
+        b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
+        "photo.jpg",
+        "not an image",
+    ),
+    (
+        "jpeg magic then html",
+        b"\xff\xd8\xff\xe0" + b"<html><script>alert(1)</script></html>" * 20,
+        "x.jpg",
+        "",
+    ),
     ("truncated mp4", MP4[: len(MP4) // 3], "cut.mp4", ""),
     ("mp4 header then garbage", MP4[:64] + b"\0" * 5000, "bad.mp4", ""),
     ("zip named jpg", b"PK\x03\x04" + b"\0" * 200, "archive.jpg", "not an image"),
@@ -78,11 +98,18 @@ def held(app: Flask) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize(("case", "data", "name", "text"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
-def test_bad_files_through_the_api(app: Flask, client: FlaskClient, keys, case: str, data: bytes, name: str, text: str) -> None:
+def test_bad_files_through_the_api(
+    app: Flask, client: FlaskClient, keys, case: str, data: bytes, name: str, text: str
+) -> None:
     before = held(app)
     for path in ("/api/v1/media", "/api/v1/search"):
         boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename=name)})
-        response = client.post(path, headers=keys["analyst"], data=body, content_type=f"multipart/form-data; boundary={boundary}")
+        response = client.post(
+            path,
+            headers=keys["analyst"],
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
         assert response.status_code in (415, 422), (case, path, response.status_code)
         assert_problem(response, response.status_code, text.replace("too many pixels", "pixels"))
         assert response.json["detail"] and response.json.get("code")
@@ -90,38 +117,85 @@ def test_bad_files_through_the_api(app: Flask, client: FlaskClient, keys, case: 
 
 
 @pytest.mark.parametrize(("case", "data", "name", "text"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
-def test_bad_files_through_the_form(app: Flask, client: FlaskClient, case: str, data: bytes, name: str, text: str) -> None:
+def test_bad_files_through_the_form(
+    app: Flask, client: FlaskClient, case: str, data: bytes, name: str, text: str
+) -> None:
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
     sign_in(client, "ana")
     before = held(app)
-    boundary, body = encode_multipart({"csrf_token": token(client), "file": FileStorage(io.BytesIO(data), filename=name)})
-    response = client.post("/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    boundary, body = encode_multipart(
+        {"csrf_token": token(client), "file": FileStorage(io.BytesIO(data), filename=name)}
+    )
+    response = client.post(
+        "/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
     page = response.get_data(as_text=True)
-    assert response.status_code == 422 and ("Nothing was stored" in page or "Choose a file" in page), case
+    assert response.status_code == 422 and (
+        "Nothing was stored" in page or "Choose a file" in page
+    ), case
     assert held(app) == before
 
 
-def test_polyglot_is_kept_as_the_image_it_is_and_never_served_as_html(client: FlaskClient, keys) -> None:
+def test_polyglot_is_kept_as_the_image_it_is_and_never_served_as_html(
+    client: FlaskClient, keys
+) -> None:
     polyglot = JPEG + b"<html><script>alert(document.cookie)</script></html>"
-    created = client.post("/api/v1/media", headers=keys["analyst"], data={"file": (io.BytesIO(polyglot), "page.html")}, content_type="multipart/form-data")
+    created = client.post(
+        "/api/v1/media",
+        headers=keys["analyst"],
+        data={"file": (io.BytesIO(polyglot), "page.html")},
+        content_type="multipart/form-data",
+    )
     assert created.status_code == 201 and created.json["media"]["mime_type"] == "image/jpeg"
-    with client.get(f"/api/v1/media/{created.json['media']['id']}/original", headers=keys["viewer"]) as original:
-        assert original.mimetype == "image/jpeg" and original.headers["X-Content-Type-Options"] == "nosniff"
+    with client.get(
+        f"/api/v1/media/{created.json['media']['id']}/original", headers=keys["viewer"]
+    ) as original:
+        assert (
+            original.mimetype == "image/jpeg"
+            and original.headers["X-Content-Type-Options"] == "nosniff"
+        )
         assert original.headers["Content-Disposition"].startswith("attachment")
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd\x00.jpg", "..\\..\\boot.ini", "a\r\nSet-Cookie: x=1.jpg", "\x1b[31mred.jpg", "....", "x" * 600 + ".jpg"])
-def test_hostile_file_names_are_reduced_to_a_plain_name(client: FlaskClient, keys, name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd\x00.jpg",
+        "..\\..\\boot.ini",
+        "a\r\nSet-Cookie: x=1.jpg",
+        "\x1b[31mred.jpg",
+        "....",
+        "x" * 600 + ".jpg",
+    ],
+)
+def test_hostile_file_names_are_reduced_to_a_plain_name(
+    client: FlaskClient, keys, name: str
+) -> None:
     data = encode(pattern(seed=len(name)), "PNG")
-    created = client.post("/api/v1/media", headers=keys["analyst"], data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
-    if created.status_code == 422:  # a line break in the name ends the part's header: no file arrived
+    created = client.post(
+        "/api/v1/media",
+        headers=keys["analyst"],
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+    if (
+        created.status_code == 422
+    ):  # a line break in the name ends the part's header: no file arrived
         assert_problem(created, 422, "file")
         return
     assert created.status_code == 201
     stored = created.json["media"]["original_filename"]
-    assert stored is None or ("/" not in stored and "\\" not in stored and not any(ord(c) < 32 for c in stored) and len(stored) <= 255 and stored not in ("..", "."))
-    with client.get(f"/api/v1/media/{created.json['media']['id']}/original", headers=keys["viewer"]) as original:
+    assert stored is None or (
+        "/" not in stored
+        and "\\" not in stored
+        and not any(ord(c) < 32 for c in stored)
+        and len(stored) <= 255
+        and stored not in ("..", ".")
+    )
+    with client.get(
+        f"/api/v1/media/{created.json['media']['id']}/original", headers=keys["viewer"]
+    ) as original:
         assert original.status_code == 200 and "\n" not in original.headers["Content-Disposition"]
 
 
@@ -134,60 +208,141 @@ def test_hostile_file_names_are_reduced_to_a_plain_name(client: FlaskClient, key
         (json.dumps({"sighting": {"url": "javascript:alert(1)"}}).encode(), 422),
         (json.dumps({"incident": "\x00"}).encode(), 422),
         (json.dumps({"tags": ["x"] * 1000}).encode(), 422),
-        (json.dumps({"acknowledgement": {"party": "P", "status": "official'; DROP TABLE media; --"}}).encode(), 422),
+        (
+            json.dumps(
+                {"acknowledgement": {"party": "P", "status": "official'; DROP TABLE media; --"}}
+            ).encode(),
+            422,
+        ),
     ],
 )
-def test_bad_metadata_fields(app: Flask, client: FlaskClient, keys, metadata: bytes, status: int) -> None:
+def test_bad_metadata_fields(
+    app: Flask, client: FlaskClient, keys, metadata: bytes, status: int
+) -> None:
     before = held(app)
     boundary = "b0undary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n".encode() + metadata
-        + f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".encode()
-        + JPEG + f"\r\n--{boundary}--\r\n".encode()
+        f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'.encode()
+        + metadata
+        + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+        + JPEG
+        + f"\r\n--{boundary}--\r\n".encode()
     )
-    response = client.post("/api/v1/media", headers=keys["analyst"], data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    response = client.post(
+        "/api/v1/media",
+        headers=keys["analyst"],
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
     assert_problem(response, status)
     assert held(app) == before
 
 
 def test_sql_metacharacters_are_only_text(client: FlaskClient, keys) -> None:
     title = "Robert'); DROP TABLE media;-- % _ \\"
-    created = client.post("/api/v1/media", headers=keys["analyst"], data={"file": (io.BytesIO(JPEG), "a.jpg"), "metadata": json.dumps({"title": title, "incident": title})}, content_type="multipart/form-data")
+    created = client.post(
+        "/api/v1/media",
+        headers=keys["analyst"],
+        data={
+            "file": (io.BytesIO(JPEG), "a.jpg"),
+            "metadata": json.dumps({"title": title, "incident": title}),
+        },
+        content_type="multipart/form-data",
+    )
     assert created.status_code == 201 and created.json["media"]["title"] == title
-    found = client.get("/api/v1/media", headers=keys["viewer"], query_string={"q": "'); DROP", "incident": title}).json["items"]
+    found = client.get(
+        "/api/v1/media", headers=keys["viewer"], query_string={"q": "'); DROP", "incident": title}
+    ).json["items"]
     assert [m["id"] for m in found] == [created.json["media"]["id"]]
-    assert [m["id"] for m in client.get("/api/v1/media", headers=keys["viewer"], query_string={"q": "% _"}).json["items"]] == [created.json["media"]["id"]]
-    assert client.get("/api/v1/lookup/url", headers=keys["viewer"], query_string={"url": "' OR 1=1 --"}).json == []
-    assert client.get("/api/v1/search/hash", headers=keys["viewer"], query_string={"algorithm": "pdq' --", "hex": "0" * 64}).status_code == 422
+    assert [
+        m["id"]
+        for m in client.get(
+            "/api/v1/media", headers=keys["viewer"], query_string={"q": "% _"}
+        ).json["items"]
+    ] == [created.json["media"]["id"]]
+    assert (
+        client.get(
+            "/api/v1/lookup/url", headers=keys["viewer"], query_string={"url": "' OR 1=1 --"}
+        ).json
+        == []
+    )
+    assert (
+        client.get(
+            "/api/v1/search/hash",
+            headers=keys["viewer"],
+            query_string={"algorithm": "pdq' --", "hex": "0" * 64},
+        ).status_code
+        == 422
+    )
 
 
-def test_invalid_utf8_in_the_form_is_refused_or_kept_as_text(app: Flask, client: FlaskClient) -> None:
+def test_invalid_utf8_in_the_form_is_refused_or_kept_as_text(
+    app: Flask, client: FlaskClient
+) -> None:
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
     sign_in(client, "ana")
     boundary = "b0undary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token(client)}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n"
-    ).encode() + b"\xff\xfe\xc3(" + (
-        f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    ).encode() + JPEG + f"\r\n--{boundary}--\r\n".encode()
-    response = client.post("/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token(client)}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n'
+        ).encode()
+        + b"\xff\xfe\xc3("
+        + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        ).encode()
+        + JPEG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = client.post(
+        "/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
     assert response.status_code == 422 and "not valid UTF-8" in response.get_data(as_text=True)
 
 
-@settings(max_examples=40, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(data=st.binary(max_size=4096), name=st.text(max_size=40), prefix=st.sampled_from([b"", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\0\0\0\0WEBP", b"\0\0\0 ftypisom"]))
-def test_fuzzed_uploads_and_searches_never_fail_the_server(app: Flask, keys, data: bytes, name: str, prefix: bytes) -> None:
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+@given(
+    data=st.binary(max_size=4096),
+    name=st.text(max_size=40),
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"\xff\xd8\xff",
+            b"\x89PNG\r\n\x1a\n",
+            b"GIF89a",
+            b"RIFF\0\0\0\0WEBP",
+            b"\0\0\0 ftypisom",
+        ]
+    ),
+)
+def test_fuzzed_uploads_and_searches_never_fail_the_server(
+    app: Flask, keys, data: bytes, name: str, prefix: bytes
+) -> None:
     client = app.test_client()
     for path in ("/api/v1/media", "/api/v1/search"):
-        boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(prefix + data), filename=name or "f")})
-        response = client.post(path, headers=keys["analyst"], data=body, content_type=f"multipart/form-data; boundary={boundary}")
+        boundary, body = encode_multipart(
+            {"file": FileStorage(io.BytesIO(prefix + data), filename=name or "f")}
+        )
+        response = client.post(
+            path,
+            headers=keys["analyst"],
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
         assert response.status_code < 500, response.get_data(as_text=True)
         if response.status_code >= 400:
             assert response.mimetype == "application/problem+json"
     with app.app_context():
-        assert get_session().scalar(sa.select(sa.func.count()).select_from(Media)) == len(list(get_storage().iter_originals()))
+        assert get_session().scalar(sa.select(sa.func.count()).select_from(Media)) == len(
+            list(get_storage().iter_originals())
+        )
 
 
 def test_path_like_search_values_stay_values(client: FlaskClient, keys, tmp_path: Path) -> None:
@@ -196,24 +351,52 @@ def test_path_like_search_values_stay_values(client: FlaskClient, keys, tmp_path
         assert response.status_code in (400, 404)
 
 
-def test_script_payloads_in_every_text_field_are_escaped_wherever_shown(app: Flask, client: FlaskClient) -> None:
+def test_script_payloads_in_every_text_field_are_escaped_wherever_shown(
+    app: Flask, client: FlaskClient
+) -> None:
     payload = "<img src=x onerror=alert(1)><script>alert(2)</script>"
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
     sign_in(client, "ana")
     fields = {
-        "title": f"t{payload}", "description": f"d{payload}", "credit": f"c{payload}", "incident": f"i{payload}", "tags": f"g{payload}",
-        "sighting-url": "https://t.me/c/1?q=%3Cscript%3E", "sighting-source": f"s{payload}", "sighting-account": f"a{payload}",
-        "sighting-posted_at": "2023-05-03T02:30+03:00", "ack-party": f"p{payload}", "ack-status": "official",
-        "ack-statement": f"st{payload}", "ack-source": f"as{payload}",
+        "title": f"t{payload}",
+        "description": f"d{payload}",
+        "credit": f"c{payload}",
+        "incident": f"i{payload}",
+        "tags": f"g{payload}",
+        "sighting-url": "https://t.me/c/1?q=%3Cscript%3E",
+        "sighting-source": f"s{payload}",
+        "sighting-account": f"a{payload}",
+        "sighting-posted_at": "2023-05-03T02:30+03:00",
+        "ack-party": f"p{payload}",
+        "ack-status": "official",
+        "ack-statement": f"st{payload}",
+        "ack-source": f"as{payload}",
     }
-    boundary, body = encode_multipart({"csrf_token": token(client), "file": FileStorage(io.BytesIO(JPEG), filename=f"f{payload}.jpg"), **fields})
-    response = client.post("/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    boundary, body = encode_multipart(
+        {
+            "csrf_token": token(client),
+            "file": FileStorage(io.BytesIO(JPEG), filename=f"f{payload}.jpg"),
+            **fields,
+        }
+    )
+    response = client.post(
+        "/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
     media_page = client.get(response.headers["Location"]).get_data(as_text=True)
     links = set(re_links(media_page))
-    pages = [response.headers["Location"], "/", "/media", "/incidents", "/sources", "/parties", *links,
-             "/search?tab=url&url=https://t.me/c/1?q=%3Cscript%3E", f"{response.headers['Location'].split('?')[0]}/report.html"]
+    pages = [
+        response.headers["Location"],
+        "/",
+        "/media",
+        "/incidents",
+        "/sources",
+        "/parties",
+        *links,
+        "/search?tab=url&url=https://t.me/c/1?q=%3Cscript%3E",
+        f"{response.headers['Location'].split('?')[0]}/report.html",
+    ]
     for path in pages:
         html = client.get(path).get_data(as_text=True)
         assert "<script>alert(2)" not in html and "<img src=x" not in html, path

@@ -90,7 +90,11 @@ BODIES = {
     ("PATCH", "/users/1"): {"display_name": "Someone"},
     ("POST", "/keys"): {"name": "script"},
 }
-JSON_WRITES = [(m, p) for m, p, _ in ENDPOINTS if m in ("POST", "PATCH") and not p.endswith(("/media", "/search"))]
+JSON_WRITES = [
+    (m, p)
+    for m, p, _ in ENDPOINTS
+    if m in ("POST", "PATCH") and not p.endswith(("/media", "/search"))
+]
 
 
 def body_for(method: str, path: str) -> dict:
@@ -102,22 +106,30 @@ def body_for(method: str, path: str) -> dict:
 def send(client: FlaskClient, method: str, path: str, headers: dict | None = None):
     kwargs: dict = {"headers": headers or {}}
     if method == "POST" and path.endswith(("/media", "/search")):
-        kwargs.update(data={"file": (io.BytesIO(ASTRONAUT), "a.png")}, content_type="multipart/form-data")
+        kwargs.update(
+            data={"file": (io.BytesIO(ASTRONAUT), "a.png")}, content_type="multipart/form-data"
+        )
     elif method in ("POST", "PATCH"):
         kwargs["json"] = body_for(method, path)
     return client.open(path, method=method, **kwargs)
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ENDPOINTS)
-def test_every_endpoint_needs_a_valid_key(client: FlaskClient, keys, method: str, path: str, role: str) -> None:
+def test_every_endpoint_needs_a_valid_key(
+    client: FlaskClient, keys, method: str, path: str, role: str
+) -> None:
     assert_problem(send(client, method, path), 401, "Bearer")
     assert send(client, method, path).headers["WWW-Authenticate"].startswith("Bearer")
-    assert_problem(send(client, method, path, {"Authorization": "Bearer cat_not-a-key"}), 401, "unknown")
+    assert_problem(
+        send(client, method, path, {"Authorization": "Bearer cat_not-a-key"}), 401, "unknown"
+    )
     assert_problem(send(client, method, path, {"Authorization": "Basic dXNlcjpwYXNz"}), 401)
 
 
 @pytest.mark.parametrize(("method", "path", "role"), [e for e in ENDPOINTS if e[2] != "viewer"])
-def test_lower_roles_are_refused(client: FlaskClient, keys, method: str, path: str, role: str) -> None:
+def test_lower_roles_are_refused(
+    client: FlaskClient, keys, method: str, path: str, role: str
+) -> None:
     assert_problem(send(client, method, path, keys["viewer"]), 403, f"{role} role")
     if role == "admin":
         assert_problem(send(client, method, path, keys["analyst"]), 403, "admin role")
@@ -125,9 +137,16 @@ def test_lower_roles_are_refused(client: FlaskClient, keys, method: str, path: s
 
 @pytest.mark.parametrize(("method", "path"), JSON_WRITES)
 def test_invalid_bodies_are_refused(client: FlaskClient, keys, method: str, path: str) -> None:
-    unknown = client.open(path, method=method, headers=keys["admin"], json={**body_for(method, path), "zzz_unknown": 1})
+    unknown = client.open(
+        path,
+        method=method,
+        headers=keys["admin"],
+        json={**body_for(method, path), "zzz_unknown": 1},
+    )
     assert_problem(unknown, 422, "zzz_unknown")
-    broken = client.open(path, method=method, headers=keys["admin"], data="{", content_type="application/json")
+    broken = client.open(
+        path, method=method, headers=keys["admin"], data="{", content_type="application/json"
+    )
     assert broken.status_code in (400, 422)
     assert_problem(broken, broken.status_code)
 
@@ -172,31 +191,68 @@ def test_upload_read_list_and_download(client: FlaskClient, keys) -> None:
         "credit": "Photographer / AFP via Getty Images",
         "incident": "Claimed strike",
         "tags": ["smoke"],
-        "sighting": {"url": "https://t.me/chan/12", "platform": "telegram", "source": "Chan", "posted_at": "2023-05-03T02:30:00+03:00"},
-        "acknowledgement": {"party": "Government of R", "status": "semi_official", "statement": "aired", "source": "State TV"},
+        "sighting": {
+            "url": "https://t.me/chan/12",
+            "platform": "telegram",
+            "source": "Chan",
+            "posted_at": "2023-05-03T02:30:00+03:00",
+        },
+        "acknowledgement": {
+            "party": "Government of R",
+            "status": "semi_official",
+            "statement": "aired",
+            "source": "State TV",
+        },
     }
     created = upload(client, keys["analyst"], metadata=metadata)
     assert created.status_code == 201
     media = created.json["media"]
     assert created.headers["Location"].endswith(f"/api/v1/media/{media['id']}")
-    assert media["title"] == "Smoke over the dome <script>" and media["incident"] == "Claimed strike"
+    assert (
+        media["title"] == "Smoke over the dome <script>" and media["incident"] == "Claimed strike"
+    )
     assert media["provenance"]["earliest_sighting"]["time"] == "2023-05-02T23:30:00+00:00"
     assert media["acknowledgements"][0]["status"] == "semi_official"
     assert {h["algorithm"] for h in media["hashes"]} >= {"pdq", "phash"}
 
     again = upload(client, keys["analyst"])
-    assert again.status_code == 200 and again.json["created"] is False and again.json["media"]["id"] == media["id"]
-    copy = upload(client, keys["analyst"], encode(__import__("PIL.Image", fromlist=["Image"]).open(io.BytesIO(ASTRONAUT)).convert("RGB").resize((256, 256)), "JPEG"), "copy.jpg")
-    assert copy.status_code == 201 and [m["media_id"] for m in copy.json["near_duplicates"]] == [media["id"]]
+    assert (
+        again.status_code == 200
+        and again.json["created"] is False
+        and again.json["media"]["id"] == media["id"]
+    )
+    copy = upload(
+        client,
+        keys["analyst"],
+        encode(
+            __import__("PIL.Image", fromlist=["Image"])
+            .open(io.BytesIO(ASTRONAUT))
+            .convert("RGB")
+            .resize((256, 256)),
+            "JPEG",
+        ),
+        "copy.jpg",
+    )
+    assert copy.status_code == 201 and [m["media_id"] for m in copy.json["near_duplicates"]] == [
+        media["id"]
+    ]
 
     read = client.get(f"/api/v1/media/{media['id']}", headers=keys["viewer"])
     assert read.status_code == 200 and read.headers["ETag"]
     assert read.json["links"][0]["kind"] == "near_duplicate"
-    assert client.get(f"/api/v1/media/{media['id']}", headers={**keys["viewer"], "If-None-Match": read.headers["ETag"]}).status_code == 304
+    assert (
+        client.get(
+            f"/api/v1/media/{media['id']}",
+            headers={**keys["viewer"], "If-None-Match": read.headers["ETag"]},
+        ).status_code
+        == 304
+    )
 
     page = client.get("/api/v1/media?limit=1", headers=keys["viewer"]).json
     assert len(page["items"]) == 1 and page["next_cursor"]
-    rest = client.get(f"/api/v1/media?limit=1&cursor={page['next_cursor']}", headers=keys["viewer"]).json
+    rest = client.get(
+        f"/api/v1/media?limit=1&cursor={page['next_cursor']}", headers=keys["viewer"]
+    ).json
     assert rest["items"][0]["id"] == media["id"] and rest["next_cursor"] is None
     for query, expected in [
         ("incident=Claimed%20strike", [media["id"]]),
@@ -209,62 +265,162 @@ def test_upload_read_list_and_download(client: FlaskClient, keys) -> None:
         ("kind=video", []),
         ("seen_after=2023-05-02T00:00:00Z&seen_before=2023-05-04T00:00:00Z", [media["id"]]),
     ]:
-        assert [m["id"] for m in client.get(f"/api/v1/media?{query}", headers=keys["viewer"]).json["items"]] == expected, query
+        assert [
+            m["id"]
+            for m in client.get(f"/api/v1/media?{query}", headers=keys["viewer"]).json["items"]
+        ] == expected, query
 
     original = client.get(f"/api/v1/media/{media['id']}/original", headers=keys["viewer"])
     assert original.data == ASTRONAUT and original.mimetype == "image/jpeg"
     assert "attachment" in original.headers["Content-Disposition"]
     original.close()
-    assert client.get(f"/api/v1/media/{media['id']}/audit", headers=keys["viewer"]).json[0]["action"] == "media.create"
-    assert client.get(f"/api/v1/media/{media['id']}/provenance", headers=keys["viewer"]).json["sightings"] == 1
-    assert_problem(client.get(f"/api/v1/media/{media['id']}/files/poster.jpg", headers=keys["viewer"]), 404, "no poster.jpg")
+    assert (
+        client.get(f"/api/v1/media/{media['id']}/audit", headers=keys["viewer"]).json[0]["action"]
+        == "media.create"
+    )
+    assert (
+        client.get(f"/api/v1/media/{media['id']}/provenance", headers=keys["viewer"]).json[
+            "sightings"
+        ]
+        == 1
+    )
+    assert_problem(
+        client.get(f"/api/v1/media/{media['id']}/files/poster.jpg", headers=keys["viewer"]),
+        404,
+        "no poster.jpg",
+    )
 
 
 def test_video_upload_has_poster_and_contact_sheet(client: FlaskClient, keys) -> None:
     created = upload(client, keys["analyst"], clip("doorknob-hd-no-bar.mp4"), "door.mp4")
     assert created.status_code == 201 and created.json["media"]["kind"] == "video"
     assert sorted(created.json["media"]["derived"]) == ["contact-sheet.jpg", "poster.jpg"]
-    poster = client.get(f"/api/v1/media/{created.json['media']['id']}/files/poster.jpg", headers=keys["viewer"])
+    poster = client.get(
+        f"/api/v1/media/{created.json['media']['id']}/files/poster.jpg", headers=keys["viewer"]
+    )
     assert poster.status_code == 200 and poster.data[:3] == b"\xff\xd8\xff"
     poster.close()
 
 
 def test_search_and_lookups(client: FlaskClient, keys) -> None:
-    media = upload(client, keys["analyst"], metadata={"sighting": {"url": "https://t.me/chan/1"}}).json["media"]
-    found = client.post("/api/v1/search", headers=keys["viewer"], data={"file": (io.BytesIO(ASTRONAUT), "q.png")}).json
+    media = upload(
+        client, keys["analyst"], metadata={"sighting": {"url": "https://t.me/chan/1"}}
+    ).json["media"]
+    found = client.post(
+        "/api/v1/search", headers=keys["viewer"], data={"file": (io.BytesIO(ASTRONAUT), "q.png")}
+    ).json
     assert found["matches"][0]["kind"] == "exact" and found["matches"][0]["media_id"] == media["id"]
-    pdq = next(h["hex"] for h in media["hashes"] if h["algorithm"] == "pdq" and h["variant"] == "full")
-    by_hash = client.get(f"/api/v1/search/hash?algorithm=pdq&hex={pdq}", headers=keys["viewer"]).json
-    assert by_hash["matches"][0]["media_id"] == media["id"] and by_hash["matches"][0]["distance"] == 0
-    assert client.get(f"/api/v1/lookup/sha256/{media['sha256'].upper()}", headers=keys["viewer"]).json["id"] == media["id"]
-    assert [m["id"] for m in client.get("/api/v1/lookup/url?url=https://t.me/chan/1", headers=keys["viewer"]).json] == [media["id"]]
-    assert client.get("/api/v1/lookup/url?url=https://t.me/other", headers=keys["viewer"]).json == []
+    pdq = next(
+        h["hex"] for h in media["hashes"] if h["algorithm"] == "pdq" and h["variant"] == "full"
+    )
+    by_hash = client.get(
+        f"/api/v1/search/hash?algorithm=pdq&hex={pdq}", headers=keys["viewer"]
+    ).json
+    assert (
+        by_hash["matches"][0]["media_id"] == media["id"] and by_hash["matches"][0]["distance"] == 0
+    )
+    assert (
+        client.get(f"/api/v1/lookup/sha256/{media['sha256'].upper()}", headers=keys["viewer"]).json[
+            "id"
+        ]
+        == media["id"]
+    )
+    assert [
+        m["id"]
+        for m in client.get(
+            "/api/v1/lookup/url?url=https://t.me/chan/1", headers=keys["viewer"]
+        ).json
+    ] == [media["id"]]
+    assert (
+        client.get("/api/v1/lookup/url?url=https://t.me/other", headers=keys["viewer"]).json == []
+    )
 
 
 def test_records_sightings_acknowledgements_and_reviews(client: FlaskClient, keys) -> None:
     analyst = keys["analyst"]
-    source = client.post("/api/v1/sources", headers=analyst, json={"name": "TASS", "kind": "news_agency", "url": "https://tass.ru"})
+    source = client.post(
+        "/api/v1/sources",
+        headers=analyst,
+        json={"name": "TASS", "kind": "news_agency", "url": "https://tass.ru"},
+    )
     assert source.status_code == 201 and source.headers["Location"]
-    assert_problem(client.post("/api/v1/sources", headers=analyst, json={"name": "TASS"}), 409, "already exists")
-    assert client.post("/api/v1/parties", headers=analyst, json={"name": "Government of R", "kind": "government"}).status_code == 201
-    assert client.post("/api/v1/incidents", headers=analyst, json={"title": "Strike", "occurred_on": "2023-05-03"}).json["occurred_on"] == "2023-05-03"
-    assert [s["name"] for s in client.get("/api/v1/sources", headers=keys["viewer"]).json] == ["TASS"]
+    assert_problem(
+        client.post("/api/v1/sources", headers=analyst, json={"name": "TASS"}),
+        409,
+        "already exists",
+    )
+    assert (
+        client.post(
+            "/api/v1/parties",
+            headers=analyst,
+            json={"name": "Government of R", "kind": "government"},
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/v1/incidents",
+            headers=analyst,
+            json={"title": "Strike", "occurred_on": "2023-05-03"},
+        ).json["occurred_on"]
+        == "2023-05-03"
+    )
+    assert [s["name"] for s in client.get("/api/v1/sources", headers=keys["viewer"]).json] == [
+        "TASS"
+    ]
 
     media = upload(client, analyst).json["media"]
-    sighting = client.post(f"/api/v1/media/{media['id']}/sightings", headers=analyst, json={"url": "https://x.com/p/1", "source": "TASS", "deleted_at": "2023-05-03T03:00:00Z"})
+    sighting = client.post(
+        f"/api/v1/media/{media['id']}/sightings",
+        headers=analyst,
+        json={"url": "https://x.com/p/1", "source": "TASS", "deleted_at": "2023-05-03T03:00:00Z"},
+    )
     assert sighting.status_code == 201 and sighting.json["source"] == "TASS"
-    ack = client.post(f"/api/v1/media/{media['id']}/acknowledgements", headers=analyst, json={"party": "Government of R", "status": "denied", "statement": "fake"})
+    ack = client.post(
+        f"/api/v1/media/{media['id']}/acknowledgements",
+        headers=analyst,
+        json={"party": "Government of R", "status": "denied", "statement": "fake"},
+    )
     assert ack.status_code == 201 and ack.json["status"] == "denied"
-    assert client.delete(f"/api/v1/sightings/{sighting.json['id']}", headers=analyst).status_code == 204
-    assert client.delete(f"/api/v1/acknowledgements/{ack.json['id']}", headers=analyst).status_code == 204
-    actions = [e["action"] for e in client.get(f"/api/v1/media/{media['id']}/audit", headers=analyst).json]
-    assert actions == ["media.create", "sighting.create", "acknowledgement.create", "sighting.delete", "acknowledgement.delete"]
+    assert (
+        client.delete(f"/api/v1/sightings/{sighting.json['id']}", headers=analyst).status_code
+        == 204
+    )
+    assert (
+        client.delete(f"/api/v1/acknowledgements/{ack.json['id']}", headers=analyst).status_code
+        == 204
+    )
+    actions = [
+        e["action"] for e in client.get(f"/api/v1/media/{media['id']}/audit", headers=analyst).json
+    ]
+    assert actions == [
+        "media.create",
+        "sighting.create",
+        "acknowledgement.create",
+        "sighting.delete",
+        "acknowledgement.delete",
+    ]
 
     copy = upload(client, analyst, encode(pattern(seed=1), "PNG"), "p.png")
     del copy
-    near = upload(client, analyst, encode(__import__("PIL.Image", fromlist=["Image"]).open(io.BytesIO(ASTRONAUT)).convert("RGB").resize((300, 300)), "JPEG"), "c.jpg").json
-    link_id = client.get(f"/api/v1/media/{near['media']['id']}", headers=analyst).json["links"][0]["id"]
-    reviewed = client.post(f"/api/v1/links/{link_id}/review", headers=analyst, json={"review": "rejected"})
+    near = upload(
+        client,
+        analyst,
+        encode(
+            __import__("PIL.Image", fromlist=["Image"])
+            .open(io.BytesIO(ASTRONAUT))
+            .convert("RGB")
+            .resize((300, 300)),
+            "JPEG",
+        ),
+        "c.jpg",
+    ).json
+    link_id = client.get(f"/api/v1/media/{near['media']['id']}", headers=analyst).json["links"][0][
+        "id"
+    ]
+    reviewed = client.post(
+        f"/api/v1/links/{link_id}/review", headers=analyst, json={"review": "rejected"}
+    )
     assert reviewed.status_code == 200 and reviewed.json["review"] == "rejected"
 
 
@@ -276,12 +432,22 @@ def test_records_sightings_acknowledgements_and_reviews(client: FlaskClient, key
         ({"acknowledgement": {"party": "P", "status": "sort_of"}}, "status"),
         ({"sighting": {"posted_at": "2023-05-03T02:30:00"}}, "posted_at"),
         ({"sighting": {"url": "ftp://x/y"}}, "url"),
-        ({"sighting": {"posted_at": "2023-05-03T02:30:00Z", "deleted_at": "2023-05-02T02:30:00Z"}}, "deleted before"),
+        (
+            {
+                "sighting": {
+                    "posted_at": "2023-05-03T02:30:00Z",
+                    "deleted_at": "2023-05-02T02:30:00Z",
+                }
+            },
+            "deleted before",
+        ),
         ({"title": "x" * 600}, "title"),
         ({"unknown_field": 1}, "unknown_field"),
     ],
 )
-def test_invalid_metadata_is_422_and_stores_nothing(client: FlaskClient, keys, metadata, text: str) -> None:
+def test_invalid_metadata_is_422_and_stores_nothing(
+    client: FlaskClient, keys, metadata, text: str
+) -> None:
     assert_problem(upload(client, keys["analyst"], metadata=metadata), 422, text)
     assert client.get("/api/v1/media", headers=keys["viewer"]).json["items"] == []
 
@@ -294,7 +460,9 @@ def test_invalid_metadata_is_422_and_stores_nothing(client: FlaskClient, keys, m
         (encode(pattern(), "PNG")[:300], "cut.png", 422, "truncated"),
     ],
 )
-def test_bad_files_are_refused(client: FlaskClient, keys, data: bytes, name: str, status: int, code: str) -> None:
+def test_bad_files_are_refused(
+    client: FlaskClient, keys, data: bytes, name: str, status: int, code: str
+) -> None:
     response = upload(client, keys["analyst"], data, name)
     assert_problem(response, status)
     assert response.json.get("code") in (code, "corrupt")
@@ -319,12 +487,28 @@ def test_bad_queries(client: FlaskClient, keys, path: str, text: str) -> None:
 
 
 def test_missing_file_and_bad_bodies(client: FlaskClient, keys) -> None:
-    assert_problem(client.post("/api/v1/media", headers=keys["analyst"], data={}, content_type="multipart/form-data"), 422, "file")
-    assert_problem(client.post("/api/v1/sources", headers=keys["analyst"], json={"kind": "nonsense"}), 422, "name")
-    assert_problem(client.post("/api/v1/links/1/review", headers=keys["analyst"], json={"review": "maybe"}), 422, "review")
+    assert_problem(
+        client.post(
+            "/api/v1/media", headers=keys["analyst"], data={}, content_type="multipart/form-data"
+        ),
+        422,
+        "file",
+    )
+    assert_problem(
+        client.post("/api/v1/sources", headers=keys["analyst"], json={"kind": "nonsense"}),
+        422,
+        "name",
+    )
+    assert_problem(
+        client.post("/api/v1/links/1/review", headers=keys["analyst"], json={"review": "maybe"}),
+        422,
+        "review",
+    )
 
 
-def test_oversized_upload_is_413(app_factory: Callable[..., Flask], fresh_database_url: str) -> None:
+def test_oversized_upload_is_413(
+    app_factory: Callable[..., Flask], fresh_database_url: str
+) -> None:
     from catalog import schema
     from catalog.db import make_engine
 
@@ -336,8 +520,10 @@ def test_oversized_upload_is_413(app_factory: Callable[..., Flask], fresh_databa
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
         _, secret = accounts.create_api_key(get_session(), "ana")
     response = small.test_client().post(
-        "/api/v1/media", headers={"Authorization": f"Bearer {secret}"},
-        data={"file": (io.BytesIO(b"x" * 20_000), "big.jpg")}, content_type="multipart/form-data",
+        "/api/v1/media",
+        headers={"Authorization": f"Bearer {secret}"},
+        data={"file": (io.BytesIO(b"x" * 20_000), "big.jpg")},
+        content_type="multipart/form-data",
     )
     assert_problem(response, 413, "0.01 MB")
 
@@ -348,10 +534,19 @@ def test_openapi_document_is_valid_and_documents_security(client: FlaskClient) -
     spec = client.get("/api/v1/openapi.json").json
     validate(spec)
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
-    operations = [op for path in spec["paths"].values() for method, op in path.items() if method in ("get", "post", "put", "patch", "delete")]
-    assert len(operations) >= 20 and all(op.get("security") == [{"bearerAuth": []}] for op in operations)
+    operations = [
+        op
+        for path in spec["paths"].values()
+        for method, op in path.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert len(operations) >= 20 and all(
+        op.get("security") == [{"bearerAuth": []}] for op in operations
+    )
     assert all({"401", "403"} <= set(op["responses"]) for op in operations)
-    problem = spec["components"]["responses"]["UNAUTHORIZED"]["content"]["application/problem+json"]["schema"]
+    problem = spec["components"]["responses"]["UNAUTHORIZED"]["content"][
+        "application/problem+json"
+    ]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}
     assert {"413", "415", "422"} <= set(spec["paths"]["/api/v1/media"]["post"]["responses"])
     docs = client.get("/api/v1/docs")
@@ -360,11 +555,16 @@ def test_openapi_document_is_valid_and_documents_security(client: FlaskClient) -
         assert script.status_code == 200
 
 
-def test_schemathesis_finds_no_server_error_or_schema_violation(app: Flask, client: FlaskClient, keys) -> None:
+def test_schemathesis_finds_no_server_error_or_schema_violation(
+    app: Flask, client: FlaskClient, keys
+) -> None:
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+    from schemathesis.specs.openapi.checks import (
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
     upload(client, keys["analyst"], metadata={"sighting": {"url": "https://t.me/c/1"}})
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
@@ -377,10 +577,20 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(app: Flask, clie
             continue
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=12,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         def exercise(case) -> None:
             response = case.call(headers=keys["analyst"])
-            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance, status_code_conformance], headers=keys["analyst"])
+            case.validate_response(
+                response,
+                checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
+                headers=keys["analyst"],
+            )
 
         exercise()
         checked += 1

@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-
 def closing(wsgi_app):
     """Wrap responses so their files close even when the browser drops the connection.
 
@@ -62,12 +61,21 @@ def serve(folder: Path, *, demo: bool = False) -> Iterator[str]:
     engine = make_engine(url)
     schema.upgrade(engine)
     engine.dispose()
-    app = create_app({"DATABASE_URL": url, "MEDIA_ROOT": str(folder / "media"), "SECRET_KEY": "browser-tests", "MAX_UPLOAD_MB": 20})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "MEDIA_ROOT": str(folder / "media"),
+            "SECRET_KEY": "browser-tests",
+            "MAX_UPLOAD_MB": 20,
+        }
+    )
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst", display_name="Ana Analyst")
         accounts.create_user(get_session(), "vic", PASSWORD, "viewer")
     if demo:
-        result = app.test_cli_runner().invoke(args=["catalog", "demo", "--copy-to", str(folder / "to-upload")])
+        result = app.test_cli_runner().invoke(
+            args=["catalog", "demo", "--copy-to", str(folder / "to-upload")]
+        )
         assert result.exit_code == 0, result.output
     app.wsgi_app = closing(app.wsgi_app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -117,7 +125,14 @@ def sign_in(browser, base: str, username: str, **context: object):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     # The Content-Security-Policy allows no inline script or style: a page that needs one fails here.
-    page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
     page.goto(f"{base}/")
     assert page.url.startswith(f"{base}/login")
     page.fill("#username", username)
@@ -132,13 +147,17 @@ def sign_in(browser, base: str, username: str, **context: object):
 def variant_of(path: Path) -> bytes:
     """A re-encoded, resized, slightly brightened copy: what a repost looks like."""
     image = Image.open(path).convert("RGB")
-    image = image.resize((image.width * 3 // 4, image.height * 3 // 4)).point(lambda v: min(255, int(v * 1.05)))
+    image = image.resize((image.width * 3 // 4, image.height * 3 // 4)).point(
+        lambda v: min(255, int(v * 1.05))
+    )
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=70)
     return buffer.getvalue()
 
 
-def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(browser, live_server: str, shots: Path, tmp_path: Path) -> None:
+def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(
+    browser, live_server: str, shots: Path, tmp_path: Path
+) -> None:
     base = live_server
     page = sign_in(browser, base, "ana", viewport={"width": 1366, "height": 900})
     page.screenshot(path=str(shots / "home.png"), full_page=True)
@@ -161,7 +180,9 @@ def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(browse
     assert page.locator("[data-upload-result=new]").is_visible()
     first_url = page.url.split("?")[0]
     first_id = first_url.rsplit("/", 1)[1]
-    assert page.inner_text("[data-media-title]") == "Palace roofs <script>alert(1)</script>"  # shown as text, not run
+    assert (
+        page.inner_text("[data-media-title]") == "Palace roofs <script>alert(1)</script>"
+    )  # shown as text, not run
     assert "2023-05-02 23:30 UTC" in page.inner_text("[data-first-seen]")
 
     # A repost: re-encoded and resized. The answer says at once what it duplicates.
@@ -226,8 +247,12 @@ def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(browse
     page.close()
 
 
-def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(browser, live_server: str, shots: Path) -> None:
-    page = sign_in(browser, live_server, "vic", viewport={"width": 390, "height": 844}, is_mobile=True)
+def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(
+    browser, live_server: str, shots: Path
+) -> None:
+    page = sign_in(
+        browser, live_server, "vic", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
     page.goto(f"{live_server}/media")
     assert page.locator("a:has-text('Upload')").count() == 0
     page.locator("[data-results] a.stretched-link").first.click()
@@ -240,7 +265,9 @@ def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(browser, live_server
     page.goto(f"{live_server}/upload")
     assert "403" in page.inner_text("main")
     page.goto(f"{live_server}/api/v1/docs")
-    page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)  # Swagger UI started under the CSP
+    page.wait_for_selector(
+        ".swagger-ui .opblock", timeout=20_000
+    )  # Swagger UI started under the CSP
     assert page.script_errors == []
     page.close()
 
@@ -248,7 +275,9 @@ def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(browser, live_server
 def test_video_page_seeks_from_the_keyframe_strip(browser, live_server: str, shots: Path) -> None:
     page = sign_in(browser, live_server, "ana", viewport={"width": 1366, "height": 900})
     page.goto(f"{live_server}/upload")
-    page.set_input_files("input[name=file]", str(SHARED_DATA / "threatexchange" / "videos" / "chair-20-sd-bar.mp4"))
+    page.set_input_files(
+        "input[name=file]", str(SHARED_DATA / "threatexchange" / "videos" / "chair-20-sd-bar.mp4")
+    )
     page.fill("#title", "Chair clip")
     page.click("[data-submit]")
     page.wait_for_url(f"{live_server}/media/*?upload=new")
@@ -257,16 +286,23 @@ def test_video_page_seeks_from_the_keyframe_strip(browser, live_server: str, sho
     frames = page.locator(".keyframe")
     assert frames.count() >= 5
     target = float(frames.nth(3).get_attribute("data-seek"))
-    page.wait_for_function("() => [...document.querySelectorAll('.keyframe img')].slice(0, 5).every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.keyframe img')].slice(0, 5).every(i => i.complete && i.naturalWidth > 0)"
+    )
     frames.nth(3).click()
-    assert abs(page.evaluate("() => document.querySelector('[data-player]').currentTime") - target) < 0.5
+    assert (
+        abs(page.evaluate("() => document.querySelector('[data-player]').currentTime") - target)
+        < 0.5
+    )
     assert "is-current" in frames.nth(3).get_attribute("class")
     page.screenshot(path=str(shots / "video.png"), full_page=True)
     assert page.script_errors == []
     page.close()
 
 
-def test_upload_over_the_limit_is_refused_before_sending(browser, live_server: str, tmp_path: Path) -> None:
+def test_upload_over_the_limit_is_refused_before_sending(
+    browser, live_server: str, tmp_path: Path
+) -> None:
     page = sign_in(browser, live_server, "ana")
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\xff\xd8\xff" + b"\0" * (21 * 1000 * 1000))
@@ -278,7 +314,9 @@ def test_upload_over_the_limit_is_refused_before_sending(browser, live_server: s
     page.close()
 
 
-def test_demo_repost_shows_match_acknowledgement_and_first_sighting_on_one_screen(browser, demo_server, shots: Path) -> None:
+def test_demo_repost_shows_match_acknowledgement_and_first_sighting_on_one_screen(
+    browser, demo_server, shots: Path
+) -> None:
     base, repost = demo_server
     page = sign_in(browser, base, "ana", viewport={"width": 1366, "height": 900})
     page.goto(f"{base}/upload")
@@ -290,10 +328,15 @@ def test_demo_repost_shows_match_acknowledgement_and_first_sighting_on_one_scree
         box = page.locator(selector).bounding_box()
         assert box is not None and box["y"] + box["height"] <= 900, selector
     assert "Column of smoke over the Senate dome" in page.inner_text("[data-near-duplicates]")
-    assert "semi-officially acknowledged by Government of the Russian Federation via RT" in page.inner_text("[data-ack-summaries]")
+    assert (
+        "semi-officially acknowledged by Government of the Russian Federation via RT"
+        in page.inner_text("[data-ack-summaries]")
+    )
     first_seen = page.inner_text("[data-first-seen]")
     assert "Moscow news Telegram channel" in first_seen and "deleted" in first_seen
-    page.wait_for_function("() => [...document.querySelectorAll('.keyframe img')].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.keyframe img')].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)"
+    )
     page.screenshot(path=str(shots / "demo-match.png"))
     assert page.script_errors == []
     page.close()

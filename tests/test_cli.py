@@ -13,7 +13,9 @@ PASSWORD = "correct horse battery"
 
 
 def test_user_create_and_list(runner: FlaskCliRunner, session: Session) -> None:
-    result = runner.invoke(args=["catalog", "user", "create", "ana", "--role", "admin", "--password", PASSWORD])
+    result = runner.invoke(
+        args=["catalog", "user", "create", "ana", "--role", "admin", "--password", PASSWORD]
+    )
     assert result.exit_code == 0, result.output
     assert "created user ana (admin)" in result.output
     result = runner.invoke(args=["catalog", "user", "list"])
@@ -21,7 +23,9 @@ def test_user_create_and_list(runner: FlaskCliRunner, session: Session) -> None:
 
 
 def test_user_create_prompts_for_password(runner: FlaskCliRunner, session: Session) -> None:
-    result = runner.invoke(args=["catalog", "user", "create", "ana"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = runner.invoke(
+        args=["catalog", "user", "create", "ana"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert accounts.authenticate(session, "ana", PASSWORD) is not None
 
@@ -32,7 +36,9 @@ def test_user_create_errors_are_clear(runner: FlaskCliRunner, session: Session) 
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
     weak = runner.invoke(args=["catalog", "user", "create", "bob", "--password", "123"])
     assert weak.exit_code == 1 and "at least 10 characters" in weak.output
-    bad_role = runner.invoke(args=["catalog", "user", "create", "bob", "--role", "god", "--password", PASSWORD])
+    bad_role = runner.invoke(
+        args=["catalog", "user", "create", "bob", "--role", "god", "--password", PASSWORD]
+    )
     assert bad_role.exit_code == 2
     assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
 
@@ -41,7 +47,12 @@ def test_user_role_password_and_disable(runner: FlaskCliRunner, session: Session
     runner.invoke(args=["catalog", "user", "create", "ana", "--password", PASSWORD])
     assert runner.invoke(args=["catalog", "user", "set-role", "ana", "viewer"]).exit_code == 0
     new_password = "another long password"
-    assert runner.invoke(args=["catalog", "user", "set-password", "ana", "--password", new_password]).exit_code == 0
+    assert (
+        runner.invoke(
+            args=["catalog", "user", "set-password", "ana", "--password", new_password]
+        ).exit_code
+        == 0
+    )
     assert runner.invoke(args=["catalog", "user", "disable", "ana"]).exit_code == 0
     assert "(disabled)" in runner.invoke(args=["catalog", "user", "list"]).output
     assert runner.invoke(args=["catalog", "user", "enable", "ana"]).exit_code == 0
@@ -52,7 +63,9 @@ def test_user_role_password_and_disable(runner: FlaskCliRunner, session: Session
     assert missing.exit_code == 1 and "no user called 'ghost'" in missing.output
 
 
-def test_apikey_create_prints_key_once_and_keeps_only_its_hash(runner: FlaskCliRunner, session: Session) -> None:
+def test_apikey_create_prints_key_once_and_keeps_only_its_hash(
+    runner: FlaskCliRunner, session: Session
+) -> None:
     runner.invoke(args=["catalog", "user", "create", "bot", "--password", PASSWORD])
     result = runner.invoke(args=["catalog", "apikey", "create", "bot", "--name", "ingest script"])
     assert result.exit_code == 0, result.output
@@ -80,7 +93,9 @@ def test_apikey_for_unknown_user(runner: FlaskCliRunner, session: Session) -> No
     assert result.exit_code == 1 and "no user called" in result.output
 
 
-def test_audit_verify_passes_then_catches_tampering(runner: FlaskCliRunner, session: Session) -> None:
+def test_audit_verify_passes_then_catches_tampering(
+    runner: FlaskCliRunner, session: Session
+) -> None:
     runner.invoke(args=["catalog", "user", "create", "ana", "--password", PASSWORD])
     runner.invoke(args=["catalog", "user", "set-role", "ana", "admin"])
     ok = runner.invoke(args=["catalog", "audit", "verify"])

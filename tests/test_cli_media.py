@@ -27,8 +27,22 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-def test_import_counts_added_known_and_rejected(runner: FlaskCliRunner, session: Session, folder: Path) -> None:
-    result = runner.invoke(args=["catalog", "import", "--jobs", "1", "--incident", "Test incident", "--source", "Field team", str(folder)])
+def test_import_counts_added_known_and_rejected(
+    runner: FlaskCliRunner, session: Session, folder: Path
+) -> None:
+    result = runner.invoke(
+        args=[
+            "catalog",
+            "import",
+            "--jobs",
+            "1",
+            "--incident",
+            "Test incident",
+            "--source",
+            "Field team",
+            str(folder),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == "added 2, already known 0, rejected 1"
     assert "notes.jpg: the file is not an image" in result.stderr
@@ -37,13 +51,17 @@ def test_import_counts_added_known_and_rejected(runner: FlaskCliRunner, session:
     assert session.scalar(sa.select(sa.func.count()).select_from(Sighting)) == 2
     assert session.scalar(sa.select(sa.func.count()).select_from(Incident)) == 1
 
-    again = runner.invoke(args=["catalog", "import", "--jobs", "1", str(folder), str(folder / "missing.png")])
+    again = runner.invoke(
+        args=["catalog", "import", "--jobs", "1", str(folder), str(folder / "missing.png")]
+    )
     assert again.exit_code == 0
     assert again.stdout.strip().splitlines()[-1] == "added 0, already known 2, rejected 2"
     assert "missing.png: no such file or folder" in again.stderr
 
 
-def test_import_with_worker_processes(runner: FlaskCliRunner, session: Session, folder: Path) -> None:
+def test_import_with_worker_processes(
+    runner: FlaskCliRunner, session: Session, folder: Path
+) -> None:
     result = runner.invoke(args=["catalog", "import", "--jobs", "2", str(folder)])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == "added 2, already known 0, rejected 1"
@@ -54,13 +72,23 @@ def test_import_as_an_unknown_user_fails_cleanly(runner: FlaskCliRunner, folder:
     assert result.exit_code == 1 and "no user called 'ghost'" in result.output
 
 
-def test_search_json_contract(runner: FlaskCliRunner, session: Session, folder: Path, tmp_path: Path) -> None:
+def test_search_json_contract(
+    runner: FlaskCliRunner, session: Session, folder: Path, tmp_path: Path
+) -> None:
     runner.invoke(args=["catalog", "import", "--jobs", "1", str(folder)])
     mirrored = tmp_path / "mirrored.jpg"
     from PIL import Image, ImageOps
 
-    mirrored.write_bytes(encode(ImageOps.mirror(Image.open(PHOTOS / "astronaut.png").convert("RGB")), "JPEG"))
-    queries = [str(PHOTOS / "astronaut.png"), str(mirrored), str(PHOTOS / "gravel.png"), str(tmp_path / "nope.jpg"), str(folder / "nested" / "notes.jpg")]
+    mirrored.write_bytes(
+        encode(ImageOps.mirror(Image.open(PHOTOS / "astronaut.png").convert("RGB")), "JPEG")
+    )
+    queries = [
+        str(PHOTOS / "astronaut.png"),
+        str(mirrored),
+        str(PHOTOS / "gravel.png"),
+        str(tmp_path / "nope.jpg"),
+        str(folder / "nested" / "notes.jpg"),
+    ]
     result = runner.invoke(args=["catalog", "search", *queries, "--json"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
@@ -68,9 +96,17 @@ def test_search_json_contract(runner: FlaskCliRunner, session: Session, folder: 
     exact, mirror, unrelated, missing, not_image = lines
     astronaut = session.scalar(sa.select(Media).where(Media.original_filename == "astronaut.png"))
     assert exact["matches"][0] | {"provenance": None} == exact["matches"][0] | {
-        "media_id": astronaut.id, "sha256": astronaut.sha256, "kind": "exact", "match": "sha256", "distance": 0.0, "score": 1.0, "provenance": None,
+        "media_id": astronaut.id,
+        "sha256": astronaut.sha256,
+        "kind": "exact",
+        "match": "sha256",
+        "distance": 0.0,
+        "score": 1.0,
+        "provenance": None,
     }
-    assert [(m["media_id"], m["kind"]) for m in mirror["matches"]] == [(astronaut.id, "mirrored_rotated")]
+    assert [(m["media_id"], m["kind"]) for m in mirror["matches"]] == [
+        (astronaut.id, "mirrored_rotated")
+    ]
     for key in ("media_id", "sha256", "kind", "match", "distance", "score"):
         assert key in mirror["matches"][0]
     assert unrelated == {"query": queries[2], "matches": []}

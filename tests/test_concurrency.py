@@ -67,13 +67,20 @@ def at_once(count: int, work: Callable[[int], object]) -> list[object]:
     return results
 
 
-def test_twenty_uploads_of_one_file_give_one_media_and_every_sighting(app_factory, fresh_database_url: str) -> None:
+def test_twenty_uploads_of_one_file_give_one_media_and_every_sighting(
+    app_factory, fresh_database_url: str
+) -> None:
     app, headers = catalogue(app_factory, fresh_database_url)
     data = encode(pattern(seed=1), "JPEG")
 
     def send(i: int) -> int:
         metadata = json.dumps({"sighting": {"url": f"https://t.me/channel/{i}"}})
-        response = app.test_client().post("/api/v1/media", headers=headers, data={"file": (io.BytesIO(data), "a.jpg"), "metadata": metadata}, content_type="multipart/form-data")
+        response = app.test_client().post(
+            "/api/v1/media",
+            headers=headers,
+            data={"file": (io.BytesIO(data), "a.jpg"), "metadata": metadata},
+            content_type="multipart/form-data",
+        )
         return response.status_code
 
     statuses = at_once(20, send)
@@ -91,7 +98,16 @@ def test_different_uploads_at_once_all_land(app_factory, fresh_database_url: str
     files = [encode(pattern(seed=10 + i), "PNG") for i in range(10)]
 
     def send(i: int) -> int:
-        return app.test_client().post("/api/v1/media", headers=headers, data={"file": (io.BytesIO(files[i]), f"{i}.png")}, content_type="multipart/form-data").status_code
+        return (
+            app.test_client()
+            .post(
+                "/api/v1/media",
+                headers=headers,
+                data={"file": (io.BytesIO(files[i]), f"{i}.png")},
+                content_type="multipart/form-data",
+            )
+            .status_code
+        )
 
     assert at_once(10, send) == [201] * 10
     with app.app_context():
@@ -101,7 +117,9 @@ def test_different_uploads_at_once_all_land(app_factory, fresh_database_url: str
     assert result.exit_code == 0, result.output
 
 
-def request(port: int, method: str, path: str, headers: dict, body: bytes | None = None) -> tuple[int, dict]:
+def request(
+    port: int, method: str, path: str, headers: dict, body: bytes | None = None
+) -> tuple[int, dict]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request(method, path, body, headers)
     response = connection.getresponse()
@@ -110,18 +128,59 @@ def request(port: int, method: str, path: str, headers: dict, body: bytes | None
     return response.status, json.loads(payload) if payload else {}
 
 
-def test_a_media_added_through_one_worker_is_found_through_every_worker_within_two_seconds(fresh_database_url: str, tmp_path: Path) -> None:
+def test_a_media_added_through_one_worker_is_found_through_every_worker_within_two_seconds(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
     migrated(fresh_database_url)
-    env = {**os.environ, "CATALOG_DATABASE_URL": fresh_database_url, "CATALOG_MEDIA_ROOT": str(tmp_path / "media"),
-           "CATALOG_SECRET_KEY": "workers-test", "CATALOG_INSTANCE_PATH": str(tmp_path / "instance")}
+    env = {
+        **os.environ,
+        "CATALOG_DATABASE_URL": fresh_database_url,
+        "CATALOG_MEDIA_ROOT": str(tmp_path / "media"),
+        "CATALOG_SECRET_KEY": "workers-test",
+        "CATALOG_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
     cli = [sys.executable, "-m", "flask", "--app", "wsgi", "catalog"]
-    subprocess.run([*cli, "user", "create", "ana", "--role", "analyst", "--password", PASSWORD], cwd=ROOT, env=env, check=True, capture_output=True)
-    secret = subprocess.run([*cli, "apikey", "create", "ana"], cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip().split()[-1]
+    subprocess.run(
+        [*cli, "user", "create", "ana", "--role", "analyst", "--password", PASSWORD],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    secret = (
+        subprocess.run(
+            [*cli, "apikey", "create", "ana"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .split()[-1]
+    )
     headers = {"Authorization": f"Bearer {secret}"}
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "3", "--access-logfile", "/dev/null", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "config/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "3",
+            "--access-logfile",
+            "/dev/null",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline, streak = time.monotonic() + 60, 0
@@ -134,15 +193,30 @@ def test_a_media_added_through_one_worker_is_found_through_every_worker_within_t
             assert time.monotonic() < deadline, "gunicorn did not become ready"
         # Every worker's index is loaded (and empty); now one of them takes an upload.
         boundary = "b0undary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n".encode()
-                + encode(pattern(seed=3), "PNG") + f"\r\n--{boundary}--\r\n".encode())
-        status, created = request(port, "POST", "/api/v1/media", {**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}, body)
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'.encode()
+            + encode(pattern(seed=3), "PNG")
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        status, created = request(
+            port,
+            "POST",
+            "/api/v1/media",
+            {**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            body,
+        )
         added = time.monotonic()
         assert status == 201
-        pdq = next(h["hex"] for h in created["media"]["hashes"] if h["algorithm"] == "pdq" and h["variant"] == "full")
+        pdq = next(
+            h["hex"]
+            for h in created["media"]["hashes"]
+            if h["algorithm"] == "pdq" and h["variant"] == "full"
+        )
         found_from, streak = None, 0
         while streak < 30 and time.monotonic() - added < 10:
-            _, answer = request(port, "GET", f"/api/v1/search/hash?algorithm=pdq&hex={pdq}", headers)
+            _, answer = request(
+                port, "GET", f"/api/v1/search/hash?algorithm=pdq&hex={pdq}", headers
+            )
             hit = any(m["media_id"] == created["media"]["id"] for m in answer.get("matches", []))
             if hit and found_from is None:
                 found_from = time.monotonic() - added

@@ -35,9 +35,13 @@ def test_bare_start_runs_on_instance_defaults(clean_env: Path) -> None:
     assert app.config["MAX_CONTENT_LENGTH"] == 200 * 1024 * 1024
 
 
-def test_environment_overrides_settings_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_environment_overrides_settings_file(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     settings = tmp_path / "site.py"
-    settings.write_text("MAX_UPLOAD_MB = 5\nMEDIA_ROOT = '/srv/from-file'\nSECRET_KEY = 'from-file'\n")
+    settings.write_text(
+        "MAX_UPLOAD_MB = 5\nMEDIA_ROOT = '/srv/from-file'\nSECRET_KEY = 'from-file'\n"
+    )
     monkeypatch.setenv("CATALOG_SETTINGS", str(settings))
     monkeypatch.setenv("CATALOG_MEDIA_ROOT", str(tmp_path / "from-env"))
     monkeypatch.setenv("CATALOG_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
@@ -74,7 +78,9 @@ def test_production_example_is_a_valid_settings_file(
 
 
 @pytest.mark.parametrize("value", ["0", "-3", '"lots"'])
-def test_bad_upload_limit_is_refused(clean_env: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_bad_upload_limit_is_refused(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     monkeypatch.setenv("CATALOG_MAX_UPLOAD_MB", value)
     with pytest.raises(RuntimeError, match="MAX_UPLOAD_MB"):
         create_app()

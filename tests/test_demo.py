@@ -17,20 +17,46 @@ from catalog.models import Acknowledgement, Incident, Media, MediaLink
 from .test_web import PASSWORD, page, sign_in, upload
 
 
-def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(app: Flask, runner: FlaskCliRunner, session: Session, client, tmp_path: Path) -> None:
+def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(
+    app: Flask, runner: FlaskCliRunner, session: Session, client, tmp_path: Path
+) -> None:
     loaded = runner.invoke(args=["catalog", "demo", "--copy-to", str(tmp_path)])
     assert loaded.exit_code == 0, loaded.output
     again = runner.invoke(args=["catalog", "demo"])
-    assert again.exit_code == 0 and session.scalar(sa.select(sa.func.count()).select_from(Media)) == 4
+    assert (
+        again.exit_code == 0 and session.scalar(sa.select(sa.func.count()).select_from(Media)) == 4
+    )
     titles = session.scalars(sa.select(Media.title).order_by(Media.id)).all()
     assert all("stand-in" in t for t in titles)
-    assert session.scalar(sa.select(sa.func.count()).select_from(MediaLink)) == 0  # four distinct pictures
+    assert (
+        session.scalar(sa.select(sa.func.count()).select_from(MediaLink)) == 0
+    )  # four distinct pictures
     incident = session.scalar(sa.select(Incident))
-    stances = {(a.party.name, a.status.value) for a in session.scalars(sa.select(Acknowledgement).where(Acknowledgement.incident_id == incident.id))}
-    assert stances == {("Government of the Russian Federation", "official"), ("Government of Ukraine", "denied")}
-    by_clip = {a.media.title.split(" (")[0]: a.status.value for a in session.scalars(sa.select(Acknowledgement).where(Acknowledgement.media_id.is_not(None)))}
-    assert by_clip == {"Column of smoke over the Senate dome": "semi_official", "Blast in the sky above the Kremlin": "unacknowledged", "Building burning": "unacknowledged"}
-    assert session.scalar(sa.select(Media.credit).where(Media.title.like("%No Drone Zone%"))) == "Photographer / AFP via Getty Images"
+    stances = {
+        (a.party.name, a.status.value)
+        for a in session.scalars(
+            sa.select(Acknowledgement).where(Acknowledgement.incident_id == incident.id)
+        )
+    }
+    assert stances == {
+        ("Government of the Russian Federation", "official"),
+        ("Government of Ukraine", "denied"),
+    }
+    by_clip = {
+        a.media.title.split(" (")[0]: a.status.value
+        for a in session.scalars(
+            sa.select(Acknowledgement).where(Acknowledgement.media_id.is_not(None))
+        )
+    }
+    assert by_clip == {
+        "Column of smoke over the Senate dome": "semi_official",
+        "Blast in the sky above the Kremlin": "unacknowledged",
+        "Building burning": "unacknowledged",
+    }
+    assert (
+        session.scalar(sa.select(Media.credit).where(Media.title.like("%No Drone Zone%")))
+        == "Photographer / AFP via Getty Images"
+    )
 
     from catalog.services import accounts
 
@@ -41,15 +67,32 @@ def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(app: Flask, 
     assert response.status_code == 302
     html = page(client, response.headers["Location"])
     assert "near duplicate" in html and "Column of smoke over the Senate dome" in html
-    assert "semi-officially acknowledged by Government of the Russian Federation via RT on 2023-05-03" in html
+    assert (
+        "semi-officially acknowledged by Government of the Russian Federation via RT on 2023-05-03"
+        in html
+    )
     assert "electronic warfare" in html
-    assert "Moscow news Telegram channel" in html and "2023-05-03 11:05 UTC" in html and "deleted 2023-05-03 11:20 UTC" in html
+    assert (
+        "Moscow news Telegram channel" in html
+        and "2023-05-03 11:05 UTC" in html
+        and "deleted 2023-05-03 11:20 UTC" in html
+    )
     assert "Government of Ukraine: denied" in html
 
 
 def test_export_of_the_demo_incident(runner: FlaskCliRunner, tmp_path: Path) -> None:
     assert runner.invoke(args=["catalog", "demo"]).exit_code == 0
-    result = runner.invoke(args=["catalog", "export", "Claimed drone strike on the Kremlin, 3 May 2023", "-o", str(tmp_path), "--format", "html"])
+    result = runner.invoke(
+        args=[
+            "catalog",
+            "export",
+            "Claimed drone strike on the Kremlin, 3 May 2023",
+            "-o",
+            str(tmp_path),
+            "--format",
+            "html",
+        ]
+    )
     assert result.exit_code == 0 and "4 media in 4 clusters" in result.output
     html = next(tmp_path.glob("incident-*.html")).read_text()
     assert "Kremlin press service" in html and "Government of Ukraine" in html

@@ -28,10 +28,15 @@ def test_signed_credentials_are_read_and_a_tampered_file_fails_validation() -> N
     signed = sign(encode(pattern(seed=1), "JPEG"), title="smoke.jpg")
     found = read_c2pa(signed, "image/jpeg")
     assert found["present"] is True and found["validation_state"] == "Valid"
-    assert found["signer"]["common_name"] == "Test Camera" and found["signer"]["issuer"] == "Test Newsroom"
+    assert (
+        found["signer"]["common_name"] == "Test Camera"
+        and found["signer"]["issuer"] == "Test Newsroom"
+    )
     assert found["claim_generator"].startswith("catalogue-tests 1.0")
     assert found["actions"][0]["action"] == "c2pa.created" and found["title"] == "smoke.jpg"
-    assert "signingCredential.untrusted" in found["validation_status"]  # our test root is on no trust list
+    assert (
+        "signingCredential.untrusted" in found["validation_status"]
+    )  # our test root is on no trust list
     tampered = bytearray(signed)
     tampered[-200] ^= 0xFF  # a pixel changed after signing
     assert read_c2pa(bytes(tampered), "image/jpeg")["validation_state"] == "Invalid"
@@ -41,19 +46,24 @@ def test_signed_credentials_are_read_and_a_tampered_file_fails_validation() -> N
 
 def test_xmp_fields_are_kept() -> None:
     buffer = io.BytesIO()
-    Image.open(io.BytesIO(encode(pattern(seed=2), "PNG"))).convert("RGB").save(buffer, "JPEG", xmp=XMP.encode())
+    Image.open(io.BytesIO(encode(pattern(seed=2), "PNG"))).convert("RGB").save(
+        buffer, "JPEG", xmp=XMP.encode()
+    )
     stored, _query = fingerprint_for_ingest(buffer.getvalue(), 80_000_000)
     assert stored.metadata["xmp"] == {
-        "creator_tool": "Adobe Photoshop 25.0", "created": "2023-05-03T02:31:00+03:00", "credit": "Photographer / AFP",
+        "creator_tool": "Adobe Photoshop 25.0",
+        "created": "2023-05-03T02:31:00+03:00",
+        "credit": "Photographer / AFP",
         "history": "created, saved",
     }
     assert read_xmp(None) is None and read_xmp(b"<x:xmpmeta/>") is None
 
 
 def test_credentials_are_stored_and_shown(app: Flask, client) -> None:
-    from .test_web import PASSWORD, sign_in, uploaded
     from catalog.db import get_session
     from catalog.services import accounts
+
+    from .test_web import PASSWORD, sign_in, uploaded
 
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
@@ -62,5 +72,7 @@ def test_credentials_are_stored_and_shown(app: Flask, client) -> None:
     media_id = uploaded(client, sign(encode(pattern(seed=3), "JPEG")), name="signed.jpg")
     page = client.get(f"/media/{media_id}").get_data(as_text=True)
     assert "c2pa" in page and "Test Camera" in page and "Valid" in page
-    extracted = client.get(f"/api/v1/media/{media_id}", headers={"Authorization": f"Bearer {key}"}).json["extracted"]
+    extracted = client.get(
+        f"/api/v1/media/{media_id}", headers={"Authorization": f"Bearer {key}"}
+    ).json["extracted"]
     assert extracted["c2pa"]["validation_state"] == "Valid"

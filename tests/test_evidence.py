@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,30 +16,76 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
-from catalog.models import AckStatus, Acknowledgement, AuditEvent, Incident, LinkKind, LinkReview, Media, MediaKind, MediaLink, Party, Sighting, Source
+from catalog.models import (
+    Acknowledgement,
+    AckStatus,
+    AuditEvent,
+    Incident,
+    LinkKind,
+    LinkReview,
+    Media,
+    MediaKind,
+    MediaLink,
+    Party,
+    Sighting,
+    Source,
+)
 from catalog.services.provenance import clusters, link_confidence, summarise
 from catalog.storage import get_storage
 
 from .media import encode, pattern
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def media(session: Session, n: int, **fields) -> Media:
-    row = Media(sha256=f"{n:064x}", kind=MediaKind.IMAGE, mime_type="image/jpeg", size_bytes=1, extracted={"format": "JPEG", "exif": {"Make": "X"}}, **fields)
+    row = Media(
+        sha256=f"{n:064x}",
+        kind=MediaKind.IMAGE,
+        mime_type="image/jpeg",
+        size_bytes=1,
+        extracted={"format": "JPEG", "exif": {"Make": "X"}},
+        **fields,
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def link(session: Session, a: Media, b: Media, distance: float, algorithm: str = "pdq", kind: LinkKind = LinkKind.NEAR_DUPLICATE, review: LinkReview = LinkReview.PROPOSED) -> None:
-    session.add(MediaLink(source_media_id=a.id, target_media_id=b.id, kind=kind, algorithm=algorithm, distance=distance, review=review))
+def link(
+    session: Session,
+    a: Media,
+    b: Media,
+    distance: float,
+    algorithm: str = "pdq",
+    kind: LinkKind = LinkKind.NEAR_DUPLICATE,
+    review: LinkReview = LinkReview.PROPOSED,
+) -> None:
+    session.add(
+        MediaLink(
+            source_media_id=a.id,
+            target_media_id=b.id,
+            kind=kind,
+            algorithm=algorithm,
+            distance=distance,
+            review=review,
+        )
+    )
     session.flush()
 
 
-def ack(session: Session, target: Media | None, party: str, status: AckStatus, incident: Incident | None = None, **fields) -> None:
+def ack(
+    session: Session,
+    target: Media | None,
+    party: str,
+    status: AckStatus,
+    incident: Incident | None = None,
+    **fields,
+) -> None:
     found = session.scalar(sa.select(Party).where(Party.name == party)) or Party(name=party)
-    session.add(Acknowledgement(party=found, media=target, incident=incident, status=status, **fields))
+    session.add(
+        Acknowledgement(party=found, media=target, incident=incident, status=status, **fields)
+    )
     session.flush()
 
 
@@ -47,7 +93,11 @@ def test_clusters_follow_confident_and_confirmed_links_never_rejected(session: S
     a, b, c, d, e = (media(session, n) for n in range(1, 6))
     link(session, b, a, 10)  # confident copy
     link(session, c, b, 50)  # weak, but an analyst confirmed it
-    session.execute(sa.update(MediaLink).where(MediaLink.source_media_id == c.id).values(review=LinkReview.CONFIRMED))
+    session.execute(
+        sa.update(MediaLink)
+        .where(MediaLink.source_media_id == c.id)
+        .values(review=LinkReview.CONFIRMED)
+    )
     link(session, d, a, 40)  # weak and only proposed: left out
     link(session, e, a, 5, review=LinkReview.REJECTED)
     found = clusters(session, [a.id, d.id])
@@ -55,52 +105,101 @@ def test_clusters_follow_confident_and_confirmed_links_never_rejected(session: S
     assert found[a.id][b.id] == "a copy (re-encode, resize or edit)"
     assert found[a.id][c.id].startswith("a copy (re-encode, resize or edit) of #")
     assert found[d.id] == {}
-    assert link_confidence("pdq", 31) > 0.45 > link_confidence("pdq", 40) and link_confidence("orb", 99) == 0.9
+    assert (
+        link_confidence("pdq", 31) > 0.45 > link_confidence("pdq", 40)
+        and link_confidence("orb", 99) == 0.9
+    )
 
 
 def test_roll_up_names_the_member_acknowledged_and_the_first_sighting(session: Session) -> None:
     incident = Incident(title="Strike")
     session.add(incident)
-    original = media(session, 1, title="Column of smoke", credit="Photographer / AFP", incident=incident)
+    original = media(
+        session, 1, title="Column of smoke", credit="Photographer / AFP", incident=incident
+    )
     copy = media(session, 2, title="Repost")
     frame = media(session, 3, title="Still")
     link(session, copy, original, 8)
     link(session, frame, original, 20, kind=LinkKind.FRAME_OF)
     tv = Source(name="State TV")
-    session.add_all([
-        Sighting(media=original, url="https://t.me/c/2", source=tv, posted_at=datetime(2023, 5, 3, 1, 0, tzinfo=UTC)),
-        Sighting(media=copy, url="https://t.me/c/1", posted_at=datetime(2023, 5, 2, 23, 40, tzinfo=UTC), deleted_at=datetime(2023, 5, 2, 23, 50, tzinfo=UTC)),
-    ])
-    ack(session, original, "Government of R", AckStatus.SEMI_OFFICIAL, statement="shown on air", source=tv, stated_at=datetime(2023, 5, 3, 12, 0, tzinfo=UTC))
+    session.add_all(
+        [
+            Sighting(
+                media=original,
+                url="https://t.me/c/2",
+                source=tv,
+                posted_at=datetime(2023, 5, 3, 1, 0, tzinfo=UTC),
+            ),
+            Sighting(
+                media=copy,
+                url="https://t.me/c/1",
+                posted_at=datetime(2023, 5, 2, 23, 40, tzinfo=UTC),
+                deleted_at=datetime(2023, 5, 2, 23, 50, tzinfo=UTC),
+            ),
+        ]
+    )
+    ack(
+        session,
+        original,
+        "Government of R",
+        AckStatus.SEMI_OFFICIAL,
+        statement="shown on air",
+        source=tv,
+        stated_at=datetime(2023, 5, 3, 12, 0, tzinfo=UTC),
+    )
     ack(session, copy, "Government of R", AckStatus.UNACKNOWLEDGED)
-    ack(session, None, "Government of U", AckStatus.DENIED, incident=incident, statement="we did not attack")
+    ack(
+        session,
+        None,
+        "Government of U",
+        AckStatus.DENIED,
+        incident=incident,
+        statement="we did not attack",
+    )
     summary = summarise(session, [frame.id])[frame.id]
-    assert summary.earliest_sighting["media_id"] == copy.id and summary.earliest_sighting["this_file"] is False
+    assert (
+        summary.earliest_sighting["media_id"] == copy.id
+        and summary.earliest_sighting["this_file"] is False
+    )
     assert summary.earliest_sighting["deleted_at"] == "2023-05-02T23:50:00+00:00"
     [strongest] = summary.acknowledgements
     assert strongest["status"] == "semi_official" and strongest["media_id"] == original.id
     assert strongest["summary"] == (
-        "The video this is a frame of (#%d, Column of smoke) was semi-officially acknowledged by Government of R via State TV on 2023-05-03." % original.id
+        f"The video this is a frame of (#{original.id}, Column of smoke) was semi-officially"
+        " acknowledged by Government of R via State TV on 2023-05-03."
     )
     assert summary.sources == ["State TV"] and summary.credits == ["Photographer / AFP"]
     assert [a["party"] for a in summary.incident_acknowledgements] == ["Government of U"]
     assert {m["media_id"] for m in summary.cluster} == {original.id, copy.id}
     own = summarise(session, [original.id])[original.id]
-    assert own.acknowledgements[0]["this_file"] is True and own.acknowledgements[0]["summary"].startswith("This file was semi-officially")
+    assert own.acknowledgements[0]["this_file"] is True and own.acknowledgements[0][
+        "summary"
+    ].startswith("This file was semi-officially")
 
 
 def test_flags_for_stripped_metadata_and_impossible_times(session: Session) -> None:
     stripped = media(session, 1)
     stripped.extracted = {"format": "JPEG"}
     late = media(session, 2, claimed_captured_at=datetime(2023, 5, 4, tzinfo=UTC))
-    late.extracted = {"format": "JPEG", "exif": {"Make": "X"}, "exif_captured_at": "2023-05-03T09:00:00+03:00"}
+    late.extracted = {
+        "format": "JPEG",
+        "exif": {"Make": "X"},
+        "exif_captured_at": "2023-05-03T09:00:00+03:00",
+    }
     png = media(session, 3)
     png.extracted = {"format": "PNG"}
-    session.add(Sighting(media=late, url="https://x.example/1", posted_at=datetime(2023, 5, 3, 1, 0, tzinfo=UTC)))
+    session.add(
+        Sighting(
+            media=late, url="https://x.example/1", posted_at=datetime(2023, 5, 3, 1, 0, tzinfo=UTC)
+        )
+    )
     session.flush()
     found = summarise(session, [stripped.id, late.id, png.id])
     assert [f["code"] for f in found[stripped.id].flags] == ["metadata_stripped"]
-    assert [f["code"] for f in found[late.id].flags] == ["captured_after_first_sighting", "claimed_after_first_sighting"]
+    assert [f["code"] for f in found[late.id].flags] == [
+        "captured_after_first_sighting",
+        "claimed_after_first_sighting",
+    ]
     assert found[png.id].flags == []
 
 
@@ -113,7 +212,9 @@ def ingest_two(runner: FlaskCliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_verify_catches_altered_missing_orphaned_files_and_an_edited_audit_row(app: Flask, runner: FlaskCliRunner, session: Session, tmp_path: Path) -> None:
+def test_verify_catches_altered_missing_orphaned_files_and_an_edited_audit_row(
+    app: Flask, runner: FlaskCliRunner, session: Session, tmp_path: Path
+) -> None:
     ingest_two(runner, tmp_path)
     clean = runner.invoke(args=["catalog", "verify"])
     assert clean.exit_code == 0 and "OK" in clean.output and "2 originals re-hashed" in clean.output
@@ -128,7 +229,9 @@ def test_verify_catches_altered_missing_orphaned_files_and_an_edited_audit_row(a
     second_path.unlink()
     orphan = storage.put_bytes(encode(pattern(seed=9), "PNG"))
     event = session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id).limit(1))
-    session.execute(sa.update(AuditEvent).where(AuditEvent.id == event.id).values(action="media.tampered"))
+    session.execute(
+        sa.update(AuditEvent).where(AuditEvent.id == event.id).values(action="media.tampered")
+    )
     session.commit()
 
     found = runner.invoke(args=["catalog", "verify", "--json"])
@@ -144,7 +247,9 @@ def test_verify_catches_altered_missing_orphaned_files_and_an_edited_audit_row(a
     second_path.write_bytes(kept)  # leave storage as the rollback leaves the database
 
 
-def test_export_writes_json_csv_and_html_for_an_incident(runner: FlaskCliRunner, session: Session, tmp_path: Path) -> None:
+def test_export_writes_json_csv_and_html_for_an_incident(
+    runner: FlaskCliRunner, session: Session, tmp_path: Path
+) -> None:
     ingest_two(runner, tmp_path)
     incident = session.scalar(sa.select(Incident).where(Incident.title == "Strike"))
     out = tmp_path / "out"
@@ -152,7 +257,15 @@ def test_export_writes_json_csv_and_html_for_an_incident(runner: FlaskCliRunner,
     assert result.exit_code == 0, result.output
     data = json.loads((out / f"incident-{incident.id}.json").read_text())
     assert data["incident"]["title"] == "Strike" and len(data["media"]) == 2
-    assert {"hashes", "sightings", "acknowledgements", "links", "provenance", "audit", "embedded"} <= set(data["media"][0])
+    assert {
+        "hashes",
+        "sightings",
+        "acknowledgements",
+        "links",
+        "provenance",
+        "audit",
+        "embedded",
+    } <= set(data["media"][0])
     rows = list(csv.DictReader(io.StringIO((out / f"incident-{incident.id}.csv").read_text())))
     assert {r["section"] for r in rows} >= {"media", "hash", "audit"}
     html = (out / f"incident-{incident.id}.html").read_text()
@@ -161,7 +274,9 @@ def test_export_writes_json_csv_and_html_for_an_incident(runner: FlaskCliRunner,
     assert missing.exit_code == 2 and "no incident" in missing.output
 
 
-def test_reports_through_pages_and_api(app: Flask, client, session: Session, runner: FlaskCliRunner, tmp_path: Path) -> None:
+def test_reports_through_pages_and_api(
+    app: Flask, client, session: Session, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
     from catalog.services import accounts
 
     from .test_web import PASSWORD, sign_in
@@ -171,7 +286,15 @@ def test_reports_through_pages_and_api(app: Flask, client, session: Session, run
     _, key = accounts.create_api_key(session, "ana")
     media_id, other = session.scalars(sa.select(Media.id).order_by(Media.id)).all()
     incident_id = session.scalar(sa.select(Incident.id))
-    session.add(MediaLink(source_media_id=other, target_media_id=media_id, kind=LinkKind.NEAR_DUPLICATE, algorithm="orb", distance=30.0))
+    session.add(
+        MediaLink(
+            source_media_id=other,
+            target_media_id=media_id,
+            kind=LinkKind.NEAR_DUPLICATE,
+            algorithm="orb",
+            distance=30.0,
+        )
+    )
     session.commit()
     sign_in(client, "ana")
     page = client.get(f"/media/{media_id}")
@@ -179,16 +302,29 @@ def test_reports_through_pages_and_api(app: Flask, client, session: Session, run
     with client.get(f"/media/{media_id}/report.html?scope=cluster") as html:
         assert html.status_code == 200 and b"and its 1 copy" in html.data
     with client.get(f"/media/{media_id}/report.csv") as as_csv:
-        assert as_csv.mimetype == "text/csv" and "attachment" in as_csv.headers["Content-Disposition"]
+        assert (
+            as_csv.mimetype == "text/csv" and "attachment" in as_csv.headers["Content-Disposition"]
+        )
     with client.get(f"/incidents/{incident_id}/report.json") as as_json:
-        assert len(as_json.json["clusters"]) == 1 and as_json.json["clusters"][0] == sorted([media_id, other])
+        assert len(as_json.json["clusters"]) == 1 and as_json.json["clusters"][0] == sorted(
+            [media_id, other]
+        )
     headers = {"Authorization": f"Bearer {key}"}
     api = client.get(f"/api/v1/media/{media_id}/report?scope=cluster", headers=headers)
     assert [m["id"] for m in api.json["media"]] == [media_id, other]
-    assert client.get(f"/api/v1/incidents/{incident_id}/report?format=csv", headers=headers).mimetype == "text/csv"
-    assert client.get(f"/api/v1/media/{media_id}/report?format=pdf", headers=headers).status_code == 422
+    assert (
+        client.get(f"/api/v1/incidents/{incident_id}/report?format=csv", headers=headers).mimetype
+        == "text/csv"
+    )
+    assert (
+        client.get(f"/api/v1/media/{media_id}/report?format=pdf", headers=headers).status_code
+        == 422
+    )
     provenance = client.get(f"/api/v1/media/{other}/provenance", headers=headers).json
-    assert provenance["cluster"][0]["media_id"] == media_id and provenance["cluster"][0]["relation"] == "a crop or part of the same picture"
+    assert (
+        provenance["cluster"][0]["media_id"] == media_id
+        and provenance["cluster"][0]["relation"] == "a crop or part of the same picture"
+    )
 
 
 def test_summaries_made_together_keep_their_own_sources(session: Session) -> None:

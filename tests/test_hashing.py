@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import zlib
-import struct
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from catalog.hashing import ImageRejected, fingerprint_image, hamming, open_image, parse_hex
-from catalog.hashing import perceptual
+from catalog.hashing import (
+    ImageRejected,
+    fingerprint_image,
+    hamming,
+    open_image,
+    parse_hex,
+    perceptual,
+)
 from catalog.hashing.features import extract
 from catalog.hashing.pipeline import fingerprint_file, fingerprint_query
 from catalog.hashing.trim import find_content_box, trim
@@ -53,7 +59,9 @@ def test_bridge_edits_stay_close_to_the_original(path: str) -> None:
     assert hamming(original, pdq_of(sample(f"threatexchange/bridge-mods/{path}"))) <= 31
 
 
-@pytest.mark.parametrize("path", sorted(p.name for p in (TE / "modes").iterdir() if p.suffix != ".md"))
+@pytest.mark.parametrize(
+    "path", sorted(p.name for p in (TE / "modes").iterdir() if p.suffix != ".md")
+)
 def test_every_mode_sample_decodes_and_hashes_like_the_original(path: str) -> None:
     original = pdq_of(sample("threatexchange/modes/original.jpg"))
     decoded = open_image(sample(f"threatexchange/modes/{path}"), LIMIT)
@@ -62,7 +70,9 @@ def test_every_mode_sample_decodes_and_hashes_like_the_original(path: str) -> No
     assert hamming(original, perceptual.pdq(decoded.rgb).bits) <= 31
 
 
-@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "PA", "RGBA", "CMYK", "I", "F", "YCbCr", "LAB", "HSV", "I;16"])
+@pytest.mark.parametrize(
+    "mode", ["1", "L", "LA", "P", "PA", "RGBA", "CMYK", "I", "F", "YCbCr", "LAB", "HSV", "I;16"]
+)
 def test_every_pillow_mode_in_memory(mode: str) -> None:
     image = Image.open(TE / "bridge-mods" / "aaa-orig.jpg").convert("RGB").resize((400, 251))
     reference = perceptual.pdq(np.asarray(image)).bits
@@ -74,7 +84,7 @@ def test_every_pillow_mode_in_memory(mode: str) -> None:
         srgb, lab = ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB")
         converted = ImageCms.applyTransform(image, ImageCms.buildTransform(srgb, lab, "RGB", "LAB"))
     elif mode == "I;16":
-        converted = Image.fromarray((np.asarray(image.convert("L"), dtype=np.uint16) * 257))
+        converted = Image.fromarray(np.asarray(image.convert("L"), dtype=np.uint16) * 257)
     else:
         converted = image.convert(mode)
     from catalog.hashing.decode import to_rgb
@@ -122,7 +132,9 @@ def test_exif_orientation_is_honoured(orientation: int) -> None:
     exif = Image.Exif()
     exif[0x0112] = orientation
     tagged = open_image(encode(image, "JPEG", quality=95, exif=exif), LIMIT)
-    turned = ImageOps.exif_transpose(Image.open(__import__("io").BytesIO(encode(image, "JPEG", quality=95, exif=exif))))
+    turned = ImageOps.exif_transpose(
+        Image.open(__import__("io").BytesIO(encode(image, "JPEG", quality=95, exif=exif)))
+    )
     assert hamming(perceptual.pdq(tagged.rgb).bits, perceptual.pdq(np.asarray(turned)).bits) <= 16
 
 
@@ -132,12 +144,15 @@ def test_exif_metadata_is_kept() -> None:
     assert (exif["Make"], exif["Model"]) == ("samsung", "SM-G930V")
     assert exif["DateTimeOriginal"] == "2017:11:07 22:14:15"
     assert fp.metadata["exif_captured_at"] == "2017-11-07T22:14:15"
-    assert exif["GPS"] == {"latitude": pytest.approx(38.977935), "longitude": pytest.approx(-77.0232027)}
+    assert exif["GPS"] == {
+        "latitude": pytest.approx(38.977935),
+        "longitude": pytest.approx(-77.0232027),
+    }
 
 
 def test_dihedral_hashes_follow_the_named_symmetries() -> None:
     rgb = open_image(sample("threatexchange/dih/bridge-1-original.jpg"), LIMIT).rgb
-    forms = dict(zip(perceptual.DIHEDRAL, perceptual.dihedral_arrays(rgb)))
+    forms = dict(zip(perceptual.DIHEDRAL, perceptual.dihedral_arrays(rgb), strict=True))
     for value in perceptual.pdq_dihedral(rgb):
         direct = perceptual.pdq(np.ascontiguousarray(forms[value.variant])).bits
         assert hamming(value.bits, direct) <= 20, value.variant
@@ -154,7 +169,10 @@ def test_dihedral_samples_match_through_the_query_symmetries(path: str) -> None:
 
 
 def test_unrelated_samples_are_far_apart() -> None:
-    names = ["pen-and-coaster.png", *[f"labelme-subset/{p.name}" for p in sorted((TE / "labelme-subset").glob("*.jpg"))]]
+    names = [
+        "pen-and-coaster.png",
+        *[f"labelme-subset/{p.name}" for p in sorted((TE / "labelme-subset").glob("*.jpg"))],
+    ]
     hashes = [pdq_of(sample(f"threatexchange/{n}")) for n in names]
     bridge = pdq_of(sample("threatexchange/bridge-mods/aaa-orig.jpg"))
     for i, value in enumerate(hashes):
@@ -182,11 +200,23 @@ def test_trim_finds_the_picture_inside_bars_captions_and_margins() -> None:
     card = Image.new("RGB", (420, 320), (255, 255, 255))
     card.paste(pattern(300, 200, seed=9), (60, 40))
     draw = ImageDraw.Draw(card)
-    draw.text((20, 8), "Channel name @handle", fill=(20, 20, 20), font=ImageFont.load_default(size=20))
-    draw.text((20, 262), "Footage shared this morning, location unverified", fill=(0, 0, 0), font=ImageFont.load_default(size=18))
+    draw.text(
+        (20, 8), "Channel name @handle", fill=(20, 20, 20), font=ImageFont.load_default(size=20)
+    )
+    draw.text(
+        (20, 262),
+        "Footage shared this morning, location unverified",
+        fill=(0, 0, 0),
+        font=ImageFont.load_default(size=18),
+    )
     framed = np.asarray(encode_roundtrip(card))
     top, bottom, left, right = find_content_box(framed)
-    assert abs(top - 40) <= 3 and abs(bottom - 240) <= 3 and abs(left - 60) <= 3 and abs(right - 360) <= 3
+    assert (
+        abs(top - 40) <= 3
+        and abs(bottom - 240) <= 3
+        and abs(left - 60) <= 3
+        and abs(right - 360) <= 3
+    )
     assert trim(np.asarray(pattern(300, 200, seed=9))) is None
 
 
@@ -213,11 +243,19 @@ def test_keypoints_are_spread_and_packable() -> None:
 
 def png_bomb(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims ``width`` x ``height`` (a decompression bomb)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     rows = zlib.compress(b"\x00" * (width // 8 + 1) * 16)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", rows)
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
@@ -226,7 +264,10 @@ def png_bomb(width: int, height: int) -> bytes:
         (b"", "empty"),
         (b"hello, this is text", "not_an_image"),
         (b"<html><script>alert(1)</script></html>", "not_an_image"),
-        (b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"/></svg>', "not_an_image"),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"/></svg>',
+            "not_an_image",
+        ),
         (png_bomb(100_000, 100_000), "too_many_pixels"),
     ],
 )

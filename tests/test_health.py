@@ -19,7 +19,9 @@ def test_readyz_on_migrated_database(client: FlaskClient) -> None:
     assert response.json["database"] == "ok"
 
 
-def test_readyz_on_unmigrated_database(fresh_database_url: str, app_factory: Callable[..., Flask]) -> None:
+def test_readyz_on_unmigrated_database(
+    fresh_database_url: str, app_factory: Callable[..., Flask]
+) -> None:
     app = app_factory(fresh_database_url)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503

@@ -32,7 +32,9 @@ def test_radius_search_equals_brute_force(kind: str) -> None:
     index = HammingIndex(256, kind)
     index.add(np.arange(3000) + 100, np.arange(3000) // 2, np.full(3000, np.nan), codes)
     hits = index.search(codes[0], 31)[0]
-    expected = sorted((int(d), i) for i, d in enumerate(popcount_distances(codes, codes[0])) if d <= 31)
+    expected = sorted(
+        (int(d), i) for i, d in enumerate(popcount_distances(codes, codes[0])) if d <= 31
+    )
     assert [(h.distance, h.row_id - 100) for h in hits] == expected
     assert [h.distance for h in hits] == sorted(h.distance for h in hits)
     assert hits[0].media_id == 0 and hits[0].frame_time is None
@@ -86,7 +88,13 @@ def catalogue_of(*pictures: bytes) -> CatalogIndex:
         fp = fingerprint_image(data, LIMIT)
         for value in fp.hashes:
             row += 1
-            index.add_hashes(value.algorithm, np.array([row]), np.array([media_id]), np.array([np.nan]), np.frombuffer(value.bits, np.uint8))
+            index.add_hashes(
+                value.algorithm,
+                np.array([row]),
+                np.array([media_id]),
+                np.array([np.nan]),
+                np.frombuffer(value.bits, np.uint8),
+            )
         row += 1
         index.add_features(row, media_id, None, fp.features)
     return index
@@ -95,7 +103,9 @@ def catalogue_of(*pictures: bytes) -> CatalogIndex:
 @pytest.fixture(scope="module")
 def catalogue() -> CatalogIndex:
     return catalogue_of(
-        sample("photos/astronaut.png"), sample("photos/coffee.png"), sample("threatexchange/bridge-mods/aaa-orig.jpg")
+        sample("photos/astronaut.png"),
+        sample("photos/coffee.png"),
+        sample("threatexchange/bridge-mods/aaa-orig.jpg"),
     )
 
 

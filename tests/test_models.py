@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -10,14 +10,14 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from catalog.models import (
-    AckStatus,
     Acknowledgement,
+    AckStatus,
     Incident,
+    LinkKind,
     Media,
     MediaHash,
     MediaKind,
     MediaLink,
-    LinkKind,
     Party,
     Sighting,
     Tag,
@@ -101,7 +101,11 @@ def test_link_to_itself_is_refused(session: Session) -> None:
     session.add(media)
     session.flush()
     with pytest.raises(IntegrityError), session.begin_nested():
-        session.add(MediaLink(source_media_id=media.id, target_media_id=media.id, kind=LinkKind.NEAR_DUPLICATE))
+        session.add(
+            MediaLink(
+                source_media_id=media.id, target_media_id=media.id, kind=LinkKind.NEAR_DUPLICATE
+            )
+        )
         session.flush()
 
 
@@ -118,7 +122,9 @@ def test_deleting_media_cascades_to_its_rows_but_not_to_shared_ones(session: Ses
             MediaHash(media=media, algorithm="pdq", bits=b"\0" * 32, bit_length=256, quality=90),
             Sighting(media=media, url="https://t.me/x/1"),
             Acknowledgement(party=party, media=media, status=AckStatus.SEMI_OFFICIAL),
-            MediaLink(source_media_id=other.id, target_media_id=media.id, kind=LinkKind.NEAR_DUPLICATE),
+            MediaLink(
+                source_media_id=other.id, target_media_id=media.id, kind=LinkKind.NEAR_DUPLICATE
+            ),
         ]
     )
     session.flush()
@@ -167,9 +173,11 @@ def test_naive_timestamps_are_refused(session: Session) -> None:
 
 
 def test_deleted_before_posted_is_refused(session: Session) -> None:
-    posted = datetime(2023, 5, 3, 2, 30, tzinfo=timezone.utc)
+    posted = datetime(2023, 5, 3, 2, 30, tzinfo=UTC)
     with pytest.raises(IntegrityError), session.begin_nested():
-        session.add(Sighting(media=new_media(), posted_at=posted, deleted_at=posted - timedelta(minutes=1)))
+        session.add(
+            Sighting(media=new_media(), posted_at=posted, deleted_at=posted - timedelta(minutes=1))
+        )
         session.flush()
 
 

@@ -28,8 +28,15 @@ from .test_web import PASSWORD, sign_in, token, uploaded
 
 # Routes anyone may reach: signing in, probes, static files, the API's own description.
 PUBLIC = {
-    "static", "web.login", "web.static", "bootstrap.static", "health.healthz", "health.readyz",
-    "api-docs.openapi_json", "swagger_assets", "swagger_ui",
+    "static",
+    "web.login",
+    "web.static",
+    "bootstrap.static",
+    "health.healthz",
+    "health.readyz",
+    "api-docs.openapi_json",
+    "swagger_assets",
+    "swagger_ui",
 }
 
 
@@ -42,10 +49,18 @@ def test_every_route_has_a_role_rule(app: Flask) -> None:
         cls = getattr(view, "view_class", None)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             target = getattr(cls, method.lower()) if cls is not None else view
-            assert isinstance(getattr(target, "_catalog_role", None), Role), f"{method} {rule.rule} ({rule.endpoint}) has no role rule"
-            if method in ("POST", "PATCH", "DELETE", "PUT") and rule.endpoint not in ("web.search", "search.search_by_file", "web.logout"):
+            assert isinstance(getattr(target, "_catalog_role", None), Role), (
+                f"{method} {rule.rule} ({rule.endpoint}) has no role rule"
+            )
+            if method in ("POST", "PATCH", "DELETE", "PUT") and rule.endpoint not in (
+                "web.search",
+                "search.search_by_file",
+                "web.logout",
+            ):
                 declared = getattr(target, "_catalog_post_role", target._catalog_role)
-                assert declared.allows(Role.ANALYST) and declared is not Role.VIEWER, f"{method} {rule.rule} writes but needs only {declared}"
+                assert declared.allows(Role.ANALYST) and declared is not Role.VIEWER, (
+                    f"{method} {rule.rule} writes but needs only {declared}"
+                )
             checked += 1
     assert checked > 80
 
@@ -54,7 +69,11 @@ def test_security_headers_on_pages_api_and_docs(client: FlaskClient) -> None:
     for path in ("/login", "/api/v1/media", "/api/v1/docs", "/healthz"):
         response = client.get(path)
         csp = response.headers["Content-Security-Policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert (
+            "script-src 'self'" in csp
+            and "unsafe-inline" not in csp
+            and "frame-ancestors 'none'" in csp
+        )
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
     docs = client.get("/api/v1/docs").get_data(as_text=True)
@@ -68,33 +87,72 @@ def test_no_page_has_inline_script_or_style(app: Flask, client: FlaskClient) -> 
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
     sign_in(client, "ana")
-    first = uploaded(client, incident="Strike", **{"sighting-url": "https://t.me/c/1", "sighting-source": "Chan", "ack-party": "P", "ack-status": "official"})
+    first = uploaded(
+        client,
+        incident="Strike",
+        **{
+            "sighting-url": "https://t.me/c/1",
+            "sighting-source": "Chan",
+            "ack-party": "P",
+            "ack-status": "official",
+        },
+    )
     second = uploaded(client, encode(pattern(seed=4), "PNG"))
-    pages = ["/", "/upload", "/search", "/media", "/incidents", "/sources", "/parties", f"/media/{first}", f"/compare/{first}/{second}",
-             f"/media/{first}/report.html", "/incidents/1", "/no/such/page", "/api/v1/docs", "/search?tab=hash&algorithm=pdq&hash=" + "0" * 64]
-    pages += re.findall(r'href="(/(?:sources|parties|incidents)/\d+)"', client.get(f"/media/{first}").get_data(as_text=True))
+    pages = [
+        "/",
+        "/upload",
+        "/search",
+        "/media",
+        "/incidents",
+        "/sources",
+        "/parties",
+        f"/media/{first}",
+        f"/compare/{first}/{second}",
+        f"/media/{first}/report.html",
+        "/incidents/1",
+        "/no/such/page",
+        "/api/v1/docs",
+        "/search?tab=hash&algorithm=pdq&hash=" + "0" * 64,
+    ]
+    pages += re.findall(
+        r'href="(/(?:sources|parties|incidents)/\d+)"',
+        client.get(f"/media/{first}").get_data(as_text=True),
+    )
     for path in pages:
         html = client.get(path).get_data(as_text=True)
         found = INLINE.search(html)
         assert found is None, f"{path}: {found.group(0) if found else ''}"
 
 
-def test_sign_in_is_rate_limited_and_accounts_lock_after_failures(app_factory, fresh_database_url: str) -> None:
+def test_sign_in_is_rate_limited_and_accounts_lock_after_failures(
+    app_factory, fresh_database_url: str
+) -> None:
     engine = make_engine(fresh_database_url)
     schema.upgrade(engine)
     engine.dispose()
-    app = app_factory(fresh_database_url, LOGIN_LOCKOUT="3 per 15 minutes", LOGIN_RATE_LIMIT="8 per minute")
+    app = app_factory(
+        fresh_database_url, LOGIN_LOCKOUT="3 per 15 minutes", LOGIN_RATE_LIMIT="8 per minute"
+    )
     with app.app_context():
         for name in ("ana", "bob"):
             accounts.create_user(get_session(), name, PASSWORD, "analyst")
     client = app.test_client()
 
     def attempt(username: str, password: str):
-        return client.post("/login", data={"csrf_token": token(client, "/login"), "username": username, "password": password})
+        return client.post(
+            "/login",
+            data={
+                "csrf_token": token(client, "/login"),
+                "username": username,
+                "password": password,
+            },
+        )
 
     assert [attempt("ana", "wrong password!").status_code for _ in range(3)] == [401, 401, 401]
     locked = attempt("ana", PASSWORD)
-    assert locked.status_code == 429 and "locked after repeated failed sign-ins" in locked.get_data(as_text=True)
+    assert locked.status_code == 429 and "locked after repeated failed sign-ins" in locked.get_data(
+        as_text=True
+    )
     assert attempt("bob", PASSWORD).status_code == 302  # another account is not locked
     client.post("/logout", data={"csrf_token": token(client)})
     # Guessing across many accounts from one address meets the per-address limit.
@@ -103,7 +161,9 @@ def test_sign_in_is_rate_limited_and_accounts_lock_after_failures(app_factory, f
     assert "from this address" in attempt("bob", PASSWORD).get_data(as_text=True)
 
 
-def test_production_settings_force_https_and_secure_cookies(app_factory, fresh_database_url: str) -> None:
+def test_production_settings_force_https_and_secure_cookies(
+    app_factory, fresh_database_url: str
+) -> None:
     engine = make_engine(fresh_database_url)
     schema.upgrade(engine)
     engine.dispose()
@@ -120,7 +180,9 @@ def test_gc_removes_old_orphans_only(app: Flask, runner, session) -> None:
     storage = get_storage(app)
     orphan = storage.put_bytes(encode(pattern(seed=7), "PNG"))
     young = runner.invoke(args=["catalog", "gc"])
-    assert young.exit_code == 0 and "kept 1 younger" in young.output and storage.exists(orphan.sha256)
+    assert (
+        young.exit_code == 0 and "kept 1 younger" in young.output and storage.exists(orphan.sha256)
+    )
     dry = runner.invoke(args=["catalog", "gc", "--older-than", "0", "--dry-run"])
     assert f"would remove orphan {orphan.sha256}" in dry.output and storage.exists(orphan.sha256)
     done = runner.invoke(args=["catalog", "gc", "--older-than", "0"])
@@ -129,21 +191,40 @@ def test_gc_removes_old_orphans_only(app: Flask, runner, session) -> None:
 
 
 @pytest.mark.slow
-def test_an_import_killed_midway_leaves_no_half_record_and_gc_clears_its_orphans(fresh_database_url: str, tmp_path: Path) -> None:
+def test_an_import_killed_midway_leaves_no_half_record_and_gc_clears_its_orphans(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
     engine = make_engine(fresh_database_url)
     schema.upgrade(engine)
     folder = tmp_path / "in"
     folder.mkdir()
     for n in range(60):
-        (folder / f"{n:02d}.png").write_bytes(encode(pattern(seed=100 + n).resize((900, 700)), "PNG"))
-    env = {**os.environ, "CATALOG_DATABASE_URL": fresh_database_url, "CATALOG_MEDIA_ROOT": str(tmp_path / "media"),
-           "CATALOG_SECRET_KEY": "kill-test", "CATALOG_INSTANCE_PATH": str(tmp_path / "instance")}
+        (folder / f"{n:02d}.png").write_bytes(
+            encode(pattern(seed=100 + n).resize((900, 700)), "PNG")
+        )
+    env = {
+        **os.environ,
+        "CATALOG_DATABASE_URL": fresh_database_url,
+        "CATALOG_MEDIA_ROOT": str(tmp_path / "media"),
+        "CATALOG_SECRET_KEY": "kill-test",
+        "CATALOG_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "catalog"]
     root = Path(__file__).resolve().parent.parent
-    process = subprocess.Popen([*command, "import", str(folder), "--jobs", "2"], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [*command, "import", str(folder), "--jobs", "2"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     with engine.connect() as connection:
-        while time.time() < deadline and connection.scalar(sa.select(sa.func.count()).select_from(Media)) < 5:
+        while (
+            time.time() < deadline
+            and connection.scalar(sa.select(sa.func.count()).select_from(Media)) < 5
+        ):
             time.sleep(0.05)
             connection.rollback()
     os.killpg(process.pid, signal.SIGKILL)  # the whole group: the import and its workers
@@ -152,8 +233,16 @@ def test_an_import_killed_midway_leaves_no_half_record_and_gc_clears_its_orphans
         stored = connection.scalar(sa.select(sa.func.count()).select_from(Media))
     engine.dispose()
     assert 5 <= stored < 60
-    verify = subprocess.run([*command, "verify", "--json"], cwd=root, env=env, capture_output=True, text=True)
-    assert '"missing": []' in verify.stdout and '"altered": []' in verify.stdout and '"audit_faults": []' in verify.stdout
-    subprocess.run([*command, "gc", "--older-than", "0"], cwd=root, env=env, check=True, capture_output=True)
+    verify = subprocess.run(
+        [*command, "verify", "--json"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert (
+        '"missing": []' in verify.stdout
+        and '"altered": []' in verify.stdout
+        and '"audit_faults": []' in verify.stdout
+    )
+    subprocess.run(
+        [*command, "gc", "--older-than", "0"], cwd=root, env=env, check=True, capture_output=True
+    )
     after = subprocess.run([*command, "verify"], cwd=root, env=env, capture_output=True, text=True)
     assert after.returncode == 0, after.stdout + after.stderr

@@ -44,7 +44,13 @@ def catalogue(samples: dict[str, VideoFingerprint]) -> tuple[CatalogIndex, dict[
         for frame in found.frames:
             for value in frame.hashes:
                 row += 1
-                index.add_hashes(value.algorithm, np.array([row]), np.array([media_id]), np.array([frame.time]), np.frombuffer(value.bits, np.uint8))
+                index.add_hashes(
+                    value.algorithm,
+                    np.array([row]),
+                    np.array([media_id]),
+                    np.array([frame.time]),
+                    np.frombuffer(value.bits, np.uint8),
+                )
             if frame.features is not None:
                 row += 1
                 index.add_features(row, media_id, frame.time, frame.features)
@@ -53,7 +59,10 @@ def catalogue(samples: dict[str, VideoFingerprint]) -> tuple[CatalogIndex, dict[
 
 def video_matches(catalogue, found: VideoFingerprint) -> dict[str, object]:
     index, names = catalogue
-    return {names[m.media_id]: m for m in index.match_frames([(f.time, f.hashes) for f in found.frames], Thresholds())}
+    return {
+        names[m.media_id]: m
+        for m in index.match_frames([(f.time, f.hashes) for f in found.frames], Thresholds())
+    }
 
 
 def test_sampling_keeps_about_a_frame_a_second(samples: dict[str, VideoFingerprint]) -> None:
@@ -71,7 +80,9 @@ def test_sampling_keeps_about_a_frame_a_second(samples: dict[str, VideoFingerpri
 def test_each_sample_finds_its_family_and_nothing_else(samples, catalogue, name: str) -> None:
     found = video_matches(catalogue, samples[name])
     family = CHAIRS if name in CHAIRS else PATTERNS if name in PATTERNS else [name]
-    assert set(found) <= set(family), f"{name} matched outside its family: {set(found) - set(family)}"
+    assert set(found) <= set(family), (
+        f"{name} matched outside its family: {set(found) - set(family)}"
+    )
     assert name in found and found[name].details["query_coverage"] >= 0.9
     others = set(family) - {name}
     # The large-logo copies are the hardest; every family member must still find two or more.
@@ -79,7 +90,9 @@ def test_each_sample_finds_its_family_and_nothing_else(samples, catalogue, name:
 
 
 def test_excerpt_matches_with_its_place_in_the_clip(catalogue) -> None:
-    excerpt = fingerprint_video(transform(clip("chair-orig-22-sd-bar.mp4"), start=8.0, end=13.0), **LIMITS)
+    excerpt = fingerprint_video(
+        transform(clip("chair-orig-22-sd-bar.mp4"), start=8.0, end=13.0), **LIMITS
+    )
     match = video_matches(catalogue, excerpt)["chair-orig-22-sd-bar.mp4"]
     assert match.details["query_coverage"] >= 0.6 and match.details["match_coverage"] <= 0.5
     assert match.details["offset"] == pytest.approx(8.0, abs=1.0)
@@ -88,7 +101,10 @@ def test_excerpt_matches_with_its_place_in_the_clip(catalogue) -> None:
 
 
 def test_pillarboxed_reencode_matches(catalogue) -> None:
-    boxed = transform(clip("pattern-sd-grey-bar.mp4"), lambda p: pillarbox(ImageOps.grayscale(p).convert("RGB"), 900))
+    boxed = transform(
+        clip("pattern-sd-grey-bar.mp4"),
+        lambda p: pillarbox(ImageOps.grayscale(p).convert("RGB"), 900),
+    )
     found = video_matches(catalogue, fingerprint_video(boxed, **LIMITS))
     assert "pattern-sd-grey-bar.mp4" in found and set(found) <= set(PATTERNS)
 
@@ -98,7 +114,10 @@ def test_compilation_contains_both_clips_at_their_times(catalogue) -> None:
     joined = concat(part, clip("pattern-hd-no-bar.mp4"), size=(480, 720))
     found = video_matches(catalogue, fingerprint_video(joined, **LIMITS))
     chair, pattern = found["chair-orig-22-sd-bar.mp4"], found["pattern-hd-no-bar.mp4"]
-    assert chair.details["segments"][0]["query_start"] < 1.0 and chair.details["segments"][0]["query_end"] < 7.0
+    assert (
+        chair.details["segments"][0]["query_start"] < 1.0
+        and chair.details["segments"][0]["query_end"] < 7.0
+    )
     assert chair.details["offset"] == pytest.approx(2.0, abs=1.0)
     assert pattern.details["segments"][0]["query_start"] >= 5.0
     assert pattern.details["match_coverage"] >= 0.3
@@ -107,7 +126,9 @@ def test_compilation_contains_both_clips_at_their_times(catalogue) -> None:
 @pytest.mark.parametrize("at", [3.0, 10.0, 17.5])
 def test_frame_grab_matches_the_clip_at_its_time(catalogue, at: float) -> None:
     index, names = catalogue
-    matches = index.match(fingerprint_query(grab(clip("chair-orig-22-sd-bar.mp4"), at), 100_000_000))
+    matches = index.match(
+        fingerprint_query(grab(clip("chair-orig-22-sd-bar.mp4"), at), 100_000_000)
+    )
     best = {names[m.media_id]: m for m in matches}["chair-orig-22-sd-bar.mp4"]
     assert best.frame_time == pytest.approx(at, abs=1.0)
     assert {names[m.media_id] for m in matches} <= set(CHAIRS)
@@ -116,7 +137,12 @@ def test_frame_grab_matches_the_clip_at_its_time(catalogue, at: float) -> None:
 @pytest.mark.parametrize(
     ("make", "code"),
     [
-        (lambda: clip("chair-orig-22-sd-bar.mp4")[: 2 * len(clip("chair-orig-22-sd-bar.mp4")) // 3], "truncated"),
+        (
+            lambda: clip("chair-orig-22-sd-bar.mp4")[
+                : 2 * len(clip("chair-orig-22-sd-bar.mp4")) // 3
+            ],
+            "truncated",
+        ),
         (lambda: audio_only(), "no_video_stream"),
         (lambda: b"\x00\x00\x00\x18ftypmp42" + bytes(500), "not_a_video"),
     ],
@@ -129,22 +155,44 @@ def test_bad_videos_are_rejected_with_a_reason(make, code: str) -> None:
 
 def test_duration_limit() -> None:
     with pytest.raises(VideoRejected, match="more than the limit of 10 s"):
-        fingerprint_video(clip("chair-orig-22-sd-bar.mp4"), max_duration_s=10, max_pixels=100_000_000)
+        fingerprint_video(
+            clip("chair-orig-22-sd-bar.mp4"), max_duration_s=10, max_pixels=100_000_000
+        )
 
 
 def ingest(app: Flask, data: bytes, **details: object):
     return ingest_bytes(
-        get_session(), get_storage(), get_index(), data, IngestDetails(**details),
-        actor=None, thresholds=thresholds_from(app.config), max_pixels=app.config["MAX_IMAGE_PIXELS"],
+        get_session(),
+        get_storage(),
+        get_index(),
+        data,
+        IngestDetails(**details),
+        actor=None,
+        thresholds=thresholds_from(app.config),
+        max_pixels=app.config["MAX_IMAGE_PIXELS"],
     )
 
 
 def test_video_ingest_and_search(app: Flask, session: Session) -> None:
     result = ingest(app, clip("chair-orig-22-sd-bar.mp4"), title="Chair")
     video = result.media
-    assert (video.kind, video.mime_type, video.width, video.height) == (MediaKind.VIDEO, "video/mp4", 480, 720)
-    assert video.duration_s == pytest.approx(22.43, abs=0.05) and video.extracted["video"]["codec"] == "h264"
-    times = session.scalars(sa.select(MediaHash.frame_time_s).where(MediaHash.media_id == video.id, MediaHash.algorithm == "pdq", MediaHash.variant == "full")).all()
+    assert (video.kind, video.mime_type, video.width, video.height) == (
+        MediaKind.VIDEO,
+        "video/mp4",
+        480,
+        720,
+    )
+    assert (
+        video.duration_s == pytest.approx(22.43, abs=0.05)
+        and video.extracted["video"]["codec"] == "h264"
+    )
+    times = session.scalars(
+        sa.select(MediaHash.frame_time_s).where(
+            MediaHash.media_id == video.id,
+            MediaHash.algorithm == "pdq",
+            MediaHash.variant == "full",
+        )
+    ).all()
     assert len(times) >= 15 and max(times) > 20
     assert 1 <= session.scalar(sa.select(sa.func.count()).select_from(MediaFeatures)) <= 16
     assert set(get_storage().derived_names(video.sha256)) == {"contact-sheet.jpg", "poster.jpg"}
@@ -154,13 +202,25 @@ def test_video_ingest_and_search(app: Flask, session: Session) -> None:
     assert (link.kind, link.target_media_id) == (LinkKind.FRAME_OF, video.id)
     assert link.frame_time_s == pytest.approx(10.0, abs=1.0)
 
-    grey = search_file(get_session(), get_index(), clip("chair-22-sd-grey-bar.mp4"), thresholds_from(app.config), max_pixels=10**8)
+    grey = search_file(
+        get_session(),
+        get_index(),
+        clip("chair-22-sd-grey-bar.mp4"),
+        thresholds_from(app.config),
+        max_pixels=10**8,
+    )
     found = {m.media.id: m.as_dict() for m in grey}
     assert found[video.id]["query_coverage"] >= 0.8 and found[video.id]["match_coverage"] >= 0.8
     assert found[video.id]["segments"][0]["match_start"] < 1.0
     assert still.id in found and found[still.id]["kind"] == "frame_of" and "time" in found[still.id]
 
-    frame = search_file(get_session(), get_index(), grab(clip("chair-22-sd-sepia-bar.mp4"), 15.0), thresholds_from(app.config), max_pixels=10**8)
+    frame = search_file(
+        get_session(),
+        get_index(),
+        grab(clip("chair-22-sd-sepia-bar.mp4"), 15.0),
+        thresholds_from(app.config),
+        max_pixels=10**8,
+    )
     by_id = {m.media.id: m.as_dict() for m in frame}
     assert by_id[video.id]["time"] == pytest.approx(15.0, abs=1.0)
 
@@ -184,7 +244,9 @@ def test_cli_import_and_search_videos(runner: FlaskCliRunner, tmp_path) -> None:
     assert "voice-note.mp4: the file has no video stream" in result.stderr
     query = tmp_path / "excerpt.mp4"
     query.write_bytes(transform(clip("chair-orig-22-sd-bar.mp4"), start=5.0, end=10.0))
-    [line] = runner.invoke(args=["catalog", "search", str(query), "--json"]).stdout.strip().splitlines()
+    [line] = (
+        runner.invoke(args=["catalog", "search", str(query), "--json"]).stdout.strip().splitlines()
+    )
     [match] = json.loads(line)["matches"]
     assert match["kind"] == "near_duplicate" and match["media_kind"] == "video"
     assert 0 <= match["match_coverage"] <= 0.5 < match["query_coverage"] <= 1
@@ -201,7 +263,9 @@ def test_cli_import_and_search_videos(runner: FlaskCliRunner, tmp_path) -> None:
         ("libsvtav1", "mp4", "video/mp4"),
     ],
 )
-def test_containers_and_codecs_recognised_by_content(codec: str, container: str, mime: str, catalogue) -> None:
+def test_containers_and_codecs_recognised_by_content(
+    codec: str, container: str, mime: str, catalogue
+) -> None:
     import io
     from fractions import Fraction
 
@@ -228,7 +292,12 @@ def test_containers_and_codecs_recognised_by_content(codec: str, container: str,
             out.mux(packet)
     found = fingerprint_video(buffer.getvalue(), **LIMITS)
     assert found.mime_type == mime
-    decoders = {"libx264": {"h264"}, "libx265": {"hevc"}, "libvpx-vp9": {"vp9", "libvpx-vp9"}, "libsvtav1": {"av1", "libdav1d"}}
+    decoders = {
+        "libx264": {"h264"},
+        "libx265": {"hevc"},
+        "libvpx-vp9": {"vp9", "libvpx-vp9"},
+        "libsvtav1": {"av1", "libdav1d"},
+    }
     assert found.metadata["codec"] in decoders[codec]
     assert "pattern-sd-grey-bar.mp4" in video_matches(catalogue, found)
 
@@ -264,7 +333,9 @@ def test_video_ingested_after_its_still_links_the_still(app: Flask, session: Ses
     assert link.frame_time_s == pytest.approx(12.0, abs=1.0)
 
 
-def test_long_files_are_read_keyframe_by_keyframe(monkeypatch: pytest.MonkeyPatch, catalogue) -> None:
+def test_long_files_are_read_keyframe_by_keyframe(
+    monkeypatch: pytest.MonkeyPatch, catalogue
+) -> None:
     import catalog.hashing.video as video
 
     monkeypatch.setattr(video, "KEYFRAMES_ONLY_AFTER_S", 5.0)

@@ -33,7 +33,10 @@ def token(client: FlaskClient, path: str = "/search") -> str:
 
 
 def sign_in(client: FlaskClient, username: str) -> None:
-    response = client.post("/login", data={"csrf_token": token(client, "/login"), "username": username, "password": PASSWORD})
+    response = client.post(
+        "/login",
+        data={"csrf_token": token(client, "/login"), "username": username, "password": PASSWORD},
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
@@ -59,8 +62,16 @@ def viewer(client: FlaskClient, users) -> FlaskClient:
 def upload(client: FlaskClient, data: bytes = PHOTO, name: str = "photo.jpg", **fields: str):
     # Encoded in memory: for bodies over 500 KB the test client spools to a temporary file
     # that it never closes, which the suite's warning filter would report.
-    boundary, body = encode_multipart({"csrf_token": token(client), "file": FileStorage(io.BytesIO(data), filename=name), **fields})
-    return client.post("/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    boundary, body = encode_multipart(
+        {
+            "csrf_token": token(client),
+            "file": FileStorage(io.BytesIO(data), filename=name),
+            **fields,
+        }
+    )
+    return client.post(
+        "/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def uploaded(client: FlaskClient, data: bytes = PHOTO, **fields: str) -> int:
@@ -80,10 +91,22 @@ def smaller(data: bytes) -> bytes:
     return encode(image.resize((image.width * 2 // 3, image.height * 2 // 3)), "JPEG", quality=75)
 
 
-PAGES = ["/", "/upload", "/search", "/media", "/incidents", "/sources", "/parties", "/media/1", "/media/1/thumb.jpg", "/compare/1/2"]
+PAGES = [
+    "/",
+    "/upload",
+    "/search",
+    "/media",
+    "/incidents",
+    "/sources",
+    "/parties",
+    "/media/1",
+    "/media/1/thumb.jpg",
+    "/compare/1/2",
+]
 
 
 # -- signing in ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", PAGES)
 def test_pages_need_a_signed_in_user(client: FlaskClient, path: str) -> None:
@@ -93,25 +116,55 @@ def test_pages_need_a_signed_in_user(client: FlaskClient, path: str) -> None:
 
 def test_sign_in_and_out(client: FlaskClient, users) -> None:
     html = page(client, "/login")
-    wrong = client.post("/login", data={"csrf_token": token(client, "/login"), "username": "analyst", "password": "nope-nope-nope"})
+    wrong = client.post(
+        "/login",
+        data={
+            "csrf_token": token(client, "/login"),
+            "username": "analyst",
+            "password": "nope-nope-nope",
+        },
+    )
     assert wrong.status_code == 401 and "wrong password" in wrong.get_data(as_text=True)
     assert 'name="csrf_token"' in html
-    response = client.post("/login", data={"csrf_token": token(client, "/login"), "username": "analyst", "password": PASSWORD, "next": "/media"})
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": token(client, "/login"),
+            "username": "analyst",
+            "password": PASSWORD,
+            "next": "/media",
+        },
+    )
     assert response.headers["Location"] == "/media"
     assert "Signed in as analyst" in page(client, "/media")
-    assert client.post("/logout", data={"csrf_token": token(client)}).headers["Location"] == "/login"
+    assert (
+        client.post("/logout", data={"csrf_token": token(client)}).headers["Location"] == "/login"
+    )
     assert client.get("/").status_code == 302
 
 
-def test_sign_in_refuses_offsite_next_missing_csrf_and_disabled_users(app: Flask, client: FlaskClient, users) -> None:
-    response = client.post("/login", data={"csrf_token": token(client, "/login"), "username": "viewer", "password": PASSWORD, "next": "//evil.example/x"})
+def test_sign_in_refuses_offsite_next_missing_csrf_and_disabled_users(
+    app: Flask, client: FlaskClient, users
+) -> None:
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": token(client, "/login"),
+            "username": "viewer",
+            "password": PASSWORD,
+            "next": "//evil.example/x",
+        },
+    )
     assert response.headers["Location"] == "/"
     client.post("/logout", data={"csrf_token": token(client)})
     missing = client.post("/login", data={"username": "viewer", "password": PASSWORD})
     assert missing.status_code == 400 and "CSRF" in missing.get_data(as_text=True)
     with app.app_context():
         accounts.set_active(get_session(), "viewer", False)
-    refused = client.post("/login", data={"csrf_token": token(client, "/login"), "username": "viewer", "password": PASSWORD})
+    refused = client.post(
+        "/login",
+        data={"csrf_token": token(client, "/login"), "username": "viewer", "password": PASSWORD},
+    )
     assert refused.status_code == 401
 
 
@@ -125,16 +178,33 @@ def test_password_change_and_disabling_end_sessions(app: Flask, viewer: FlaskCli
 # -- roles ----------------------------------------------------------------------------------
 
 WRITES = [
-    "/upload", "/media/1/edit", "/media/1/sightings", "/sightings/1/edit", "/sightings/1/delete",
-    "/media/1/acknowledgements", "/acknowledgements/1/edit", "/acknowledgements/1/delete", "/links/1/review",
-    "/incidents", "/incidents/1/edit", "/incidents/1/delete", "/incidents/1/acknowledgements",
-    "/sources", "/sources/1/edit", "/sources/1/delete", "/parties", "/parties/1/edit", "/parties/1/delete",
+    "/upload",
+    "/media/1/edit",
+    "/media/1/sightings",
+    "/sightings/1/edit",
+    "/sightings/1/delete",
+    "/media/1/acknowledgements",
+    "/acknowledgements/1/edit",
+    "/acknowledgements/1/delete",
+    "/links/1/review",
+    "/incidents",
+    "/incidents/1/edit",
+    "/incidents/1/delete",
+    "/incidents/1/acknowledgements",
+    "/sources",
+    "/sources/1/edit",
+    "/sources/1/delete",
+    "/parties",
+    "/parties/1/edit",
+    "/parties/1/delete",
 ]
 
 
 @pytest.mark.parametrize("path", WRITES)
 def test_viewers_cannot_post_any_form(viewer: FlaskClient, path: str) -> None:
-    response = viewer.post(path, data={"csrf_token": token(viewer), "title": "x", "name": "x", "review": "confirmed"})
+    response = viewer.post(
+        path, data={"csrf_token": token(viewer), "title": "x", "name": "x", "review": "confirmed"}
+    )
     assert response.status_code == 403 and "analyst role" in response.get_data(as_text=True)
 
 
@@ -149,18 +219,33 @@ def test_viewers_see_no_edit_controls(app: Flask, analyst: FlaskClient, users) -
     analyst.post("/logout", data={"csrf_token": token(analyst)})
     sign_in(analyst, "viewer")
     html = page(analyst, f"/media/{media_id}")
-    assert "Edit details" not in html and "Add a sighting" not in html and 'href="/upload"' not in html
+    assert (
+        "Edit details" not in html and "Add a sighting" not in html and 'href="/upload"' not in html
+    )
     assert "New incident" not in page(analyst, "/incidents")
 
 
 # -- upload -----------------------------------------------------------------------------------
 
+
 def test_upload_with_everything_known_and_escaping(app: Flask, analyst: FlaskClient) -> None:
     media_id = uploaded(
-        analyst, title=f"Smoke {XSS}", credit="Photographer / AFP", incident="Claimed strike", tags="smoke, dome",
-        **{"sighting-url": "https://t.me/c/1", "sighting-platform": "telegram", "sighting-source": "Chan",
-           "sighting-posted_at": "2023-05-03 02:30+03:00", "sighting-deleted_at": "2023-05-03T03:00Z",
-           "ack-party": "Government of R", "ack-status": "semi_official", "ack-statement": f"aired {XSS}", "ack-source": "State TV"},
+        analyst,
+        title=f"Smoke {XSS}",
+        credit="Photographer / AFP",
+        incident="Claimed strike",
+        tags="smoke, dome",
+        **{
+            "sighting-url": "https://t.me/c/1",
+            "sighting-platform": "telegram",
+            "sighting-source": "Chan",
+            "sighting-posted_at": "2023-05-03 02:30+03:00",
+            "sighting-deleted_at": "2023-05-03T03:00Z",
+            "ack-party": "Government of R",
+            "ack-status": "semi_official",
+            "ack-statement": f"aired {XSS}",
+            "ack-source": "State TV",
+        },
     )
     html = page(analyst, f"/media/{media_id}?upload=new")
     assert XSS not in html and "Smoke &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
@@ -193,12 +278,17 @@ def test_repeat_and_near_duplicate_uploads_say_so(analyst: FlaskClient) -> None:
         ({"sighting-posted_at": "2023-05-03 02:30"}, "Add the timezone"),
         ({"sighting-posted_at": "yesterday"}, "Not a date and time"),
         ({"sighting-url": "ftp://x/y"}, "http and https"),
-        ({"sighting-posted_at": "2023-05-03T02:30Z", "sighting-deleted_at": "2023-05-02T02:30Z"}, "deleted before it was posted"),
+        (
+            {"sighting-posted_at": "2023-05-03T02:30Z", "sighting-deleted_at": "2023-05-02T02:30Z"},
+            "deleted before it was posted",
+        ),
         ({"ack-party": "Government of R"}, "both the party and its status"),
         ({"title": "x" * 501}, "longer than 500"),
     ],
 )
-def test_upload_validation_errors_store_nothing(app: Flask, analyst: FlaskClient, fields: dict, message: str) -> None:
+def test_upload_validation_errors_store_nothing(
+    app: Flask, analyst: FlaskClient, fields: dict, message: str
+) -> None:
     response = upload(analyst, **fields)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     with app.app_context():
@@ -213,7 +303,9 @@ def test_upload_validation_errors_store_nothing(app: Flask, analyst: FlaskClient
         (encode(pattern(), "PNG")[:400], "cut.png", "Nothing was stored"),
     ],
 )
-def test_bad_files_are_refused_on_the_form(app: Flask, analyst: FlaskClient, data: bytes, name: str, message: str) -> None:
+def test_bad_files_are_refused_on_the_form(
+    app: Flask, analyst: FlaskClient, data: bytes, name: str, message: str
+) -> None:
     response = upload(analyst, data, name)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     with app.app_context():
@@ -222,10 +314,28 @@ def test_bad_files_are_refused_on_the_form(app: Flask, analyst: FlaskClient, dat
 
 def test_upload_from_the_page_script_answers_json(analyst: FlaskClient) -> None:
     headers = {"X-Requested-With": "XMLHttpRequest"}
-    ok = analyst.post("/upload", headers=headers, content_type="multipart/form-data", data={"csrf_token": token(analyst), "file": (io.BytesIO(PHOTO), "p.jpg")})
+    ok = analyst.post(
+        "/upload",
+        headers=headers,
+        content_type="multipart/form-data",
+        data={"csrf_token": token(analyst), "file": (io.BytesIO(PHOTO), "p.jpg")},
+    )
     assert ok.json["ok"] is True and ok.json["redirect"].startswith("/media/")
-    bad = analyst.post("/upload", headers=headers, content_type="multipart/form-data", data={"csrf_token": token(analyst), "file": (io.BytesIO(PHOTO), "p.jpg"), "sighting-posted_at": "noon"})
-    assert bad.status_code == 422 and bad.json["ok"] is False and "sighting-posted_at" in bad.json["errors"]
+    bad = analyst.post(
+        "/upload",
+        headers=headers,
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": token(analyst),
+            "file": (io.BytesIO(PHOTO), "p.jpg"),
+            "sighting-posted_at": "noon",
+        },
+    )
+    assert (
+        bad.status_code == 422
+        and bad.json["ok"] is False
+        and "sighting-posted_at" in bad.json["errors"]
+    )
 
 
 def test_oversized_upload_gets_a_clear_page(app_factory, fresh_database_url: str) -> None:
@@ -240,43 +350,123 @@ def test_oversized_upload_gets_a_clear_page(app_factory, fresh_database_url: str
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
     client = small.test_client()
     sign_in(client, "ana")
-    response = client.post("/upload", data={"csrf_token": token(client), "file": (io.BytesIO(b"x" * 80_000), "big.jpg")}, content_type="multipart/form-data")
-    assert response.status_code == 413 and "larger than the upload limit of 0.05 MB" in response.get_data(as_text=True)
+    response = client.post(
+        "/upload",
+        data={"csrf_token": token(client), "file": (io.BytesIO(b"x" * 80_000), "big.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert (
+        response.status_code == 413
+        and "larger than the upload limit of 0.05 MB" in response.get_data(as_text=True)
+    )
 
 
 # -- the media page and its forms ----------------------------------------------------------
 
+
 def test_media_page_forms(app: Flask, analyst: FlaskClient) -> None:
     media_id = uploaded(analyst, title="Before")
     csrf = token(analyst)
-    edit = analyst.post(f"/media/{media_id}/edit", data={"csrf_token": csrf, "title": "After", "verification": "verified", "incident": "Strike", "tags": "a, b", "claimed_captured_at": "2023-05-03T02:27+03:00"})
+    edit = analyst.post(
+        f"/media/{media_id}/edit",
+        data={
+            "csrf_token": csrf,
+            "title": "After",
+            "verification": "verified",
+            "incident": "Strike",
+            "tags": "a, b",
+            "claimed_captured_at": "2023-05-03T02:27+03:00",
+        },
+    )
     assert edit.headers["Location"] == f"/media/{media_id}"
     html = page(analyst, f"/media/{media_id}")
     assert "After" in html and "verified" in html and "2023-05-02 23:27 UTC" in html
-    bad = analyst.post(f"/media/{media_id}/edit", data={"csrf_token": csrf, "title": "x" * 600, "verification": "verified"}, follow_redirects=True)
+    bad = analyst.post(
+        f"/media/{media_id}/edit",
+        data={"csrf_token": csrf, "title": "x" * 600, "verification": "verified"},
+        follow_redirects=True,
+    )
     assert "was not saved" in bad.get_data(as_text=True)
-    assert analyst.post(f"/media/{media_id}/edit", data={"csrf_token": csrf, "verification": "probably"}, follow_redirects=True).get_data(as_text=True).count("was not saved") == 1
+    assert (
+        analyst.post(
+            f"/media/{media_id}/edit",
+            data={"csrf_token": csrf, "verification": "probably"},
+            follow_redirects=True,
+        )
+        .get_data(as_text=True)
+        .count("was not saved")
+        == 1
+    )
 
-    added = analyst.post(f"/media/{media_id}/sightings", data={"csrf_token": csrf, "url": "https://t.me/c/9", "posted_at": "2023-05-03T01:00Z"}, follow_redirects=True)
+    added = analyst.post(
+        f"/media/{media_id}/sightings",
+        data={"csrf_token": csrf, "url": "https://t.me/c/9", "posted_at": "2023-05-03T01:00Z"},
+        follow_redirects=True,
+    )
     assert "Sighting added." in added.get_data(as_text=True)
-    refused = analyst.post(f"/media/{media_id}/sightings", data={"csrf_token": csrf}, follow_redirects=True)
+    refused = analyst.post(
+        f"/media/{media_id}/sightings", data={"csrf_token": csrf}, follow_redirects=True
+    )
     assert "Give at least a URL" in refused.get_data(as_text=True)
     with app.app_context():
         sighting_id = get_session().get(Media, media_id).sightings[0].id
-    changed = analyst.post(f"/sightings/{sighting_id}/edit", data={"csrf_token": csrf, f"s{sighting_id}-url": "https://t.me/c/10", f"s{sighting_id}-posted_at": "2023-05-03T01:00Z", f"s{sighting_id}-deleted_at": "2023-05-03T02:00Z"}, follow_redirects=True)
-    assert "Sighting saved." in changed.get_data(as_text=True) and "https://t.me/c/10" in changed.get_data(as_text=True)
-    assert "Sighting removed" in analyst.post(f"/sightings/{sighting_id}/delete", data={"csrf_token": csrf}, follow_redirects=True).get_data(as_text=True)
+    changed = analyst.post(
+        f"/sightings/{sighting_id}/edit",
+        data={
+            "csrf_token": csrf,
+            f"s{sighting_id}-url": "https://t.me/c/10",
+            f"s{sighting_id}-posted_at": "2023-05-03T01:00Z",
+            f"s{sighting_id}-deleted_at": "2023-05-03T02:00Z",
+        },
+        follow_redirects=True,
+    )
+    assert "Sighting saved." in changed.get_data(
+        as_text=True
+    ) and "https://t.me/c/10" in changed.get_data(as_text=True)
+    assert "Sighting removed" in analyst.post(
+        f"/sightings/{sighting_id}/delete", data={"csrf_token": csrf}, follow_redirects=True
+    ).get_data(as_text=True)
 
-    ack = analyst.post(f"/media/{media_id}/acknowledgements", data={"csrf_token": csrf, "party": "Government of U", "status": "denied", "statement": "Not us"}, follow_redirects=True)
+    ack = analyst.post(
+        f"/media/{media_id}/acknowledgements",
+        data={
+            "csrf_token": csrf,
+            "party": "Government of U",
+            "status": "denied",
+            "statement": "Not us",
+        },
+        follow_redirects=True,
+    )
     assert "Government of U: denied" in ack.get_data(as_text=True)
-    assert "was not saved" in analyst.post(f"/media/{media_id}/acknowledgements", data={"csrf_token": csrf, "party": "P"}, follow_redirects=True).get_data(as_text=True)
+    assert "was not saved" in analyst.post(
+        f"/media/{media_id}/acknowledgements",
+        data={"csrf_token": csrf, "party": "P"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     with app.app_context():
         ack_id = get_session().get(Media, media_id).acknowledgements[0].id
-    edited = analyst.post(f"/acknowledgements/{ack_id}/edit", data={"csrf_token": csrf, f"a{ack_id}-party": "Government of U", f"a{ack_id}-status": "official"}, follow_redirects=True)
+    edited = analyst.post(
+        f"/acknowledgements/{ack_id}/edit",
+        data={
+            "csrf_token": csrf,
+            f"a{ack_id}-party": "Government of U",
+            f"a{ack_id}-status": "official",
+        },
+        follow_redirects=True,
+    )
     assert "Government of U: official" in edited.get_data(as_text=True)
-    assert "Acknowledgement removed" in analyst.post(f"/acknowledgements/{ack_id}/delete", data={"csrf_token": csrf}, follow_redirects=True).get_data(as_text=True)
+    assert "Acknowledgement removed" in analyst.post(
+        f"/acknowledgements/{ack_id}/delete", data={"csrf_token": csrf}, follow_redirects=True
+    ).get_data(as_text=True)
     history = page(analyst, f"/media/{media_id}")
-    for action in ("media.update", "sighting.create", "sighting.update", "sighting.delete", "acknowledgement.update", "acknowledgement.delete"):
+    for action in (
+        "media.update",
+        "sighting.create",
+        "sighting.update",
+        "sighting.delete",
+        "acknowledgement.update",
+        "acknowledgement.delete",
+    ):
         assert action in history
 
 
@@ -285,12 +475,24 @@ def test_link_review_and_compare(analyst: FlaskClient) -> None:
     second = uploaded(analyst, smaller(PHOTO))
     html = page(analyst, f"/media/{second}")
     link_id = int(re.search(r'data-link="(\d+)"', html).group(1))
-    reviewed = analyst.post(f"/links/{link_id}/review", data={"csrf_token": token(analyst), "review": "rejected", "next": f"/media/{second}#links"})
+    reviewed = analyst.post(
+        f"/links/{link_id}/review",
+        data={"csrf_token": token(analyst), "review": "rejected", "next": f"/media/{second}#links"},
+    )
     assert reviewed.headers["Location"] == f"/media/{second}#links"
     assert ">rejected<" in page(analyst, f"/media/{second}")
-    assert analyst.post(f"/links/{link_id}/review", data={"csrf_token": token(analyst), "review": "maybe"}).status_code == 400
+    assert (
+        analyst.post(
+            f"/links/{link_id}/review", data={"csrf_token": token(analyst), "review": "maybe"}
+        ).status_code
+        == 400
+    )
     compared = page(analyst, f"/compare/{first}/{second}")
-    assert "pdq</strong> least distance" in compared and "data-compare-slider" in compared and "(rejected)" in compared
+    assert (
+        "pdq</strong> least distance" in compared
+        and "data-compare-slider" in compared
+        and "(rejected)" in compared
+    )
     assert analyst.get(f"/compare/{first}/{first}").status_code == 302
     assert analyst.get(f"/compare/{first}/999").status_code == 404
 
@@ -300,7 +502,9 @@ def test_pictures_and_files(analyst: FlaskClient) -> None:
     for name in ("thumb.jpg", "preview.jpg"):
         with analyst.get(f"/media/{media_id}/{name}") as response:
             assert response.status_code == 200 and response.mimetype == "image/jpeg"
-            assert max(Image.open(io.BytesIO(response.data)).size) <= (360 if name == "thumb.jpg" else 1600)
+            assert max(Image.open(io.BytesIO(response.data)).size) <= (
+                360 if name == "thumb.jpg" else 1600
+            )
     with analyst.get(f"/media/{media_id}/original") as response:
         assert response.data == PHOTO and "attachment" in response.headers["Content-Disposition"]
     assert analyst.get(f"/media/{media_id}/play").status_code == 404
@@ -316,7 +520,11 @@ def test_video_page_has_player_strip_and_frames(analyst: FlaskClient) -> None:
     with analyst.get(f"/media/{media_id}/frames/{millis[2]}.jpg") as still:
         assert still.status_code == 200 and still.data[:3] == b"\xff\xd8\xff"
     with analyst.get(f"/media/{media_id}/play", headers={"Range": "bytes=0-99"}) as stream:
-        assert stream.status_code == 206 and len(stream.data) == 100 and stream.mimetype.startswith("video/")
+        assert (
+            stream.status_code == 206
+            and len(stream.data) == 100
+            and stream.mimetype.startswith("video/")
+        )
         assert stream.headers["Content-Disposition"] == "inline"
     with analyst.get(f"/media/{media_id}/thumb.jpg") as thumb:
         assert thumb.status_code == 200
@@ -333,16 +541,39 @@ def test_compare_two_videos_shows_segments_on_two_timelines(analyst: FlaskClient
 
 # -- search -----------------------------------------------------------------------------------
 
+
 def test_search_by_file_hash_sha256_and_url(app: Flask, analyst: FlaskClient) -> None:
     media_id = uploaded(analyst, **{"sighting-url": "https://t.me/c/5"})
-    found = analyst.post("/search", data={"csrf_token": token(analyst), "file": (io.BytesIO(smaller(PHOTO)), "q.jpg")}, content_type="multipart/form-data")
+    found = analyst.post(
+        "/search",
+        data={"csrf_token": token(analyst), "file": (io.BytesIO(smaller(PHOTO)), "q.jpg")},
+        content_type="multipart/form-data",
+    )
     assert found.status_code == 200 and f'data-match="{media_id}"' in found.get_data(as_text=True)
     assert "data:image/jpeg;base64," in found.get_data(as_text=True)
-    none = analyst.post("/search", data={"csrf_token": token(analyst), "file": (io.BytesIO(encode(pattern(seed=5), "PNG")), "other.png")}, content_type="multipart/form-data")
+    none = analyst.post(
+        "/search",
+        data={
+            "csrf_token": token(analyst),
+            "file": (io.BytesIO(encode(pattern(seed=5), "PNG")), "other.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert "No catalogued media match" in none.get_data(as_text=True)
-    bad = analyst.post("/search", data={"csrf_token": token(analyst), "file": (io.BytesIO(b"not an image"), "x.jpg")}, content_type="multipart/form-data")
+    bad = analyst.post(
+        "/search",
+        data={"csrf_token": token(analyst), "file": (io.BytesIO(b"not an image"), "x.jpg")},
+        content_type="multipart/form-data",
+    )
     assert bad.status_code == 422 and "not an image" in bad.get_data(as_text=True)
-    assert analyst.post("/search", data={"file": (io.BytesIO(PHOTO), "q.jpg")}, content_type="multipart/form-data").status_code == 400
+    assert (
+        analyst.post(
+            "/search",
+            data={"file": (io.BytesIO(PHOTO), "q.jpg")},
+            content_type="multipart/form-data",
+        ).status_code
+        == 400
+    )
 
     with app.app_context():
         media = get_session().get(Media, media_id)
@@ -352,7 +583,9 @@ def test_search_by_file_hash_sha256_and_url(app: Flask, analyst: FlaskClient) ->
     assert analyst.get("/search?tab=hash&algorithm=pdq&hash=xyz").status_code == 422
     assert analyst.get(f"/search?tab=hash&algorithm=phash&hash={pdq}").status_code == 422
     assert analyst.get(f"/search?sha256={sha.upper()}").headers["Location"] == f"/media/{media_id}"
-    assert "No catalogued file has exactly these bytes" in page(analyst, "/search?sha256=" + "0" * 64)
+    assert "No catalogued file has exactly these bytes" in page(
+        analyst, "/search?sha256=" + "0" * 64
+    )
     assert analyst.get("/search?sha256=abc").status_code == 422
     assert f'href="/media/{media_id}"' in page(analyst, "/search?url=https://t.me/c/5")
     assert "No sighting recorded at this address" in page(analyst, "/search?url=https://t.me/c/6")
@@ -360,8 +593,14 @@ def test_search_by_file_hash_sha256_and_url(app: Flask, analyst: FlaskClient) ->
 
 # -- browsing, incidents, sources, parties ------------------------------------------------------
 
+
 def test_media_list_filters_and_pages(analyst: FlaskClient) -> None:
-    first = uploaded(analyst, title="First", incident="Strike", **{"ack-party": "Government of R", "ack-status": "official"})
+    first = uploaded(
+        analyst,
+        title="First",
+        incident="Strike",
+        **{"ack-party": "Government of R", "ack-status": "official"},
+    )
     second = uploaded(analyst, encode(pattern(seed=3), "PNG"), title="Second")
     listed = page(analyst, "/media")
     assert listed.index(f'href="/media/{second}"') < listed.index(f'href="/media/{first}"')
@@ -374,56 +613,127 @@ def test_media_list_filters_and_pages(analyst: FlaskClient) -> None:
     assert analyst.get("/media?kind=hologram").status_code == 422
     assert analyst.get("/media?cursor=-4").status_code == 422
     today = __import__("datetime").date.today().isoformat()
-    assert f'href="/media/{first}"' in page(analyst, f"/media?added_after=2000-01-01&added_before={today}")
+    assert f'href="/media/{first}"' in page(
+        analyst, f"/media?added_after=2000-01-01&added_before={today}"
+    )
 
 
-def test_incident_pages_cluster_duplicates_and_record_stances(app: Flask, analyst: FlaskClient) -> None:
+def test_incident_pages_cluster_duplicates_and_record_stances(
+    app: Flask, analyst: FlaskClient
+) -> None:
     csrf = token(analyst)
-    created = analyst.post("/incidents", data={"csrf_token": csrf, "title": "Strike", "occurred_on": "2023-05-03", "place": "Moscow"})
+    created = analyst.post(
+        "/incidents",
+        data={
+            "csrf_token": csrf,
+            "title": "Strike",
+            "occurred_on": "2023-05-03",
+            "place": "Moscow",
+        },
+    )
     incident_url = created.headers["Location"]
-    assert analyst.post("/incidents", data={"csrf_token": csrf, "title": "Strike"}, follow_redirects=True).get_data(as_text=True).count("already exists") == 1
-    assert "Not created" in analyst.post("/incidents", data={"csrf_token": csrf, "title": ""}, follow_redirects=True).get_data(as_text=True)
+    assert (
+        analyst.post(
+            "/incidents", data={"csrf_token": csrf, "title": "Strike"}, follow_redirects=True
+        )
+        .get_data(as_text=True)
+        .count("already exists")
+        == 1
+    )
+    assert "Not created" in analyst.post(
+        "/incidents", data={"csrf_token": csrf, "title": ""}, follow_redirects=True
+    ).get_data(as_text=True)
     uploaded(analyst, incident="Strike")
     uploaded(analyst, smaller(PHOTO), incident="Strike")
     uploaded(analyst, encode(pattern(seed=4), "PNG"), incident="Strike")
     html = page(analyst, incident_url)
     assert "3 media in 2 clusters" in html and "Cluster of 2" in html
     incident_id = int(incident_url.rsplit("/", 1)[1])
-    stance = analyst.post(f"/incidents/{incident_id}/acknowledgements", data={"csrf_token": csrf, "party": "Government of U", "status": "denied", "statement": "Not us"}, follow_redirects=True)
-    assert "Government of U" in stance.get_data(as_text=True) and "Stance recorded." in stance.get_data(as_text=True)
+    stance = analyst.post(
+        f"/incidents/{incident_id}/acknowledgements",
+        data={
+            "csrf_token": csrf,
+            "party": "Government of U",
+            "status": "denied",
+            "statement": "Not us",
+        },
+        follow_redirects=True,
+    )
+    assert "Government of U" in stance.get_data(
+        as_text=True
+    ) and "Stance recorded." in stance.get_data(as_text=True)
     assert "Government of U: denied" in page(analyst, "/incidents")
-    edited = analyst.post(f"/incidents/{incident_id}/edit", data={"csrf_token": csrf, "title": "Strike on the dome", "occurred_on": "2023-05-03"}, follow_redirects=True)
+    edited = analyst.post(
+        f"/incidents/{incident_id}/edit",
+        data={"csrf_token": csrf, "title": "Strike on the dome", "occurred_on": "2023-05-03"},
+        follow_redirects=True,
+    )
     assert "Strike on the dome" in edited.get_data(as_text=True)
-    refused = analyst.post(f"/incidents/{incident_id}/delete", data={"csrf_token": csrf}, follow_redirects=True)
-    assert "Not deleted" in refused.get_data(as_text=True) and "3 media" in refused.get_data(as_text=True)
+    refused = analyst.post(
+        f"/incidents/{incident_id}/delete", data={"csrf_token": csrf}, follow_redirects=True
+    )
+    assert "Not deleted" in refused.get_data(as_text=True) and "3 media" in refused.get_data(
+        as_text=True
+    )
     assert analyst.get("/incidents/999").status_code == 404
 
 
 def test_sources_and_parties(analyst: FlaskClient) -> None:
     csrf = token(analyst)
-    source = analyst.post("/sources", data={"csrf_token": csrf, "name": "State TV", "kind": "state_media", "affiliated_party": "Government of R", "url": "https://tv.example"})
+    source = analyst.post(
+        "/sources",
+        data={
+            "csrf_token": csrf,
+            "name": "State TV",
+            "kind": "state_media",
+            "affiliated_party": "Government of R",
+            "url": "https://tv.example",
+        },
+    )
     source_url = source.headers["Location"]
     html = page(analyst, source_url)
     assert "speaks for" in html and "Government of R" in html
-    assert "Not created" in analyst.post("/sources", data={"csrf_token": csrf, "name": "X", "url": "javascript:alert(1)"}, follow_redirects=True).get_data(as_text=True)
-    media_id = uploaded(analyst, **{"sighting-url": "https://tv.example/1", "sighting-source": "State TV"})
-    assert f'/media/{media_id}#sightings' in page(analyst, source_url)
+    assert "Not created" in analyst.post(
+        "/sources",
+        data={"csrf_token": csrf, "name": "X", "url": "javascript:alert(1)"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    media_id = uploaded(
+        analyst, **{"sighting-url": "https://tv.example/1", "sighting-source": "State TV"}
+    )
+    assert f"/media/{media_id}#sightings" in page(analyst, source_url)
     source_id = source_url.rsplit("/", 1)[1]
-    assert "Not deleted" in analyst.post(f"/sources/{source_id}/delete", data={"csrf_token": csrf}, follow_redirects=True).get_data(as_text=True)
-    saved = analyst.post(f"/sources/{source_id}/edit", data={"csrf_token": csrf, "name": "State Television", "kind": "broadcaster"}, follow_redirects=True)
-    assert "State Television" in saved.get_data(as_text=True) and "broadcaster" in saved.get_data(as_text=True)
+    assert "Not deleted" in analyst.post(
+        f"/sources/{source_id}/delete", data={"csrf_token": csrf}, follow_redirects=True
+    ).get_data(as_text=True)
+    saved = analyst.post(
+        f"/sources/{source_id}/edit",
+        data={"csrf_token": csrf, "name": "State Television", "kind": "broadcaster"},
+        follow_redirects=True,
+    )
+    assert "State Television" in saved.get_data(as_text=True) and "broadcaster" in saved.get_data(
+        as_text=True
+    )
 
-    party = analyst.post("/parties", data={"csrf_token": csrf, "name": "Ministry", "kind": "government", "country": "R"})
+    party = analyst.post(
+        "/parties",
+        data={"csrf_token": csrf, "name": "Ministry", "kind": "government", "country": "R"},
+    )
     party_url = party.headers["Location"]
     assert "Ministry" in page(analyst, "/parties")
     party_id = party_url.rsplit("/", 1)[1]
-    assert analyst.post(f"/parties/{party_id}/delete", data={"csrf_token": csrf}).headers["Location"] == "/parties"
+    assert (
+        analyst.post(f"/parties/{party_id}/delete", data={"csrf_token": csrf}).headers["Location"]
+        == "/parties"
+    )
     assert analyst.get(party_url).status_code == 404
 
 
 def test_error_pages(analyst: FlaskClient) -> None:
     missing = analyst.get("/no/such/page")
-    assert missing.status_code == 404 and "There is nothing at this address" in missing.get_data(as_text=True)
+    assert missing.status_code == 404 and "There is nothing at this address" in missing.get_data(
+        as_text=True
+    )
     assert analyst.get("/media/999").status_code == 404
     assert analyst.get("/media/99999999999999").status_code == 404
     api = analyst.get("/api/v1/nothing")

@@ -22,7 +22,9 @@ def clip(name: str) -> bytes:
     return (VIDEOS / name).read_bytes()
 
 
-def frames(data: bytes, start: float = 0.0, end: float | None = None) -> Iterator[tuple[float, Image.Image]]:
+def frames(
+    data: bytes, start: float = 0.0, end: float | None = None
+) -> Iterator[tuple[float, Image.Image]]:
     """Yield (time, picture) for every frame between ``start`` and ``end`` seconds."""
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
@@ -35,7 +37,9 @@ def frames(data: bytes, start: float = 0.0, end: float | None = None) -> Iterato
             yield time, frame.to_image()
 
 
-def encode(pictures: Iterator[Image.Image], size: tuple[int, int], fps: int = 30, crf: int = 28) -> bytes:
+def encode(
+    pictures: Iterator[Image.Image], size: tuple[int, int], fps: int = 30, crf: int = 28
+) -> bytes:
     """Encode pictures as H.264 in MP4 (fast, for tests)."""
     return encode_clip(pictures, crf=crf, size=size, fps=fps, preset="ultrafast")
 
@@ -63,7 +67,9 @@ def pillarbox(picture: Image.Image, width: int) -> Image.Image:
 def fit(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Scale ``picture`` into ``size`` keeping its shape, on black bars, as editors do."""
     scale = min(size[0] / picture.width, size[1] / picture.height)
-    inner = picture.resize((max(1, int(picture.width * scale)), max(1, int(picture.height * scale))))
+    inner = picture.resize(
+        (max(1, int(picture.width * scale)), max(1, int(picture.height * scale)))
+    )
     out = Image.new("RGB", size)
     out.paste(inner, ((size[0] - inner.width) // 2, (size[1] - inner.height) // 2))
     return out
@@ -76,7 +82,7 @@ def concat(*clips: bytes, size: tuple[int, int]) -> bytes:
 
 def grab(data: bytes, at: float) -> bytes:
     """Return the frame at ``at`` seconds as a JPEG, as a person exporting a still would."""
-    for time, picture in frames(data, at):
+    for _time, picture in frames(data, at):
         buffer = io.BytesIO()
         picture.save(buffer, "JPEG", quality=88)
         return buffer.getvalue()

@@ -5,10 +5,10 @@ the request and response schemas and served at /api/v1/openapi.json, with Swagge
 
 from __future__ import annotations
 
-from functools import wraps
-from typing import Any, Callable
-
 import http
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from apispec import BasePlugin
 from flask import Flask, current_app, g, jsonify, render_template, request, send_from_directory
@@ -30,12 +30,16 @@ PROBLEM = "application/problem+json"
 class Problem(Schema):
     """An RFC 9457 problem: every error the API answers has this shape."""
 
-    type = fields.String(metadata={"description": "always about:blank: the status says what kind of problem"})
+    type = fields.String(
+        metadata={"description": "always about:blank: the status says what kind of problem"}
+    )
     title = fields.String(metadata={"description": "the HTTP status phrase"})
     status = fields.Integer()
     detail = fields.String(metadata={"description": "what went wrong, for a person"})
     errors = fields.Raw(metadata={"description": "per field, what is wrong with it (400 and 422)"})
-    code = fields.String(metadata={"description": "why a file was refused, for programs (415 and 422 on uploads)"})
+    code = fields.String(
+        metadata={"description": "why a file was refused, for programs (415 and 422 on uploads)"}
+    )
 
 
 class ProblemResponses(BasePlugin):
@@ -43,7 +47,9 @@ class ProblemResponses(BasePlugin):
 
     NAMED = ("/incidents", "/sources", "/parties", "/tags", "/users")
 
-    def operation_helper(self, path: str | None = None, operations: dict | None = None, **_kwargs: Any) -> None:
+    def operation_helper(
+        self, path: str | None = None, operations: dict | None = None, **_kwargs: Any
+    ) -> None:
         for method, operation in (operations or {}).items():
             responses = operation.setdefault("responses", {})
             codes = []
@@ -53,10 +59,18 @@ class ProblemResponses(BasePlugin):
                 codes.append("NOT_FOUND")
             body = operation.get("requestBody", {}).get("content", {})
             if "multipart/form-data" in body:
-                codes += ["REQUEST_ENTITY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNPROCESSABLE_ENTITY"]
+                codes += [
+                    "REQUEST_ENTITY_TOO_LARGE",
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "UNPROCESSABLE_ENTITY",
+                ]
             if "application/json" in body:
                 codes.append("BAD_REQUEST")
-            if method in ("post", "patch", "delete") and path and path.startswith(tuple(PREFIX + n for n in self.NAMED)):
+            if (
+                method in ("post", "patch", "delete")
+                and path
+                and path.startswith(tuple(PREFIX + n for n in self.NAMED))
+            ):
                 codes.append("CONFLICT")
             for name in codes:
                 responses.setdefault(str(http.HTTPStatus[name].value), name)
@@ -108,7 +122,9 @@ class CatalogApi(Api):
 
 def problem(status: int, title: str, detail: str, **extra: Any):
     """Return a problem+json response."""
-    response = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail, **extra})
+    response = jsonify(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    )
     response.status_code = status
     response.mimetype = PROBLEM
     if status == 401:
@@ -120,7 +136,12 @@ def service_error(error: ServiceError):
     """Map a service's domain error to its HTTP status (one place for the whole API)."""
     if isinstance(error, Rejected):
         status = 415 if error.code in ("not_an_image", "unsupported_format", "not_a_video") else 422
-        return problem(status, "Unsupported Media Type" if status == 415 else "Unprocessable Content", str(error), code=error.code)
+        return problem(
+            status,
+            "Unsupported Media Type" if status == 415 else "Unprocessable Content",
+            str(error),
+            code=error.code,
+        )
     if isinstance(error, NotFound):
         return problem(404, "Not Found", str(error))
     if isinstance(error, Conflict):
@@ -139,12 +160,20 @@ def require(role: Role) -> Callable:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                return problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
+                return problem(
+                    401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'"
+                )
             user = accounts.user_for_api_key(get_session(), token.strip())
             if user is None:
-                return problem(401, "Unauthorized", "the API key is unknown, revoked, or its user is disabled")
+                return problem(
+                    401, "Unauthorized", "the API key is unknown, revoked, or its user is disabled"
+                )
             if not user.role.allows(role):
-                return problem(403, "Forbidden", f"this needs the {role.value} role; the key's user is {user.role.value}")
+                return problem(
+                    403,
+                    "Forbidden",
+                    f"this needs the {role.value} role; the key's user is {user.role.value}",
+                )
             g.api_user = user
             return view(*args, **kwargs)
 
@@ -182,8 +211,12 @@ def init_app(app: Flask) -> None:
     # The documentation page is our own (below): flask-smorest's has an inline script.
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", None)
     app.url_map.converters["id"] = IdConverter
-    api = CatalogApi(app, spec_kwargs={"info": {"description": __doc__}, "extra_plugins": [ProblemResponses()]})
-    api.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+    api = CatalogApi(
+        app, spec_kwargs={"info": {"description": __doc__}, "extra_plugins": [ProblemResponses()]}
+    )
+    api.register_converter(
+        IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     app.register_error_handler(ServiceError, service_error)
 
@@ -195,7 +228,9 @@ def init_app(app: Flask) -> None:
     @app.get(f"{PREFIX}/docs")
     def swagger_ui():
         """The interactive documentation of the API (Swagger UI, served locally)."""
-        return render_template("swagger.html", title=app.config["API_TITLE"], spec_url=f"{PREFIX}/openapi.json")
+        return render_template(
+            "swagger.html", title=app.config["API_TITLE"], spec_url=f"{PREFIX}/openapi.json"
+        )
 
     from . import admin, media, records, search
 

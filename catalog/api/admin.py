@@ -12,8 +12,8 @@ from ..db import get_session
 from ..models import Role
 from ..services import accounts
 from . import api_user, require
-from .schemas import Extended
 from .record_schemas import KeyCreated, KeyIn, KeyOut, UserIn, UserOut, UserPatch
+from .schemas import Extended
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Users and API keys (admin)")
 SECURED = {"security": [{"bearerAuth": []}]}
@@ -44,8 +44,12 @@ class Users(MethodView):
     def post(self, args: dict[str, Any]):
         """Create a user (viewer unless a role is given)."""
         user = accounts.create_user(
-            get_session(), args["username"], args["password"], args["role"],
-            display_name=args.get("display_name"), actor=api_user(),
+            get_session(),
+            args["username"],
+            args["password"],
+            args["role"],
+            display_name=args.get("display_name"),
+            actor=api_user(),
         )
         return user, 201, {"Location": url_for("admin.user", user_id=user.id)}
 
@@ -85,7 +89,9 @@ class UserKeys(MethodView):
     def post(self, args: dict[str, Any], user_id: int):
         """Create an API key for a user; the answer holds the secret, shown this once."""
         user = accounts.user_by_id(get_session(), user_id)
-        key, secret = accounts.create_api_key(get_session(), user.username, args["name"], actor=api_user())
+        key, secret = accounts.create_api_key(
+            get_session(), user.username, args["name"], actor=api_user()
+        )
         return Extended(key, secret=secret), 201, {"Location": url_for("admin.key", key_id=key.id)}
 
 

@@ -23,9 +23,9 @@ from .schemas import (
     AcknowledgementIn,
     AcknowledgementOut,
     AuditOut,
+    Extended,
     MediaDetail,
     MediaFilter,
-    Extended,
     MediaMetadataIn,
     MediaPage,
     MediaPatch,
@@ -37,7 +37,12 @@ from .schemas import (
     UploadOut,
 )
 
-blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="Media: upload, read, list, provenance")
+blp = Blueprint(
+    "media",
+    __name__,
+    url_prefix="/api/v1/media",
+    description="Media: upload, read, list, provenance",
+)
 SECURED = {"security": [{"bearerAuth": []}]}
 
 
@@ -52,7 +57,9 @@ def detail(media_id: int) -> Extended:
     return Extended(
         media,
         links=catalogue.links_of(session, media_id),
-        provenance=summarise(session, [media_id], _confidence(), known={media_id: media})[media_id].as_dict(),
+        provenance=summarise(session, [media_id], _confidence(), known={media_id: media})[
+            media_id
+        ].as_dict(),
         derived=list(get_storage().derived_names(media.sha256)),
     )
 
@@ -66,14 +73,18 @@ class MediaCollection(MethodView):
     def get(self, args: dict[str, Any]):
         """List media, newest first, with filters and a cursor."""
         cursor, limit = args.pop("cursor", None), args.pop("limit")
-        items, next_cursor = catalogue.list_media(get_session(), catalogue.MediaFilter(**args), cursor=cursor, limit=limit)
+        items, next_cursor = catalogue.list_media(
+            get_session(), catalogue.MediaFilter(**args), cursor=cursor, limit=limit
+        )
         return {"items": items, "next_cursor": next_cursor}
 
     @require(Role.ANALYST)
     @blp.doc(**SECURED)
     @blp.arguments(MediaUpload, location="files")
     @blp.response(201, UploadOut)
-    @blp.alt_response(200, schema=UploadOut, description="the bytes were already held; the existing record")
+    @blp.alt_response(
+        200, schema=UploadOut, description="the bytes were already held; the existing record"
+    )
     def post(self, files: dict[str, Any]):
         """Upload an image or video with optional metadata (a JSON object in 'metadata')."""
         # A form field, parsed here: one multipart body cannot be split over two schemas
@@ -87,11 +98,21 @@ class MediaCollection(MethodView):
             upload.close()  # release the spooled temporary file at once
         config = current_app.config
         result = ingest_bytes(
-            get_session(), get_storage(), get_index(), data, details, actor=api_user(),
-            thresholds=thresholds_from(config), max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+            get_session(),
+            get_storage(),
+            get_index(),
+            data,
+            details,
+            actor=api_user(),
+            thresholds=thresholds_from(config),
+            max_pixels=int(config["MAX_IMAGE_PIXELS"]),
             max_video_s=float(config["MAX_VIDEO_SECONDS"]),
         )
-        body = {"created": result.created, "media": detail(result.media.id), "near_duplicates": [m.as_dict() for m in result.near_duplicates]}
+        body = {
+            "created": result.created,
+            "media": detail(result.media.id),
+            "near_duplicates": [m.as_dict() for m in result.near_duplicates],
+        }
         headers = {"Location": url_for("media.MediaItem", media_id=result.media.id)}
         return body, 201 if result.created else 200, headers
 
@@ -108,7 +129,11 @@ def _details(raw: str | None) -> IngestDetails:
     except TypeError:
         abort(422, message="metadata must be a JSON object")
     sighting = SightingInput(**loaded.pop("sighting")) if "sighting" in loaded else None
-    ack = AcknowledgementInput(**loaded.pop("acknowledgement")) if "acknowledgement" in loaded else None
+    ack = (
+        AcknowledgementInput(**loaded.pop("acknowledgement"))
+        if "acknowledgement" in loaded
+        else None
+    )
     return IngestDetails(sighting=sighting, acknowledgement=ack, **loaded)
 
 
@@ -145,7 +170,9 @@ def original(media_id: int):
     except StorageError as exc:
         abort(404, message=str(exc))
     name = media.original_filename or media.sha256
-    return send_file(handle, mimetype=media.mime_type, as_attachment=True, download_name=name, etag=media.sha256)
+    return send_file(
+        handle, mimetype=media.mime_type, as_attachment=True, download_name=name, etag=media.sha256
+    )
 
 
 @blp.route("/<id:media_id>/files/<any('poster.jpg', 'contact-sheet.jpg'):name>")
@@ -179,7 +206,9 @@ def add_sighting(args: dict[str, Any], media_id: int):
 @blp.response(201, AcknowledgementOut)
 def add_acknowledgement(args: dict[str, Any], media_id: int):
     """Record a party's stance on the media."""
-    ack = editing.add_acknowledgement(get_session(), AcknowledgementInput(**args), api_user(), media_id=media_id)
+    ack = editing.add_acknowledgement(
+        get_session(), AcknowledgementInput(**args), api_user(), media_id=media_id
+    )
     return ack, 201, {"Location": url_for("records.acknowledgement", ack_id=ack.id)}
 
 
@@ -199,7 +228,9 @@ def media_audit(media_id: int):
 def provenance(media_id: int):
     """Return the provenance of one media rolled up over its cluster of copies."""
     media = catalogue.find_media(get_session(), media_id)
-    return summarise(get_session(), [media_id], _confidence(), known={media_id: media})[media_id].as_dict()
+    return summarise(get_session(), [media_id], _confidence(), known={media_id: media})[
+        media_id
+    ].as_dict()
 
 
 @blp.route("/<id:media_id>/report")

@@ -16,7 +16,9 @@ class SourceIn(Schema):
     url = URL
     affiliated_party = fields.String(
         validate=validate.Length(min=1, max=200),
-        metadata={"description": "the party this source speaks for (state media for its government); created if new"},
+        metadata={
+            "description": "the party this source speaks for (state media for its government); created if new"
+        },
     )
     affiliation = fields.String(validate=validate.Length(max=300))
     description = fields.String(validate=validate.Length(max=20000))
@@ -52,7 +54,9 @@ class SourceOut(Schema):
     kind = fields.Function(lambda s: s.kind.value, metadata={"enum": [k.value for k in SourceKind]})
     platform = fields.String(allow_none=True)
     url = fields.String(allow_none=True)
-    affiliated_party = fields.Function(lambda s: s.affiliated_party.name if s.affiliated_party else None, allow_none=True)
+    affiliated_party = fields.Function(
+        lambda s: s.affiliated_party.name if s.affiliated_party else None, allow_none=True
+    )
     affiliation = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
 
@@ -75,7 +79,10 @@ class IncidentOut(Schema):
 
 class IncidentDetail(IncidentOut):
     media_count = fields.Integer()
-    acknowledgements = fields.List(fields.Nested(AcknowledgementOut), metadata={"description": "stances on the incident as a whole"})
+    acknowledgements = fields.List(
+        fields.Nested(AcknowledgementOut),
+        metadata={"description": "stances on the incident as a whole"},
+    )
 
 
 class TagOut(Schema):
@@ -89,8 +96,15 @@ class LinkReviewIn(Schema):
 
 
 class UserIn(Schema):
-    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", error="1 to 64 letters, digits or . _ @ -"))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=1024))
+    username = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", error="1 to 64 letters, digits or . _ @ -"
+        ),
+    )
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=10, max=1024)
+    )
     role = fields.String(load_default=Role.VIEWER.value, validate=choice(Role))
     display_name = fields.String(validate=validate.Length(max=200))
 
@@ -120,7 +134,9 @@ class KeyOut(Schema):
     id = fields.Integer()
     user = fields.Function(lambda k: k.user.username)
     name = fields.String()
-    prefix = fields.String(metadata={"description": "the key's first characters, to tell keys apart"})
+    prefix = fields.String(
+        metadata={"description": "the key's first characters, to tell keys apart"}
+    )
     active = fields.Boolean()
     created_at = AwareDateTime()
     last_used_at = AwareDateTime(allow_none=True)
@@ -128,4 +144,6 @@ class KeyOut(Schema):
 
 
 class KeyCreated(KeyOut):
-    secret = fields.String(metadata={"description": "the key itself; shown this once and never stored"})
+    secret = fields.String(
+        metadata={"description": "the key itself; shown this once and never stored"}
+    )

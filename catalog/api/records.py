@@ -3,7 +3,8 @@ acknowledgements, single sightings and acknowledgements, and link reviews."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, url_for
 from flask.views import MethodView
@@ -12,8 +13,8 @@ from flask_smorest import Blueprint
 from ..db import get_session
 from ..models import Incident, Party, Role, Source, Tag
 from ..services import catalogue, editing, named, reports
-from ..services.matching import thresholds_from
 from ..services.ingest import AcknowledgementInput
+from ..services.matching import thresholds_from
 from . import api_user, require
 from .record_schemas import (
     IncidentDetail,
@@ -31,9 +32,23 @@ from .record_schemas import (
     TagOut,
     TagPatch,
 )
-from .schemas import IncidentReportQuery, AcknowledgementIn, AcknowledgementOut, AcknowledgementPatch, Extended, LinkOut, SightingOut, SightingPatch
+from .schemas import (
+    AcknowledgementIn,
+    AcknowledgementOut,
+    AcknowledgementPatch,
+    Extended,
+    IncidentReportQuery,
+    LinkOut,
+    SightingOut,
+    SightingPatch,
+)
 
-blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Incidents, sources, parties, tags, sightings, acknowledgements, link reviews")
+blp = Blueprint(
+    "records",
+    __name__,
+    url_prefix="/api/v1",
+    description="Incidents, sources, parties, tags, sightings, acknowledgements, link reviews",
+)
 SECURED = {"security": [{"bearerAuth": []}]}
 
 
@@ -49,8 +64,16 @@ def _incident(incident: Incident) -> Extended:
 
 
 def _routes(
-    path: str, model: type, schema_in: Any, schema_patch: Any, schema_out: Any, noun: str, plural: str,
-    *, item_out: Any = None, show: Callable[[Any], Any] = lambda record: record,
+    path: str,
+    model: type,
+    schema_in: Any,
+    schema_patch: Any,
+    schema_out: Any,
+    noun: str,
+    plural: str,
+    *,
+    item_out: Any = None,
+    show: Callable[[Any], Any] = lambda record: record,
 ) -> None:
     """Register list, create, read, update and delete endpoints for a named record type."""
     item_out = item_out or schema_out
@@ -97,14 +120,25 @@ def _routes(
     Item.get.__doc__ = f"Return one {noun}."
     Item.patch.__doc__ = f"Change the given fields of a {noun} (null clears an optional field)."
     Item.delete.__doc__ = (
-        "Delete a tag and take it off every media." if model is Tag
+        "Delete a tag and take it off every media."
+        if model is Tag
         else f"Delete a {noun} that nothing refers to any more (409 otherwise)."
     )
     blp.route(path, endpoint=plural)(type(f"{noun.title()}Collection", (Collection,), {}))
     blp.route(f"{path}/<id:record_id>", endpoint=noun)(type(f"{noun.title()}Item", (Item,), {}))
 
 
-_routes("/incidents", Incident, IncidentIn, IncidentPatch, IncidentOut, "incident", "incidents", item_out=IncidentDetail, show=_incident)
+_routes(
+    "/incidents",
+    Incident,
+    IncidentIn,
+    IncidentPatch,
+    IncidentOut,
+    "incident",
+    "incidents",
+    item_out=IncidentDetail,
+    show=_incident,
+)
 _routes("/sources", Source, SourceIn, SourcePatch, SourceOut, "source", "sources")
 _routes("/parties", Party, PartyIn, PartyPatch, PartyOut, "party", "parties")
 _routes("/tags", Tag, TagIn, TagPatch, TagOut, "tag", "tags", show=_tag)
@@ -125,7 +159,9 @@ class IncidentAcknowledgements(MethodView):
     @blp.response(201, AcknowledgementOut)
     def post(self, args: dict[str, Any], record_id: int):
         """Record a party's stance on the incident as a whole (claimed, denied, ...)."""
-        ack = editing.add_acknowledgement(get_session(), AcknowledgementInput(**args), api_user(), incident_id=record_id)
+        ack = editing.add_acknowledgement(
+            get_session(), AcknowledgementInput(**args), api_user(), incident_id=record_id
+        )
         return ack, 201, {"Location": url_for("records.acknowledgement", ack_id=ack.id)}
 
 
@@ -198,5 +234,7 @@ def incident_report(args: dict[str, Any], record_id: int):
     """The provenance report of a whole incident, its media grouped into duplicate clusters."""
     from ..web.media import report_response
 
-    made = reports.incident_report(get_session(), record_id, thresholds_from(current_app.config).cluster_confidence)
+    made = reports.incident_report(
+        get_session(), record_id, thresholds_from(current_app.config).cluster_confidence
+    )
     return report_response(made, args["format"], f"incident-{record_id}")

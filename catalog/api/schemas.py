@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from ..models import AckStatus, LinkKind, LinkReview, MediaKind, Verification
 
@@ -51,7 +51,7 @@ class AwareDateTime(fields.AwareDateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         # Always answer in UTC, whatever offset the time was given with.
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return super()._serialize(value, attr, obj, **kwargs)
 
 
@@ -81,7 +81,9 @@ class MediaMetadataIn(Schema):
     description = fields.String(validate=validate.Length(max=20000))
     credit = fields.String(validate=validate.Length(max=500))
     incident = fields.String(validate=validate.Length(min=1, max=300))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50))
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50)
+    )
     sighting = fields.Nested(SightingIn)
     acknowledgement = fields.Nested(AcknowledgementIn)
 
@@ -91,10 +93,17 @@ class MediaEdit(Schema):
     description = fields.String(validate=validate.Length(max=20000))
     credit = fields.String(validate=validate.Length(max=500))
     verification = fields.String(validate=choice(Verification))
-    incident = fields.String(validate=validate.Length(min=1, max=300), metadata={"description": "incident title; created if new, null detaches"})
+    incident = fields.String(
+        validate=validate.Length(min=1, max=300),
+        metadata={"description": "incident title; created if new, null detaches"},
+    )
     claimed_captured_at = AwareDateTime()
     claimed_place = fields.String(validate=validate.Length(max=300))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50), metadata={"description": "the whole set of tags"})
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        validate=validate.Length(max=50),
+        metadata={"description": "the whole set of tags"},
+    )
 
 
 MediaPatch = patch_of(MediaEdit, "MediaPatch", keep=("verification", "tags"))
@@ -108,7 +117,9 @@ class UploadFiles(Schema):
 
 class MediaUpload(UploadFiles):
     metadata = fields.String(
-        metadata={"description": "JSON object: title, description, credit, incident, tags, sighting, acknowledgement"}
+        metadata={
+            "description": "JSON object: title, description, credit, incident, tags, sighting, acknowledgement"
+        }
     )
 
 
@@ -153,11 +164,15 @@ class LinkOut(Schema):
     id = fields.Integer()
     source_media_id = fields.Integer()
     target_media_id = fields.Integer()
-    kind = fields.Function(lambda l: l.kind.value, metadata={"enum": [k.value for k in LinkKind]})
+    kind = fields.Function(
+        lambda link: link.kind.value, metadata={"enum": [k.value for k in LinkKind]}
+    )
     algorithm = fields.String(allow_none=True)
     distance = fields.Float(allow_none=True)
     frame_time = fields.Float(attribute="frame_time_s", allow_none=True)
-    review = fields.Function(lambda l: l.review.value, metadata={"enum": [r.value for r in LinkReview]})
+    review = fields.Function(
+        lambda link: link.review.value, metadata={"enum": [r.value for r in LinkReview]}
+    )
 
 
 class MediaSummary(Schema):
@@ -177,14 +192,36 @@ class MediaSummary(Schema):
 
 
 class ProvenanceOut(Schema):
-    earliest_sighting = fields.Dict(allow_none=True, metadata={"description": "earliest sighting of any member of the cluster; media_id and this_file say whose"})
+    earliest_sighting = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "earliest sighting of any member of the cluster; media_id and this_file say whose"
+        },
+    )
     sightings = fields.Integer(metadata={"description": "sightings of this very file"})
-    acknowledgements = fields.List(fields.Dict(), metadata={"description": "each party's strongest stance over the cluster, with this_file, relation and a one-sentence summary"})
-    cluster = fields.List(fields.Dict(), metadata={"description": "the other members of the cluster and how each relates to this file"})
+    acknowledgements = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "each party's strongest stance over the cluster, with this_file, relation and a one-sentence summary"
+        },
+    )
+    cluster = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "the other members of the cluster and how each relates to this file"
+        },
+    )
     sources = fields.List(fields.String())
     credits = fields.List(fields.String())
-    incident_acknowledgements = fields.List(fields.Dict(), metadata={"description": "stances on the incidents the members belong to"})
-    flags = fields.List(fields.Dict(), metadata={"description": "metadata_stripped, captured_after_first_sighting, claimed_after_first_sighting"})
+    incident_acknowledgements = fields.List(
+        fields.Dict(), metadata={"description": "stances on the incidents the members belong to"}
+    )
+    flags = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "metadata_stripped, captured_after_first_sighting, claimed_after_first_sighting"
+        },
+    )
 
 
 class MediaDetail(MediaSummary):
@@ -240,7 +277,13 @@ class SearchOut(Schema):
 
 class HashQuery(Schema):
     algorithm = fields.String(required=True, validate=validate.OneOf(["pdq", "phash"]))
-    hex = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{16}$|^[0-9a-fA-F]{64}$", error="hex must be 16 (pHash) or 64 (PDQ) hexadecimal digits"))
+    hex = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[0-9a-fA-F]{16}$|^[0-9a-fA-F]{64}$",
+            error="hex must be 16 (pHash) or 64 (PDQ) hexadecimal digits",
+        ),
+    )
     max_distance = fields.Integer(validate=validate.Range(0, 128))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
@@ -265,8 +308,14 @@ class MediaFilter(Schema):
     added_before = AwareDateTime()
     seen_after = AwareDateTime()
     seen_before = AwareDateTime()
-    q = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "text in title, description or credit"})
-    cursor = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "next_cursor of the previous page"})
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "text in title, description or credit"},
+    )
+    cursor = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "next_cursor of the previous page"},
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
     @validates_schema

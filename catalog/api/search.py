@@ -14,9 +14,19 @@ from ..services import catalogue
 from ..services.matching import get_index, thresholds_from
 from ..services.search import search_file, search_hash
 from . import require
-from .schemas import HashQuery, MediaDetail, MediaSummary, SearchLimit, SearchOut, UploadFiles, UrlQuery
+from .schemas import (
+    HashQuery,
+    MediaDetail,
+    MediaSummary,
+    SearchLimit,
+    SearchOut,
+    UploadFiles,
+    UrlQuery,
+)
 
-blp = Blueprint("search", __name__, url_prefix="/api/v1", description="Search by file, hash, SHA-256 or URL")
+blp = Blueprint(
+    "search", __name__, url_prefix="/api/v1", description="Search by file, hash, SHA-256 or URL"
+)
 SECURED = {"security": [{"bearerAuth": []}]}
 
 
@@ -35,8 +45,13 @@ def search_by_file(args: dict[str, Any], files: dict[str, Any]):
     finally:
         upload.close()
     matches = search_file(
-        get_session(), get_index(), data, thresholds_from(config),
-        max_pixels=int(config["MAX_IMAGE_PIXELS"]), limit=args["limit"], max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+        get_session(),
+        get_index(),
+        data,
+        thresholds_from(config),
+        max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+        limit=args["limit"],
+        max_video_s=float(config["MAX_VIDEO_SECONDS"]),
     )
     return {"sha256": sha256_of(data), "matches": [m.as_dict() for m in matches]}
 
@@ -49,8 +64,13 @@ def search_by_file(args: dict[str, Any], files: dict[str, Any]):
 def search_by_hash(args: dict[str, Any]):
     """Find media whose stored hashes are near a PDQ (64 hex) or pHash (16 hex) hash."""
     matches = search_hash(
-        get_session(), get_index(), args["algorithm"], args["hex"],
-        max_distance=args.get("max_distance"), thresholds=thresholds_from(current_app.config), limit=args["limit"],
+        get_session(),
+        get_index(),
+        args["algorithm"],
+        args["hex"],
+        max_distance=args.get("max_distance"),
+        thresholds=thresholds_from(current_app.config),
+        limit=args["limit"],
     )
     return {"sha256": None, "matches": [m.as_dict() for m in matches]}
 

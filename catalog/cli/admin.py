@@ -19,6 +19,7 @@ def _fail(exc: ServiceError) -> None:
 
 # -- database -------------------------------------------------------------------------
 
+
 @click.group("db", cls=AppGroup)
 def db_group() -> None:
     """Create and migrate the database schema."""
@@ -49,6 +50,7 @@ def db_current() -> None:
 
 
 # -- users ------------------------------------------------------------------------------
+
 
 @click.group("user", cls=AppGroup)
 def user_group() -> None:
@@ -133,6 +135,7 @@ def user_enable(username: str) -> None:
 
 # -- API keys -----------------------------------------------------------------------------
 
+
 @click.group("apikey", cls=AppGroup)
 def apikey_group() -> None:
     """Create, list and revoke API keys."""
@@ -175,6 +178,7 @@ def apikey_revoke(key_id: int) -> None:
 
 
 # -- audit --------------------------------------------------------------------------------
+
 
 @click.group("audit", cls=AppGroup)
 def audit_group() -> None:

@@ -27,7 +27,12 @@ def verify_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
-        for label, faults in (("ALTERED", report.altered), ("MISSING", report.missing), ("ORPHAN", report.orphans), ("AUDIT", report.audit_faults)):
+        for label, faults in (
+            ("ALTERED", report.altered),
+            ("MISSING", report.missing),
+            ("ORPHAN", report.orphans),
+            ("AUDIT", report.audit_faults),
+        ):
             for fault in faults:
                 click.echo(f"{label} {fault}", err=True)
         click.echo(
@@ -41,29 +46,55 @@ def verify_command(as_json: bool) -> None:
 
 
 @click.command("gc")
-@click.option("--older-than", "older_than", type=click.IntRange(0), default=3600, show_default=True, help="seconds a file must be old to go (younger ones may be mid-ingest)")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.IntRange(0),
+    default=3600,
+    show_default=True,
+    help="seconds a file must be old to go (younger ones may be mid-ingest)",
+)
 @click.option("--dry-run", is_flag=True, help="only say what would be removed")
 @with_appcontext
 def gc_command(older_than: int, dry_run: bool) -> None:
     """Remove originals that no record names (left by a crash) and stale temporary files."""
-    report = collect_garbage(get_session(), get_storage(), older_than_s=float(older_than), dry_run=dry_run)
+    report = collect_garbage(
+        get_session(), get_storage(), older_than_s=float(older_than), dry_run=dry_run
+    )
     verb = "would remove" if dry_run else "removed"
     for sha256 in report.orphans:
         click.echo(f"{verb} orphan {sha256}")
-    click.echo(f"{verb} {len(report.orphans)} orphans and {report.temporary} temporary files; kept {report.kept_young} younger than {older_than} s")
+    click.echo(
+        f"{verb} {len(report.orphans)} orphans and {report.temporary} temporary files; kept {report.kept_young} younger than {older_than} s"
+    )
 
 
 @click.command("export")
 @click.argument("incident")
-@click.option("--output", "-o", type=click.Path(file_okay=False), default=".", show_default=True, help="folder to write into")
-@click.option("--format", "formats", type=click.Choice(reports.FORMATS), multiple=True, help="repeatable; default all three")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="folder to write into",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(reports.FORMATS),
+    multiple=True,
+    help="repeatable; default all three",
+)
 @with_appcontext
 def export_command(incident: str, output: str, formats: tuple[str, ...]) -> None:
     """Write the provenance report of an incident (id or title) as JSON, CSV and HTML."""
     session = get_session()
     try:
         found = reports.incident_by_title_or_id(session, incident)
-        made = reports.incident_report(session, found.id, thresholds_from(current_app.config).cluster_confidence)
+        made = reports.incident_report(
+            session, found.id, thresholds_from(current_app.config).cluster_confidence
+        )
     except ServiceError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -72,19 +103,29 @@ def export_command(incident: str, output: str, formats: tuple[str, ...]) -> None
     for fmt in formats or reports.FORMATS:
         target = folder / f"incident-{found.id}.{fmt}"
         if fmt == "json":
-            target.write_text(json.dumps(reports.as_json(made), indent=2, ensure_ascii=False), encoding="utf-8")
+            target.write_text(
+                json.dumps(reports.as_json(made), indent=2, ensure_ascii=False), encoding="utf-8"
+            )
         elif fmt == "csv":
             target.write_text(reports.as_csv(made), encoding="utf-8", newline="")
         else:
-            css = (Path(current_app.root_path) / "web" / "static" / "report.css").read_text(encoding="utf-8")
-            target.write_text(render_template("report.html", report=made, inline_css=css), encoding="utf-8")
+            css = (Path(current_app.root_path) / "web" / "static" / "report.css").read_text(
+                encoding="utf-8"
+            )
+            target.write_text(
+                render_template("report.html", report=made, inline_css=css), encoding="utf-8"
+            )
         click.echo(f"wrote {target}")
     click.echo(f"{len(made.media)} media in {len(made.clusters)} clusters")
 
 
 @click.command("demo")
 @click.option("--user", "username", help="record the loading in the audit trail as this user")
-@click.option("--copy-to", type=click.Path(file_okay=False), help="also write a re-encoded copy of the smoke clip here, to upload")
+@click.option(
+    "--copy-to",
+    type=click.Path(file_okay=False),
+    help="also write a re-encoded copy of the smoke clip here, to upload",
+)
 @with_appcontext
 def demo_command(username: str | None, copy_to: str | None) -> None:
     """Load the worked example: the claimed drone strike on the Kremlin of 3 May 2023."""
@@ -95,15 +136,24 @@ def demo_command(username: str | None, copy_to: str | None) -> None:
         actor = accounts.get_user(session, username) if username else None
         config = current_app.config
         result = demo.load(
-            session, get_storage(), get_index(), actor=actor, thresholds=thresholds_from(config),
+            session,
+            get_storage(),
+            get_index(),
+            actor=actor,
+            thresholds=thresholds_from(config),
             max_pixels=int(config["MAX_IMAGE_PIXELS"]),
         )
     except ServiceError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    click.echo(f"loaded {demo.INCIDENT!r} (incident #{result.incident_id}): " + ", ".join(f"{k} #{v}" for k, v in result.media.items()))
+    click.echo(
+        f"loaded {demo.INCIDENT!r} (incident #{result.incident_id}): "
+        + ", ".join(f"{k} #{v}" for k, v in result.media.items())
+    )
     if copy_to:
-        click.echo(f"wrote {demo.write_copy(Path(copy_to))}: upload it to see the match and its provenance")
+        click.echo(
+            f"wrote {demo.write_copy(Path(copy_to))}: upload it to see the match and its provenance"
+        )
 
 
 COMMANDS = [verify_command, gc_command, export_command, demo_command]

@@ -22,7 +22,12 @@ from flask.cli import with_appcontext
 from ..db import get_session
 from ..hashing.pipeline import FileFingerprint, fingerprint_file
 from ..services import ServiceError, accounts
-from ..services.ingest import IngestDetails, SightingInput, ingest_fingerprinted, ingest_video_fingerprinted
+from ..services.ingest import (
+    IngestDetails,
+    SightingInput,
+    ingest_fingerprinted,
+    ingest_video_fingerprinted,
+)
 from ..services.matching import get_index, thresholds_from
 from ..services.search import search_file
 from ..storage import get_storage
@@ -36,7 +41,9 @@ def _files(paths: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
         path = Path(raw)
         if path.is_dir():
             found.extend(
-                str(p) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")
+                str(p)
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and not p.name.startswith(".")
             )
         elif path.is_file():
             found.append(str(path))
@@ -54,7 +61,13 @@ def _files(paths: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
 @click.option("--platform", help="Platform of that source (telegram, x, ...).")
 @click.option("--tag", "tags", multiple=True, help="Tag every file (repeatable).")
 @click.option("--user", "username", help="Record the import in the audit trail as this user.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default=True, help="Hashing processes.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Hashing processes.",
+)
 def import_command(
     paths: tuple[str, ...],
     incident: str | None,
@@ -77,16 +90,34 @@ def import_command(
     max_pixels, max_bytes = int(config["MAX_IMAGE_PIXELS"]), int(config["MAX_CONTENT_LENGTH"])
     max_video_s = float(config["MAX_VIDEO_SECONDS"])
     counts: Counter[str] = Counter()
-    with _hashing_pool(jobs) as pool, click.progressbar(
-        length=len(files), label="Importing", file=sys.stderr
-    ) as bar:
+    with (
+        _hashing_pool(jobs) as pool,
+        click.progressbar(length=len(files), label="Importing", file=sys.stderr) as bar,
+    ):
         results = (
-            pool.map(fingerprint_file, files, *_repeat((max_pixels, max_bytes, max_video_s), len(files)), chunksize=2)
+            pool.map(
+                fingerprint_file,
+                files,
+                *_repeat((max_pixels, max_bytes, max_video_s), len(files)),
+                chunksize=2,
+            )
             if pool is not None
             else (fingerprint_file(f, max_pixels, max_bytes, max_video_s) for f in files)
         )
         for result in results:
-            outcome = _ingest_one(session, storage, holder, thresholds, result, actor, incident, credit, source, platform, list(tags))
+            outcome = _ingest_one(
+                session,
+                storage,
+                holder,
+                thresholds,
+                result,
+                actor,
+                incident,
+                credit,
+                source,
+                platform,
+                list(tags),
+            )
             if outcome.startswith("rejected:"):
                 rejected.append((result.path, outcome.removeprefix("rejected:")))
             else:
@@ -94,7 +125,9 @@ def import_command(
             bar.update(1)
     for path, reason in rejected:
         click.echo(f"rejected {path}: {reason}", err=True)
-    click.echo(f"added {counts['added']}, already known {counts['known']}, rejected {len(rejected)}")
+    click.echo(
+        f"added {counts['added']}, already known {counts['known']}, rejected {len(rejected)}"
+    )
 
 
 def _repeat(values: tuple, count: int) -> list[list]:
@@ -107,7 +140,9 @@ def _hashing_pool(jobs: int) -> ProcessPoolExecutor | _NoPool:
     # forkserver: the parent holds database connections and index threads that a fork
     # would copy in an unknown state.
     return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"), initializer=_single_threaded
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_single_threaded,
     )
 
 
@@ -128,7 +163,19 @@ class _NoPool:
         return None
 
 
-def _ingest_one(session, storage, holder, thresholds, result: FileFingerprint, actor, incident, credit, source, platform, tags) -> str:  # noqa: ANN001
+def _ingest_one(
+    session,
+    storage,
+    holder,
+    thresholds,
+    result: FileFingerprint,
+    actor,
+    incident,
+    credit,
+    source,
+    platform,
+    tags,
+) -> str:  # noqa: ANN001
     """Store one fingerprinted file; return 'added', 'known' or 'rejected:<reason>'."""
     if result.error is not None:
         return f"rejected:{result.error}"
@@ -138,16 +185,33 @@ def _ingest_one(session, storage, holder, thresholds, result: FileFingerprint, a
             credit=credit,
             incident=incident,
             original_filename=Path(result.path).name,
-            sighting=SightingInput(source=source, platform=platform) if source or platform else None,
+            sighting=SightingInput(source=source, platform=platform)
+            if source or platform
+            else None,
             tags=tags,
         )
         if result.video is not None:
             outcome = ingest_video_fingerprinted(
-                session, storage, holder, data, result.video, details, actor=actor, thresholds=thresholds
+                session,
+                storage,
+                holder,
+                data,
+                result.video,
+                details,
+                actor=actor,
+                thresholds=thresholds,
             )
         else:
             outcome = ingest_fingerprinted(
-                session, storage, holder, data, result.stored, result.query, details, actor=actor, thresholds=thresholds
+                session,
+                storage,
+                holder,
+                data,
+                result.stored,
+                result.query,
+                details,
+                actor=actor,
+                thresholds=thresholds,
             )
     except (ServiceError, OSError) as exc:
         session.rollback()
@@ -169,7 +233,10 @@ def search_command(files: tuple[str, ...], as_json: bool, limit: int | None) -> 
         try:
             data = Path(path).read_bytes()
             matches = search_file(
-                session, holder, data, thresholds,
+                session,
+                holder,
+                data,
+                thresholds,
                 max_pixels=int(config["MAX_IMAGE_PIXELS"]),
                 limit=limit or int(config["SEARCH_LIMIT"]),
                 max_video_s=float(config["MAX_VIDEO_SECONDS"]),
@@ -181,7 +248,11 @@ def search_command(files: tuple[str, ...], as_json: bool, limit: int | None) -> 
             _print_error(path, str(exc), as_json)
             continue
         if as_json:
-            click.echo(json.dumps({"query": path, "matches": [m.as_dict() for m in matches]}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {"query": path, "matches": [m.as_dict() for m in matches]}, ensure_ascii=False
+                )
+            )
             continue
         click.echo(f"{path}: {len(matches)} match{'es' if len(matches) != 1 else ''}")
         for m in matches:

@@ -65,7 +65,9 @@ def open_image(data: bytes, max_pixels: int) -> DecodedImage:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise ImageRejected("not_an_image", "the file is not an image in a supported format") from None
+        raise ImageRejected(
+            "not_an_image", "the file is not an image in a supported format"
+        ) from None
     except Image.DecompressionBombError:
         raise ImageRejected("too_many_pixels", "the image has too many pixels") from None
     except Exception as exc:  # noqa: BLE001 - Pillow plugins raise many kinds on bad headers
@@ -80,7 +82,8 @@ def open_image(data: bytes, max_pixels: int) -> DecodedImage:
             raise ImageRejected("corrupt", "the image has no pixels")
         if min(width, height) < MIN_SIDE:
             raise ImageRejected(
-                "too_small", f"the image is {width}x{height}; at least {MIN_SIDE} pixels a side are needed to compare it"
+                "too_small",
+                f"the image is {width}x{height}; at least {MIN_SIDE} pixels a side are needed to compare it",
             )
         if width * height > max_pixels:
             raise ImageRejected(
@@ -100,7 +103,9 @@ def open_image(data: bytes, max_pixels: int) -> DecodedImage:
         except Image.DecompressionBombError:
             raise ImageRejected("too_many_pixels", "the image has too many pixels") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageRejected("truncated", f"the image data is truncated or corrupt ({exc})") from None
+            raise ImageRejected(
+                "truncated", f"the image data is truncated or corrupt ({exc})"
+            ) from None
         orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
         upright = ImageOps.exif_transpose(image) or image
         if orientation in (5, 6, 7, 8):
@@ -223,8 +228,12 @@ def _clean(value: Any) -> Any:
 
 def _gps_position(gps: Any) -> dict[str, float] | None:
     try:
-        lat = _dms(gps[ExifTags.GPS.GPSLatitude]) * (-1 if gps.get(ExifTags.GPS.GPSLatitudeRef) == "S" else 1)
-        lon = _dms(gps[ExifTags.GPS.GPSLongitude]) * (-1 if gps.get(ExifTags.GPS.GPSLongitudeRef) == "W" else 1)
+        lat = _dms(gps[ExifTags.GPS.GPSLatitude]) * (
+            -1 if gps.get(ExifTags.GPS.GPSLatitudeRef) == "S" else 1
+        )
+        lon = _dms(gps[ExifTags.GPS.GPSLongitude]) * (
+            -1 if gps.get(ExifTags.GPS.GPSLongitudeRef) == "W" else 1
+        )
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

@@ -44,7 +44,7 @@ class Features:
         return self.descriptors.astype(np.uint8).tobytes(), points.tobytes()
 
     @classmethod
-    def unpack(cls, descriptors: bytes, points: bytes, width: int, height: int) -> "Features":
+    def unpack(cls, descriptors: bytes, points: bytes, width: int, height: int) -> Features:
         """Rebuild features stored by ``pack``."""
         desc = np.frombuffer(descriptors, dtype=np.uint8).reshape(-1, DESCRIPTOR_BYTES)
         pts = np.frombuffer(points, dtype="<u2").reshape(-1, 2).astype(np.float32) / _SCALE
@@ -61,15 +61,24 @@ def extract_sets(rgb: np.ndarray, limits: tuple[int, ...]) -> list[Features]:
     gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     height, width = gray.shape
     if min(height, width) < 2 * 15 + 2:  # smaller than ORB's border: nothing to describe
-        empty = Features(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), width, height)
+        empty = Features(
+            np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), width, height
+        )
         return [empty for _ in limits]
     # Detect generously, then keep the strongest per grid cell so a crop of any part keeps some.
     detector = cv2.ORB_create(
-        nfeatures=max(max(limits) * 4, 500), scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10
+        nfeatures=max(max(limits) * 4, 500),
+        scaleFactor=1.2,
+        nlevels=8,
+        edgeThreshold=15,
+        patchSize=31,
+        fastThreshold=10,
     )
     keypoints, descriptors = detector.detectAndCompute(gray, None)
     if descriptors is None or not keypoints:
-        empty = Features(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), width, height)
+        empty = Features(
+            np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), width, height
+        )
         return [empty for _ in limits]
     size = np.array([width, height], dtype=np.float32)
     sets = []
@@ -122,7 +131,12 @@ def verify(
     dst = query.points[pairs[:, 0]] * np.array([query.width, query.height], np.float32)
     threshold = RANSAC_SHARE * max(query.width, query.height) + 1.5
     matrix, mask = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=threshold, maxIters=2000, confidence=0.995
+        src,
+        dst,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=threshold,
+        maxIters=2000,
+        confidence=0.995,
     )
     if matrix is None or mask is None:
         return None
@@ -137,7 +151,13 @@ def verify(
     if candidate_cov <= 0.0:
         return None
     return Verification(
-        inliers, len(pairs), query_cov, candidate_cov, rotation, scale, tuple(float(v) for v in matrix.ravel())
+        inliers,
+        len(pairs),
+        query_cov,
+        candidate_cov,
+        rotation,
+        scale,
+        tuple(float(v) for v in matrix.ravel()),
     )
 
 
@@ -160,10 +180,13 @@ def align(query_rgb: np.ndarray, check: Verification, width: int, height: int) -
 def _coverage(matrix: np.ndarray, candidate: Features, query: Features) -> tuple[float, float]:
     """Return the shares of the query and of the candidate that overlap once aligned."""
     corners = np.array(
-        [[0, 0], [candidate.width, 0], [candidate.width, candidate.height], [0, candidate.height]], np.float32
+        [[0, 0], [candidate.width, 0], [candidate.width, candidate.height], [0, candidate.height]],
+        np.float32,
     )
     mapped = cv2.transform(corners[None], matrix)[0]
-    query_box = np.array([[0, 0], [query.width, 0], [query.width, query.height], [0, query.height]], np.float32)
+    query_box = np.array(
+        [[0, 0], [query.width, 0], [query.width, query.height], [0, query.height]], np.float32
+    )
     area, _ = cv2.intersectConvexConvex(mapped, query_box)
     mapped_area = abs(cv2.contourArea(mapped))
     query_area = float(query.width * query.height)

@@ -80,7 +80,10 @@ def pdq(rgb: np.ndarray, variant: str = "full") -> HashValue:
 def pdq_dihedral(rgb: np.ndarray) -> list[HashValue]:
     """Return PDQ of the eight symmetric forms, in ``DIHEDRAL`` order, from one computation."""
     vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
-    return [HashValue(PDQ, _pdq_bytes(v), int(quality), name) for v, name in zip(vectors, _PDQ_DIHEDRAL_ORDER)]
+    return [
+        HashValue(PDQ, _pdq_bytes(v), int(quality), name)
+        for v, name in zip(vectors, _PDQ_DIHEDRAL_ORDER, strict=True)
+    ]
 
 
 def _pdq_bytes(vector: np.ndarray) -> bytes:
@@ -113,7 +116,10 @@ def phash_dihedral(rgb: np.ndarray) -> list[HashValue]:
     costly resize is done once.
     """
     grey = _phash_input(rgb)[..., None]
-    return [_phash_of_grey32(form[..., 0], name) for name, form in zip(DIHEDRAL, dihedral_arrays(grey))]
+    return [
+        _phash_of_grey32(form[..., 0], name)
+        for name, form in zip(DIHEDRAL, dihedral_arrays(grey), strict=True)
+    ]
 
 
 def dihedral_arrays(rgb: np.ndarray) -> list[np.ndarray]:

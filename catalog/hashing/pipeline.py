@@ -56,10 +56,14 @@ def fingerprint_image(data: bytes, max_pixels: int) -> ImageFingerprint:
     return _stored_fingerprint(data, open_image(data, max_pixels))
 
 
-def fingerprint_for_ingest(data: bytes, max_pixels: int) -> tuple[ImageFingerprint, QueryFingerprint]:
+def fingerprint_for_ingest(
+    data: bytes, max_pixels: int
+) -> tuple[ImageFingerprint, QueryFingerprint]:
     """Decode ``data`` once and compute both what is stored and what finds its near-duplicates."""
     decoded = open_image(data, max_pixels)
-    stored_features, query_features = orb.extract_sets(decoded.rgb, (orb.MAX_KEYPOINTS, orb.QUERY_KEYPOINTS))
+    stored_features, query_features = orb.extract_sets(
+        decoded.rgb, (orb.MAX_KEYPOINTS, orb.QUERY_KEYPOINTS)
+    )
     stored = _stored_fingerprint(data, decoded, stored_features)
     return stored, query_from_array(stored.sha256, decoded.rgb, query_features)
 
@@ -76,27 +80,38 @@ class FileFingerprint:
     error: str | None = None
 
 
-def fingerprint_file(path: str, max_pixels: int, max_bytes: int, max_video_s: float = 3 * 3600) -> FileFingerprint:
+def fingerprint_file(
+    path: str, max_pixels: int, max_bytes: int, max_video_s: float = 3 * 3600
+) -> FileFingerprint:
     """Read and fingerprint the file at ``path``; never raises for a bad file (bulk import)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
-        return FileFingerprint(path, error_code="unreadable", error=f"cannot read the file ({exc.strerror})")
+        return FileFingerprint(
+            path, error_code="unreadable", error=f"cannot read the file ({exc.strerror})"
+        )
     if len(data) > max_bytes:
-        return FileFingerprint(path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes")
+        return FileFingerprint(
+            path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes"
+        )
     from .video import VideoRejected, fingerprint_video, looks_like_video
 
     try:
         if looks_like_video(data):
-            return FileFingerprint(path, video=fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels))
+            return FileFingerprint(
+                path,
+                video=fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels),
+            )
         stored, query = fingerprint_for_ingest(data, max_pixels)
     except (ImageRejected, VideoRejected) as exc:
         return FileFingerprint(path, error_code=exc.code, error=str(exc))
     return FileFingerprint(path, stored, query)
 
 
-def _stored_fingerprint(data: bytes, decoded: DecodedImage, features: orb.Features | None = None) -> ImageFingerprint:
+def _stored_fingerprint(
+    data: bytes, decoded: DecodedImage, features: orb.Features | None = None
+) -> ImageFingerprint:
     hashes: list[HashValue] = []
     for view, rgb in _views_of(decoded.rgb):
         hashes.append(perceptual.pdq(rgb, view))
@@ -125,14 +140,20 @@ def fingerprint_query(data: bytes, max_pixels: int) -> QueryFingerprint:
     return query_from_array(sha256_of(data), decoded.rgb)
 
 
-def query_from_array(sha256: str, rgb: np.ndarray, features: orb.Features | None = None) -> QueryFingerprint:
+def query_from_array(
+    sha256: str, rgb: np.ndarray, features: orb.Features | None = None
+) -> QueryFingerprint:
     """Compute the search hashes of an already decoded picture (also used for video frames)."""
     hashes: list[HashValue] = []
     for view, array in _views_of(rgb):
         for value in perceptual.pdq_dihedral(array):
-            hashes.append(HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}"))
+            hashes.append(
+                HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}")
+            )
         for value in perceptual.phash_dihedral(array):
-            hashes.append(HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}"))
+            hashes.append(
+                HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}")
+            )
     # ORB is rotation-invariant but not mirror-invariant: also describe the mirror image.
     images = {"original": rgb, "flip_horizontal": np.ascontiguousarray(rgb[:, ::-1])}
     features = [

@@ -56,7 +56,7 @@ def _peel(pixels: np.ndarray, *, rows_first: bool) -> tuple[int, int, int, int]:
     top, bottom, left, right = 0, height, 0, width
     for _ in range(PASSES):
         before = (top, bottom, left, right)
-        for rows in ((True, False) if rows_first else (False, True)):
+        for rows in (True, False) if rows_first else (False, True):
             view = pixels[top:bottom, left:right]
             if rows:
                 top += _bar_depth(view)

@@ -78,7 +78,10 @@ class VideoFingerprint:
 
 def looks_like_video(data: bytes) -> bool:
     """Return whether the bytes start like an MP4/MOV or Matroska/WebM container."""
-    return data[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or data[:4] == b"\x1a\x45\xdf\xa3"
+    return (
+        data[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+        or data[:4] == b"\x1a\x45\xdf\xa3"
+    )
 
 
 def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) -> VideoFingerprint:
@@ -90,7 +93,9 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
     with container:
         mime = CONTAINERS.get(container.format.name)
         if mime is None:
-            raise VideoRejected("unsupported_format", f"videos in {container.format.long_name} are not accepted")
+            raise VideoRejected(
+                "unsupported_format", f"videos in {container.format.long_name} are not accepted"
+            )
         if not container.streams.video:
             raise VideoRejected("no_video_stream", "the file has no video stream (audio only?)")
         stream = container.streams.video[0]
@@ -99,10 +104,19 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
         if width <= 0 or height <= 0:
             raise VideoRejected("corrupt", "the video stream has no picture size")
         if width * height > max_pixels:
-            raise VideoRejected("too_many_pixels", f"the video is {width}x{height}, more than the pixel limit")
+            raise VideoRejected(
+                "too_many_pixels", f"the video is {width}x{height}, more than the pixel limit"
+            )
         if duration > max_duration_s:
-            raise VideoRejected("too_long", f"the video lasts {duration:.0f} s, more than the limit of {max_duration_s:.0f} s")
-        if container.format.name == "matroska,webm" and stream.codec_context.name in ("vp8", "vp9", "av1"):
+            raise VideoRejected(
+                "too_long",
+                f"the video lasts {duration:.0f} s, more than the limit of {max_duration_s:.0f} s",
+            )
+        if container.format.name == "matroska,webm" and stream.codec_context.name in (
+            "vp8",
+            "vp9",
+            "av1",
+        ):
             mime = "video/webm"
         elif container.format.name == "matroska,webm":
             mime = "video/x-matroska"
@@ -111,14 +125,30 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
             "codec": stream.codec_context.name,
             "frame_rate": round(float(stream.average_rate), 3) if stream.average_rate else None,
             "duration": round(duration, 3),
-            **{k: str(v)[:200] for k, v in container.metadata.items() if k in ("creation_time", "encoder", "location", "com.apple.quicktime.location.ISO6709", "make", "model")},
+            **{
+                k: str(v)[:200]
+                for k, v in container.metadata.items()
+                if k
+                in (
+                    "creation_time",
+                    "encoder",
+                    "location",
+                    "com.apple.quicktime.location.ISO6709",
+                    "make",
+                    "model",
+                )
+            },
         }
         credentials = read_c2pa(data, mime)
         if credentials:
             metadata["c2pa"] = credentials
-        fingerprint = VideoFingerprint(sha256_of(data), len(data), width, height, duration, mime, metadata)
+        fingerprint = VideoFingerprint(
+            sha256_of(data), len(data), width, height, duration, mime, metadata
+        )
         try:
-            _sample(container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S)
+            _sample(
+                container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S
+            )
         except av.FFmpegError as exc:
             if not fingerprint.frames:
                 raise VideoRejected("corrupt", f"the video cannot be decoded ({exc})") from None
@@ -157,7 +187,10 @@ def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only:
     except (AttributeError, ValueError):  # decoders without the option
         pass
     scale = min(1.0, WORKING_SIZE / max(fingerprint.width, fingerprint.height))
-    out_w, out_h = max(2, int(fingerprint.width * scale) // 2 * 2), max(2, int(fingerprint.height * scale) // 2 * 2)
+    out_w, out_h = (
+        max(2, int(fingerprint.width * scale) // 2 * 2),
+        max(2, int(fingerprint.height * scale) // 2 * 2),
+    )
     next_sample = 0.0
     # Keypoints for FEATURE_FRAMES frames spread over the declared duration, taken as the
     # frames pass, so no picture is held after it is hashed (memory stays flat for an hour).
@@ -165,13 +198,24 @@ def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only:
     next_feature = 0.0
     previous_thumb: np.ndarray | None = None
     previous_pdq: bytes | None = None
-    start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
+    start = (
+        float(stream.start_time * stream.time_base)
+        if stream.start_time is not None and stream.time_base
+        else 0.0
+    )
     for frame in container.decode(stream):
         fingerprint.decoded_frames += 1
-        time = (float(frame.pts * stream.time_base) - start) if frame.pts is not None and stream.time_base else fingerprint.decoded_frames / 30.0
+        time = (
+            (float(frame.pts * stream.time_base) - start)
+            if frame.pts is not None and stream.time_base
+            else fingerprint.decoded_frames / 30.0
+        )
         fingerprint.last_time = max(fingerprint.last_time, time)
         thumb = _thumb(frame)
-        cut = previous_thumb is not None and float(np.abs(thumb - previous_thumb).mean()) > SCENE_CHANGE
+        cut = (
+            previous_thumb is not None
+            and float(np.abs(thumb - previous_thumb).mean()) > SCENE_CHANGE
+        )
         previous_thumb = thumb
         if not (time >= next_sample or cut):
             continue
@@ -179,10 +223,17 @@ def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only:
             next_sample = (int(time / SAMPLE_EVERY_S) + 1) * SAMPLE_EVERY_S
         rgb = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
         pdq = perceptual.pdq(rgb)
-        if previous_pdq is not None and perceptual.hamming(pdq.bits, previous_pdq) <= NEAR_IDENTICAL and not cut:
+        if (
+            previous_pdq is not None
+            and perceptual.hamming(pdq.bits, previous_pdq) <= NEAR_IDENTICAL
+            and not cut
+        ):
             continue
         previous_pdq = pdq.bits
-        hashes = [HashValue(pdq.algorithm, pdq.bits, pdq.quality, FULL), perceptual.phash(rgb, FULL)]
+        hashes = [
+            HashValue(pdq.algorithm, pdq.bits, pdq.quality, FULL),
+            perceptual.phash(rgb, FULL),
+        ]
         for view, inner in _views_of(rgb)[1:]:
             hashes += [perceptual.pdq(inner, view), perceptual.phash(inner, view)]
         kept = Frame(len(fingerprint.frames), round(max(0.0, time), 3), hashes)
@@ -202,7 +253,9 @@ def _thumb(frame: av.VideoFrame) -> np.ndarray:
     return luma[::step_y, ::step_x][:16, :16].astype(np.float32)
 
 
-def poster_and_sheet(data: bytes, fingerprint: VideoFingerprint, columns: int = 6) -> tuple[bytes, bytes]:
+def poster_and_sheet(
+    data: bytes, fingerprint: VideoFingerprint, columns: int = 6
+) -> tuple[bytes, bytes]:
     """Return JPEGs of the poster frame and of a contact sheet of kept frames with their times."""
     frames = _frames_at(data, [f.time for f in fingerprint.frames][:60])
     if not frames:
@@ -218,7 +271,12 @@ def poster_and_sheet(data: bytes, fingerprint: VideoFingerprint, columns: int = 
     for i, (time, image) in enumerate(frames):
         x, y = (i % columns) * tile_w, (i // columns) * (tile_h + 18)
         sheet.paste(image.resize((tile_w, tile_h)), (x, y))
-        draw.text((x + 4, y + tile_h + 2), f"{int(time // 60)}:{time % 60:05.2f}", fill=(230, 230, 230), font=font)
+        draw.text(
+            (x + 4, y + tile_h + 2),
+            f"{int(time // 60)}:{time % 60:05.2f}",
+            fill=(230, 230, 230),
+            font=font,
+        )
     return _jpeg(poster), _jpeg(sheet)
 
 
@@ -228,7 +286,9 @@ def _frames_at(data: bytes, times: list[float]) -> list[tuple[float, Image.Image
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONREF"
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        start = (
+            float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        )
         position = 0
         try:
             for frame in container.decode(stream):

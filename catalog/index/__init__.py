@@ -102,7 +102,9 @@ class CatalogIndex:
         if len(row_ids):
             self.hash_watermark = max(self.hash_watermark, int(np.max(row_ids)))
 
-    def add_features(self, row_id: int, media_id: int, frame_time: float | None, features: Features) -> None:
+    def add_features(
+        self, row_id: int, media_id: int, frame_time: float | None, features: Features
+    ) -> None:
         """Add one picture's stored keypoints."""
         self.keypoints.add(media_id, row_id, frame_time, features)
         self.feature_watermark = max(self.feature_watermark, row_id)
@@ -123,16 +125,22 @@ class CatalogIndex:
             strong = distance <= thresholds.pdq
             loose = phash_distance <= thresholds.phash_loose
             if strong or loose:
-                best[media_id] = self._global_match(media_id, PDQ, distance, hit, variant, 1 - distance / 128)
+                best[media_id] = self._global_match(
+                    media_id, PDQ, distance, hit, variant, 1 - distance / 128
+                )
         for media_id, (distance, hit, variant) in phash_best.items():
             if media_id not in best and distance <= thresholds.phash:
-                best[media_id] = self._global_match(media_id, PHASH, distance, hit, variant, 1 - distance / 32)
+                best[media_id] = self._global_match(
+                    media_id, PHASH, distance, hit, variant, 1 - distance / 32
+                )
         if use_keypoints:
             for symmetry, features in query.features:
                 for found in self.keypoints.search(features):
                     if found.verification.inliers < thresholds.min_inliers:
                         continue
-                    candidate = self._keypoint_match(found, symmetry, self._pdq_distance(query, symmetry, found))
+                    candidate = self._keypoint_match(
+                        found, symmetry, self._pdq_distance(query, symmetry, found)
+                    )
                     current = best.get(found.media_id)
                     if current is None:
                         best[found.media_id] = candidate
@@ -140,24 +148,34 @@ class CatalogIndex:
                         current.details.setdefault("inliers", found.verification.inliers)
         return sorted(best.values(), key=lambda m: (-m.score, m.distance, m.media_id))
 
-    def _nearest(self, query: QueryFingerprint, algorithm: str, radius: int) -> dict[int, tuple[int, Hit, str]]:
+    def _nearest(
+        self, query: QueryFingerprint, algorithm: str, radius: int
+    ) -> dict[int, tuple[int, Hit, str]]:
         """Return per media the nearest stored hash of ``algorithm`` to any query hash."""
         values = [h for h in query.hashes if h.algorithm == algorithm]
         if not values:
             return {}
         codes = np.frombuffer(b"".join(h.bits for h in values), dtype=np.uint8)
         nearest: dict[int, tuple[int, Hit, str]] = {}
-        for value, hits in zip(values, self.hashes[algorithm].search(codes, radius)):
+        for value, hits in zip(values, self.hashes[algorithm].search(codes, radius), strict=True):
             for hit in hits:
                 known = nearest.get(hit.media_id)
                 # Prefer the original orientation when distances tie.
-                if known is None or hit.distance < known[0] or (
-                    hit.distance == known[0] and value.variant.endswith("/original") and not known[2].endswith("/original")
+                if (
+                    known is None
+                    or hit.distance < known[0]
+                    or (
+                        hit.distance == known[0]
+                        and value.variant.endswith("/original")
+                        and not known[2].endswith("/original")
+                    )
                 ):
                     nearest[hit.media_id] = (hit.distance, hit, value.variant)
         return nearest
 
-    def _pdq_distance(self, query: QueryFingerprint, symmetry: str, found: FeatureMatch) -> int | None:
+    def _pdq_distance(
+        self, query: QueryFingerprint, symmetry: str, found: FeatureMatch
+    ) -> int | None:
         """Return how far, in PDQ bits, the query is from a media its keypoints matched.
 
         Where the candidate lies wholly inside the query (a screenshot, a captioned copy),
@@ -173,10 +191,14 @@ class CatalogIndex:
             codes.append(perceptual.pdq(align(image, check, found.width, found.height)).bits)
         if not codes:
             return None
-        return index.distance_to_media(np.frombuffer(b"".join(codes), dtype=np.uint8), found.media_id)
+        return index.distance_to_media(
+            np.frombuffer(b"".join(codes), dtype=np.uint8), found.media_id
+        )
 
     @staticmethod
-    def _global_match(media_id: int, algorithm: str, distance: int, hit: Hit, variant: str, score: float) -> Match:
+    def _global_match(
+        media_id: int, algorithm: str, distance: int, hit: Hit, variant: str, score: float
+    ) -> Match:
         symmetry = variant.split("/")[-1]
         kind = NEAR_DUPLICATE if symmetry == "original" else MIRRORED_ROTATED
         return Match(
@@ -236,13 +258,25 @@ class CatalogIndex:
         usable = [(t, h) for t, h in frames if _informative(h)]
         for time, hashes in usable:
             query = QueryFingerprint("", hashes)
-            for media_id, (distance, hit, _variant) in self._nearest(query, PDQ, thresholds.frame_pdq).items():
+            for media_id, (distance, hit, _variant) in self._nearest(
+                query, PDQ, thresholds.frame_pdq
+            ).items():
                 pairs.setdefault(media_id, []).append((time, hit.frame_time, distance))
         matches = []
         for media_id, found in pairs.items():
             if found[0][1] is None:  # a still: the query frame that shows it best
                 time, _, distance = min(found, key=lambda item: item[2])
-                matches.append(Match(media_id, FRAME_OF, round(1 - distance / 128, 4), PDQ, float(distance), frame_time=None, details={"time": time}))
+                matches.append(
+                    Match(
+                        media_id,
+                        FRAME_OF,
+                        round(1 - distance / 128, 4),
+                        PDQ,
+                        float(distance),
+                        frame_time=None,
+                        details={"time": time},
+                    )
+                )
                 continue
             result = _aggregate(found, len(usable), self.hashes[PDQ].frame_count(media_id))
             if result is not None:
@@ -260,14 +294,18 @@ MIN_FRAME_QUALITY = 30
 
 
 def _informative(hashes: list[HashValue]) -> bool:
-    return any(h.algorithm == PDQ and (h.quality is None or h.quality >= MIN_FRAME_QUALITY) for h in hashes)
+    return any(
+        h.algorithm == PDQ and (h.quality is None or h.quality >= MIN_FRAME_QUALITY) for h in hashes
+    )
 
 
 # Matched frame pairs whose time offsets differ by more than this belong to different segments.
 SEGMENT_GAP_S = 2.0
 
 
-def _aggregate(found: list[tuple[float, float | None, int]], query_frames: int, candidate_frames: int) -> Match | None:
+def _aggregate(
+    found: list[tuple[float, float | None, int]], query_frames: int, candidate_frames: int
+) -> Match | None:
     """Group (query time, candidate time, distance) pairs by time offset into segments."""
     ordered = sorted(found, key=lambda item: (item[1] - item[0], item[0]))
     groups: list[list[tuple[float, float, int]]] = [[ordered[0]]]

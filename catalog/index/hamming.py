@@ -122,7 +122,12 @@ class HammingIndex:
                     label = labels[start + position]
                     time = times[label]
                     hits.append(
-                        Hit(int(media[label]), int(rows[label]), None if np.isnan(time) else float(time), int(distances[start + position]))
+                        Hit(
+                            int(media[label]),
+                            int(rows[label]),
+                            None if np.isnan(time) else float(time),
+                            int(distances[start + position]),
+                        )
                     )
                 results.append(hits)
             return results
@@ -151,6 +156,8 @@ class HammingIndex:
         with self._lock:
             size = self._rows.size
             codes = size * self.bits // 8
-            columns = sum(c.data.nbytes for c in (self._media, self._rows, self._times, self._codes))
+            columns = sum(
+                c.data.nbytes for c in (self._media, self._rows, self._times, self._codes)
+            )
             tables = size * (self.bits // 16) * 16 if self.kind == MULTIHASH else 0
             return codes + columns + tables

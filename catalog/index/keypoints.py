@@ -71,7 +71,9 @@ class KeypointIndex:
         with self._lock:
             entry = len(self._entries)
             self._entries.append(
-                _Entry(media_id, row_id, frame_time, features.points, features.width, features.height)
+                _Entry(
+                    media_id, row_id, frame_time, features.points, features.width, features.height
+                )
             )
             self._index.add(np.ascontiguousarray(features.descriptors, dtype=np.uint8))
             self._pending_owner.append(np.full(len(features), entry, dtype=np.int32))
@@ -123,12 +125,21 @@ class KeypointIndex:
             if len(pairs_by_query) < MIN_VOTES:
                 break
             entry = entries[entry_index]
-            candidate = Features(entry.points, np.zeros((0, DESCRIPTOR_BYTES), np.uint8), entry.width, entry.height)
+            candidate = Features(
+                entry.points, np.zeros((0, DESCRIPTOR_BYTES), np.uint8), entry.width, entry.height
+            )
             pairs = np.array(list(pairs_by_query.items()), dtype=np.int64)
             result = verify(query, candidate, pairs)
             if result is not None:
                 matches.append(
-                    FeatureMatch(entry.media_id, entry.row_id, entry.frame_time, result, entry.width, entry.height)
+                    FeatureMatch(
+                        entry.media_id,
+                        entry.row_id,
+                        entry.frame_time,
+                        result,
+                        entry.width,
+                        entry.height,
+                    )
                 )
         matches.sort(key=lambda m: -m.verification.inliers)
         return matches

@@ -80,24 +80,26 @@ class Media(Base):
     # Extracted, not typed: EXIF, container and C2PA metadata as read from the file.
     extracted: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    incident: Mapped["Incident | None"] = relationship(back_populates="media")
-    created_by: Mapped["User | None"] = relationship()
-    hashes: Mapped[list["MediaHash"]] = relationship(
+    incident: Mapped[Incident | None] = relationship(back_populates="media")
+    created_by: Mapped[User | None] = relationship()
+    hashes: Mapped[list[MediaHash]] = relationship(
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )
-    features: Mapped[list["MediaFeatures"]] = relationship(
+    features: Mapped[list[MediaFeatures]] = relationship(
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )
-    sightings: Mapped[list["Sighting"]] = relationship(
+    sightings: Mapped[list[Sighting]] = relationship(
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )
-    acknowledgements: Mapped[list["Acknowledgement"]] = relationship(
+    acknowledgements: Mapped[list[Acknowledgement]] = relationship(
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )
-    tags: Mapped[list["Tag"]] = relationship(secondary=media_tags, back_populates="media")
+    tags: Mapped[list[Tag]] = relationship(secondary=media_tags, back_populates="media")
 
     def __repr__(self) -> str:
         return f"<Media {self.id} {self.kind.value} {self.sha256[:12]}>"
@@ -109,7 +111,9 @@ class MediaHash(Base):
     __tablename__ = "media_hashes"
     __table_args__ = (
         sa.CheckConstraint("bit_length > 0", name="bit_length_positive"),
-        sa.CheckConstraint("frame_time_s IS NULL OR frame_time_s >= 0", name="frame_time_not_negative"),
+        sa.CheckConstraint(
+            "frame_time_s IS NULL OR frame_time_s >= 0", name="frame_time_not_negative"
+        ),
         sa.CheckConstraint("quality IS NULL OR quality BETWEEN 0 AND 100", name="quality_range"),
         # The index refresh reads "every hash of this algorithm newer than id N".
         sa.Index("ix_media_hashes_algorithm_id", "algorithm", "id"),
@@ -191,7 +195,9 @@ class MediaLink(Base):
     review: Mapped[LinkReview] = mapped_column(
         vocabulary(LinkReview, "link_review"), default=LinkReview.PROPOSED
     )
-    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -28,7 +28,7 @@ class Incident(Base):
     summary: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    media: Mapped[list["Media"]] = relationship(back_populates="incident")
+    media: Mapped[list[Media]] = relationship(back_populates="incident")
 
 
 class Party(Base):
@@ -38,7 +38,9 @@ class Party(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
-    kind: Mapped[PartyKind] = mapped_column(vocabulary(PartyKind, "party_kind"), default=PartyKind.OTHER)
+    kind: Mapped[PartyKind] = mapped_column(
+        vocabulary(PartyKind, "party_kind"), default=PartyKind.OTHER
+    )
     country: Mapped[str | None] = mapped_column(sa.String(100))
     description: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -51,7 +53,9 @@ class Source(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
-    kind: Mapped[SourceKind] = mapped_column(vocabulary(SourceKind, "source_kind"), default=SourceKind.OTHER)
+    kind: Mapped[SourceKind] = mapped_column(
+        vocabulary(SourceKind, "source_kind"), default=SourceKind.OTHER
+    )
     platform: Mapped[str | None] = mapped_column(sa.String(64))
     url: Mapped[str | None] = mapped_column(sa.String(2048))
     # A source may speak for a party (state media for a government): that is what makes an
@@ -92,11 +96,13 @@ class Sighting(Base):
     archive_url: Mapped[str | None] = mapped_column(sa.String(2048))
     notes: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
 
-    media: Mapped["Media"] = relationship(back_populates="sightings")
+    media: Mapped[Media] = relationship(back_populates="sightings")
     source: Mapped[Source | None] = relationship()
-    created_by: Mapped["User | None"] = relationship()
+    created_by: Mapped[User | None] = relationship()
 
 
 class Acknowledgement(Base):
@@ -104,13 +110,13 @@ class Acknowledgement(Base):
 
     __tablename__ = "acknowledgements"
     __table_args__ = (
-        sa.CheckConstraint(
-            "media_id IS NOT NULL OR incident_id IS NOT NULL", name="has_subject"
-        ),
+        sa.CheckConstraint("media_id IS NOT NULL OR incident_id IS NOT NULL", name="has_subject"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    party_id: Mapped[int] = mapped_column(sa.ForeignKey("parties.id", ondelete="CASCADE"), index=True)
+    party_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("parties.id", ondelete="CASCADE"), index=True
+    )
     media_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("media.id", ondelete="CASCADE"), index=True
     )
@@ -123,10 +129,12 @@ class Acknowledgement(Base):
     statement_url: Mapped[str | None] = mapped_column(sa.String(2048))
     stated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     party: Mapped[Party] = relationship()
-    media: Mapped["Media | None"] = relationship(back_populates="acknowledgements")
+    media: Mapped[Media | None] = relationship(back_populates="acknowledgements")
     incident: Mapped[Incident | None] = relationship()
     source: Mapped[Source | None] = relationship()
-    created_by: Mapped["User | None"] = relationship()
+    created_by: Mapped[User | None] = relationship()

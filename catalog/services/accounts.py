@@ -33,7 +33,9 @@ def parse_role(value: str | Role) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise Invalid(f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}") from None
+        raise Invalid(
+            f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}"
+        ) from None
 
 
 def get_user(session: Session, username: str) -> User:
@@ -54,7 +56,9 @@ def _keep_an_admin(session: Session, user: User, role: Role, active: bool) -> No
     if user.role is not Role.ADMIN or not user.active or (role is Role.ADMIN and active):
         return
     others = session.scalar(
-        sa.select(sa.func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+        sa.select(sa.func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
     )
     if not others:
         raise Conflict(f"{user.username!r} is the last active admin; make another admin first")
@@ -92,7 +96,14 @@ def update_user(session: Session, user_id: int, values: dict, *, actor: User | N
     if not changes:
         session.rollback()
         return user
-    audit.record(session, actor, "user.update", "user", user.id, {"username": user.username, "changes": changes})
+    audit.record(
+        session,
+        actor,
+        "user.update",
+        "user",
+        user.id,
+        {"username": user.username, "changes": changes},
+    )
     session.commit()
     return user
 
@@ -129,17 +140,23 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor, "user.create", "user", user.id, {"username": username, "role": role})
+    audit.record(
+        session, actor, "user.create", "user", user.id, {"username": username, "role": role}
+    )
     session.commit()
     return user
 
 
-def set_password(session: Session, username: str, password: str, *, actor: User | None = None) -> User:
+def set_password(
+    session: Session, username: str, password: str, *, actor: User | None = None
+) -> User:
     """Replace a user's password."""
     return update_user(session, get_user(session, username).id, {"password": password}, actor=actor)
 
 
-def set_role(session: Session, username: str, role: Role | str, *, actor: User | None = None) -> User:
+def set_role(
+    session: Session, username: str, role: Role | str, *, actor: User | None = None
+) -> User:
     """Change a user's role."""
     return update_user(session, get_user(session, username).id, {"role": role}, actor=actor)
 
@@ -189,7 +206,12 @@ def create_api_key(
     session.add(key)
     session.flush()
     audit.record(
-        session, actor, "apikey.create", "api_key", key.id, {"user": user.username, "name": name, "prefix": key.prefix}
+        session,
+        actor,
+        "apikey.create",
+        "api_key",
+        key.id,
+        {"user": user.username, "name": name, "prefix": key.prefix},
     )
     session.commit()
     return key, secret
@@ -215,7 +237,12 @@ def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) 
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit.record(
-            session, actor, "apikey.revoke", "api_key", key.id, {"user": key.user.username, "prefix": key.prefix}
+            session,
+            actor,
+            "apikey.revoke",
+            "api_key",
+            key.id,
+            {"user": key.user.username, "prefix": key.prefix},
         )
         session.commit()
     return key
@@ -225,7 +252,11 @@ def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) 
 _USER_FOR_KEY = (
     sa.select(User)
     .join(ApiKey, ApiKey.user_id == User.id)
-    .where(ApiKey.key_hash == sa.bindparam("digest"), ApiKey.revoked_at.is_(None), User.active.is_(True))
+    .where(
+        ApiKey.key_hash == sa.bindparam("digest"),
+        ApiKey.revoked_at.is_(None),
+        User.active.is_(True),
+    )
 )
 
 

@@ -26,7 +26,9 @@ _PG_CHAIN_LOCK = 0x6361745F61756474
 
 def canonical_json(value: Any) -> str:
     """Serialise ``value`` the one way the chain hashes it (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -168,7 +170,9 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     return report
 
 
-def history(session: Session, object_type: str, object_id: int | str, limit: int = 500) -> list[AuditEvent]:
+def history(
+    session: Session, object_type: str, object_id: int | str, limit: int = 500
+) -> list[AuditEvent]:
     """Return the events about one object, oldest first."""
     return list(
         session.scalars(

@@ -48,7 +48,12 @@ _MEDIA = (
 )
 _LINKS = (
     sa.select(MediaLink)
-    .where(sa.or_(MediaLink.source_media_id == sa.bindparam("id"), MediaLink.target_media_id == sa.bindparam("id")))
+    .where(
+        sa.or_(
+            MediaLink.source_media_id == sa.bindparam("id"),
+            MediaLink.target_media_id == sa.bindparam("id"),
+        )
+    )
     .order_by(MediaLink.id)
 )
 
@@ -96,12 +101,17 @@ class MediaRecord:
     frame_times: list[float]
 
 
-def describe(session: Session, media_id: int, min_confidence: float = DEFAULT_CONFIDENCE) -> MediaRecord:
+def describe(
+    session: Session, media_id: int, min_confidence: float = DEFAULT_CONFIDENCE
+) -> MediaRecord:
     """Return a media with its links (and the media at their other ends), provenance and audit."""
     media = get_media(session, media_id)
     links = list(
         session.scalars(
-            _LINKS.options(selectinload(MediaLink.source_media), selectinload(MediaLink.target_media)), {"id": media_id}
+            _LINKS.options(
+                selectinload(MediaLink.source_media), selectinload(MediaLink.target_media)
+            ),
+            {"id": media_id},
         )
     )
     times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
@@ -148,13 +158,17 @@ class MediaFilter:
     q: str | None = None
 
 
-def list_media(session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50) -> tuple[list[Media], int | None]:
+def list_media(
+    session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50
+) -> tuple[list[Media], int | None]:
     """Return a page of media, newest first, and the cursor of the next page (or None)."""
     query = sa.select(Media).options(selectinload(Media.incident)).order_by(Media.id.desc())
     if cursor is not None:
         query = query.where(Media.id < cursor)
     if wanted.incident:
-        query = query.join(Incident, Media.incident_id == Incident.id).where(Incident.title == wanted.incident)
+        query = query.join(Incident, Media.incident_id == Incident.id).where(
+            Incident.title == wanted.incident
+        )
     if wanted.kind:
         query = query.where(Media.kind == MediaKind(wanted.kind))
     if wanted.verification:
@@ -167,7 +181,9 @@ def list_media(session: Session, wanted: MediaFilter, *, cursor: int | None = No
     if wanted.source or wanted.seen_after or wanted.seen_before:
         seen = sa.select(Sighting.media_id)
         if wanted.source:
-            seen = seen.join(Source, Sighting.source_id == Source.id).where(Source.name == wanted.source)
+            seen = seen.join(Source, Sighting.source_id == Source.id).where(
+                Source.name == wanted.source
+            )
         when = sa.func.coalesce(Sighting.posted_at, Sighting.observed_at)
         if wanted.seen_after:
             seen = seen.where(when >= wanted.seen_after)
@@ -183,7 +199,12 @@ def list_media(session: Session, wanted: MediaFilter, *, cursor: int | None = No
     if wanted.q:
         pattern = "%" + wanted.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
-            sa.or_(*(sa.func.lower(c).like(pattern.lower(), escape="\\") for c in (Media.title, Media.description, Media.credit)))
+            sa.or_(
+                *(
+                    sa.func.lower(c).like(pattern.lower(), escape="\\")
+                    for c in (Media.title, Media.description, Media.credit)
+                )
+            )
         )
     rows = list(session.scalars(query.limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
@@ -199,7 +220,14 @@ def review_link(session: Session, link_id: int, review: str, actor: User | None)
     link.review = LinkReview(review)
     link.reviewed_by_id = actor.id if actor else None
     link.reviewed_at = utcnow()
-    audit.record(session, actor, f"link.{review}", "link", link.id, {"source": link.source_media_id, "target": link.target_media_id})
+    audit.record(
+        session,
+        actor,
+        f"link.{review}",
+        "link",
+        link.id,
+        {"source": link.source_media_id, "target": link.target_media_id},
+    )
     session.commit()
     return link
 

@@ -40,7 +40,9 @@ def _least_distance(a: list[MediaHash], b: list[MediaHash], algorithm: str) -> i
     )
 
 
-def compare(session: Session, holder: IndexHolder, a_id: int, b_id: int, thresholds: Thresholds) -> Comparison:
+def compare(
+    session: Session, holder: IndexHolder, a_id: int, b_id: int, thresholds: Thresholds
+) -> Comparison:
     """Compare media ``a_id`` with ``b_id``; for video, find the matching segments via the index."""
     a, b = get_media(session, a_id), get_media(session, b_id)
     links = list(
@@ -62,7 +64,9 @@ def compare(session: Session, holder: IndexHolder, a_id: int, b_id: int, thresho
     if any(h.frame_time_s is not None for h in a_hashes + b_hashes):
         frames: dict[float, list[HashValue]] = {}
         for h in a_hashes:
-            frames.setdefault(h.frame_time_s or 0.0, []).append(HashValue(h.algorithm, h.bits, h.quality, h.variant))
+            frames.setdefault(h.frame_time_s or 0.0, []).append(
+                HashValue(h.algorithm, h.bits, h.quality, h.variant)
+            )
         holder.refresh(session)
         for match in holder.index.match_frames(sorted(frames.items()), thresholds):
             if match.media_id == b_id:

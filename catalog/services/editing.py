@@ -99,7 +99,13 @@ ACK_FIELDS: dict[str, Cleaner] = {
 }
 
 
-def _finish(session: Session, actor: User | None, action: str, subject: tuple[str, int], details: dict[str, Any]) -> None:
+def _finish(
+    session: Session,
+    actor: User | None,
+    action: str,
+    subject: tuple[str, int],
+    details: dict[str, Any],
+) -> None:
     """Audit and commit a change, or roll back when nothing changed."""
     if details.get("changes") == {}:
         session.rollback()
@@ -109,7 +115,9 @@ def _finish(session: Session, actor: User | None, action: str, subject: tuple[st
     session.commit()
 
 
-def update_media(session: Session, media_id: int, values: dict[str, Any], actor: User | None) -> Media:
+def update_media(
+    session: Session, media_id: int, values: dict[str, Any], actor: User | None
+) -> Media:
     """Change a media's typed fields (title, credit, verification, incident, ...) and tags."""
     lock_for_write(session)
     media = get_media(session, media_id)
@@ -117,7 +125,10 @@ def update_media(session: Session, media_id: int, values: dict[str, Any], actor:
     tags = values.pop("tags", None)
     changes = apply_changes(session, media, values, MEDIA_FIELDS, "media")
     if tags is not None:
-        wanted = [tag_named(session, name) for name in dict.fromkeys(t.strip() for t in tags if t and t.strip())]
+        wanted = [
+            tag_named(session, name)
+            for name in dict.fromkeys(t.strip() for t in tags if t and t.strip())
+        ]
         before = sorted(t.name for t in media.tags)
         if sorted(t.name for t in wanted) != before:
             media.tags = wanted
@@ -131,26 +142,43 @@ def get_sighting(session: Session, sighting_id: int) -> Sighting:
     return fetch(session, Sighting, sighting_id, "sighting")
 
 
-def add_sighting(session: Session, media_id: int, sighting: SightingInput, actor: User | None) -> Sighting:
+def add_sighting(
+    session: Session, media_id: int, sighting: SightingInput, actor: User | None
+) -> Sighting:
     """Record one more place a media was seen."""
     check_details(IngestDetails(sighting=sighting))
     lock_for_write(session)
     media = get_media(session, media_id)
     added = build_sighting(session, media, sighting, actor)
     session.flush()
-    audit.record(session, actor, "sighting.create", "media", media.id, {"sighting": added.id, "url": added.url})
+    audit.record(
+        session,
+        actor,
+        "sighting.create",
+        "media",
+        media.id,
+        {"sighting": added.id, "url": added.url},
+    )
     session.commit()
     return added
 
 
-def update_sighting(session: Session, sighting_id: int, values: dict[str, Any], actor: User | None) -> Sighting:
+def update_sighting(
+    session: Session, sighting_id: int, values: dict[str, Any], actor: User | None
+) -> Sighting:
     """Change the given fields of a sighting (a null clears one)."""
     lock_for_write(session)
     sighting = get_sighting(session, sighting_id)
     changes = apply_changes(session, sighting, values, SIGHTING_FIELDS, "sighting")
     if sighting.posted_at and sighting.deleted_at and sighting.deleted_at < sighting.posted_at:
         raise Invalid("a post cannot be deleted before it was posted")
-    _finish(session, actor, "sighting.update", ("media", sighting.media_id), {"sighting": sighting.id, "changes": changes})
+    _finish(
+        session,
+        actor,
+        "sighting.update",
+        ("media", sighting.media_id),
+        {"sighting": sighting.id, "changes": changes},
+    )
     return sighting
 
 
@@ -158,8 +186,19 @@ def delete_sighting(session: Session, sighting_id: int, actor: User | None) -> N
     """Remove a sighting recorded in error (the audit trail keeps what it said)."""
     lock_for_write(session)
     sighting = get_sighting(session, sighting_id)
-    kept = {name: shown for name in SIGHTING_FIELDS if (shown := as_shown(getattr(sighting, name))) is not None}
-    audit.record(session, actor, "sighting.delete", "media", sighting.media_id, {"sighting": sighting.id, **kept})
+    kept = {
+        name: shown
+        for name in SIGHTING_FIELDS
+        if (shown := as_shown(getattr(sighting, name))) is not None
+    }
+    audit.record(
+        session,
+        actor,
+        "sighting.delete",
+        "media",
+        sighting.media_id,
+        {"sighting": sighting.id, **kept},
+    )
     session.delete(sighting)
     session.commit()
 
@@ -175,7 +214,12 @@ def _subject(ack: Acknowledgement) -> tuple[str, int]:
 
 
 def add_acknowledgement(
-    session: Session, ack: AcknowledgementInput, actor: User | None, *, media_id: int | None = None, incident_id: int | None = None
+    session: Session,
+    ack: AcknowledgementInput,
+    actor: User | None,
+    *,
+    media_id: int | None = None,
+    incident_id: int | None = None,
 ) -> Acknowledgement:
     """Record a party's stance on one media, or on a whole incident."""
     if (media_id is None) == (incident_id is None):
@@ -185,20 +229,36 @@ def add_acknowledgement(
     if media_id is not None:
         added = build_acknowledgement(session, ack, actor, media=get_media(session, media_id))
     else:
-        added = build_acknowledgement(session, ack, actor, incident=get_named(session, Incident, incident_id))
+        added = build_acknowledgement(
+            session, ack, actor, incident=get_named(session, Incident, incident_id)
+        )
     session.flush()
-    audit.record(session, actor, "acknowledgement.create", *_subject(added), {"acknowledgement": added.id, "party": ack.party, "status": ack.status})
+    audit.record(
+        session,
+        actor,
+        "acknowledgement.create",
+        *_subject(added),
+        {"acknowledgement": added.id, "party": ack.party, "status": ack.status},
+    )
     session.commit()
     return added
 
 
-def update_acknowledgement(session: Session, ack_id: int, values: dict[str, Any], actor: User | None) -> Acknowledgement:
+def update_acknowledgement(
+    session: Session, ack_id: int, values: dict[str, Any], actor: User | None
+) -> Acknowledgement:
     """Change the given fields of an acknowledgement (party and status cannot be cleared)."""
     lock_for_write(session)
     ack = get_acknowledgement(session, ack_id)
     values = {("statement_url" if k == "url" else k): v for k, v in values.items()}
     changes = apply_changes(session, ack, values, ACK_FIELDS, "acknowledgement")
-    _finish(session, actor, "acknowledgement.update", _subject(ack), {"acknowledgement": ack.id, "changes": changes})
+    _finish(
+        session,
+        actor,
+        "acknowledgement.update",
+        _subject(ack),
+        {"acknowledgement": ack.id, "changes": changes},
+    )
     return ack
 
 
@@ -206,7 +266,15 @@ def delete_acknowledgement(session: Session, ack_id: int, actor: User | None) ->
     """Remove an acknowledgement recorded in error (the audit trail keeps what it said)."""
     lock_for_write(session)
     ack = get_acknowledgement(session, ack_id)
-    kept = {name: shown for name in ACK_FIELDS if (shown := as_shown(getattr(ack, name))) is not None}
-    audit.record(session, actor, "acknowledgement.delete", *_subject(ack), {"acknowledgement": ack.id, **kept})
+    kept = {
+        name: shown for name in ACK_FIELDS if (shown := as_shown(getattr(ack, name))) is not None
+    }
+    audit.record(
+        session,
+        actor,
+        "acknowledgement.delete",
+        *_subject(ack),
+        {"acknowledgement": ack.id, **kept},
+    )
     session.delete(ack)
     session.commit()

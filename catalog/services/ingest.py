@@ -129,7 +129,9 @@ def ingest_bytes(
     try:
         if looks_like_video(data):
             found = fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels)
-            return ingest_video_fingerprinted(session, storage, holder, data, found, details, actor=actor, thresholds=thresholds)
+            return ingest_video_fingerprinted(
+                session, storage, holder, data, found, details, actor=actor, thresholds=thresholds
+            )
         stored, query = fingerprint_for_ingest(data, max_pixels)
     except (ImageRejected, VideoRejected) as exc:
         raise Rejected(exc.code, str(exc)) from None
@@ -156,8 +158,15 @@ def ingest_fingerprinted(
     check_details(details)
     matches = search_query(session, holder, query, thresholds)
     return _commit_new(
-        session, storage, holder, data, stored.sha256, lambda: _new_image(session, stored, details, actor),
-        matches, details, actor,
+        session,
+        storage,
+        holder,
+        data,
+        stored.sha256,
+        lambda: _new_image(session, stored, details, actor),
+        matches,
+        details,
+        actor,
     )
 
 
@@ -214,7 +223,11 @@ def _commit_new(
         for match in matches:
             session.add(_link_for(media, match))
         audit.record(
-            session, actor, "media.create", "media", media.id,
+            session,
+            actor,
+            "media.create",
+            "media",
+            media.id,
             {
                 "sha256": media.sha256,
                 "kind": media.kind.value,
@@ -243,15 +256,26 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
     """Link a new media to one it matched: a frame to its video, or two near-duplicates."""
     if match.kind == "frame_of" or (match.frame_time is not None and media.kind is MediaKind.IMAGE):
         # The still is the frame; the video is the target, at the frame's time.
-        still, video = (media.id, match.media.id) if media.kind is MediaKind.IMAGE else (match.media.id, media.id)
+        still, video = (
+            (media.id, match.media.id)
+            if media.kind is MediaKind.IMAGE
+            else (match.media.id, media.id)
+        )
         time = match.frame_time if match.frame_time is not None else match.details.get("time")
         return MediaLink(
-            source_media_id=still, target_media_id=video, kind=LinkKind.FRAME_OF,
-            algorithm=match.evidence, distance=match.distance, frame_time_s=time,
+            source_media_id=still,
+            target_media_id=video,
+            kind=LinkKind.FRAME_OF,
+            algorithm=match.evidence,
+            distance=match.distance,
+            frame_time_s=time,
         )
     return MediaLink(
-        source_media_id=media.id, target_media_id=match.media.id, kind=LinkKind.NEAR_DUPLICATE,
-        algorithm=match.evidence, distance=match.distance,
+        source_media_id=media.id,
+        target_media_id=match.media.id,
+        kind=LinkKind.NEAR_DUPLICATE,
+        algorithm=match.evidence,
+        distance=match.distance,
     )
 
 
@@ -261,7 +285,9 @@ def _discard_if_orphan(session: Session, storage: Storage, sha256: str, created:
         storage.discard(sha256)
 
 
-def _media_row(session: Session, details: IngestDetails, actor: User | None, **fields: Any) -> Media:
+def _media_row(
+    session: Session, details: IngestDetails, actor: User | None, **fields: Any
+) -> Media:
     """Add the media row with what the person typed; ``fields`` come from the file itself."""
     media = Media(
         original_filename=clean_filename(details.original_filename),
@@ -276,31 +302,64 @@ def _media_row(session: Session, details: IngestDetails, actor: User | None, **f
     return media
 
 
-def _add_hashes(session: Session, media: Media, hashes: list[HashValue], index: int | None = None, time: float | None = None) -> None:
+def _add_hashes(
+    session: Session,
+    media: Media,
+    hashes: list[HashValue],
+    index: int | None = None,
+    time: float | None = None,
+) -> None:
     for value in hashes:
         session.add(
             MediaHash(
-                media_id=media.id, algorithm=value.algorithm, variant=value.variant, bits=value.bits,
-                bit_length=len(value.bits) * 8, quality=value.quality, frame_index=index, frame_time_s=time,
+                media_id=media.id,
+                algorithm=value.algorithm,
+                variant=value.variant,
+                bits=value.bits,
+                bit_length=len(value.bits) * 8,
+                quality=value.quality,
+                frame_index=index,
+                frame_time_s=time,
             )
         )
 
 
-def _add_features(session: Session, media: Media, features: Features, index: int | None = None, time: float | None = None) -> None:
+def _add_features(
+    session: Session,
+    media: Media,
+    features: Features,
+    index: int | None = None,
+    time: float | None = None,
+) -> None:
     descriptors, positions = features.pack()
     session.add(
         MediaFeatures(
-            media_id=media.id, frame_index=index, frame_time_s=time, width=features.width, height=features.height,
-            keypoints=len(features), descriptors=descriptors, positions=positions,
+            media_id=media.id,
+            frame_index=index,
+            frame_time_s=time,
+            width=features.width,
+            height=features.height,
+            keypoints=len(features),
+            descriptors=descriptors,
+            positions=positions,
         )
     )
 
 
-def _new_video(session: Session, found: VideoFingerprint, details: IngestDetails, actor: User | None) -> Media:
+def _new_video(
+    session: Session, found: VideoFingerprint, details: IngestDetails, actor: User | None
+) -> Media:
     media = _media_row(
-        session, details, actor,
-        sha256=found.sha256, kind=MediaKind.VIDEO, mime_type=found.mime_type, size_bytes=found.size,
-        width=found.width, height=found.height, duration_s=found.duration,
+        session,
+        details,
+        actor,
+        sha256=found.sha256,
+        kind=MediaKind.VIDEO,
+        mime_type=found.mime_type,
+        size_bytes=found.size,
+        width=found.width,
+        height=found.height,
+        duration_s=found.duration,
         extracted={"video": found.metadata, "sampled_frames": len(found.frames)},
     )
     for frame in found.frames:
@@ -310,13 +369,23 @@ def _new_video(session: Session, found: VideoFingerprint, details: IngestDetails
     return media
 
 
-def _new_image(session: Session, stored: ImageFingerprint, details: IngestDetails, actor: User | None) -> Media:
+def _new_image(
+    session: Session, stored: ImageFingerprint, details: IngestDetails, actor: User | None
+) -> Media:
     gps = stored.metadata.get("exif", {}).get("GPS") or {}
     media = _media_row(
-        session, details, actor,
-        sha256=stored.sha256, kind=MediaKind.IMAGE, mime_type=stored.mime_type, size_bytes=stored.size,
-        width=stored.width, height=stored.height, extracted={"format": stored.format, **stored.metadata},
-        capture_latitude=gps.get("latitude"), capture_longitude=gps.get("longitude"),
+        session,
+        details,
+        actor,
+        sha256=stored.sha256,
+        kind=MediaKind.IMAGE,
+        mime_type=stored.mime_type,
+        size_bytes=stored.size,
+        width=stored.width,
+        height=stored.height,
+        extracted={"format": stored.format, **stored.metadata},
+        capture_latitude=gps.get("latitude"),
+        capture_longitude=gps.get("longitude"),
     )
     _add_hashes(session, media, stored.hashes)
     _add_features(session, media, stored.features)
@@ -350,7 +419,9 @@ def check_details(details: IngestDetails) -> None:
         aware(ack.stated_at, "statement time")
 
 
-def apply_details(session: Session, media: Media, details: IngestDetails, actor: User | None) -> Sighting | None:
+def apply_details(
+    session: Session, media: Media, details: IngestDetails, actor: User | None
+) -> Sighting | None:
     """Attach incident, tags, sighting and acknowledgement; return the new sighting if any."""
     if details.incident and media.incident_id is None:
         media.incident = incident_named(session, details.incident)
@@ -365,7 +436,9 @@ def apply_details(session: Session, media: Media, details: IngestDetails, actor:
     return sighting
 
 
-def build_sighting(session: Session, media: Media, s: SightingInput, actor: User | None) -> Sighting:
+def build_sighting(
+    session: Session, media: Media, s: SightingInput, actor: User | None
+) -> Sighting:
     """Add a sighting of ``media`` to the session, its fields cleaned."""
     sighting = Sighting(
         media=media,
@@ -385,7 +458,12 @@ def build_sighting(session: Session, media: Media, s: SightingInput, actor: User
 
 
 def build_acknowledgement(
-    session: Session, ack: AcknowledgementInput, actor: User | None, *, media: Media | None = None, incident: Incident | None = None
+    session: Session,
+    ack: AcknowledgementInput,
+    actor: User | None,
+    *,
+    media: Media | None = None,
+    incident: Incident | None = None,
 ) -> Acknowledgement:
     """Add a party's acknowledgement of a media or an incident to the session."""
     added = Acknowledgement(
@@ -403,16 +481,27 @@ def build_acknowledgement(
     return added
 
 
-def _add_to_existing(session: Session, media: Media, details: IngestDetails, actor: User | None) -> IngestResult:
+def _add_to_existing(
+    session: Session, media: Media, details: IngestDetails, actor: User | None
+) -> IngestResult:
     """Record what a repeated upload adds (a sighting, an acknowledgement, tags), nothing else."""
     check_details(details)
-    if not (details.sighting or details.acknowledgement or details.tags or (details.incident and media.incident_id is None)):
+    if not (
+        details.sighting
+        or details.acknowledgement
+        or details.tags
+        or (details.incident and media.incident_id is None)
+    ):
         return IngestResult(media, False)
     lock_for_write(session)
     media = session.get(Media, media.id)  # re-read inside the write transaction
     sighting = apply_details(session, media, details, actor)
     audit.record(
-        session, actor, "media.add_details", "media", media.id,
+        session,
+        actor,
+        "media.add_details",
+        "media",
+        media.id,
         {
             "sighting": sighting.url if sighting else None,
             "acknowledgement": details.acknowledgement.party if details.acknowledgement else None,

@@ -35,9 +35,14 @@ class IntegrityReport:
     def as_dict(self) -> dict:
         """Return the report as JSON-ready data."""
         return {
-            "ok": self.ok, "originals_checked": self.originals_checked, "records": self.records,
-            "audit_events": self.audit_events, "altered": self.altered, "missing": self.missing,
-            "orphans": self.orphans, "audit_faults": self.audit_faults,
+            "ok": self.ok,
+            "originals_checked": self.originals_checked,
+            "records": self.records,
+            "audit_events": self.audit_events,
+            "altered": self.altered,
+            "missing": self.missing,
+            "orphans": self.orphans,
+            "audit_faults": self.audit_faults,
         }
 
 
@@ -49,24 +54,33 @@ def verify(session: Session, storage: Storage) -> IntegrityReport:
     while True:
         # In batches, as plain rows: a million records must not fill the identity map.
         rows = session.execute(
-            sa.select(Media.id, Media.sha256).where(Media.id > last_id).order_by(Media.id).limit(2000)
+            sa.select(Media.id, Media.sha256)
+            .where(Media.id > last_id)
+            .order_by(Media.id)
+            .limit(2000)
         ).all()
         if not rows:
             break
         for media_id, sha256 in rows:
             report.records += 1
             if sha256 not in held:
-                report.missing.append(f"media #{media_id}: original {sha256} is missing from storage")
+                report.missing.append(
+                    f"media #{media_id}: original {sha256} is missing from storage"
+                )
                 continue
             held.discard(sha256)
             try:
                 actual = storage.hash_file(sha256)
             except (StorageError, OSError) as exc:
-                report.missing.append(f"media #{media_id}: original {sha256} cannot be read ({exc})")
+                report.missing.append(
+                    f"media #{media_id}: original {sha256} cannot be read ({exc})"
+                )
                 continue
             report.originals_checked += 1
             if actual != sha256:
-                report.altered.append(f"media #{media_id}: stored bytes now hash to {actual}, not {sha256}")
+                report.altered.append(
+                    f"media #{media_id}: stored bytes now hash to {actual}, not {sha256}"
+                )
         last_id = rows[-1][0]
     report.orphans = [f"original {sha256} has no record" for sha256 in sorted(held)]
     chain = verify_chain(session)
@@ -84,7 +98,9 @@ class CollectReport:
     kept_young: int = 0
 
 
-def collect_garbage(session: Session, storage: Storage, *, older_than_s: float = 3600.0, dry_run: bool = False) -> CollectReport:
+def collect_garbage(
+    session: Session, storage: Storage, *, older_than_s: float = 3600.0, dry_run: bool = False
+) -> CollectReport:
     """Remove originals no record names (left by a crash) and stale temporary files.
 
     Only files older than ``older_than_s`` go: a younger one may belong to an ingest whose
@@ -95,7 +111,7 @@ def collect_garbage(session: Session, storage: Storage, *, older_than_s: float =
     held = sorted(storage.iter_originals())
     recorded: set[str] = set()
     for start in range(0, len(held), 1000):  # one query per thousand files, not one per file
-        batch = held[start:start + 1000]
+        batch = held[start : start + 1000]
         recorded.update(session.scalars(sa.select(Media.sha256).where(Media.sha256.in_(batch))))
     for sha256 in held:
         if sha256 in recorded:

@@ -44,7 +44,11 @@ class IndexHolder:
         if not force and self.loaded.is_set() and now - self.last_refresh < self.refresh_seconds:
             return 0
         with self.lock:
-            if not force and self.loaded.is_set() and time.monotonic() - self.last_refresh < self.refresh_seconds:
+            if (
+                not force
+                and self.loaded.is_set()
+                and time.monotonic() - self.last_refresh < self.refresh_seconds
+            ):
                 return 0
             started = time.monotonic()
             added = load_hashes(session, self.index) + load_features(session, self.index)
@@ -60,7 +64,13 @@ def load_hashes(session: Session, index: CatalogIndex) -> int:
     total = 0
     while True:
         rows = session.execute(
-            sa.select(MediaHash.id, MediaHash.media_id, MediaHash.algorithm, MediaHash.frame_time_s, MediaHash.bits)
+            sa.select(
+                MediaHash.id,
+                MediaHash.media_id,
+                MediaHash.algorithm,
+                MediaHash.frame_time_s,
+                MediaHash.bits,
+            )
             .where(MediaHash.id > index.hash_watermark)
             .order_by(MediaHash.id)
             .limit(BATCH)
@@ -75,7 +85,11 @@ def load_hashes(session: Session, index: CatalogIndex) -> int:
                 algorithm,
                 np.fromiter((r.id for r in group), np.int64, len(group)),
                 np.fromiter((r.media_id for r in group), np.int64, len(group)),
-                np.fromiter((np.nan if r.frame_time_s is None else r.frame_time_s for r in group), np.float64, len(group)),
+                np.fromiter(
+                    (np.nan if r.frame_time_s is None else r.frame_time_s for r in group),
+                    np.float64,
+                    len(group),
+                ),
                 np.frombuffer(b"".join(r.bits for r in group), dtype=np.uint8),
             )
         # Rows of algorithms the index does not know still move the watermark.
@@ -121,7 +135,9 @@ def start_preload(app: Flask) -> threading.Thread:
     """Load the index in a background thread (gunicorn calls this in each new worker)."""
     holder = get_index(app)
     holder.preloading = True
-    thread = threading.Thread(target=_preload, args=(app, holder), name="index-preload", daemon=True)
+    thread = threading.Thread(
+        target=_preload, args=(app, holder), name="index-preload", daemon=True
+    )
     thread.start()
     return thread
 

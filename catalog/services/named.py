@@ -58,7 +58,11 @@ def _party(session: Session, value: Any) -> Party | None:
 NAME_COLUMN = {Incident: "title", Source: "name", Party: "name", Tag: "name"}
 NAME_LIMIT = {Incident: 300, Source: 200, Party: 200, Tag: 100}
 FIELDS: dict[type, dict[str, Cleaner]] = {
-    Incident: {"occurred_on": _date, "place": text_cleaner("place", 300), "summary": text_cleaner("summary", 20000)},
+    Incident: {
+        "occurred_on": _date,
+        "place": text_cleaner("place", 300),
+        "summary": text_cleaner("summary", 20000),
+    },
     Source: {
         "kind": choice_cleaner(SourceKind, "kind"),
         "platform": text_cleaner("platform", 64),
@@ -67,7 +71,11 @@ FIELDS: dict[type, dict[str, Cleaner]] = {
         "affiliation": text_cleaner("affiliation", 300),
         "description": text_cleaner("description", 20000),
     },
-    Party: {"kind": choice_cleaner(PartyKind, "kind"), "country": text_cleaner("country", 100), "description": text_cleaner("description", 20000)},
+    Party: {
+        "kind": choice_cleaner(PartyKind, "kind"),
+        "country": text_cleaner("country", 100),
+        "description": text_cleaner("description", 20000),
+    },
     Tag: {},
 }
 NOUN = {Incident: "incident", Source: "source", Party: "party", Tag: "tag"}
@@ -97,44 +105,74 @@ def tags_with_counts(session: Session) -> list[tuple[Tag, int]]:
     return [(tag, counts.get(tag.id, 0)) for tag in list_named(session, Tag)]
 
 
-def incident_detail(session: Session, incident_id: int) -> tuple[Incident, int, list[Acknowledgement]]:
+def incident_detail(
+    session: Session, incident_id: int
+) -> tuple[Incident, int, list[Acknowledgement]]:
     """Return an incident, how many media it holds, and the stances on it as a whole."""
     incident = get_named(session, Incident, incident_id)
-    count = session.scalar(sa.select(sa.func.count()).select_from(Media).where(Media.incident_id == incident_id)) or 0
+    count = (
+        session.scalar(
+            sa.select(sa.func.count()).select_from(Media).where(Media.incident_id == incident_id)
+        )
+        or 0
+    )
     acks = session.scalars(
-        sa.select(Acknowledgement).where(Acknowledgement.incident_id == incident_id).order_by(Acknowledgement.id)
+        sa.select(Acknowledgement)
+        .where(Acknowledgement.incident_id == incident_id)
+        .order_by(Acknowledgement.id)
     )
     return incident, count, list(acks)
 
 
 def incident_media(session: Session, incident_id: int) -> list[Media]:
     """Return the media of an incident, oldest first."""
-    return list(session.scalars(sa.select(Media).where(Media.incident_id == incident_id).order_by(Media.id)))
+    return list(
+        session.scalars(sa.select(Media).where(Media.incident_id == incident_id).order_by(Media.id))
+    )
 
 
-def source_detail(session: Session, source_id: int) -> tuple[Source, list[Sighting], list[Acknowledgement]]:
+def source_detail(
+    session: Session, source_id: int
+) -> tuple[Source, list[Sighting], list[Acknowledgement]]:
     """Return a source, the sightings made through it and the statements it carried."""
     source = get_named(session, Source, source_id)
     sightings = session.scalars(
-        sa.select(Sighting).where(Sighting.source_id == source_id)
+        sa.select(Sighting)
+        .where(Sighting.source_id == source_id)
         .order_by(sa.func.coalesce(Sighting.posted_at, Sighting.observed_at, Sighting.created_at))
         .options(selectinload(Sighting.media))
     )
     acks = session.scalars(
-        sa.select(Acknowledgement).where(Acknowledgement.source_id == source_id).order_by(Acknowledgement.id)
-        .options(selectinload(Acknowledgement.party), selectinload(Acknowledgement.media), selectinload(Acknowledgement.incident))
+        sa.select(Acknowledgement)
+        .where(Acknowledgement.source_id == source_id)
+        .order_by(Acknowledgement.id)
+        .options(
+            selectinload(Acknowledgement.party),
+            selectinload(Acknowledgement.media),
+            selectinload(Acknowledgement.incident),
+        )
     )
     return source, list(sightings), list(acks)
 
 
-def party_detail(session: Session, party_id: int) -> tuple[Party, list[Acknowledgement], list[Source]]:
+def party_detail(
+    session: Session, party_id: int
+) -> tuple[Party, list[Acknowledgement], list[Source]]:
     """Return a party, its acknowledgements (of media and of incidents) and the sources that speak for it."""
     party = get_named(session, Party, party_id)
     acks = session.scalars(
-        sa.select(Acknowledgement).where(Acknowledgement.party_id == party_id).order_by(Acknowledgement.id)
-        .options(selectinload(Acknowledgement.media), selectinload(Acknowledgement.incident), selectinload(Acknowledgement.source))
+        sa.select(Acknowledgement)
+        .where(Acknowledgement.party_id == party_id)
+        .order_by(Acknowledgement.id)
+        .options(
+            selectinload(Acknowledgement.media),
+            selectinload(Acknowledgement.incident),
+            selectinload(Acknowledgement.source),
+        )
     )
-    sources = session.scalars(sa.select(Source).where(Source.affiliated_party_id == party_id).order_by(Source.name))
+    sources = session.scalars(
+        sa.select(Source).where(Source.affiliated_party_id == party_id).order_by(Source.name)
+    )
     return party, list(acks), list(sources)
 
 
@@ -165,22 +203,31 @@ def create_named(session: Session, model: type, values: dict[str, Any], actor: U
     key = NAME_COLUMN[model]
     record = model(**{key: _clean_name(session, model, values.get(key))})
     session.add(record)
-    changes = _apply(session, model, record, {k: v for k, v in values.items() if k != key and v is not None})
+    changes = _apply(
+        session, model, record, {k: v for k, v in values.items() if k != key and v is not None}
+    )
     session.flush()
-    details = {key: getattr(record, key), **{field: change["to"] for field, change in changes.items()}}
+    details = {
+        key: getattr(record, key),
+        **{field: change["to"] for field, change in changes.items()},
+    }
     audit.record(session, actor, f"{NOUN[model]}.create", NOUN[model], record.id, details)
     session.commit()
     return record
 
 
-def update_named(session: Session, model: type, record_id: int, values: dict[str, Any], actor: User | None) -> Any:
+def update_named(
+    session: Session, model: type, record_id: int, values: dict[str, Any], actor: User | None
+) -> Any:
     """Change the given fields of an incident, source, party or tag (null clears a field)."""
     lock_for_write(session)
     record = get_named(session, model, record_id)
     changes = _apply(session, model, record, values)
     if changes:
         session.flush()
-        audit.record(session, actor, f"{NOUN[model]}.update", NOUN[model], record.id, {"changes": changes})
+        audit.record(
+            session, actor, f"{NOUN[model]}.update", NOUN[model], record.id, {"changes": changes}
+        )
         session.commit()
     else:
         session.rollback()
@@ -191,14 +238,20 @@ def update_named(session: Session, model: type, record_id: int, values: dict[str
 REFERENCES: dict[type, list[tuple[str, Any]]] = {
     Incident: [("media", Media.incident_id), ("acknowledgements", Acknowledgement.incident_id)],
     Source: [("sightings", Sighting.source_id), ("acknowledgements", Acknowledgement.source_id)],
-    Party: [("acknowledgements", Acknowledgement.party_id), ("affiliated sources", Source.affiliated_party_id)],
+    Party: [
+        ("acknowledgements", Acknowledgement.party_id),
+        ("affiliated sources", Source.affiliated_party_id),
+    ],
     Tag: [],
 }
 
 
 def _uses(session: Session, model: type, record_id: int) -> list[str]:
     """Say what still points at a record, in words; empty when nothing does."""
-    found = [(what, session.scalar(sa.select(sa.func.count()).where(column == record_id)) or 0) for what, column in REFERENCES[model]]
+    found = [
+        (what, session.scalar(sa.select(sa.func.count()).where(column == record_id)) or 0)
+        for what, column in REFERENCES[model]
+    ]
     return [f"{n} {what}" for what, n in found if n]
 
 
@@ -209,7 +262,9 @@ def delete_named(session: Session, model: type, record_id: int, actor: User | No
     uses = _uses(session, model, record_id)
     name = getattr(record, NAME_COLUMN[model])
     if uses:
-        raise Conflict(f"{NOUN[model]} {name!r} is still used by {' and '.join(uses)}; change those first")
+        raise Conflict(
+            f"{NOUN[model]} {name!r} is still used by {' and '.join(uses)}; change those first"
+        )
     details: dict[str, Any] = {NAME_COLUMN[model]: name}
     if model is Tag:
         details["media"] = sorted(m.id for m in record.media)

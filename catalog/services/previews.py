@@ -48,7 +48,9 @@ def video_frames(storage: Storage, media: Media, times: list[float]) -> None:
     # A page asks for a whole strip at once: the first request decodes it, the others wait
     # for it here and find the stills made instead of decoding the video again each.
     with _FRAMES_LOCK:
-        missing = [t for t in times if not storage.derived_path(media.sha256, frame_name(t)).is_file()]
+        missing = [
+            t for t in times if not storage.derived_path(media.sha256, frame_name(t)).is_file()
+        ]
         if not missing:
             return
         for time, data in video_frames_jpeg(_original(storage, media), missing, FRAME_SIDE).items():

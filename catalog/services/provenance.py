@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +31,12 @@ from ..models import (
 )
 
 # Strongest stance first: an official acknowledgement outweighs an airing on state media.
-STATUS_ORDER = [AckStatus.OFFICIAL, AckStatus.SEMI_OFFICIAL, AckStatus.DENIED, AckStatus.UNACKNOWLEDGED]
+STATUS_ORDER = [
+    AckStatus.OFFICIAL,
+    AckStatus.SEMI_OFFICIAL,
+    AckStatus.DENIED,
+    AckStatus.UNACKNOWLEDGED,
+]
 STATUS_WORDS = {
     AckStatus.OFFICIAL: "officially acknowledged",
     AckStatus.SEMI_OFFICIAL: "semi-officially acknowledged",
@@ -62,7 +67,9 @@ class ProvenanceSummary:
     earliest_sighting: dict[str, Any] | None = None
     sightings: int = 0  # of this very file
     acknowledgements: list[dict[str, Any]] = field(default_factory=list)
-    cluster: list[dict[str, Any]] = field(default_factory=list)  # the other members and how they relate
+    cluster: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # the other members and how they relate
     sources: list[str] = field(default_factory=list)
     credits: list[str] = field(default_factory=list)
     incident_acknowledgements: list[dict[str, Any]] = field(default_factory=list)
@@ -87,15 +94,19 @@ def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat()
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 # Built once: these run for every search answer, as plain column queries with the names
 # joined in (no ORM objects, no statement built per call).
 _LINKS = sa.select(
-    MediaLink.source_media_id, MediaLink.target_media_id, MediaLink.kind, MediaLink.algorithm,
-    MediaLink.distance, MediaLink.review,
+    MediaLink.source_media_id,
+    MediaLink.target_media_id,
+    MediaLink.kind,
+    MediaLink.algorithm,
+    MediaLink.distance,
+    MediaLink.review,
 ).where(
     sa.or_(
         MediaLink.source_media_id.in_(sa.bindparam("ids", expanding=True)),
@@ -104,12 +115,22 @@ _LINKS = sa.select(
     MediaLink.review != LinkReview.REJECTED,
 )
 _MEMBERS = sa.select(
-    Media.id, Media.title, Media.credit, Media.incident_id, Media.extracted, Media.claimed_captured_at,
+    Media.id,
+    Media.title,
+    Media.credit,
+    Media.incident_id,
+    Media.extracted,
+    Media.claimed_captured_at,
 ).where(Media.id.in_(sa.bindparam("ids", expanding=True)))
 _SIGHTINGS = (
     sa.select(
-        Sighting.media_id, Sighting.posted_at, Sighting.observed_at, Sighting.url,
-        Sighting.platform, Sighting.deleted_at, Source.name,
+        Sighting.media_id,
+        Sighting.posted_at,
+        Sighting.observed_at,
+        Sighting.url,
+        Sighting.platform,
+        Sighting.deleted_at,
+        Source.name,
     )
     .outerjoin(Source, Sighting.source_id == Source.id)
     .where(Sighting.media_id.in_(sa.bindparam("ids", expanding=True)))
@@ -117,8 +138,14 @@ _SIGHTINGS = (
 )
 _ACKNOWLEDGEMENTS = (
     sa.select(
-        Acknowledgement.media_id, Party.name, Acknowledgement.status, Acknowledgement.statement,
-        Source.name, Acknowledgement.statement_url, Acknowledgement.stated_at, Acknowledgement.incident_id,
+        Acknowledgement.media_id,
+        Party.name,
+        Acknowledgement.status,
+        Acknowledgement.statement,
+        Source.name,
+        Acknowledgement.statement_url,
+        Acknowledgement.stated_at,
+        Acknowledgement.incident_id,
     )
     .join(Party, Acknowledgement.party_id == Party.id)
     .outerjoin(Source, Acknowledgement.source_id == Source.id)
@@ -137,11 +164,19 @@ def _relation(kind: LinkKind, algorithm: str | None, origin_is_source: bool) -> 
     if kind is LinkKind.FRAME_OF:
         return "the video this is a frame of" if origin_is_source else "a frame of this video"
     if kind is LinkKind.DERIVED_FROM:
-        return "the original this was derived from" if origin_is_source else "a copy derived from this"
-    return "a crop or part of the same picture" if algorithm == "orb" else "a copy (re-encode, resize or edit)"
+        return (
+            "the original this was derived from" if origin_is_source else "a copy derived from this"
+        )
+    return (
+        "a crop or part of the same picture"
+        if algorithm == "orb"
+        else "a copy (re-encode, resize or edit)"
+    )
 
 
-def clusters(session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE) -> dict[int, dict[int, str]]:
+def clusters(
+    session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE
+) -> dict[int, dict[int, str]]:
     """Return, for each media, the other members of its cluster and how each relates to it."""
     edges: dict[int, list[tuple[int, str]]] = {}
     seen: set[int] = set(media_ids)
@@ -149,8 +184,13 @@ def clusters(session: Session, media_ids: list[int], min_confidence: float = DEF
     while frontier and len(seen) < MAX_CLUSTER:
         ids = sorted(frontier)
         frontier = set()
-        for source, target, kind, algorithm, distance, review in session.execute(_LINKS, {"ids": ids}):
-            if review is not LinkReview.CONFIRMED and link_confidence(algorithm, distance) < min_confidence:
+        for source, target, kind, algorithm, distance, review in session.execute(
+            _LINKS, {"ids": ids}
+        ):
+            if (
+                review is not LinkReview.CONFIRMED
+                and link_confidence(algorithm, distance) < min_confidence
+            ):
                 continue
             edges.setdefault(source, []).append((target, _relation(kind, algorithm, True)))
             edges.setdefault(target, []).append((source, _relation(kind, algorithm, False)))
@@ -173,7 +213,9 @@ def clusters(session: Session, media_ids: list[int], min_confidence: float = DEF
     return found
 
 
-def grouped(session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE) -> list[list[int]]:
+def grouped(
+    session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE
+) -> list[list[int]]:
     """Group ``media_ids`` by the clusters they fall into (within the set), biggest group first."""
     wanted = set(media_ids)
     members = clusters(session, sorted(wanted), min_confidence)
@@ -188,7 +230,10 @@ def grouped(session: Session, media_ids: list[int], min_confidence: float = DEFA
 
 
 def summarise(
-    session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE, known: dict[int, Media] | None = None,
+    session: Session,
+    media_ids: list[int],
+    min_confidence: float = DEFAULT_CONFIDENCE,
+    known: dict[int, Media] | None = None,
 ) -> dict[int, ProvenanceSummary]:
     """Return each media's provenance rolled up over its cluster, in a handful of queries.
 
@@ -204,15 +249,24 @@ def summarise(
         rows.update({row.id: row for row in session.execute(_MEMBERS, {"ids": missing})})
     incidents = sorted({r.incident_id for r in rows.values() if r.incident_id is not None})
     sightings = session.execute(_SIGHTINGS, {"ids": everyone}).all()
-    acks = session.execute(_ACKNOWLEDGEMENTS, {"ids": everyone, "incidents": incidents or [-1]}).all()
+    acks = session.execute(
+        _ACKNOWLEDGEMENTS, {"ids": everyone, "incidents": incidents or [-1]}
+    ).all()
     return {m: _summary(m, members[m], rows, sightings, acks) for m in media_ids}
 
 
-def _summary(origin: int, members: dict[int, str], rows: dict[int, Any], sightings: Iterable[Any], acks: Iterable[Any]) -> ProvenanceSummary:
+def _summary(
+    origin: int,
+    members: dict[int, str],
+    rows: dict[int, Any],
+    sightings: Iterable[Any],
+    acks: Iterable[Any],
+) -> ProvenanceSummary:
     group = {origin, *members}
     summary = ProvenanceSummary()
     summary.cluster = [
-        {"media_id": m, "title": rows[m].title if m in rows else None, "relation": members[m]} for m in sorted(members)
+        {"media_id": m, "title": rows[m].title if m in rows else None, "relation": members[m]}
+        for m in sorted(members)
     ]
     sources: set[str] = set()
     for media_id, posted_at, observed_at, url, platform, deleted_at, source in sightings:
@@ -223,37 +277,78 @@ def _summary(origin: int, members: dict[int, str], rows: dict[int, Any], sightin
             sources.add(source)
         when = _iso(posted_at or observed_at)
         current = summary.earliest_sighting
-        if current is None or (when is not None and (current["time"] is None or when < current["time"])):
+        if current is None or (
+            when is not None and (current["time"] is None or when < current["time"])
+        ):
             summary.earliest_sighting = {
-                "time": when, "url": url, "platform": platform, "source": source, "deleted_at": _iso(deleted_at),
-                "media_id": media_id, "this_file": media_id == origin, "relation": None if media_id == origin else members[media_id],
+                "time": when,
+                "url": url,
+                "platform": platform,
+                "source": source,
+                "deleted_at": _iso(deleted_at),
+                "media_id": media_id,
+                "this_file": media_id == origin,
+                "relation": None if media_id == origin else members[media_id],
             }
     strongest: dict[str, tuple] = {}
-    incident_ids = {rows[m].incident_id for m in group if m in rows and rows[m].incident_id is not None}
+    incident_ids = {
+        rows[m].incident_id for m in group if m in rows and rows[m].incident_id is not None
+    }
     for row in acks:
         media_id, party, status, statement, source, url, stated_at, incident_id = row
         # The rows cover every media summarised in this call: keep only this cluster's.
-        if media_id is None and incident_id not in incident_ids or media_id is not None and media_id not in group:
+        if (
+            media_id is None
+            and incident_id not in incident_ids
+            or media_id is not None
+            and media_id not in group
+        ):
             continue
         if source:
             sources.add(source)
         if media_id is None:
             summary.incident_acknowledgements.append(
-                {"party": party, "status": status.value, "statement": statement, "source": source, "url": url, "stated_at": _iso(stated_at), "incident_id": incident_id}
+                {
+                    "party": party,
+                    "status": status.value,
+                    "statement": statement,
+                    "source": source,
+                    "url": url,
+                    "stated_at": _iso(stated_at),
+                    "incident_id": incident_id,
+                }
             )
             continue
         rank = (STATUS_ORDER.index(status), media_id != origin)
         held = strongest.get(party)
         if held is None or rank < held[0]:
             strongest[party] = (rank, row)
-    for party, (_, (media_id, _, status, statement, source, url, stated_at, _)) in sorted(strongest.items()):
+    for party, (_, (media_id, _, status, statement, source, url, stated_at, _)) in sorted(
+        strongest.items()
+    ):
         this_file = media_id == origin
-        summary.acknowledgements.append({
-            "party": party, "status": status.value, "statement": statement, "source": source, "url": url,
-            "stated_at": _iso(stated_at), "media_id": media_id, "this_file": this_file,
-            "relation": None if this_file else members[media_id],
-            "summary": _sentence(party, status, source, stated_at, media_id, None if this_file else members[media_id], rows),
-        })
+        summary.acknowledgements.append(
+            {
+                "party": party,
+                "status": status.value,
+                "statement": statement,
+                "source": source,
+                "url": url,
+                "stated_at": _iso(stated_at),
+                "media_id": media_id,
+                "this_file": this_file,
+                "relation": None if this_file else members[media_id],
+                "summary": _sentence(
+                    party,
+                    status,
+                    source,
+                    stated_at,
+                    media_id,
+                    None if this_file else members[media_id],
+                    rows,
+                ),
+            }
+        )
     summary.sources = sorted(sources)
     summary.credits = sorted({rows[m].credit for m in group if m in rows and rows[m].credit})
     if origin in rows:
@@ -261,10 +356,22 @@ def _summary(origin: int, members: dict[int, str], rows: dict[int, Any], sightin
     return summary
 
 
-def _sentence(party: str, status: AckStatus, source: str | None, stated_at: datetime | None, media_id: int, relation: str | None, rows: dict[int, Any]) -> str:
+def _sentence(
+    party: str,
+    status: AckStatus,
+    source: str | None,
+    stated_at: datetime | None,
+    media_id: int,
+    relation: str | None,
+    rows: dict[int, Any],
+) -> str:
     """Say in one sentence who took which stance on which file."""
     title = rows[media_id].title if media_id in rows else None
-    subject = "This file was" if relation is None else f"{relation[0].upper()}{relation[1:]} (#{media_id}{', ' + title if title else ''}) was"
+    subject = (
+        "This file was"
+        if relation is None
+        else f"{relation[0].upper()}{relation[1:]} (#{media_id}{', ' + title if title else ''}) was"
+    )
     words = f"{subject} {STATUS_WORDS[status]} by {party}"
     if source:
         words += f" via {source}"
@@ -279,14 +386,29 @@ def _flags(row: Any, earliest: dict[str, Any] | None) -> list[dict[str, str]]:
     extracted = row.extracted or {}
     fmt = str(extracted.get("format", "")).upper()
     if fmt in FORMATS_WITH_EXIF and not any(k in extracted for k in ("exif", "xmp", "c2pa")):
-        flags.append({"code": "metadata_stripped", "message": "The file carries no EXIF, XMP or C2PA data: it was probably re-encoded or stripped on the way (typical of social platforms)."})
+        flags.append(
+            {
+                "code": "metadata_stripped",
+                "message": "The file carries no EXIF, XMP or C2PA data: it was probably re-encoded or stripped on the way (typical of social platforms).",
+            }
+        )
     first = earliest["time"] if earliest else None
     captured = extracted.get("exif_captured_at")
     if first and captured and _later(captured, first):
-        flags.append({"code": "captured_after_first_sighting", "message": f"The file says it was captured at {captured}, after it was first seen ({first})."})
+        flags.append(
+            {
+                "code": "captured_after_first_sighting",
+                "message": f"The file says it was captured at {captured}, after it was first seen ({first}).",
+            }
+        )
     claimed = _iso(row.claimed_captured_at)
     if first and claimed and claimed > first:
-        flags.append({"code": "claimed_after_first_sighting", "message": f"It is claimed to show {claimed}, but it was already seen at {first}."})
+        flags.append(
+            {
+                "code": "claimed_after_first_sighting",
+                "message": f"It is claimed to show {claimed}, but it was already seen at {first}.",
+            }
+        )
     return flags
 
 
@@ -298,5 +420,5 @@ def _later(captured: str, first: str) -> bool:
     except ValueError:
         return False
     if moment.tzinfo is None:  # local time of an unknown zone: allow the widest offset
-        return (moment.replace(tzinfo=timezone.utc) - seen).total_seconds() > 14 * 3600
+        return (moment.replace(tzinfo=UTC) - seen).total_seconds() > 14 * 3600
     return moment > seen

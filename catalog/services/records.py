@@ -139,7 +139,9 @@ def shown(value: Any) -> Any:
     return value
 
 
-def apply_changes(session: Session, record: Any, values: dict[str, Any], cleaners: dict[str, Cleaner], noun: str) -> dict[str, Any]:
+def apply_changes(
+    session: Session, record: Any, values: dict[str, Any], cleaners: dict[str, Cleaner], noun: str
+) -> dict[str, Any]:
     """Set each given field through its cleaner; return {field: {from, to}} for those that changed."""
     changes: dict[str, Any] = {}
     for field, raw in values.items():

@@ -22,7 +22,18 @@ from .provenance import DEFAULT_CONFIDENCE, clusters, grouped, summarise
 
 SCOPES = ("media", "cluster")
 FORMATS = ("json", "csv", "html")
-CSV_COLUMNS = ["section", "media_id", "sha256", "time", "party", "status", "source", "url", "distance", "detail"]
+CSV_COLUMNS = [
+    "section",
+    "media_id",
+    "sha256",
+    "time",
+    "party",
+    "status",
+    "source",
+    "url",
+    "distance",
+    "detail",
+]
 
 
 @dataclass
@@ -43,36 +54,83 @@ def _iso(moment: Any) -> str | None:
 
 def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": media.id, "sha256": media.sha256, "kind": media.kind.value, "mime_type": media.mime_type,
-        "size_bytes": media.size_bytes, "width": media.width, "height": media.height, "duration_s": media.duration_s,
-        "original_filename": media.original_filename, "title": media.title, "description": media.description,
-        "credit": media.credit, "incident": media.incident.title if media.incident else None,
-        "verification": media.verification.value, "claimed_captured_at": _iso(media.claimed_captured_at),
-        "claimed_place": media.claimed_place, "catalogued_at": _iso(media.created_at),
+        "id": media.id,
+        "sha256": media.sha256,
+        "kind": media.kind.value,
+        "mime_type": media.mime_type,
+        "size_bytes": media.size_bytes,
+        "width": media.width,
+        "height": media.height,
+        "duration_s": media.duration_s,
+        "original_filename": media.original_filename,
+        "title": media.title,
+        "description": media.description,
+        "credit": media.credit,
+        "incident": media.incident.title if media.incident else None,
+        "verification": media.verification.value,
+        "claimed_captured_at": _iso(media.claimed_captured_at),
+        "claimed_place": media.claimed_place,
+        "catalogued_at": _iso(media.created_at),
         "hashes": [
-            {"algorithm": h.algorithm, "variant": h.variant, "hex": h.bits.hex(), "quality": h.quality, "frame_time": h.frame_time_s}
+            {
+                "algorithm": h.algorithm,
+                "variant": h.variant,
+                "hex": h.bits.hex(),
+                "quality": h.quality,
+                "frame_time": h.frame_time_s,
+            }
             for h in media.hashes
         ],
         "embedded": media.extracted or {},
         "tags": sorted(t.name for t in media.tags),
         "sightings": [
-            {"id": s.id, "url": s.url, "platform": s.platform, "source": s.source.name if s.source else None, "account": s.account,
-             "posted_at": _iso(s.posted_at), "observed_at": _iso(s.observed_at), "deleted_at": _iso(s.deleted_at), "archive_url": s.archive_url}
+            {
+                "id": s.id,
+                "url": s.url,
+                "platform": s.platform,
+                "source": s.source.name if s.source else None,
+                "account": s.account,
+                "posted_at": _iso(s.posted_at),
+                "observed_at": _iso(s.observed_at),
+                "deleted_at": _iso(s.deleted_at),
+                "archive_url": s.archive_url,
+            }
             for s in sorted(media.sightings, key=lambda s: s.id)
         ],
         "acknowledgements": [
-            {"id": a.id, "party": a.party.name, "status": a.status.value, "statement": a.statement,
-             "source": a.source.name if a.source else None, "url": a.statement_url, "stated_at": _iso(a.stated_at)}
+            {
+                "id": a.id,
+                "party": a.party.name,
+                "status": a.status.value,
+                "statement": a.statement,
+                "source": a.source.name if a.source else None,
+                "url": a.statement_url,
+                "stated_at": _iso(a.stated_at),
+            }
             for a in sorted(media.acknowledgements, key=lambda a: a.id)
         ],
         "links": [
-            {"id": link.id, "source_media_id": link.source_media_id, "target_media_id": link.target_media_id, "kind": link.kind.value,
-             "algorithm": link.algorithm, "distance": link.distance, "frame_time": link.frame_time_s, "review": link.review.value}
+            {
+                "id": link.id,
+                "source_media_id": link.source_media_id,
+                "target_media_id": link.target_media_id,
+                "kind": link.kind.value,
+                "algorithm": link.algorithm,
+                "distance": link.distance,
+                "frame_time": link.frame_time_s,
+                "review": link.review.value,
+            }
             for link in links_of(session, media.id)
         ],
         "provenance": provenance,
         "audit": [
-            {"at": _iso(e.occurred_at), "actor": e.actor, "action": e.action, "details": e.details, "hash": e.hash}
+            {
+                "at": _iso(e.occurred_at),
+                "actor": e.actor,
+                "action": e.action,
+                "details": e.details,
+                "hash": e.hash,
+            }
             for e in audit.history(session, "media", media.id)
         ],
     }
@@ -83,32 +141,65 @@ def _entries(session: Session, media_ids: list[int], min_confidence: float) -> l
     return [_media_entry(session, get_media(session, m), summaries[m].as_dict()) for m in media_ids]
 
 
-def media_report(session: Session, media_id: int, scope: str = "media", min_confidence: float = DEFAULT_CONFIDENCE) -> Report:
+def media_report(
+    session: Session,
+    media_id: int,
+    scope: str = "media",
+    min_confidence: float = DEFAULT_CONFIDENCE,
+) -> Report:
     """Report on one media, or on it and every other member of its cluster."""
     media = get_media(session, media_id)
     ids = [media_id]
     if scope == "cluster":
         ids += sorted(clusters(session, [media_id], min_confidence)[media_id])
     name = media.title or media.original_filename or f"media {media_id}"
-    title = f"Provenance of {name}" if scope == "media" else f"Provenance of {name} and its {len(ids) - 1} cop{'y' if len(ids) == 2 else 'ies'}"
+    title = (
+        f"Provenance of {name}"
+        if scope == "media"
+        else f"Provenance of {name} and its {len(ids) - 1} cop{'y' if len(ids) == 2 else 'ies'}"
+    )
     return Report(title, scope, utcnow(), _entries(session, ids, min_confidence), clusters=[ids])
 
 
-def incident_report(session: Session, incident_id: int, min_confidence: float = DEFAULT_CONFIDENCE) -> Report:
+def incident_report(
+    session: Session, incident_id: int, min_confidence: float = DEFAULT_CONFIDENCE
+) -> Report:
     """Report on an incident: its stances and every media, grouped into duplicate clusters."""
     incident, _count, acks = incident_detail(session, incident_id)
-    ids = list(session.scalars(sa.select(Media.id).where(Media.incident_id == incident_id).order_by(Media.id)))
+    ids = list(
+        session.scalars(
+            sa.select(Media.id).where(Media.incident_id == incident_id).order_by(Media.id)
+        )
+    )
     groups = grouped(session, ids, min_confidence)
-    report = Report(f"Provenance report: {incident.title}", "incident", utcnow(), _entries(session, ids, min_confidence), clusters=groups)
+    report = Report(
+        f"Provenance report: {incident.title}",
+        "incident",
+        utcnow(),
+        _entries(session, ids, min_confidence),
+        clusters=groups,
+    )
     report.incident = {
-        "id": incident.id, "title": incident.title, "occurred_on": _iso(incident.occurred_on), "place": incident.place,
+        "id": incident.id,
+        "title": incident.title,
+        "occurred_on": _iso(incident.occurred_on),
+        "place": incident.place,
         "summary": incident.summary,
         "acknowledgements": [
-            {"party": a.party.name, "status": a.status.value, "statement": a.statement, "source": a.source.name if a.source else None,
-             "url": a.statement_url, "stated_at": _iso(a.stated_at)}
+            {
+                "party": a.party.name,
+                "status": a.status.value,
+                "statement": a.statement,
+                "source": a.source.name if a.source else None,
+                "url": a.statement_url,
+                "stated_at": _iso(a.stated_at),
+            }
             for a in acks
         ],
-        "audit": [{"at": _iso(e.occurred_at), "actor": e.actor, "action": e.action, "details": e.details} for e in audit.history(session, "incident", incident.id)],
+        "audit": [
+            {"at": _iso(e.occurred_at), "actor": e.actor, "action": e.action, "details": e.details}
+            for e in audit.history(session, "incident", incident.id)
+        ],
     }
     return report
 
@@ -126,8 +217,12 @@ def incident_by_title_or_id(session: Session, key: str) -> Incident:
 def as_json(report: Report) -> dict[str, Any]:
     """Return the report as JSON-ready data."""
     return {
-        "title": report.title, "scope": report.scope, "generated_at": _iso(report.generated_at),
-        "incident": report.incident, "clusters": report.clusters, "media": report.media,
+        "title": report.title,
+        "scope": report.scope,
+        "generated_at": _iso(report.generated_at),
+        "incident": report.incident,
+        "clusters": report.clusters,
+        "media": report.media,
     }
 
 
@@ -138,25 +233,107 @@ def as_csv(report: Report) -> str:
     writer.writeheader()
     if report.incident:
         for a in report.incident["acknowledgements"]:
-            writer.writerow({"section": "incident_acknowledgement", "time": a["stated_at"], "party": a["party"], "status": a["status"], "source": a["source"], "url": a["url"], "detail": a["statement"]})
+            writer.writerow(
+                {
+                    "section": "incident_acknowledgement",
+                    "time": a["stated_at"],
+                    "party": a["party"],
+                    "status": a["status"],
+                    "source": a["source"],
+                    "url": a["url"],
+                    "detail": a["statement"],
+                }
+            )
     for m in report.media:
         base = {"media_id": m["id"], "sha256": m["sha256"]}
-        writer.writerow({**base, "section": "media", "time": m["catalogued_at"], "detail": f"{m['kind']} {m['mime_type']} {m['size_bytes']} bytes; title: {m['title'] or ''}; credit: {m['credit'] or ''}; verification: {m['verification']}"})
+        writer.writerow(
+            {
+                **base,
+                "section": "media",
+                "time": m["catalogued_at"],
+                "detail": f"{m['kind']} {m['mime_type']} {m['size_bytes']} bytes; title: {m['title'] or ''}; credit: {m['credit'] or ''}; verification: {m['verification']}",
+            }
+        )
         for h in m["hashes"]:
-            writer.writerow({**base, "section": "hash", "time": h["frame_time"], "detail": f"{h['algorithm']}/{h['variant']} {h['hex']}"})
+            writer.writerow(
+                {
+                    **base,
+                    "section": "hash",
+                    "time": h["frame_time"],
+                    "detail": f"{h['algorithm']}/{h['variant']} {h['hex']}",
+                }
+            )
         for s in m["sightings"]:
-            writer.writerow({**base, "section": "sighting", "time": s["posted_at"] or s["observed_at"], "source": s["source"], "url": s["url"], "detail": f"deleted {s['deleted_at']}" if s["deleted_at"] else s["platform"]})
+            writer.writerow(
+                {
+                    **base,
+                    "section": "sighting",
+                    "time": s["posted_at"] or s["observed_at"],
+                    "source": s["source"],
+                    "url": s["url"],
+                    "detail": f"deleted {s['deleted_at']}" if s["deleted_at"] else s["platform"],
+                }
+            )
         for a in m["acknowledgements"]:
-            writer.writerow({**base, "section": "acknowledgement", "time": a["stated_at"], "party": a["party"], "status": a["status"], "source": a["source"], "url": a["url"], "detail": a["statement"]})
+            writer.writerow(
+                {
+                    **base,
+                    "section": "acknowledgement",
+                    "time": a["stated_at"],
+                    "party": a["party"],
+                    "status": a["status"],
+                    "source": a["source"],
+                    "url": a["url"],
+                    "detail": a["statement"],
+                }
+            )
         for a in m["provenance"]["acknowledgements"]:
-            writer.writerow({**base, "section": "provenance", "time": a["stated_at"], "party": a["party"], "status": a["status"], "source": a["source"], "url": a["url"], "detail": a["summary"]})
+            writer.writerow(
+                {
+                    **base,
+                    "section": "provenance",
+                    "time": a["stated_at"],
+                    "party": a["party"],
+                    "status": a["status"],
+                    "source": a["source"],
+                    "url": a["url"],
+                    "detail": a["summary"],
+                }
+            )
         first = m["provenance"]["earliest_sighting"]
         if first:
-            writer.writerow({**base, "section": "first_seen", "time": first["time"], "source": first["source"], "url": first["url"], "detail": "this file" if first["this_file"] else f"as #{first['media_id']}, {first['relation']}"})
+            writer.writerow(
+                {
+                    **base,
+                    "section": "first_seen",
+                    "time": first["time"],
+                    "source": first["source"],
+                    "url": first["url"],
+                    "detail": "this file"
+                    if first["this_file"]
+                    else f"as #{first['media_id']}, {first['relation']}",
+                }
+            )
         for link in m["links"]:
-            writer.writerow({**base, "section": "link", "distance": link["distance"], "detail": f"{link['kind']} #{link['source_media_id']} -> #{link['target_media_id']} ({link['algorithm']}, {link['review']})"})
+            writer.writerow(
+                {
+                    **base,
+                    "section": "link",
+                    "distance": link["distance"],
+                    "detail": f"{link['kind']} #{link['source_media_id']} -> #{link['target_media_id']} ({link['algorithm']}, {link['review']})",
+                }
+            )
         for flag in m["provenance"]["flags"]:
             writer.writerow({**base, "section": "flag", "detail": flag["message"]})
         for e in m["audit"]:
-            writer.writerow({**base, "section": "audit", "time": e["at"], "party": e["actor"], "status": e["action"], "detail": e["hash"]})
+            writer.writerow(
+                {
+                    **base,
+                    "section": "audit",
+                    "time": e["at"],
+                    "party": e["actor"],
+                    "status": e["action"],
+                    "detail": e["hash"],
+                }
+            )
     return out.getvalue()

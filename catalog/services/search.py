@@ -85,7 +85,9 @@ def search_file(
         except VideoRejected as exc:
             if exact is None:
                 raise Rejected(exc.code, str(exc)) from None
-            return _with_provenance(session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)], thresholds)
+            return _with_provenance(
+                session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)], thresholds
+            )
         return search_frames(session, holder, found, thresholds, limit=limit, exact=exact)
     try:
         query = fingerprint_query(data, max_pixels)
@@ -122,8 +124,14 @@ def search_query(
             continue
         results.append(
             SearchMatch(
-                row, match.kind, match.algorithm, match.distance, match.score,
-                match.query_variant, match.frame_time, dict(match.details),
+                row,
+                match.kind,
+                match.algorithm,
+                match.distance,
+                match.score,
+                match.query_variant,
+                match.frame_time,
+                dict(match.details),
             )
         )
     return _with_provenance(session, results[:limit], thresholds)
@@ -151,7 +159,17 @@ def search_frames(
         if row is not None:
             details = dict(match.details)
             time = details.pop("time", None)
-            results.append(SearchMatch(row, match.kind, match.algorithm, match.distance, match.score, frame_time=time, details=details))
+            results.append(
+                SearchMatch(
+                    row,
+                    match.kind,
+                    match.algorithm,
+                    match.distance,
+                    match.score,
+                    frame_time=time,
+                    details=details,
+                )
+            )
     return _with_provenance(session, results[:limit], thresholds)
 
 
@@ -173,7 +191,9 @@ def search_hash(
     default = thresholds.pdq if algorithm == PDQ else thresholds.phash_loose
     radius = default if max_distance is None else max_distance
     if not 0 <= radius <= BIT_LENGTHS[algorithm] // 2:
-        raise Invalid(f"distance for {algorithm} must be between 0 and {BIT_LENGTHS[algorithm] // 2}")
+        raise Invalid(
+            f"distance for {algorithm} must be between 0 and {BIT_LENGTHS[algorithm] // 2}"
+        )
     holder.refresh(session)
     hits = holder.index.hashes[algorithm].search(np.frombuffer(bits, dtype=np.uint8), radius)[0]
     nearest: dict[int, Any] = {}
@@ -208,7 +228,9 @@ def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:
     return {m.id: m for m in session.scalars(_MEDIA_BY_ID, {"ids": ids})}
 
 
-def _with_provenance(session: Session, results: list[SearchMatch], thresholds: Thresholds) -> list[SearchMatch]:
+def _with_provenance(
+    session: Session, results: list[SearchMatch], thresholds: Thresholds
+) -> list[SearchMatch]:
     known = {r.media.id: r.media for r in results}
     summaries = summarise(session, list(known), thresholds.cluster_confidence, known=known)
     for result in results:

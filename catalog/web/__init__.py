@@ -8,12 +8,23 @@ Content-Security-Policy can forbid inline code.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -22,7 +33,13 @@ from werkzeug.exceptions import HTTPException
 from ..models import Role
 from ..services import NotFound, ServiceError
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/catalog")
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/catalog",
+)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 
@@ -32,7 +49,10 @@ def refusal(role: Role) -> Any | None:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not current_user.role.allows(role):
-        return error_page(403, f"This needs the {role.value} role; you are signed in as {current_user.role.value}.")
+        return error_page(
+            403,
+            f"This needs the {role.value} role; you are signed in as {current_user.role.value}.",
+        )
     return None
 
 
@@ -70,7 +90,12 @@ def safe_next(target: str | None) -> str:
     """Return ``target`` if it is a path on this site, else the home page (no open redirect)."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+        ):
             return target
     return url_for("web.home")
 
@@ -80,15 +105,19 @@ def error_page(status: int, message: str):
     if wants_json():
         return jsonify(ok=False, message=message), status
     titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 413: "File too large"}
-    return render_template("error.html", status=status, title=titles.get(status, "Error"), message=message), status
+    return render_template(
+        "error.html", status=status, title=titles.get(status, "Error"), message=message
+    ), status
 
 
 def _utc(moment: datetime | None, with_seconds: bool = False) -> str:
     if moment is None:
         return ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC" if with_seconds else "%Y-%m-%d %H:%M UTC")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC" if with_seconds else "%Y-%m-%d %H:%M UTC"
+    )
 
 
 def _filesize(size: int | None) -> str:
@@ -114,7 +143,9 @@ def _handle_http(error: HTTPException):
         return current_app.extensions["catalog.api"].handle_http_exception(error)
     if error.code == 413:
         limit = current_app.config["MAX_UPLOAD_MB"]
-        return error_page(413, f"The file is larger than the upload limit of {limit:g} MB. Nothing was stored.")
+        return error_page(
+            413, f"The file is larger than the upload limit of {limit:g} MB. Nothing was stored."
+        )
     if error.code == 404:
         return error_page(404, "There is nothing at this address.")
     return error_page(error.code or 500, error.description or error.name)
@@ -130,7 +161,9 @@ def _handle_service_error(error: ServiceError):
 
 
 def _handle_csrf(error: CSRFError):
-    return error_page(400, f"The form could not be accepted ({error.description}). Reload the page and try again.")
+    return error_page(
+        400, f"The form could not be accepted ({error.description}). Reload the page and try again."
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -142,7 +175,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     Bootstrap5(app)
     csrf.init_app(app)
-    for name, blueprint in app.blueprints.items():
+    for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api/"):
             csrf.exempt(blueprint)  # the API authenticates by bearer key, not by cookie
     login_manager.init_app(app)

@@ -8,8 +8,8 @@ from flask_login import current_user, login_user, logout_user
 
 from ..db import get_session
 from ..models import Role, User
-from ..services import accounts
 from ..security import limiter, lockout_limits, login_limits, login_username
+from ..services import accounts
 from . import bp, login_manager, role_required, safe_next
 from .forms import LoginForm
 
@@ -27,9 +27,16 @@ def load_user(session_id: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limits, methods=["POST"], error_message="Too many sign-in attempts from this address; wait a minute.")
 @limiter.limit(
-    lockout_limits, key_func=login_username, methods=["POST"], deduct_when=lambda response: response.status_code == 401,
+    login_limits,
+    methods=["POST"],
+    error_message="Too many sign-in attempts from this address; wait a minute.",
+)
+@limiter.limit(
+    lockout_limits,
+    key_func=login_username,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 401,
     error_message="This account is locked after repeated failed sign-ins; try again in 15 minutes.",
 )
 def login():
@@ -44,7 +51,9 @@ def login():
             flash(f"Signed in as {user.username} ({user.role.value}).", "success")
             return redirect(safe_next(form.next.data))
         form.password.errors = ["Unknown username or wrong password, or the account is disabled."]
-    return render_template("login.html", form=form), 200 if request.method == "GET" or not form.errors else 401
+    return render_template(
+        "login.html", form=form
+    ), 200 if request.method == "GET" or not form.errors else 401
 
 
 @bp.route("/logout", methods=["POST"])

@@ -3,7 +3,7 @@ clusters), sources and parties, with the forms to create and change them."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -12,11 +12,18 @@ from flask_login import current_user
 from ..db import get_session
 from ..models import AckStatus, Incident, MediaKind, Party, Role, Source, Verification
 from ..services import ServiceError, catalogue, editing, named, reports
-from ..services.provenance import grouped
 from ..services.matching import thresholds_from
+from ..services.provenance import grouped
 from . import bp, role_required
+from .forms import (
+    AcknowledgementForm,
+    ConfirmForm,
+    IncidentForm,
+    PartyForm,
+    SourceForm,
+    record_values,
+)
 from .media import report_response
-from .forms import AcknowledgementForm, ConfirmForm, IncidentForm, PartyForm, SourceForm, record_values
 
 PAGE = 48
 
@@ -29,7 +36,7 @@ def _day(text: str, field: str, errors: dict[str, str], *, end: bool = False) ->
     except ValueError:
         errors[field] = "Use a date like 2023-05-03."
         return None
-    moment = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    moment = datetime.combine(day, time(0), tzinfo=UTC)
     return moment + timedelta(days=1) if end else moment  # "before" includes the day named
 
 
@@ -39,7 +46,11 @@ def media_list():
     """Catalogued media, newest first, filtered, a page at a time."""
     args = request.args
     errors: dict[str, str] = {}
-    choices = {"kind": [k.value for k in MediaKind], "status": [s.value for s in AckStatus], "verification": [v.value for v in Verification]}
+    choices = {
+        "kind": [k.value for k in MediaKind],
+        "status": [s.value for s in AckStatus],
+        "verification": [v.value for v in Verification],
+    }
     for field, allowed in choices.items():
         if args.get(field) and args[field] not in allowed:
             errors[field] = f"Choose one of {', '.join(allowed)}."
@@ -49,28 +60,52 @@ def media_list():
     if cursor and (not cursor.isdigit() or not 0 < int(cursor) < 2**31):
         errors["cursor"] = "Not a page of this list."
     wanted = catalogue.MediaFilter(
-        incident=args.get("incident") or None, kind=args.get("kind") or None, party=args.get("party") or None,
-        status=args.get("status") or None, source=args.get("source") or None, tag=args.get("tag") or None,
-        verification=args.get("verification") or None, q=(args.get("q") or "").strip()[:200] or None,
+        incident=args.get("incident") or None,
+        kind=args.get("kind") or None,
+        party=args.get("party") or None,
+        status=args.get("status") or None,
+        source=args.get("source") or None,
+        tag=args.get("tag") or None,
+        verification=args.get("verification") or None,
+        q=(args.get("q") or "").strip()[:200] or None,
         added_after=_day(args.get("added_after", ""), "added_after", errors),
         added_before=_day(args.get("added_before", ""), "added_before", errors, end=True),
         seen_after=_day(args.get("seen_after", ""), "seen_after", errors),
         seen_before=_day(args.get("seen_before", ""), "seen_before", errors, end=True),
     )
-    items, next_cursor = ([], None) if errors else catalogue.list_media(get_session(), wanted, cursor=int(cursor) if cursor else None, limit=PAGE)
+    items, next_cursor = (
+        ([], None)
+        if errors
+        else catalogue.list_media(
+            get_session(), wanted, cursor=int(cursor) if cursor else None, limit=PAGE
+        )
+    )
     session = get_session()
-    lists = {name: [r.title if model is Incident else r.name for r in named.list_named(session, model)] for name, model in (("incidents", Incident), ("parties", Party), ("sources", Source))}
+    lists = {
+        name: [r.title if model is Incident else r.name for r in named.list_named(session, model)]
+        for name, model in (("incidents", Incident), ("parties", Party), ("sources", Source))
+    }
     first_args = {k: v for k, v in args.to_dict().items() if k != "cursor"}
     next_args = {**first_args, "cursor": next_cursor} if next_cursor else None
     return render_template(
-        "media_list.html", items=items, errors=errors, args=args, choices=choices, lists=lists,
-        next_args=next_args, first_args=first_args,
+        "media_list.html",
+        items=items,
+        errors=errors,
+        args=args,
+        choices=choices,
+        lists=lists,
+        next_args=next_args,
+        first_args=first_args,
     ), 422 if errors else 200
 
 
 def _create(model: type, form: Any, endpoint: str, key: str) -> Any:
     if not form.validate_on_submit():
-        flash("Not created: " + "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items()), "danger")
+        flash(
+            "Not created: "
+            + "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items()),
+            "danger",
+        )
         return None
     try:
         record = named.create_named(get_session(), model, record_values(form), current_user)
@@ -83,7 +118,10 @@ def _create(model: type, form: Any, endpoint: str, key: str) -> Any:
 
 def _update(model: type, record_id: int, form: Any) -> None:
     if not form.validate_on_submit():
-        flash("Not saved: " + "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items()), "danger")
+        flash(
+            "Not saved: " + "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items()),
+            "danger",
+        )
         return
     try:
         named.update_named(get_session(), model, record_id, record_values(form), current_user)
@@ -115,7 +153,10 @@ def incidents():
         created = _create(Incident, form, "web.incident", "title")
         if created is not None:
             return created
-    detail = [named.incident_detail(get_session(), i.id) for i in named.list_named(get_session(), Incident)]
+    detail = [
+        named.incident_detail(get_session(), i.id)
+        for i in named.list_named(get_session(), Incident)
+    ]
     return render_template("incidents.html", incidents=detail, form=form)
 
 
@@ -125,11 +166,22 @@ def incident(incident_id: int):
     """One incident: its stances, and its media grouped into duplicate clusters."""
     incident, count, acks = named.incident_detail(get_session(), incident_id)
     media = {m.id: m for m in named.incident_media(get_session(), incident_id)}
-    groups = [[media[i] for i in group] for group in grouped(get_session(), list(media), thresholds_from(current_app.config).cluster_confidence)]
+    groups = [
+        [media[i] for i in group]
+        for group in grouped(
+            get_session(), list(media), thresholds_from(current_app.config).cluster_confidence
+        )
+    ]
     form = IncidentForm(formdata=None, obj=incident)
     return render_template(
-        "incident.html", incident=incident, count=count, acks=acks, groups=groups, form=form,
-        ack_form=AcknowledgementForm(formdata=None), confirm=ConfirmForm(formdata=None),
+        "incident.html",
+        incident=incident,
+        count=count,
+        acks=acks,
+        groups=groups,
+        form=form,
+        ack_form=AcknowledgementForm(formdata=None),
+        confirm=ConfirmForm(formdata=None),
     )
 
 
@@ -137,7 +189,9 @@ def incident(incident_id: int):
 @role_required(Role.VIEWER)
 def incident_report(incident_id: int, fmt: str):
     """The provenance report of a whole incident."""
-    made = reports.incident_report(get_session(), incident_id, thresholds_from(current_app.config).cluster_confidence)
+    made = reports.incident_report(
+        get_session(), incident_id, thresholds_from(current_app.config).cluster_confidence
+    )
     return report_response(made, fmt, f"incident-{incident_id}")
 
 
@@ -153,7 +207,9 @@ def edit_incident(incident_id: int):
 @role_required(Role.ANALYST)
 def delete_incident(incident_id: int):
     """Delete an incident that holds no media and no stances."""
-    return _delete(Incident, incident_id, "web.incidents") or redirect(url_for("web.incident", incident_id=incident_id))
+    return _delete(Incident, incident_id, "web.incidents") or redirect(
+        url_for("web.incident", incident_id=incident_id)
+    )
 
 
 @bp.route("/incidents/<id:incident_id>/acknowledgements", methods=["POST"])
@@ -163,13 +219,18 @@ def add_incident_acknowledgement(incident_id: int):
     form = AcknowledgementForm()
     if form.validate():
         try:
-            editing.add_acknowledgement(get_session(), form.to_input(), current_user, incident_id=incident_id)
+            editing.add_acknowledgement(
+                get_session(), form.to_input(), current_user, incident_id=incident_id
+            )
         except ServiceError as exc:
             flash(f"Not saved: {exc}", "danger")
         else:
             flash("Stance recorded.", "success")
     else:
-        flash("Not saved: " + "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items()), "danger")
+        flash(
+            "Not saved: " + "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items()),
+            "danger",
+        )
     return redirect(url_for("web.incident", incident_id=incident_id))
 
 
@@ -184,8 +245,13 @@ def _named_pages(model: type, form_class: type, plural: str, singular: str, deta
             if created is not None:
                 return created
         return render_template(
-            "_named_list.html", records=named.list_named(get_session(), model), form=form, heading=plural.title(),
-            singular=singular, endpoint=f"web.{singular}", id_name=f"{singular}_id",
+            "_named_list.html",
+            records=named.list_named(get_session(), model),
+            form=form,
+            heading=plural.title(),
+            singular=singular,
+            endpoint=f"web.{singular}",
+            id_name=f"{singular}_id",
         )
 
     @role_required(Role.VIEWER)
@@ -196,9 +262,17 @@ def _named_pages(model: type, form_class: type, plural: str, singular: str, deta
         values = {f.name: getattr(record, f.name, None) for f in form_class(formdata=None)}
         values["kind"] = record.kind.value
         if model is Source:
-            values["affiliated_party"] = record.affiliated_party.name if record.affiliated_party else ""
+            values["affiliated_party"] = (
+                record.affiliated_party.name if record.affiliated_party else ""
+            )
         form = form_class(formdata=None, data=values)
-        return render_template(f"{singular}.html", record=record, found=found, form=form, confirm=ConfirmForm(formdata=None))
+        return render_template(
+            f"{singular}.html",
+            record=record,
+            found=found,
+            form=form,
+            confirm=ConfirmForm(formdata=None),
+        )
 
     @role_required(Role.ANALYST)
     def edit(**kwargs: int):
@@ -208,7 +282,9 @@ def _named_pages(model: type, form_class: type, plural: str, singular: str, deta
 
     @role_required(Role.ANALYST)
     def delete(**kwargs: int):
-        return _delete(model, kwargs[f"{singular}_id"], f"web.{plural}") or redirect(url_for(f"web.{singular}", **kwargs))
+        return _delete(model, kwargs[f"{singular}_id"], f"web.{plural}") or redirect(
+            url_for(f"web.{singular}", **kwargs)
+        )
 
     listing.__doc__ = f"Every {singular}, and the form to add one."
     page.__doc__ = f"One {singular} and what refers to it."
@@ -216,8 +292,12 @@ def _named_pages(model: type, form_class: type, plural: str, singular: str, deta
     delete.__doc__ = f"Delete a {singular} nothing refers to."
     bp.add_url_rule(f"/{plural}", plural, listing, methods=["GET", "POST"])
     bp.add_url_rule(f"/{plural}/<id:{singular}_id>", singular, page)
-    bp.add_url_rule(f"/{plural}/<id:{singular}_id>/edit", f"edit_{singular}", edit, methods=["POST"])
-    bp.add_url_rule(f"/{plural}/<id:{singular}_id>/delete", f"delete_{singular}", delete, methods=["POST"])
+    bp.add_url_rule(
+        f"/{plural}/<id:{singular}_id>/edit", f"edit_{singular}", edit, methods=["POST"]
+    )
+    bp.add_url_rule(
+        f"/{plural}/<id:{singular}_id>/delete", f"delete_{singular}", delete, methods=["POST"]
+    )
 
 
 _named_pages(Source, SourceForm, "sources", "source", named.source_detail)

@@ -8,14 +8,35 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, SelectChoice, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..models import AckStatus, PartyKind, SourceKind, Verification
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput
 
 TIME_HINT = "2023-05-03T02:30+03:00"
-PLATFORMS = ["", "telegram", "x", "facebook", "instagram", "tiktok", "youtube", "vk", "website", "tv", "wire", "other"]
+PLATFORMS = [
+    "",
+    "telegram",
+    "x",
+    "facebook",
+    "instagram",
+    "tiktok",
+    "youtube",
+    "vk",
+    "website",
+    "tv",
+    "wire",
+    "other",
+]
 
 
 class AwareDateTimeField(StringField):
@@ -28,7 +49,9 @@ class AwareDateTimeField(StringField):
         if not text:
             return
         try:
-            value = datetime.fromisoformat(text.replace(" ", "T", 1).replace("z", "Z").replace("Z", "+00:00"))
+            value = datetime.fromisoformat(
+                text.replace(" ", "T", 1).replace("z", "Z").replace("Z", "+00:00")
+            )
         except ValueError:
             raise ValueError(f"Not a date and time; write it like {TIME_HINT}.") from None
         if value.tzinfo is None:
@@ -47,7 +70,11 @@ def _choices(enum: type, blank: str | None = None) -> list[SelectChoice]:
 
 
 def _url(required: bool = False) -> list:
-    return [DataRequired() if required else Optional(), URL(require_tld=False, message="Enter a full http or https address."), Length(max=2048)]
+    return [
+        DataRequired() if required else Optional(),
+        URL(require_tld=False, message="Enter a full http or https address."),
+        Length(max=2048),
+    ]
 
 
 def _http_only(_form: Any, field: Any) -> None:
@@ -63,12 +90,18 @@ class LoginForm(FlaskForm):
 
 class SightingFields(FlaskForm):
     url = StringField("Where it was seen (URL)", validators=[*_url(), _http_only])
-    platform = SelectField("Platform", choices=[SelectChoice(p, p or "—") for p in PLATFORMS], validators=[Optional()])
+    platform = SelectField(
+        "Platform", choices=[SelectChoice(p, p or "—") for p in PLATFORMS], validators=[Optional()]
+    )
     source = StringField("Source (outlet or account)", validators=[Optional(), Length(max=200)])
     account = StringField("Account", validators=[Optional(), Length(max=200)])
     posted_at = AwareDateTimeField("Posted at", validators=[Optional()], description=TIME_HINT)
-    observed_at = AwareDateTimeField("Observed at", validators=[Optional()], description="when you saw it")
-    deleted_at = AwareDateTimeField("Deleted at", validators=[Optional()], description="if the post was taken down")
+    observed_at = AwareDateTimeField(
+        "Observed at", validators=[Optional()], description="when you saw it"
+    )
+    deleted_at = AwareDateTimeField(
+        "Deleted at", validators=[Optional()], description="if the post was taken down"
+    )
     archive_url = StringField("Archived copy (URL)", validators=[*_url(), _http_only])
 
     def validate_deleted_at(self, field: Any) -> None:
@@ -76,18 +109,37 @@ class SightingFields(FlaskForm):
             raise ValidationError("A post cannot be deleted before it was posted.")
 
     def has_data(self) -> bool:
-        return any([self.url.data, self.source.data, self.account.data, self.posted_at.data, self.observed_at.data, self.deleted_at.data, self.archive_url.data])
+        return any(
+            [
+                self.url.data,
+                self.source.data,
+                self.account.data,
+                self.posted_at.data,
+                self.observed_at.data,
+                self.deleted_at.data,
+                self.archive_url.data,
+            ]
+        )
 
     def to_input(self) -> SightingInput:
         return SightingInput(
-            url=self.url.data or None, platform=self.platform.data or None, source=self.source.data or None,
-            account=self.account.data or None, posted_at=self.posted_at.data, observed_at=self.observed_at.data,
-            deleted_at=self.deleted_at.data, archive_url=self.archive_url.data or None,
+            url=self.url.data or None,
+            platform=self.platform.data or None,
+            source=self.source.data or None,
+            account=self.account.data or None,
+            posted_at=self.posted_at.data,
+            observed_at=self.observed_at.data,
+            deleted_at=self.deleted_at.data,
+            archive_url=self.archive_url.data or None,
         )
 
 
 class AcknowledgementFields(FlaskForm):
-    party = StringField("Party", validators=[Optional(), Length(max=200)], description="a government, armed force, agency")
+    party = StringField(
+        "Party",
+        validators=[Optional(), Length(max=200)],
+        description="a government, armed force, agency",
+    )
     status = SelectField("Status", choices=_choices(AckStatus, "—"), validators=[Optional()])
     statement = TextAreaField("Statement", validators=[Optional(), Length(max=20000)])
     source = StringField("Made through (source)", validators=[Optional(), Length(max=200)])
@@ -97,7 +149,10 @@ class AcknowledgementFields(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
         if bool(self.status.data) != bool(self.party.data):
-            self.status.errors = [*self.status.errors, "Give both the party and its status, or neither."]
+            self.status.errors = [
+                *self.status.errors,
+                "Give both the party and its status, or neither.",
+            ]
             return False
         return valid
 
@@ -106,8 +161,12 @@ class AcknowledgementFields(FlaskForm):
 
     def to_input(self) -> AcknowledgementInput:
         return AcknowledgementInput(
-            party=self.party.data, status=self.status.data, statement=self.statement.data or None,
-            source=self.source.data or None, url=self.url.data or None, stated_at=self.stated_at.data,
+            party=self.party.data,
+            status=self.status.data,
+            statement=self.statement.data or None,
+            source=self.source.data or None,
+            url=self.url.data or None,
+            stated_at=self.stated_at.data,
         )
 
 
@@ -133,9 +192,17 @@ def _tags(text: str | None) -> list[str]:
 class MediaFields(FlaskForm):
     title = StringField("Title", validators=[Optional(), Length(max=500)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=20000)])
-    credit = StringField("Credit", validators=[Optional(), Length(max=500)], description="photographer / agency")
-    incident = StringField("Incident", validators=[Optional(), Length(max=300)], description="pick one or type a new title")
-    tags = StringField("Tags", validators=[Optional(), Length(max=2000)], description="separated by commas")
+    credit = StringField(
+        "Credit", validators=[Optional(), Length(max=500)], description="photographer / agency"
+    )
+    incident = StringField(
+        "Incident",
+        validators=[Optional(), Length(max=300)],
+        description="pick one or type a new title",
+    )
+    tags = StringField(
+        "Tags", validators=[Optional(), Length(max=2000)], description="separated by commas"
+    )
 
     def validate_tags(self, field: Any) -> None:
         tags = _tags(field.data)
@@ -155,7 +222,11 @@ class UploadForm(MediaFields):
         self.acknowledgement = AcknowledgementFields(prefix="ack", meta={"csrf": False})
 
     def validate(self, extra_validators: Any = None) -> bool:
-        results = [super().validate(extra_validators), self.sighting.validate(), self.acknowledgement.validate()]
+        results = [
+            super().validate(extra_validators),
+            self.sighting.validate(),
+            self.acknowledgement.validate(),
+        ]
         return all(results)
 
     def all_errors(self) -> dict[str, list[str]]:
@@ -169,24 +240,35 @@ class UploadForm(MediaFields):
 
     def details(self) -> IngestDetails:
         return IngestDetails(
-            title=self.title.data or None, description=self.description.data or None, credit=self.credit.data or None,
-            incident=self.incident.data or None, tags=_tags(self.tags.data),
+            title=self.title.data or None,
+            description=self.description.data or None,
+            credit=self.credit.data or None,
+            incident=self.incident.data or None,
+            tags=_tags(self.tags.data),
             sighting=self.sighting.to_input() if self.sighting.has_data() else None,
-            acknowledgement=self.acknowledgement.to_input() if self.acknowledgement.has_data() else None,
+            acknowledgement=self.acknowledgement.to_input()
+            if self.acknowledgement.has_data()
+            else None,
         )
 
 
 class MediaEditForm(MediaFields):
     verification = SelectField("Verification", choices=_choices(Verification))
-    claimed_captured_at = AwareDateTimeField("Claimed capture time", validators=[Optional()], description=TIME_HINT)
+    claimed_captured_at = AwareDateTimeField(
+        "Claimed capture time", validators=[Optional()], description=TIME_HINT
+    )
     claimed_place = StringField("Claimed place", validators=[Optional(), Length(max=300)])
 
     def changes(self) -> dict[str, Any]:
         return {
-            "title": self.title.data or None, "description": self.description.data or None,
-            "credit": self.credit.data or None, "incident": self.incident.data or None,
-            "verification": self.verification.data, "claimed_captured_at": self.claimed_captured_at.data,
-            "claimed_place": self.claimed_place.data or None, "tags": _tags(self.tags.data),
+            "title": self.title.data or None,
+            "description": self.description.data or None,
+            "credit": self.credit.data or None,
+            "incident": self.incident.data or None,
+            "verification": self.verification.data,
+            "claimed_captured_at": self.claimed_captured_at.data,
+            "claimed_place": self.claimed_place.data or None,
+            "tags": _tags(self.tags.data),
         }
 
 
@@ -217,7 +299,11 @@ class SourceForm(FlaskForm):
     kind = SelectField("Kind", choices=_choices(SourceKind))
     platform = StringField("Platform", validators=[Optional(), Length(max=64)])
     url = StringField("URL", validators=[*_url(), _http_only])
-    affiliated_party = StringField("Speaks for (party)", validators=[Optional(), Length(max=200)], description="state media for its government")
+    affiliated_party = StringField(
+        "Speaks for (party)",
+        validators=[Optional(), Length(max=200)],
+        description="state media for its government",
+    )
     description = TextAreaField("Description", validators=[Optional(), Length(max=20000)])
 
 
@@ -232,9 +318,24 @@ class HashSearchForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
-    algorithm = SelectField("Algorithm", choices=[SelectChoice("pdq", "PDQ (64 hex)"), SelectChoice("phash", "pHash (16 hex)")])
-    hash = StringField("Hash", validators=[DataRequired(), Regexp(r"^\s*[0-9a-fA-F]{16}\s*$|^\s*[0-9a-fA-F]{64}\s*$", message="A hash is 16 (pHash) or 64 (PDQ) hexadecimal digits.")])
-    max_distance = StringField("Max distance", validators=[Optional(), Regexp(r"^\d{1,3}$", message="A whole number of bits.")])
+    algorithm = SelectField(
+        "Algorithm",
+        choices=[SelectChoice("pdq", "PDQ (64 hex)"), SelectChoice("phash", "pHash (16 hex)")],
+    )
+    hash = StringField(
+        "Hash",
+        validators=[
+            DataRequired(),
+            Regexp(
+                r"^\s*[0-9a-fA-F]{16}\s*$|^\s*[0-9a-fA-F]{64}\s*$",
+                message="A hash is 16 (pHash) or 64 (PDQ) hexadecimal digits.",
+            ),
+        ],
+    )
+    max_distance = StringField(
+        "Max distance",
+        validators=[Optional(), Regexp(r"^\d{1,3}$", message="A whole number of bits.")],
+    )
 
 
 def record_values(form: FlaskForm) -> dict[str, Any]:

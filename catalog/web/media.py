@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 
 from ..db import get_session
@@ -56,18 +66,32 @@ def upload():
         details.original_filename = upload.filename  # reduced to a plain name by the service
         try:
             result = ingest_bytes(
-                get_session(), get_storage(), get_index(), data, details, actor=current_user,
-                thresholds=thresholds_from(config), max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+                get_session(),
+                get_storage(),
+                get_index(),
+                data,
+                details,
+                actor=current_user,
+                thresholds=thresholds_from(config),
+                max_pixels=int(config["MAX_IMAGE_PIXELS"]),
                 max_video_s=float(config["MAX_VIDEO_SECONDS"]),
             )
         except ServiceError as exc:
             form.file.errors = [*form.file.errors, f"{exc} Nothing was stored."]
         else:
-            target = url_for("web.media_page", media_id=result.media.id, upload="new" if result.created else "known")
+            target = url_for(
+                "web.media_page",
+                media_id=result.media.id,
+                upload="new" if result.created else "known",
+            )
             return jsonify(ok=True, redirect=target) if wants_json() else redirect(target)
     if request.method == "POST":
         if wants_json():
-            return jsonify(ok=False, message="The upload was not accepted. Nothing was stored.", errors=form.all_errors()), 422
+            return jsonify(
+                ok=False,
+                message="The upload was not accepted. Nothing was stored.",
+                errors=form.all_errors(),
+            ), 422
         flash_errors(form)
     status = 422 if request.method == "POST" else 200
     return render_template("upload.html", form=form, incidents=_incident_titles()), status
@@ -77,23 +101,44 @@ def upload():
 @role_required(Role.VIEWER)
 def media_page(media_id: int):
     """Everything about one media, with the forms to change it."""
-    record = catalogue.describe(get_session(), media_id, thresholds_from(current_app.config).cluster_confidence)
+    record = catalogue.describe(
+        get_session(), media_id, thresholds_from(current_app.config).cluster_confidence
+    )
     media = record.media
     edit = MediaEditForm(
-        formdata=None, title=media.title, description=media.description, credit=media.credit,
-        incident=media.incident.title if media.incident else "", tags=", ".join(sorted(t.name for t in media.tags)),
-        verification=media.verification.value, claimed_captured_at=media.claimed_captured_at, claimed_place=media.claimed_place,
+        formdata=None,
+        title=media.title,
+        description=media.description,
+        credit=media.credit,
+        incident=media.incident.title if media.incident else "",
+        tags=", ".join(sorted(t.name for t in media.tags)),
+        verification=media.verification.value,
+        claimed_captured_at=media.claimed_captured_at,
+        claimed_place=media.claimed_place,
     )
+
     def moment(s: Any) -> Any:
         return s.posted_at or s.observed_at
 
     timed = [s for s in media.sightings if moment(s) is not None]
-    timeline = sorted(timed, key=moment) + sorted((s for s in media.sightings if moment(s) is None), key=lambda s: s.id)
+    timeline = sorted(timed, key=moment) + sorted(
+        (s for s in media.sightings if moment(s) is None), key=lambda s: s.id
+    )
     first = timeline[0].id if timed else None
     return render_template(
-        "media.html", record=record, media=media, edit=edit, timeline=timeline, first_sighting=first, sighting_form=SightingForm(formdata=None),
-        ack_form=AcknowledgementForm(formdata=None), review_form=ReviewForm(formdata=None), confirm=ConfirmForm(formdata=None),
-        incidents=_incident_titles(), upload_state=request.args.get("upload"), strip=_strip(record.frame_times),
+        "media.html",
+        record=record,
+        media=media,
+        edit=edit,
+        timeline=timeline,
+        first_sighting=first,
+        sighting_form=SightingForm(formdata=None),
+        ack_form=AcknowledgementForm(formdata=None),
+        review_form=ReviewForm(formdata=None),
+        confirm=ConfirmForm(formdata=None),
+        incidents=_incident_titles(),
+        upload_state=request.args.get("upload"),
+        strip=_strip(record.frame_times),
         sighting_edits={s.id: _sighting_form(s) for s in media.sightings},
         ack_edits={a.id: _ack_form(a) for a in media.acknowledgements},
     )
@@ -108,15 +153,29 @@ def _strip(times: list[float]) -> list[float]:
 
 def _sighting_form(s: Any) -> SightingForm:
     return SightingForm(
-        formdata=None, prefix=f"s{s.id}", url=s.url, platform=s.platform or "", source=s.source.name if s.source else "",
-        account=s.account, posted_at=s.posted_at, observed_at=s.observed_at, deleted_at=s.deleted_at, archive_url=s.archive_url,
+        formdata=None,
+        prefix=f"s{s.id}",
+        url=s.url,
+        platform=s.platform or "",
+        source=s.source.name if s.source else "",
+        account=s.account,
+        posted_at=s.posted_at,
+        observed_at=s.observed_at,
+        deleted_at=s.deleted_at,
+        archive_url=s.archive_url,
     )
 
 
 def _ack_form(a: Any) -> AcknowledgementForm:
     return AcknowledgementForm(
-        formdata=None, prefix=f"a{a.id}", party=a.party.name, status=a.status.value, statement=a.statement,
-        source=a.source.name if a.source else "", url=a.statement_url, stated_at=a.stated_at,
+        formdata=None,
+        prefix=f"a{a.id}",
+        party=a.party.name,
+        status=a.status.value,
+        statement=a.statement,
+        source=a.source.name if a.source else "",
+        url=a.statement_url,
+        stated_at=a.stated_at,
     )
 
 
@@ -125,7 +184,10 @@ def _back(media_id: int, anchor: str = "") -> Any:
 
 
 def _refused(media_id: int, form: Any, what: str) -> Any:
-    problems = "; ".join(f"{getattr(form, name).label.text if hasattr(form, name) else name}: {' '.join(errs)}" for name, errs in form.errors.items())
+    problems = "; ".join(
+        f"{getattr(form, name).label.text if hasattr(form, name) else name}: {' '.join(errs)}"
+        for name, errs in form.errors.items()
+    )
     flash(f"The {what} was not saved. {problems}", "danger")
     return _back(media_id)
 
@@ -137,7 +199,10 @@ def edit_media(media_id: int):
     form = MediaEditForm()
     if not form.validate():
         return _refused(media_id, form, "change")
-    _save(lambda: editing.update_media(get_session(), media_id, form.changes(), current_user), "Saved.")
+    _save(
+        lambda: editing.update_media(get_session(), media_id, form.changes(), current_user),
+        "Saved.",
+    )
     return _back(media_id)
 
 
@@ -148,7 +213,10 @@ def add_sighting(media_id: int):
     form = SightingForm()
     if not form.validate():
         return _refused(media_id, form, "sighting")
-    _save(lambda: editing.add_sighting(get_session(), media_id, form.to_input(), current_user), "Sighting added.")
+    _save(
+        lambda: editing.add_sighting(get_session(), media_id, form.to_input(), current_user),
+        "Sighting added.",
+    )
     return _back(media_id, "#sightings")
 
 
@@ -160,8 +228,13 @@ def edit_sighting(sighting_id: int):
     form = SightingForm(prefix=f"s{sighting_id}")
     if not form.validate():
         return _refused(sighting.media_id, form, "sighting")
-    values = {k: v for k, v in vars(form.to_input()).items() if k != "caption"}  # the form has no caption
-    _save(lambda: editing.update_sighting(get_session(), sighting_id, values, current_user), "Sighting saved.")
+    values = {
+        k: v for k, v in vars(form.to_input()).items() if k != "caption"
+    }  # the form has no caption
+    _save(
+        lambda: editing.update_sighting(get_session(), sighting_id, values, current_user),
+        "Sighting saved.",
+    )
     return _back(sighting.media_id, "#sightings")
 
 
@@ -170,7 +243,10 @@ def edit_sighting(sighting_id: int):
 def delete_sighting(sighting_id: int):
     """Remove a sighting recorded in error."""
     media_id = editing.get_sighting(get_session(), sighting_id).media_id
-    _save(lambda: editing.delete_sighting(get_session(), sighting_id, current_user), "Sighting removed (the audit trail keeps it).")
+    _save(
+        lambda: editing.delete_sighting(get_session(), sighting_id, current_user),
+        "Sighting removed (the audit trail keeps it).",
+    )
     return _back(media_id, "#sightings")
 
 
@@ -181,7 +257,12 @@ def add_acknowledgement(media_id: int):
     form = AcknowledgementForm()
     if not form.validate():
         return _refused(media_id, form, "acknowledgement")
-    _save(lambda: editing.add_acknowledgement(get_session(), form.to_input(), current_user, media_id=media_id), "Acknowledgement added.")
+    _save(
+        lambda: editing.add_acknowledgement(
+            get_session(), form.to_input(), current_user, media_id=media_id
+        ),
+        "Acknowledgement added.",
+    )
     return _back(media_id, "#acknowledgements")
 
 
@@ -191,13 +272,24 @@ def edit_acknowledgement(ack_id: int):
     """Change an acknowledgement."""
     ack = editing.get_acknowledgement(get_session(), ack_id)
     form = AcknowledgementForm(prefix=f"a{ack_id}")
-    back = _back(ack.media_id, "#acknowledgements") if ack.media_id else redirect(url_for("web.incident", incident_id=ack.incident_id))
+    back = (
+        _back(ack.media_id, "#acknowledgements")
+        if ack.media_id
+        else redirect(url_for("web.incident", incident_id=ack.incident_id))
+    )
     if not form.validate():
-        flash("The acknowledgement was not saved: " + "; ".join(" ".join(e) for e in form.errors.values()), "danger")
+        flash(
+            "The acknowledgement was not saved: "
+            + "; ".join(" ".join(e) for e in form.errors.values()),
+            "danger",
+        )
         return back
     values = vars(form.to_input())
     values["statement_url"] = values.pop("url")
-    _save(lambda: editing.update_acknowledgement(get_session(), ack_id, values, current_user), "Acknowledgement saved.")
+    _save(
+        lambda: editing.update_acknowledgement(get_session(), ack_id, values, current_user),
+        "Acknowledgement saved.",
+    )
     return back
 
 
@@ -206,8 +298,15 @@ def edit_acknowledgement(ack_id: int):
 def delete_acknowledgement(ack_id: int):
     """Remove an acknowledgement recorded in error."""
     ack = editing.get_acknowledgement(get_session(), ack_id)
-    back = _back(ack.media_id, "#acknowledgements") if ack.media_id else redirect(url_for("web.incident", incident_id=ack.incident_id))
-    _save(lambda: editing.delete_acknowledgement(get_session(), ack_id, current_user), "Acknowledgement removed (the audit trail keeps it).")
+    back = (
+        _back(ack.media_id, "#acknowledgements")
+        if ack.media_id
+        else redirect(url_for("web.incident", incident_id=ack.incident_id))
+    )
+    _save(
+        lambda: editing.delete_acknowledgement(get_session(), ack_id, current_user),
+        "Acknowledgement removed (the audit trail keeps it).",
+    )
     return back
 
 
@@ -243,7 +342,9 @@ def _media(media_id: int) -> Any:
 def report(media_id: int, fmt: str):
     """The provenance report of a media (or, with ?scope=cluster, of its whole cluster)."""
     scope = "cluster" if request.args.get("scope") == "cluster" else "media"
-    made = reports.media_report(get_session(), media_id, scope, thresholds_from(current_app.config).cluster_confidence)
+    made = reports.media_report(
+        get_session(), media_id, scope, thresholds_from(current_app.config).cluster_confidence
+    )
     return report_response(made, fmt, f"media-{media_id}-{scope}")
 
 
@@ -304,7 +405,9 @@ def play(media_id: int):
     if not path.is_file():
         abort(404)
     # A path (not a handle) lets Werkzeug answer range requests, which players use to seek.
-    response = send_file(path, mimetype=media.mime_type, conditional=True, etag=media.sha256, max_age=3600)
+    response = send_file(
+        path, mimetype=media.mime_type, conditional=True, etag=media.sha256, max_age=3600
+    )
     response.headers["Content-Disposition"] = "inline"
     return response
 
@@ -318,4 +421,10 @@ def original(media_id: int):
         handle = get_storage().open(media.sha256)
     except StorageError:
         return error_page(404, "The stored original is missing; run `flask catalog verify`.")
-    return send_file(handle, mimetype=media.mime_type, as_attachment=True, download_name=media.original_filename or media.sha256, etag=media.sha256)
+    return send_file(
+        handle,
+        mimetype=media.mime_type,
+        as_attachment=True,
+        download_name=media.original_filename or media.sha256,
+        etag=media.sha256,
+    )

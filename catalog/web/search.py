@@ -36,8 +36,14 @@ def search():
     """Find catalogued media by file, perceptual hash, SHA-256 or sighting URL."""
     config = current_app.config
     file_form = SearchFileForm()
-    hash_form = HashSearchForm(request.args) if "hash" in request.args else HashSearchForm(formdata=None)
-    context: dict[str, Any] = {"file_form": file_form, "hash_form": hash_form, "tab": request.args.get("tab", "file")}
+    hash_form = (
+        HashSearchForm(request.args) if "hash" in request.args else HashSearchForm(formdata=None)
+    )
+    context: dict[str, Any] = {
+        "file_form": file_form,
+        "hash_form": hash_form,
+        "tab": request.args.get("tab", "file"),
+    }
     status = 200
     if request.method == "POST":
         context["tab"] = "file"
@@ -49,10 +55,20 @@ def search():
                 upload.close()
             try:
                 context["matches"] = search_file(
-                    get_session(), get_index(), data, thresholds_from(config),
-                    max_pixels=int(config["MAX_IMAGE_PIXELS"]), limit=60, max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+                    get_session(),
+                    get_index(),
+                    data,
+                    thresholds_from(config),
+                    max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+                    limit=60,
+                    max_video_s=float(config["MAX_VIDEO_SECONDS"]),
                 )
-                context["query"] = {"name": upload.filename, "sha256": sha256_of(data), "size": len(data), "picture": _query_picture(data)}
+                context["query"] = {
+                    "name": upload.filename,
+                    "sha256": sha256_of(data),
+                    "size": len(data),
+                    "picture": _query_picture(data),
+                }
             except ServiceError as exc:
                 file_form.file.errors = [*file_form.file.errors, str(exc)]
                 status = 422
@@ -64,10 +80,18 @@ def search():
             distance = int(hash_form.max_distance.data) if hash_form.max_distance.data else None
             try:
                 context["matches"] = search_hash(
-                    get_session(), get_index(), hash_form.algorithm.data, hash_form.hash.data.strip().lower(),
-                    max_distance=distance, thresholds=thresholds_from(config), limit=60,
+                    get_session(),
+                    get_index(),
+                    hash_form.algorithm.data,
+                    hash_form.hash.data.strip().lower(),
+                    max_distance=distance,
+                    thresholds=thresholds_from(config),
+                    limit=60,
                 )
-                context["query"] = {"hash": hash_form.hash.data.strip().lower(), "algorithm": hash_form.algorithm.data}
+                context["query"] = {
+                    "hash": hash_form.hash.data.strip().lower(),
+                    "algorithm": hash_form.algorithm.data,
+                }
             except Invalid as exc:
                 hash_form.hash.errors = [*hash_form.hash.errors, str(exc)]
                 status = 422
@@ -93,7 +117,9 @@ def search():
         url = request.args["url"].strip()
         context["url"] = url
         if not url or len(url) > 2048:
-            context["url_error"] = "Give the address where the media was seen (at most 2048 characters)."
+            context["url_error"] = (
+                "Give the address where the media was seen (at most 2048 characters)."
+            )
             status = 422
         else:
             context["seen_at"] = catalogue.by_url(get_session(), url)
@@ -107,5 +133,7 @@ def compare(a_id: int, b_id: int):
     if a_id == b_id:
         flash("Pick two different media to compare.", "warning")
         return redirect(url_for("web.media_page", media_id=a_id))
-    result = compare_media(get_session(), get_index(), a_id, b_id, thresholds_from(current_app.config))
+    result = compare_media(
+        get_session(), get_index(), a_id, b_id, thresholds_from(current_app.config)
+    )
     return render_template("compare.html", c=result)
