@@ -7,7 +7,7 @@ Reports, per endpoint, requests per second driven by wrk (a C load generator, li
 two cores the server also needs) and latency measured server side (gunicorn's access log,
 request received to response sent) and client side (wrk). The baseline in the same run is
 /healthz, which costs only the HTTP stack: the gap to it is what a look-up adds. Uploads are
-real JPEGs from ../shared/data, sent by two client threads; each is fingerprinted, matched
+real JPEGs from tests/data, sent by two client threads; each is fingerprinted, matched
 against the million, stored and committed.
 """
 
@@ -33,8 +33,9 @@ import numpy as np
 from catalog import create_app
 from catalog.db import get_session
 from catalog.services import accounts
+from tests.media import DATA
 
-from .speed import DATA, ROOT, fill_catalogue, table
+from .speed import ROOT, fill_catalogue, table
 
 WRK_SCRIPT = """
 local paths = {}

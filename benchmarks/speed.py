@@ -32,16 +32,16 @@ from catalog.db import database, make_engine
 from catalog.models import Media, MediaHash
 from catalog.services.matching import IndexHolder, thresholds_from
 from catalog.services.search import search_hash
+from tests.media import ALL_PHOTOS, BRIDGE_EDITS, PHOTOS, TE
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
 
 
 def make_12mp_jpegs(folder: Path, count: int) -> list[Path]:
     """Write ``count`` distinct 4000x3000 JPEGs made from the sample photographs."""
-    sources = sorted((DATA / "photos").glob("*.*")) + sorted(
-        (DATA / "threatexchange" / "bridge-mods").glob("*.jpg")
-    )
+    sources = [PHOTOS / name for name in ALL_PHOTOS] + [
+        TE / "bridge-mods" / name for name in ["aaa-orig.jpg", *BRIDGE_EDITS]
+    ]
     rng = random.Random(7)
     paths = []
     for n in range(count):

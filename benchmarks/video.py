@@ -11,7 +11,6 @@ import io
 import sys
 import time
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
@@ -19,15 +18,14 @@ from PIL import Image
 
 from catalog.hashing.video import fingerprint_video
 from catalog.index import CatalogIndex, Thresholds
+from tests.media import ALL_PHOTOS, CHAIRS, LONERS, PATTERNS, PHOTOS, VIDEOS
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-VIDEOS = DATA / "threatexchange" / "videos"
 LIMITS = {"max_duration_s": 4 * 3600, "max_pixels": 100_000_000}
 
 
 def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
     """Encode a clip like phone footage: a slow pan and zoom over photographs, a cut every 8 s."""
-    photos = [Image.open(p).convert("RGB") for p in sorted((DATA / "photos").glob("*.*"))[:8]]
+    photos = [Image.open(PHOTOS / name).convert("RGB") for name in ALL_PHOTOS[:8]]
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -77,7 +75,7 @@ def speed_rows(seconds: int) -> list[tuple[str, ...]]:
 
 
 def match_rows() -> list[tuple[str, ...]]:
-    names = sorted(p.name for p in VIDEOS.glob("*.mp4"))
+    names = sorted(CHAIRS + PATTERNS + LONERS)
     prints = {name: fingerprint_video((VIDEOS / name).read_bytes(), **LIMITS) for name in names}
     index = CatalogIndex()
     row = 0

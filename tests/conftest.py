@@ -20,7 +20,6 @@ from catalog.db import database, make_engine
 
 from .pgserver import PostgresServer
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 BACKENDS = ("sqlite", "postgresql")
 
 

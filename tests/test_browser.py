@@ -26,7 +26,7 @@ from catalog import create_app, schema
 from catalog.db import get_session, make_engine
 from catalog.services import accounts
 
-from .conftest import SHARED_DATA
+from .media import PHOTOS, VIDEOS
 
 PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +163,7 @@ def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(
     page.screenshot(path=str(shots / "home.png"), full_page=True)
 
     # Upload a real sample photograph with its provenance, through the form and its script.
-    original = SHARED_DATA / "photos" / "china.jpg"
+    original = PHOTOS / "china.jpg"
     page.goto(f"{base}/upload")
     page.set_input_files("input[name=file]", str(original))
     assert "china.jpg" in page.inner_text("[data-file-name]")
@@ -275,9 +275,7 @@ def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(
 def test_video_page_seeks_from_the_keyframe_strip(browser, live_server: str, shots: Path) -> None:
     page = sign_in(browser, live_server, "ana", viewport={"width": 1366, "height": 900})
     page.goto(f"{live_server}/upload")
-    page.set_input_files(
-        "input[name=file]", str(SHARED_DATA / "threatexchange" / "videos" / "chair-20-sd-bar.mp4")
-    )
+    page.set_input_files("input[name=file]", str(VIDEOS / "chair-20-sd-bar.mp4"))
     page.fill("#title", "Chair clip")
     page.click("[data-submit]")
     page.wait_for_url(f"{live_server}/media/*?upload=new")

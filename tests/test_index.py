@@ -11,7 +11,7 @@ import pytest
 from catalog.hashing import fingerprint_image, fingerprint_query
 from catalog.index import FLAT, MULTIHASH, CatalogIndex, HammingIndex
 
-from .media import encode, pattern, sample
+from .media import BRIDGE, dihedral_forms, encode, pattern, sample
 
 LIMIT = 100_000_000
 
@@ -105,7 +105,7 @@ def catalogue() -> CatalogIndex:
     return catalogue_of(
         sample("photos/astronaut.png"),
         sample("photos/coffee.png"),
-        sample("threatexchange/bridge-mods/aaa-orig.jpg"),
+        sample(BRIDGE),
     )
 
 
@@ -138,8 +138,8 @@ def test_unrelated_pictures_match_nothing(catalogue: CatalogIndex) -> None:
 
 
 def test_dihedral_sample_set_matches_the_original(catalogue: CatalogIndex) -> None:
-    from .media import TE
-
-    for path in sorted((TE / "dih").glob("*.jpg")):
-        found = matches_for(catalogue, path.read_bytes())
-        assert [m.media_id for m in found] == [3], path.name
+    forms = dihedral_forms()
+    assert len(forms) == 7
+    for name, data in forms.items():
+        found = matches_for(catalogue, data)
+        assert [m.media_id for m in found] == [3], name

@@ -85,8 +85,8 @@ def test_ingest_stores_file_hashes_keypoints_metadata_and_audit(
     assert (media.kind.value, media.mime_type, media.width, media.height) == (
         "image",
         "image/jpeg",
-        3024,
-        4032,
+        756,
+        1008,
     )
     assert media.extracted["exif"]["Make"] == "samsung" and media.capture_latitude == pytest.approx(
         38.977935

@@ -23,12 +23,10 @@ from catalog.services.matching import get_index, thresholds_from
 from catalog.services.search import Rejected, search_file
 from catalog.storage import get_storage
 
-from .video_tools import VIDEOS, audio_only, clip, concat, grab, pillarbox, transform
+from .media import CHAIRS, LONERS, PATTERNS
+from .video_tools import audio_only, clip, concat, grab, pillarbox, transform
 
 LIMITS = {"max_duration_s": 3600, "max_pixels": 100_000_000}
-CHAIRS = sorted(p.name for p in VIDEOS.glob("chair-*.mp4"))
-PATTERNS = sorted(p.name for p in VIDEOS.glob("pattern-*.mp4"))
-LONERS = ["doorknob-hd-no-bar.mp4", "test-padded-dimensions.mp4"]
 
 
 @pytest.fixture(scope="module")
@@ -236,12 +234,17 @@ def test_bad_video_upload_stores_nothing(app: Flask, session: Session) -> None:
 def test_cli_import_and_search_videos(runner: FlaskCliRunner, tmp_path) -> None:
     folder = tmp_path / "clips"
     folder.mkdir()
+    # Imported in name order: refused files first and in the middle, so an import that
+    # stopped at the first refusal would add nothing.
+    (folder / "0-voice-note.mp4").write_bytes(audio_only())
     for name in ("chair-orig-22-sd-bar.mp4", "doorknob-hd-no-bar.mp4"):
         (folder / name).write_bytes(clip(name))
-    (folder / "voice-note.mp4").write_bytes(audio_only())
+    chair = clip("chair-20-sd-bar.mp4")
+    (folder / "d-cut-short.mp4").write_bytes(chair[: len(chair) // 2])
     result = runner.invoke(args=["catalog", "import", "--jobs", "1", str(folder)])
-    assert result.stdout.strip().splitlines()[-1] == "added 2, already known 0, rejected 1"
-    assert "voice-note.mp4: the file has no video stream" in result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "added 2, already known 0, rejected 2"
+    assert "0-voice-note.mp4: the file has no video stream" in result.stderr
+    assert "d-cut-short.mp4: the video is" in result.stderr
     query = tmp_path / "excerpt.mp4"
     query.write_bytes(transform(clip("chair-orig-22-sd-bar.mp4"), start=5.0, end=10.0))
     [line] = (

@@ -12,9 +12,7 @@ from PIL import Image
 
 from catalog.demo import encode_clip
 
-from .media import TE
-
-VIDEOS = TE / "videos"
+from .media import VIDEOS
 
 
 def clip(name: str) -> bytes:

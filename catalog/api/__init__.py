@@ -20,11 +20,10 @@ from werkzeug.routing import IntegerConverter
 
 from ..db import get_session
 from ..models import Role, User
-from ..services import Conflict, Invalid, NotFound, ServiceError, accounts
-from ..services.search import Rejected
+from ..replies import PROBLEM, problem, service_error
+from ..services import ServiceError, accounts
 
 PREFIX = "/api/v1"
-PROBLEM = "application/problem+json"
 
 
 class Problem(Schema):
@@ -118,37 +117,6 @@ class CatalogApi(Api):
         if error.code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="catalog"'
         return response
-
-
-def problem(status: int, title: str, detail: str, **extra: Any):
-    """Return a problem+json response."""
-    response = jsonify(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    )
-    response.status_code = status
-    response.mimetype = PROBLEM
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="catalog"'
-    return response
-
-
-def service_error(error: ServiceError):
-    """Map a service's domain error to its HTTP status (one place for the whole API)."""
-    if isinstance(error, Rejected):
-        status = 415 if error.code in ("not_an_image", "unsupported_format", "not_a_video") else 422
-        return problem(
-            status,
-            "Unsupported Media Type" if status == 415 else "Unprocessable Content",
-            str(error),
-            code=error.code,
-        )
-    if isinstance(error, NotFound):
-        return problem(404, "Not Found", str(error))
-    if isinstance(error, Conflict):
-        return problem(409, "Conflict", str(error))
-    if isinstance(error, Invalid):
-        return problem(422, "Unprocessable Content", str(error))
-    return problem(400, "Bad Request", str(error))
 
 
 def require(role: Role) -> Callable:

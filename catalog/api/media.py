@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 
 from ..db import get_session
 from ..models import Role
+from ..replies import report_response
 from ..services import catalogue, editing, reports
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
 from ..services.matching import get_index, thresholds_from
@@ -240,7 +241,6 @@ def provenance(media_id: int):
 @blp.response(200, description="the report: JSON, CSV (text/csv) or a printable HTML page")
 def media_report(args: dict[str, Any], media_id: int):
     """The provenance report of a media, or of its whole cluster (scope=cluster)."""
-    from ..web.media import report_response
 
     made = reports.media_report(get_session(), media_id, args["scope"], _confidence())
     return report_response(made, args["format"], f"media-{media_id}-{args['scope']}")

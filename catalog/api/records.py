@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..models import Incident, Party, Role, Source, Tag
+from ..replies import report_response
 from ..services import catalogue, editing, named, reports
 from ..services.ingest import AcknowledgementInput
 from ..services.matching import thresholds_from
@@ -232,7 +233,6 @@ def review_link(args: dict[str, Any], link_id: int):
 @blp.response(200, description="the report: JSON, CSV (text/csv) or a printable HTML page")
 def incident_report(args: dict[str, Any], record_id: int):
     """The provenance report of a whole incident, its media grouped into duplicate clusters."""
-    from ..web.media import report_response
 
     made = reports.incident_report(
         get_session(), record_id, thresholds_from(current_app.config).cluster_confidence

@@ -6,13 +6,8 @@ Imports neither Flask nor SQLAlchemy, so it runs in worker processes and is test
 from .decode import IMAGE_FORMATS, ImageRejected, open_image
 from .features import Features
 from .perceptual import ALGORITHMS, BIT_LENGTHS, PDQ, PHASH, HashValue, hamming, parse_hex
-from .pipeline import (
-    ImageFingerprint,
-    QueryFingerprint,
-    fingerprint_image,
-    fingerprint_query,
-    sha256_of,
-)
+from .pipeline import ImageFingerprint, QueryFingerprint, fingerprint_image, fingerprint_query
+from .views import sha256_of
 
 __all__ = [
     "ALGORITHMS",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,11 +12,8 @@ from . import perceptual
 from .decode import DecodedImage, ImageRejected, open_image
 from .embedded import read_c2pa
 from .perceptual import HashValue
-from .trim import trim
-
-# Variant names of the views that are hashed.
-FULL = "full"
-TRIMMED = "trimmed"
+from .video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video
+from .views import sha256_of, views_of
 
 
 @dataclass
@@ -46,11 +42,6 @@ class QueryFingerprint:
     images: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def sha256_of(data: bytes) -> str:
-    """Return the SHA-256 of ``data`` as hex."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def fingerprint_image(data: bytes, max_pixels: int) -> ImageFingerprint:
     """Decode ``data`` once and compute what the catalogue stores for it."""
     return _stored_fingerprint(data, open_image(data, max_pixels))
@@ -75,7 +66,7 @@ class FileFingerprint:
     path: str
     stored: ImageFingerprint | None = None
     query: QueryFingerprint | None = None
-    video: Any = None  # a video.VideoFingerprint
+    video: VideoFingerprint | None = None
     error_code: str | None = None
     error: str | None = None
 
@@ -95,7 +86,6 @@ def fingerprint_file(
         return FileFingerprint(
             path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes"
         )
-    from .video import VideoRejected, fingerprint_video, looks_like_video
 
     try:
         if looks_like_video(data):
@@ -113,7 +103,7 @@ def _stored_fingerprint(
     data: bytes, decoded: DecodedImage, features: orb.Features | None = None
 ) -> ImageFingerprint:
     hashes: list[HashValue] = []
-    for view, rgb in _views_of(decoded.rgb):
+    for view, rgb in views_of(decoded.rgb):
         hashes.append(perceptual.pdq(rgb, view))
         hashes.append(perceptual.phash(rgb, view))
     return ImageFingerprint(
@@ -145,7 +135,7 @@ def query_from_array(
 ) -> QueryFingerprint:
     """Compute the search hashes of an already decoded picture (also used for video frames)."""
     hashes: list[HashValue] = []
-    for view, array in _views_of(rgb):
+    for view, array in views_of(rgb):
         for value in perceptual.pdq_dihedral(array):
             hashes.append(
                 HashValue(value.algorithm, value.bits, value.quality, f"{view}/{value.variant}")
@@ -161,12 +151,3 @@ def query_from_array(
         ("flip_horizontal", orb.extract(images["flip_horizontal"], orb.QUERY_KEYPOINTS)),
     ]
     return QueryFingerprint(sha256, hashes, features, images)
-
-
-def _views_of(rgb: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Return the whole picture and, when it has bars or margins, the picture inside them."""
-    views = [(FULL, rgb)]
-    inner = trim(rgb)
-    if inner is not None and min(inner.shape[:2]) >= 16:
-        views.append((TRIMMED, inner))
-    return views

@@ -9,7 +9,7 @@ import warnings
 from PIL import Image, ImageOps
 
 from .decode import IMAGE_FORMATS, ImageRejected, to_rgb
-from .video import _frames_at
+from .video import frames_at
 
 JPEG_QUALITY = 84
 
@@ -44,4 +44,4 @@ def image_jpeg(data: bytes, max_side: int, max_pixels: int) -> bytes:
 
 def video_frames_jpeg(data: bytes, times: list[float], max_side: int) -> dict[float, bytes]:
     """Return a JPEG still of the video at each of ``times`` (seconds), decoded in one pass."""
-    return {time: _jpeg(image, max_side) for time, image in _frames_at(data, times)}
+    return {time: _jpeg(image, max_side) for time, image in frames_at(data, times)}

@@ -22,7 +22,7 @@ from . import perceptual
 from .decode import WORKING_SIZE
 from .embedded import read_c2pa
 from .perceptual import HashValue
-from .pipeline import FULL, _views_of, sha256_of
+from .views import FULL, sha256_of, views_of
 
 # Containers we accept, as FFmpeg names them after probing the content.
 CONTAINERS = {
@@ -154,19 +154,31 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
                 raise VideoRejected("corrupt", f"the video cannot be decoded ({exc})") from None
             raise VideoRejected(
                 "truncated",
-                f"the video is truncated or damaged after {fingerprint.last_time:.1f} s ({exc.strerror or exc})",
+                f"the video is truncated or damaged after {fingerprint.last_time:.1f} s"
+                f" ({exc.strerror or exc})",
             ) from None
     if not fingerprint.frames:
         raise VideoRejected("no_frames", "the video has no frame that can be decoded")
     # A file cut short still opens and plays its first part; its header says how long it
-    # should be. (Keyframes-only reading may stop a whole group of pictures early.)
-    slack = max(10.0 if duration > KEYFRAMES_ONLY_AFTER_S else 1.5, 0.05 * duration)
-    if duration and fingerprint.last_time + slack < duration:
+    # should be. Its last decoded frame is at most a few frames from the end (non-reference
+    # frames are skipped), or a whole group of pictures when only keyframes are read.
+    if duration and fingerprint.last_time + _end_slack(stream, duration) < duration:
         raise VideoRejected(
             "truncated",
-            f"the video is cut short: it plays {fingerprint.last_time:.1f} s of the {duration:.1f} s its header declares",
+            f"the video is cut short: it plays {fingerprint.last_time:.1f} s"
+            f" of the {duration:.1f} s its header declares",
         )
     return fingerprint
+
+
+def _end_slack(stream: av.video.stream.VideoStream, duration: float) -> float:
+    """How far before its declared end a whole file's last decoded frame may fall."""
+    if duration > KEYFRAMES_ONLY_AFTER_S:
+        return max(10.0, 0.05 * duration)
+    rate = float(stream.average_rate) if stream.average_rate else 0.0
+    frame_gap = 1.0 / rate if rate > 0 else 1.0
+    # Up to four skipped frames, never less than half a second: 1-fps time-lapses stay whole.
+    return max(0.5, 4 * frame_gap, 0.02 * duration)
 
 
 def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
@@ -234,7 +246,7 @@ def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only:
             HashValue(pdq.algorithm, pdq.bits, pdq.quality, FULL),
             perceptual.phash(rgb, FULL),
         ]
-        for view, inner in _views_of(rgb)[1:]:
+        for view, inner in views_of(rgb)[1:]:
             hashes += [perceptual.pdq(inner, view), perceptual.phash(inner, view)]
         kept = Frame(len(fingerprint.frames), round(max(0.0, time), 3), hashes)
         if time >= next_feature:
@@ -257,7 +269,7 @@ def poster_and_sheet(
     data: bytes, fingerprint: VideoFingerprint, columns: int = 6
 ) -> tuple[bytes, bytes]:
     """Return JPEGs of the poster frame and of a contact sheet of kept frames with their times."""
-    frames = _frames_at(data, [f.time for f in fingerprint.frames][:60])
+    frames = frames_at(data, [f.time for f in fingerprint.frames][:60])
     if not frames:
         raise VideoRejected("no_frames", "no frame could be decoded for the thumbnails")
     # The poster is the kept frame with the most detail (a black opening frame says nothing).
@@ -280,7 +292,7 @@ def poster_and_sheet(
     return _jpeg(poster), _jpeg(sheet)
 
 
-def _frames_at(data: bytes, times: list[float]) -> list[tuple[float, Image.Image]]:
+def frames_at(data: bytes, times: list[float]) -> list[tuple[float, Image.Image]]:
     wanted = sorted(set(times))
     found: list[tuple[float, Image.Image]] = []
     with av.open(io.BytesIO(data)) as container:

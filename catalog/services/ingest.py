@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import lock_for_write
-from ..hashing import Features, HashValue, ImageRejected
-from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest, sha256_of
+from ..hashing import Features, HashValue, ImageRejected, sha256_of
+from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest
 from ..hashing.video import (
     VideoFingerprint,
     VideoRejected,

@@ -31,6 +31,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from ..models import Role
+from ..replies import service_error
 from ..services import NotFound, ServiceError
 
 bp = Blueprint(
@@ -154,8 +155,6 @@ def _handle_http(error: HTTPException):
 def _handle_service_error(error: ServiceError):
     """A service refused: problem+json in the API, the error page elsewhere."""
     if request.path.startswith("/api/"):
-        from ..api import service_error
-
         return service_error(error)
     return error_page(404 if isinstance(error, NotFound) else 400, str(error))
 

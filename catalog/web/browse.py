@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from ..db import get_session
 from ..models import AckStatus, Incident, MediaKind, Party, Role, Source, Verification
+from ..replies import report_response
 from ..services import ServiceError, catalogue, editing, named, reports
 from ..services.matching import thresholds_from
 from ..services.provenance import grouped
@@ -23,7 +24,6 @@ from .forms import (
     SourceForm,
     record_values,
 )
-from .media import report_response
 
 PAGE = 48
 

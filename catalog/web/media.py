@@ -21,6 +21,7 @@ from flask_login import current_user
 
 from ..db import get_session
 from ..models import Incident, MediaKind, Role
+from ..replies import report_response
 from ..services import NotFound, ServiceError, catalogue, editing, named, previews, reports
 from ..services.ingest import ingest_bytes
 from ..services.matching import get_index, thresholds_from
@@ -346,17 +347,6 @@ def report(media_id: int, fmt: str):
         get_session(), media_id, scope, thresholds_from(current_app.config).cluster_confidence
     )
     return report_response(made, fmt, f"media-{media_id}-{scope}")
-
-
-def report_response(made: Any, fmt: str, stem: str) -> Any:
-    """Answer a report as JSON, CSV (a download) or a printable page."""
-    if fmt == "json":
-        return jsonify(reports.as_json(made))
-    if fmt == "csv":
-        response = current_app.response_class(reports.as_csv(made), mimetype="text/csv")
-        response.headers["Content-Disposition"] = f"attachment; filename={stem}.csv"
-        return response
-    return render_template("report.html", report=made)
 
 
 @bp.route("/media/<id:media_id>/<any('thumb.jpg', 'preview.jpg'):name>")
