@@ -278,10 +278,13 @@ def report(results: dict[str, dict[str, Tally]], groups: list[str]) -> str:
         + " | ".join(f"{related_false[m] / related_total:.3f}" for m in methods)
         + " |"
     )
-    timing = " | ".join(
-        f"{sum(t.seconds for t in results[m].values()) / sum(t.total for t in results[m].values()) * 1000:.0f} ms"
+    mean_ms = {
+        m: sum(t.seconds for t in results[m].values())
+        / sum(t.total for t in results[m].values())
+        * 1000
         for m in methods
-    )
+    }
+    timing = " | ".join(f"{mean_ms[m]:.0f} ms" for m in methods)
     lines.append(f"| mean time per query | | | {timing} |")
     return "\n".join(lines)
 
@@ -330,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         methods = [Baseline("phash", 10), Baseline("pdq", 31), Catalogue(Thresholds())]
         results = evaluate(methods, originals, queries)
         print(
-            f"\nAccuracy, {name} set: {len(originals)} catalogued originals, {len(queries)} queries\n"
+            f"\nAccuracy, {name} set: {len(originals)} catalogued originals,"
+            f" {len(queries)} queries\n"
         )
         print(report(results, GROUP_ORDER))
         short = shortfalls(results["catalogue"])

@@ -1,7 +1,8 @@
 """The API under load: gunicorn with 2 workers in front of a catalogue of 1 million images,
 on SQLite and on PostgreSQL.
 
-    python -m benchmarks.api [--size 1000000] [--seconds 15] [--connections 8] [--db sqlite,postgresql]
+    python -m benchmarks.api [--size 1000000] [--seconds 15] [--connections 8]
+        [--db sqlite,postgresql]
 
 Reports, per endpoint, requests per second driven by wrk (a C load generator, light on the
 two cores the server also needs) and latency measured server side (gunicorn's access log,
@@ -59,7 +60,7 @@ def free_port() -> int:
 
 
 def wait_ready(port: int, timeout: float = 600) -> float:
-    """Return seconds until /readyz answered 200 twenty times running (so both workers are ready)."""
+    """Return seconds until /readyz answered 200 twenty times running (both workers ready)."""
     started = time.perf_counter()
     streak = 0
     while time.perf_counter() - started < timeout:
@@ -89,7 +90,10 @@ def worker_rss_mb(master: int) -> list[float]:
 
 
 def server_latencies(log: Path, offset: int, prefix: str) -> tuple[list[float], int]:
-    """Return the server-side times (ms) of requests to ``prefix`` logged after ``offset``, and the count of non-2xx."""
+    """Return the server-side times (ms) of requests to ``prefix`` logged after ``offset``.
+
+    Also return how many of those requests were answered with a status other than 2xx.
+    """
     times, failed = [], 0
     with log.open() as handle:
         handle.seek(offset)
@@ -166,7 +170,8 @@ def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> flo
             boundary = uuid.uuid4().hex
             body = (
                 (
-                    f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo-{n}.jpg"\r\n'
+                    f"--{boundary}\r\n"
+                    f'Content-Disposition: form-data; name="file"; filename="photo-{n}.jpg"\r\n'
                     f"Content-Type: image/jpeg\r\n\r\n"
                 ).encode()
                 + data
@@ -202,7 +207,7 @@ def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> flo
 def bench_database(
     db: str, size: int, seconds: int, connections: int, load_connections: list[int]
 ) -> tuple[str, list[tuple[str, ...]]]:
-    """Fill one database with ``size`` images, serve it with gunicorn, drive it; return the table."""
+    """Fill a database with ``size`` images, serve it with gunicorn, drive it; return the table."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-api-{db}-"))
     server = postgres = None
     try:
@@ -303,7 +308,8 @@ def bench_database(
         times, failed = server_latencies(log, offset, "/api/v1/media")
         rows.append(
             (
-                f"POST /api/v1/media ({len(files)} real JPEGs, {sum(map(len, files)) / 1e6:.0f} MB, 2 clients)",
+                f"POST /api/v1/media ({len(files)} real JPEGs,"
+                f" {sum(map(len, files)) / 1e6:.0f} MB, 2 clients)",
                 f"{len(files) / took:.1f}",
                 f"{statistics.median(times):.0f} ms",
                 f"{percentile(times, 0.99):.0f} ms",
@@ -313,8 +319,10 @@ def bench_database(
             )
         )
         title = (
-            f"{'SQLite' if db == 'sqlite' else 'PostgreSQL'} catalogue of {size:,} images: bulk fill {fill:.0f} s; "
-            f"both workers ready (index loaded) {ready:.1f} s after start; worker memory {', '.join(f'{m:.0f} MB' for m in rss)}"
+            f"{'SQLite' if db == 'sqlite' else 'PostgreSQL'} catalogue of {size:,} images:"
+            f" bulk fill {fill:.0f} s; "
+            f"both workers ready (index loaded) {ready:.1f} s after start;"
+            f" worker memory {', '.join(f'{m:.0f} MB' for m in rss)}"
         )
         return title, rows
     finally:
@@ -342,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     print(
-        f"API under gunicorn, 2 sync workers; wrk {args.connections} connections, {args.seconds} s per row\n"
+        f"API under gunicorn, 2 sync workers; wrk {args.connections} connections,"
+        f" {args.seconds} s per row\n"
     )
     for db in args.db.split(","):
         loads = [int(n) for n in args.load_connections.split(",") if n]

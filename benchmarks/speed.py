@@ -174,7 +174,8 @@ def fill_catalogue(url: str, size: int, seed: int = 1) -> np.ndarray:
             for table in ("media", "media_hashes"):
                 conn.execute(
                     sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" (SELECT max(id) FROM {table}))"
                     )
                 )
     engine.dispose()

@@ -100,7 +100,8 @@ def match_rows() -> list[tuple[str, ...]]:
         got = {names[m.media_id - 1]: m for m in found if m.media_id != media_id}
         cells = (
             ", ".join(
-                f"{other} ({got[other].details['query_coverage']:.2f}/{got[other].details['match_coverage']:.2f})"
+                f"{other} ({got[other].details['query_coverage']:.2f}"
+                f"/{got[other].details['match_coverage']:.2f})"
                 for other in sorted(got)
             )
             or "nothing"

@@ -40,7 +40,7 @@ SIZE = (480, 270)
 FPS = 10
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
@@ -230,7 +230,10 @@ def load(
                 "title": INCIDENT,
                 "occurred_on": date(2023, 5, 3),
                 "place": "Moscow Kremlin, Senate Palace",
-                "summary": "Two drones were said to have been brought down over the Kremlin in the early hours; the Russian government called it an attempt on the President's life, Ukraine denied involvement. Demo data: the media are generated stand-ins.",
+                "summary": "Two drones were said to have been brought down over the Kremlin"
+                " in the early hours; the Russian government called it an attempt on the"
+                " President's life, Ukraine denied involvement."
+                " Demo data: the media are generated stand-ins.",
             },
             actor,
         )
@@ -242,7 +245,7 @@ def load(
             named.create_named(
                 session, Party, {"name": name, "kind": kind, "country": country}, actor
             )
-    for name, kind, party in (
+    for name, source_kind, party in (
         ("TASS", SourceKind.STATE_MEDIA, RUSSIA),
         ("RT", SourceKind.STATE_MEDIA, RUSSIA),
         ("Moscow news Telegram channel", SourceKind.MESSAGING_CHANNEL, None),
@@ -250,7 +253,10 @@ def load(
     ):
         if not any(s.name == name for s in named.list_named(session, Source)):
             named.create_named(
-                session, Source, {"name": name, "kind": kind, "affiliated_party": party}, actor
+                session,
+                Source,
+                {"name": name, "kind": source_kind, "affiliated_party": party},
+                actor,
             )
 
     def add(make: Callable[[], bytes], name: str, details: IngestDetails) -> int:
@@ -292,7 +298,8 @@ def load(
                     status="semi_official",
                     source="RT",
                     stated_at=when(3, 16, 30),
-                    statement="Aired by state broadcaster RT as the night's attack, with the claim that the drones were disabled by electronic warfare.",
+                    statement="Aired by state broadcaster RT as the night's attack, with the"
+                    " claim that the drones were disabled by electronic warfare.",
                 ),
             ),
         ),
@@ -355,7 +362,8 @@ def load(
                 status="official",
                 source="TASS",
                 stated_at=when(3, 14, 0),
-                statement="The Kremlin press service said two drones had targeted the Kremlin residence overnight and were disabled; it called it a planned terrorist act.",
+                statement="The Kremlin press service said two drones had targeted the Kremlin"
+                " residence overnight and were disabled; it called it a planned terrorist act.",
             ),
             actor,
             incident_id=incident.id,

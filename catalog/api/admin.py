@@ -16,7 +16,7 @@ from .record_schemas import KeyCreated, KeyIn, KeyOut, UserIn, UserOut, UserPatc
 from .schemas import Extended
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Users and API keys (admin)")
-SECURED = {"security": [{"bearerAuth": []}]}
+SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
 
 
 @blp.route("/me")
@@ -68,7 +68,7 @@ class UserItem(MethodView):
     @blp.arguments(UserPatch)
     @blp.response(200, UserOut)
     def patch(self, args: dict[str, Any], user_id: int):
-        """Change a user's role, display name or password, or disable them (their keys stop at once)."""
+        """Change a user's role, display name or password, or disable them (keys stop at once)."""
         return accounts.update_user(get_session(), user_id, args, actor=api_user())
 
 

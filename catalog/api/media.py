@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, request, send_file, url_for
+from flask import current_app, jsonify, request, send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
@@ -44,7 +44,7 @@ blp = Blueprint(
     url_prefix="/api/v1/media",
     description="Media: upload, read, list, provenance",
 )
-SECURED = {"security": [{"bearerAuth": []}]}
+SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
 
 
 def _confidence() -> float:
@@ -145,7 +145,7 @@ class MediaItem(MethodView):
     @blp.response(200, MediaDetail)
     def get(self, media_id: int):
         """Return a media with hashes, metadata, sightings, acknowledgements, links, provenance."""
-        response = current_app.json.response(MediaDetail().dump(detail(media_id)))
+        response = jsonify(MediaDetail().dump(detail(media_id)))
         response.add_etag()
         return response.make_conditional(request)
 
@@ -154,7 +154,7 @@ class MediaItem(MethodView):
     @blp.arguments(MediaPatch)
     @blp.response(200, MediaDetail)
     def patch(self, args: dict[str, Any], media_id: int):
-        """Change title, description, credit, verification, incident, claimed time and place, tags."""
+        """Change title, description, credit, verification, incident, claimed time/place, tags."""
         editing.update_media(get_session(), media_id, args, api_user())
         return detail(media_id)
 

@@ -17,7 +17,8 @@ class SourceIn(Schema):
     affiliated_party = fields.String(
         validate=validate.Length(min=1, max=200),
         metadata={
-            "description": "the party this source speaks for (state media for its government); created if new"
+            "description": "the party this source speaks for (state media for its government);"
+            " created if new"
         },
     )
     affiliation = fields.String(validate=validate.Length(max=300))

@@ -50,7 +50,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Incidents, sources, parties, tags, sightings, acknowledgements, link reviews",
 )
-SECURED = {"security": [{"bearerAuth": []}]}
+SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
 
 
 def _tag(tag: Tag, count: int | None = None) -> Extended:
@@ -66,7 +66,7 @@ def _incident(incident: Incident) -> Extended:
 
 def _routes(
     path: str,
-    model: type,
+    model: type[named.NamedModel],
     schema_in: Any,
     schema_patch: Any,
     schema_out: Any,

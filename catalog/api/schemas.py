@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC
+from enum import Enum
 from typing import Any
 
 from flask_smorest.fields import Upload
@@ -15,7 +16,7 @@ MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
 URL = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
 
 
-def choice(enum: type) -> validate.OneOf:
+def choice(enum: type[Enum]) -> validate.OneOf:
     return validate.OneOf([m.value for m in enum])
 
 
@@ -118,7 +119,8 @@ class UploadFiles(Schema):
 class MediaUpload(UploadFiles):
     metadata = fields.String(
         metadata={
-            "description": "JSON object: title, description, credit, incident, tags, sighting, acknowledgement"
+            "description": "JSON object: title, description, credit, incident, tags, sighting,"
+            " acknowledgement"
         }
     )
 
@@ -195,14 +197,16 @@ class ProvenanceOut(Schema):
     earliest_sighting = fields.Dict(
         allow_none=True,
         metadata={
-            "description": "earliest sighting of any member of the cluster; media_id and this_file say whose"
+            "description": "earliest sighting of any member of the cluster;"
+            " media_id and this_file say whose"
         },
     )
     sightings = fields.Integer(metadata={"description": "sightings of this very file"})
     acknowledgements = fields.List(
         fields.Dict(),
         metadata={
-            "description": "each party's strongest stance over the cluster, with this_file, relation and a one-sentence summary"
+            "description": "each party's strongest stance over the cluster,"
+            " with this_file, relation and a one-sentence summary"
         },
     )
     cluster = fields.List(
@@ -219,7 +223,8 @@ class ProvenanceOut(Schema):
     flags = fields.List(
         fields.Dict(),
         metadata={
-            "description": "metadata_stripped, captured_after_first_sighting, claimed_after_first_sighting"
+            "description": "metadata_stripped, captured_after_first_sighting,"
+            " claimed_after_first_sighting"
         },
     )
 

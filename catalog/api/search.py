@@ -27,7 +27,7 @@ from .schemas import (
 blp = Blueprint(
     "search", __name__, url_prefix="/api/v1", description="Search by file, hash, SHA-256 or URL"
 )
-SECURED = {"security": [{"bearerAuth": []}]}
+SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
 
 
 @blp.route("/search", methods=["POST"])

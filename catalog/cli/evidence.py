@@ -36,8 +36,10 @@ def verify_command(as_json: bool) -> None:
             for fault in faults:
                 click.echo(f"{label} {fault}", err=True)
         click.echo(
-            f"{report.records} records, {report.originals_checked} originals re-hashed, {report.audit_events} audit events; "
-            f"{len(report.altered)} altered, {len(report.missing)} missing, {len(report.orphans)} orphans, "
+            f"{report.records} records, {report.originals_checked} originals re-hashed,"
+            f" {report.audit_events} audit events; "
+            f"{len(report.altered)} altered, {len(report.missing)} missing,"
+            f" {len(report.orphans)} orphans, "
             f"{len(report.audit_faults)} audit faults"
         )
         click.echo("OK" if report.ok else "FAULTS FOUND")
@@ -65,7 +67,8 @@ def gc_command(older_than: int, dry_run: bool) -> None:
     for sha256 in report.orphans:
         click.echo(f"{verb} orphan {sha256}")
     click.echo(
-        f"{verb} {len(report.orphans)} orphans and {report.temporary} temporary files; kept {report.kept_young} younger than {older_than} s"
+        f"{verb} {len(report.orphans)} orphans and {report.temporary} temporary files;"
+        f" kept {report.kept_young} younger than {older_than} s"
     )
 
 

@@ -202,6 +202,8 @@ def _ingest_one(
                 thresholds=thresholds,
             )
         else:
+            # fingerprint_file returns an error, a video, or a still's two fingerprints.
+            assert result.stored is not None and result.query is not None
             outcome = ingest_fingerprinted(
                 session,
                 storage,

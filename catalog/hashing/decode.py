@@ -83,7 +83,8 @@ def open_image(data: bytes, max_pixels: int) -> DecodedImage:
         if min(width, height) < MIN_SIDE:
             raise ImageRejected(
                 "too_small",
-                f"the image is {width}x{height}; at least {MIN_SIDE} pixels a side are needed to compare it",
+                f"the image is {width}x{height};"
+                f" at least {MIN_SIDE} pixels a side are needed to compare it",
             )
         if width * height > max_pixels:
             raise ImageRejected(
@@ -144,7 +145,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
         transform = ImageCms.buildTransform(
             ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
         )
-        return ImageCms.applyTransform(image, transform)
+        converted = ImageCms.applyTransform(image, transform)
+        # applyTransform returns None only when asked to convert in place, which it is not here.
+        assert converted is not None
+        return converted
     return image.convert("RGB")
 
 

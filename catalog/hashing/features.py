@@ -8,6 +8,7 @@ picture is (part of) the other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -66,7 +67,7 @@ def extract_sets(rgb: np.ndarray, limits: tuple[int, ...]) -> list[Features]:
         )
         return [empty for _ in limits]
     # Detect generously, then keep the strongest per grid cell so a crop of any part keeps some.
-    detector = cv2.ORB_create(
+    detector = cv2.ORB.create(
         nfeatures=max(max(limits) * 4, 500),
         scaleFactor=1.2,
         nlevels=8,
@@ -89,7 +90,9 @@ def extract_sets(rgb: np.ndarray, limits: tuple[int, ...]) -> list[Features]:
     return sets
 
 
-def _spread(keypoints: list, width: int, height: int, limit: int, grid: int = 4) -> np.ndarray:
+def _spread(
+    keypoints: Sequence[cv2.KeyPoint], width: int, height: int, limit: int, grid: int = 4
+) -> np.ndarray:
     """Pick up to ``limit`` keypoints: the strongest of every grid cell, then the second, ..."""
     xy = np.array([kp.pt for kp in keypoints], dtype=np.float32)
     response = np.array([kp.response for kp in keypoints], dtype=np.float32)

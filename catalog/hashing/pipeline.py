@@ -146,8 +146,8 @@ def query_from_array(
             )
     # ORB is rotation-invariant but not mirror-invariant: also describe the mirror image.
     images = {"original": rgb, "flip_horizontal": np.ascontiguousarray(rgb[:, ::-1])}
-    features = [
+    feature_sets = [
         ("original", features if features is not None else orb.extract(rgb, orb.QUERY_KEYPOINTS)),
         ("flip_horizontal", orb.extract(images["flip_horizontal"], orb.QUERY_KEYPOINTS)),
     ]
-    return QueryFingerprint(sha256, hashes, features, images)
+    return QueryFingerprint(sha256, hashes, feature_sets, images)

@@ -120,7 +120,7 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
             mime = "video/webm"
         elif container.format.name == "matroska,webm":
             mime = "video/x-matroska"
-        metadata = {
+        metadata: dict[str, Any] = {
             "container": container.format.name.split(",")[0],
             "codec": stream.codec_context.name,
             "frame_rate": round(float(stream.average_rate), 3) if stream.average_rate else None,
@@ -189,7 +189,13 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
     return 0.0
 
 
-def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only: bool) -> None:  # noqa: ANN001
+def _sample(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    fingerprint: VideoFingerprint,
+    *,
+    keyframes_only: bool,
+) -> None:
     stream.thread_type = "NONE"  # one core per file; bulk import runs files in parallel
     # Deblocking and non-reference frames are invisible at 512 pixels; skipping them is most
     # of the decoding cost saved.
@@ -260,7 +266,8 @@ def _sample(container, stream, fingerprint: VideoFingerprint, *, keyframes_only:
 def _thumb(frame: av.VideoFrame) -> np.ndarray:
     """Return a 16x16-ish grey thumbnail from the luma plane, without converting the frame."""
     plane = frame.planes[0]
-    luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    luma = rows[:, : plane.width]
     step_y, step_x = max(1, plane.height // 16), max(1, plane.width // 16)
     return luma[::step_y, ::step_x][:16, :16].astype(np.float32)
 
@@ -295,20 +302,28 @@ def poster_and_sheet(
 def frames_at(data: bytes, times: list[float]) -> list[tuple[float, Image.Image]]:
     wanted = sorted(set(times))
     found: list[tuple[float, Image.Image]] = []
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONREF"
         start = (
-            float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+            float(stream.start_time * stream.time_base)
+            if stream.start_time is not None and stream.time_base
+            else 0.0
         )
         position = 0
         try:
             for frame in container.decode(stream):
                 if position >= len(wanted):
                     break
-                time = float(frame.pts * stream.time_base) - start if frame.pts is not None else 0.0
+                time = (
+                    float(frame.pts * stream.time_base) - start
+                    if frame.pts is not None and stream.time_base
+                    else 0.0
+                )
                 if time + 1e-3 >= wanted[position]:
-                    found.append((wanted[position], frame.to_image()))
+                    # PyAV's stub leaves VideoFrame.to_image unannotated (it returns a PIL Image).
+                    image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+                    found.append((wanted[position], image))
                     while position < len(wanted) and wanted[position] <= time + 1e-3:
                         position += 1
         except av.FFmpegError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import faiss
 import numpy as np
@@ -68,7 +69,7 @@ class Match:
     query_variant: str = "full/original"
     row_id: int | None = None
     frame_time: float | None = None
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def set_threads(count: int) -> None:
@@ -278,7 +279,10 @@ class CatalogIndex:
                     )
                 )
                 continue
-            result = _aggregate(found, len(usable), self.hashes[PDQ].frame_count(media_id))
+            # Every frame of a catalogued video carries its time, so no pair is dropped here;
+            # the filter only narrows the type.
+            timed = [(t, hit_time, d) for t, hit_time, d in found if hit_time is not None]
+            result = _aggregate(timed, len(usable), self.hashes[PDQ].frame_count(media_id))
             if result is not None:
                 result.media_id = media_id
                 matches.append(result)
@@ -304,7 +308,7 @@ SEGMENT_GAP_S = 2.0
 
 
 def _aggregate(
-    found: list[tuple[float, float | None, int]], query_frames: int, candidate_frames: int
+    found: list[tuple[float, float, int]], query_frames: int, candidate_frames: int
 ) -> Match | None:
     """Group (query time, candidate time, distance) pairs by time offset into segments."""
     ordered = sorted(found, key=lambda item: (item[1] - item[0], item[0]))

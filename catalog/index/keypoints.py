@@ -128,8 +128,8 @@ class KeypointIndex:
             candidate = Features(
                 entry.points, np.zeros((0, DESCRIPTOR_BYTES), np.uint8), entry.width, entry.height
             )
-            pairs = np.array(list(pairs_by_query.items()), dtype=np.int64)
-            result = verify(query, candidate, pairs)
+            pair_array = np.array(list(pairs_by_query.items()), dtype=np.int64)
+            result = verify(query, candidate, pair_array)
             if result is not None:
                 matches.append(
                     FeatureMatch(

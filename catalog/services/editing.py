@@ -229,6 +229,8 @@ def add_acknowledgement(
     if media_id is not None:
         added = build_acknowledgement(session, ack, actor, media=get_media(session, media_id))
     else:
+        # The check above leaves exactly one of the two ids set, here the incident's.
+        assert incident_id is not None
         added = build_acknowledgement(
             session, ack, actor, incident=get_named(session, Incident, incident_id)
         )

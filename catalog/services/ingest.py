@@ -41,7 +41,7 @@ from ..models import (
     User,
 )
 from ..storage import Storage
-from . import Invalid, audit
+from . import Invalid, audit, fetch
 from .matching import IndexHolder
 from .records import (
     aware,
@@ -494,7 +494,7 @@ def _add_to_existing(
     ):
         return IngestResult(media, False)
     lock_for_write(session)
-    media = session.get(Media, media.id)  # re-read inside the write transaction
+    media = fetch(session, Media, media.id, "media")  # re-read inside the write transaction
     sighting = apply_details(session, media, details, actor)
     audit.record(
         session,

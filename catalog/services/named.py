@@ -54,6 +54,9 @@ def _party(session: Session, value: Any) -> Party | None:
     return party_named(session, value) if value else None
 
 
+# The kinds of named record this module serves.
+NamedModel = Incident | Source | Party | Tag
+
 # Per kind: its name column, and for every other field a cleaner of what is typed.
 NAME_COLUMN = {Incident: "title", Source: "name", Party: "name", Tag: "name"}
 NAME_LIMIT = {Incident: 300, Source: 200, Party: 200, Tag: 100}
@@ -81,12 +84,12 @@ FIELDS: dict[type, dict[str, Cleaner]] = {
 NOUN = {Incident: "incident", Source: "source", Party: "party", Tag: "tag"}
 
 
-def get_named(session: Session, model: type, record_id: int) -> Any:
+def get_named(session: Session, model: type[NamedModel], record_id: int) -> Any:
     """Return the incident, source, party or tag with this id, or raise NotFound."""
     return fetch(session, model, record_id, NOUN[model])
 
 
-def list_named(session: Session, model: type) -> list:
+def list_named(session: Session, model: type[NamedModel]) -> list:
     """Return every incident, source, party or tag, by name."""
     return list(session.scalars(sa.select(model).order_by(getattr(model, NAME_COLUMN[model]))))
 
@@ -158,7 +161,7 @@ def source_detail(
 def party_detail(
     session: Session, party_id: int
 ) -> tuple[Party, list[Acknowledgement], list[Source]]:
-    """Return a party, its acknowledgements (of media and of incidents) and the sources that speak for it."""
+    """Return a party, its acknowledgements (of media and incidents) and its affiliated sources."""
     party = get_named(session, Party, party_id)
     acks = session.scalars(
         sa.select(Acknowledgement)
@@ -176,7 +179,9 @@ def party_detail(
     return party, list(acks), list(sources)
 
 
-def _clean_name(session: Session, model: type, value: Any, record_id: int | None = None) -> str:
+def _clean_name(
+    session: Session, model: type[NamedModel], value: Any, record_id: int | None = None
+) -> str:
     key = NAME_COLUMN[model]
     name = clean_text(value, key, NAME_LIMIT[model])
     if not name:
@@ -187,7 +192,9 @@ def _clean_name(session: Session, model: type, value: Any, record_id: int | None
     return name
 
 
-def _apply(session: Session, model: type, record: Any, values: dict[str, Any]) -> dict[str, Any]:
+def _apply(
+    session: Session, model: type[NamedModel], record: Any, values: dict[str, Any]
+) -> dict[str, Any]:
     """Set the given fields (the name checked for clashes); return what changed."""
     key = NAME_COLUMN[model]
 
@@ -197,7 +204,9 @@ def _apply(session: Session, model: type, record: Any, values: dict[str, Any]) -
     return apply_changes(session, record, values, {key: name, **FIELDS[model]}, NOUN[model])
 
 
-def create_named(session: Session, model: type, values: dict[str, Any], actor: User | None) -> Any:
+def create_named(
+    session: Session, model: type[NamedModel], values: dict[str, Any], actor: User | None
+) -> Any:
     """Create an incident, source, party or tag; its name must be new."""
     lock_for_write(session)
     key = NAME_COLUMN[model]
@@ -217,7 +226,11 @@ def create_named(session: Session, model: type, values: dict[str, Any], actor: U
 
 
 def update_named(
-    session: Session, model: type, record_id: int, values: dict[str, Any], actor: User | None
+    session: Session,
+    model: type[NamedModel],
+    record_id: int,
+    values: dict[str, Any],
+    actor: User | None,
 ) -> Any:
     """Change the given fields of an incident, source, party or tag (null clears a field)."""
     lock_for_write(session)
@@ -246,7 +259,7 @@ REFERENCES: dict[type, list[tuple[str, Any]]] = {
 }
 
 
-def _uses(session: Session, model: type, record_id: int) -> list[str]:
+def _uses(session: Session, model: type[NamedModel], record_id: int) -> list[str]:
     """Say what still points at a record, in words; empty when nothing does."""
     found = [
         (what, session.scalar(sa.select(sa.func.count()).where(column == record_id)) or 0)
@@ -255,7 +268,9 @@ def _uses(session: Session, model: type, record_id: int) -> list[str]:
     return [f"{n} {what}" for what, n in found if n]
 
 
-def delete_named(session: Session, model: type, record_id: int, actor: User | None) -> None:
+def delete_named(
+    session: Session, model: type[NamedModel], record_id: int, actor: User | None
+) -> None:
     """Delete an incident, source or party nothing refers to, or a tag (taken off its media)."""
     lock_for_write(session)
     record = get_named(session, model, record_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -87,6 +87,12 @@ class ProvenanceSummary:
             "incident_acknowledgements": self.incident_acknowledgements,
             "flags": self.flags,
         }
+
+
+@overload
+def _iso(moment: datetime) -> str: ...
+@overload
+def _iso(moment: datetime | None) -> str | None: ...
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -389,7 +395,8 @@ def _flags(row: Any, earliest: dict[str, Any] | None) -> list[dict[str, str]]:
         flags.append(
             {
                 "code": "metadata_stripped",
-                "message": "The file carries no EXIF, XMP or C2PA data: it was probably re-encoded or stripped on the way (typical of social platforms).",
+                "message": "The file carries no EXIF, XMP or C2PA data: it was probably"
+                " re-encoded or stripped on the way (typical of social platforms).",
             }
         )
     first = earliest["time"] if earliest else None
@@ -398,7 +405,8 @@ def _flags(row: Any, earliest: dict[str, Any] | None) -> list[dict[str, str]]:
         flags.append(
             {
                 "code": "captured_after_first_sighting",
-                "message": f"The file says it was captured at {captured}, after it was first seen ({first}).",
+                "message": f"The file says it was captured at {captured},"
+                f" after it was first seen ({first}).",
             }
         )
     claimed = _iso(row.claimed_captured_at)
@@ -413,7 +421,7 @@ def _flags(row: Any, earliest: dict[str, Any] | None) -> list[dict[str, str]]:
 
 
 def _later(captured: str, first: str) -> bool:
-    """Whether an EXIF capture time is surely after a UTC time (without its offset, by over 14 h)."""
+    """Whether an EXIF capture time is surely after a UTC time (with no offset, by over 14 h)."""
     try:
         moment = datetime.fromisoformat(captured)
         seen = datetime.fromisoformat(first)

@@ -116,7 +116,7 @@ def url_cleaner(field: str) -> Cleaner:
     return lambda _session, value: clean_url(value, field)
 
 
-def choice_cleaner(kind: type, field: str) -> Cleaner:
+def choice_cleaner(kind: type[Enum], field: str) -> Cleaner:
     """A cleaner for a field that takes one value of a closed vocabulary."""
 
     def clean(_session: Session, value: Any) -> Any:
@@ -142,7 +142,7 @@ def shown(value: Any) -> Any:
 def apply_changes(
     session: Session, record: Any, values: dict[str, Any], cleaners: dict[str, Cleaner], noun: str
 ) -> dict[str, Any]:
-    """Set each given field through its cleaner; return {field: {from, to}} for those that changed."""
+    """Set each given field via its cleaner; return {field: {from, to}} for those that changed."""
     changes: dict[str, Any] = {}
     for field, raw in values.items():
         if field not in cleaners:

@@ -251,7 +251,9 @@ def as_csv(report: Report) -> str:
                 **base,
                 "section": "media",
                 "time": m["catalogued_at"],
-                "detail": f"{m['kind']} {m['mime_type']} {m['size_bytes']} bytes; title: {m['title'] or ''}; credit: {m['credit'] or ''}; verification: {m['verification']}",
+                "detail": f"{m['kind']} {m['mime_type']} {m['size_bytes']} bytes;"
+                f" title: {m['title'] or ''}; credit: {m['credit'] or ''};"
+                f" verification: {m['verification']}",
             }
         )
         for h in m["hashes"]:
@@ -320,7 +322,8 @@ def as_csv(report: Report) -> str:
                     **base,
                     "section": "link",
                     "distance": link["distance"],
-                    "detail": f"{link['kind']} #{link['source_media_id']} -> #{link['target_media_id']} ({link['algorithm']}, {link['review']})",
+                    "detail": f"{link['kind']} #{link['source_media_id']}"
+                    f" -> #{link['target_media_id']} ({link['algorithm']}, {link['review']})",
                 }
             )
         for flag in m["provenance"]["flags"]:

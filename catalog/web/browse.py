@@ -99,7 +99,7 @@ def media_list():
     ), 422 if errors else 200
 
 
-def _create(model: type, form: Any, endpoint: str, key: str) -> Any:
+def _create(model: type[named.NamedModel], form: Any, endpoint: str, key: str) -> Any:
     if not form.validate_on_submit():
         flash(
             "Not created: "
@@ -116,7 +116,7 @@ def _create(model: type, form: Any, endpoint: str, key: str) -> Any:
     return redirect(url_for(endpoint, **{f"{endpoint.split('.')[1]}_id": record.id}))
 
 
-def _update(model: type, record_id: int, form: Any) -> None:
+def _update(model: type[named.NamedModel], record_id: int, form: Any) -> None:
     if not form.validate_on_submit():
         flash(
             "Not saved: " + "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items()),
@@ -131,7 +131,7 @@ def _update(model: type, record_id: int, form: Any) -> None:
         flash("Saved.", "success")
 
 
-def _delete(model: type, record_id: int, endpoint: str) -> Any:
+def _delete(model: type[named.NamedModel], record_id: int, endpoint: str) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -234,7 +234,9 @@ def add_incident_acknowledgement(incident_id: int):
     return redirect(url_for("web.incident", incident_id=incident_id))
 
 
-def _named_pages(model: type, form_class: type, plural: str, singular: str, detail: Any) -> None:
+def _named_pages(
+    model: type[named.NamedModel], form_class: type, plural: str, singular: str, detail: Any
+) -> None:
     """Register the list, page, edit and delete views of sources or parties."""
 
     @role_required(Role.VIEWER, post=Role.ANALYST)
@@ -275,13 +277,13 @@ def _named_pages(model: type, form_class: type, plural: str, singular: str, deta
         )
 
     @role_required(Role.ANALYST)
-    def edit(**kwargs: int):
+    def edit(**kwargs: Any):
         record_id = kwargs[f"{singular}_id"]
         _update(model, record_id, form_class())
         return redirect(url_for(f"web.{singular}", **kwargs))
 
     @role_required(Role.ANALYST)
-    def delete(**kwargs: int):
+    def delete(**kwargs: Any):
         return _delete(model, kwargs[f"{singular}_id"], f"web.{plural}") or redirect(
             url_for(f"web.{singular}", **kwargs)
         )

@@ -4,6 +4,7 @@ inputs the services take."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -64,7 +65,7 @@ class AwareDateTimeField(StringField):
         return self.data.isoformat(timespec="minutes") if self.data else ""
 
 
-def _choices(enum: type, blank: str | None = None) -> list[SelectChoice]:
+def _choices(enum: type[Enum], blank: str | None = None) -> list[SelectChoice]:
     items = [SelectChoice(m.value, m.value.replace("_", " ")) for m in enum]
     return ([SelectChoice("", blank)] if blank is not None else []) + items
 
@@ -212,8 +213,9 @@ class MediaFields(FlaskForm):
 
 class UploadForm(MediaFields):
     file = FileField("Image or video", validators=[FileRequired("Choose a file to upload.")])
-    sighting = None  # set per instance below
-    acknowledgement = None
+    # Sub-forms, set per instance below.
+    sighting: SightingFields
+    acknowledgement: AcknowledgementFields
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

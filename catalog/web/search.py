@@ -129,7 +129,7 @@ def search():
 @bp.route("/compare/<id:a_id>/<id:b_id>")
 @role_required(Role.VIEWER)
 def compare(a_id: int, b_id: int):
-    """Two media side by side, with an overlay slider, their distances and, for video, the matching segments."""
+    """Two media side by side: overlay slider, distances and, for video, the matching segments."""
     if a_id == b_id:
         flash("Pick two different media to compare.", "warning")
         return redirect(url_for("web.media_page", media_id=a_id))
