@@ -13,11 +13,11 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test bench bench-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: run demo test lint hooks bench bench-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
-	@echo "make test   run the whole suite on SQLite and PostgreSQL"
+	@echo "make test   lint, type checks and the whole suite on SQLite and PostgreSQL"
 	@echo "make bench  accuracy and speed tables (figures go in benchmarks/RESULTS.md)"
 
 $(BIN)/python:
@@ -83,8 +83,18 @@ demo: install
 	echo "  Upload $(DEMO_INSTANCE)/to-upload/column-of-smoke-reposted.mp4 to see the match and its provenance."; echo
 	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
-test: install-dev system-deps
+test: install-dev system-deps lint
 	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)
+
+# The house rules, failing on any finding: lint, formatting, types (strict on the pure cores).
+# The same checks run before each commit once `make hooks` has installed them.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+hooks: install-dev
+	$(BIN)/pre-commit install
 
 # Accuracy on the sample media, speed and memory, video, and the API under gunicorn; BENCH_ARGS passes options to speed.py,
 # e.g. BENCH_ARGS="--sizes 1000000" to skip the 10-million run.

@@ -34,7 +34,14 @@ import numpy as np
 from catalog import create_app
 from catalog.db import get_session
 from catalog.services import accounts
-from tests.media import DATA
+from tests.media import (
+    ALL_PHOTOS,
+    BRIDGE_EDITS,
+    EXIF_ORIENTATIONS,
+    LABELME,
+    PHOTOS,
+    TE,
+)
 
 from .speed import ROOT, fill_catalogue, table
 
@@ -151,8 +158,14 @@ def run_wrk(
 
 
 def real_jpegs() -> list[bytes]:
-    """Every JPEG among the sample media."""
-    return [path.read_bytes() for path in sorted(DATA.rglob("*.jpg"))]
+    """Every JPEG among the sample media (28), named one by one so none goes missing."""
+    paths = (
+        [PHOTOS / name for name in ALL_PHOTOS if name.endswith(".jpg")]
+        + [TE / "bridge-mods" / name for name in ["aaa-orig.jpg", *BRIDGE_EDITS]]
+        + [TE / "labelme-subset" / name for name in LABELME]
+        + [TE / "exif-rotn" / f"exif-rotn-{o}.jpg" for o in EXIF_ORIENTATIONS]
+    )
+    return [path.read_bytes() for path in paths]
 
 
 def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> float:

@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "INDEX_KIND": "flat",
     # Threads per process for index searches; web workers and import already use every core.
     "INDEX_THREADS": 1,
+    # Name the answering process (host:pid) in an X-Served-By header on every response, to
+    # tell app servers and workers apart behind a balancer. Off: it tells clients about hosts.
+    "SERVED_BY_HEADER": False,
 }
 
 

@@ -1,8 +1,12 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators, and (when the
+``SERVED_BY_HEADER`` setting asks for it) the name of the process behind every answer."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+import os
+import socket
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,3 +49,11 @@ def init_app(app: Flask) -> None:
     # Read once: the migrations on disk do not change while the process runs.
     app.extensions["catalog.schema_head"] = schema.head_revision()
     app.register_blueprint(bp)
+    if app.config["SERVED_BY_HEADER"]:
+        app.after_request(_served_by)
+
+
+def _served_by(response: Response) -> Response:
+    # Read per answer: gunicorn forks its workers after the app is built.
+    response.headers["X-Served-By"] = f"{socket.gethostname()}:{os.getpid()}"
+    return response

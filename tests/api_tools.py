@@ -52,9 +52,12 @@ def upload(
     )
 
 
-def assert_problem(response, status: int, text: str = "") -> None:
+def assert_problem(response, status: int, text: str | None = None) -> None:
+    """Assert an RFC 9457 answer with ``status``, a detail for people and, if given, ``text``."""
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
     body = response.json
     assert body["status"] == status and body["title"] and "type" in body
-    assert text in json.dumps(body)
+    assert isinstance(body["detail"], str) and body["detail"].strip(), body
+    if text is not None:
+        assert text and text in json.dumps(body), (text, body)

@@ -25,7 +25,7 @@ def _name(common_name: str) -> x509.Name:
 
 @lru_cache(maxsize=1)
 def credentials() -> tuple[bytes, bytes]:
-    """Return (certificate chain PEM, private key PEM) of a signing certificate under a test root."""
+    """Return (chain PEM, private key PEM) of a signing certificate under a test root."""
     now = datetime.datetime.now(datetime.UTC)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = (

@@ -1,12 +1,16 @@
 """Fixtures shared by the suite: the database backends, a migrated database, the app.
 
 Every test that takes ``backend`` (directly or through ``app``) runs once per database named
-with ``--db`` (``make test`` passes both). Tests share one migrated database per backend and
-each runs inside a transaction that is rolled back, so they neither see nor leave data.
+with ``--db`` (``make test`` passes both); a plain ``pytest`` runs both too when a private
+PostgreSQL server can be started here, and says loudly when it cannot. Tests share one
+migrated database per backend and each runs inside a transaction that is rolled back, so
+they neither see nor leave data.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,9 +22,11 @@ from flask.testing import FlaskCliRunner
 from catalog import create_app, schema
 from catalog.db import database, make_engine
 
-from .pgserver import PostgresServer
+from .pgserver import PostgresServer, find_bindir
 
 BACKENDS = ("sqlite", "postgresql")
+BACKENDS_KEY = pytest.StashKey[list[str]]()
+PG_MISSING_KEY = pytest.StashKey["str | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,13 +34,59 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--db",
         action="append",
         choices=BACKENDS,
-        help="database backend to run database tests on (repeatable; default sqlite)",
+        help="database backend to run database tests on (repeatable; default: both when a "
+        "PostgreSQL server can be started here, else SQLite with a warning)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("db")
+    missing = None
+    if not chosen:
+        missing = postgres_missing()
+        chosen = ["sqlite"] if missing else list(BACKENDS)
+    config.stash[BACKENDS_KEY] = chosen
+    config.stash[PG_MISSING_KEY] = missing
+
+
+def postgres_missing() -> str | None:
+    """Why no private PostgreSQL server can be started here, or None when one can."""
+    try:
+        bindir = find_bindir()
+    except RuntimeError as exc:
+        return str(exc)
+    if not (bindir / "initdb").is_file():
+        return f"no initdb in {bindir}"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no 'postgres' user to run the server as"
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"databases: {', '.join(config.stash[BACKENDS_KEY])}"]
+    if config.stash[PG_MISSING_KEY]:
+        lines.append(f"!!! PostgreSQL NOT TESTED: {config.stash[PG_MISSING_KEY]} !!!")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    missing = terminalreporter.config.stash[PG_MISSING_KEY]
+    if missing:
+        terminalreporter.section("PostgreSQL NOT TESTED", sep="!", red=True, bold=True)
+        terminalreporter.line(
+            f"{missing}. The PostgreSQL-only code (advisory locks, id limits) did not run; "
+            "`make test` installs PostgreSQL and runs both databases.",
+            red=True,
+            bold=True,
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        backends = metafunc.config.getoption("db") or ["sqlite"]
+        backends = metafunc.config.stash[BACKENDS_KEY]
         metafunc.parametrize("backend", backends, scope="session")
 
 

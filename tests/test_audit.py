@@ -55,7 +55,8 @@ def test_removed_event_is_detected(session: Session) -> None:
     session.execute(sa.delete(AuditEvent).where(AuditEvent.id == events[1].id))
     faults = audit.verify_chain(session).faults
     assert faults == [
-        f"event {events[2].id}: does not follow the event before it (an event was removed or inserted)"
+        f"event {events[2].id}: does not follow the event before it"
+        " (an event was removed or inserted)"
     ]
 
 

@@ -124,7 +124,7 @@ def sign_in(browser, base: str, username: str, **context: object):
     page = browser.new_page(**context)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # The Content-Security-Policy allows no inline script or style: a page that needs one fails here.
+    # The Content-Security-Policy allows no inline script or style: a page needing one fails here.
     page.on(
         "console",
         lambda message: (
@@ -285,7 +285,8 @@ def test_video_page_seeks_from_the_keyframe_strip(browser, live_server: str, sho
     assert frames.count() >= 5
     target = float(frames.nth(3).get_attribute("data-seek"))
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.keyframe img')].slice(0, 5).every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('.keyframe img')].slice(0, 5)"
+        ".every(i => i.complete && i.naturalWidth > 0)"
     )
     frames.nth(3).click()
     assert (
@@ -307,7 +308,16 @@ def test_upload_over_the_limit_is_refused_before_sending(
     page.goto(f"{live_server}/upload")
     page.set_input_files("input[name=file]", str(big))
     assert "larger than the upload limit of 20 MB" in page.inner_text("[data-dropzone]")
-    page.click("[data-submit]")
+    # The upload goes by XHR, so the address would not change even if it were sent: watch for
+    # the request itself. None may leave within two seconds of the click.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with (
+        pytest.raises(PlaywrightTimeout),
+        page.expect_request(lambda r: r.method == "POST", timeout=2000),
+    ):
+        page.click("[data-submit]")
+    assert page.is_hidden("[data-progress]")
     assert page.url == f"{live_server}/upload"
     page.close()
 
@@ -333,7 +343,8 @@ def test_demo_repost_shows_match_acknowledgement_and_first_sighting_on_one_scree
     first_seen = page.inner_text("[data-first-seen]")
     assert "Moscow news Telegram channel" in first_seen and "deleted" in first_seen
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.keyframe img')].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('.keyframe img')].slice(0, 4)"
+        ".every(i => i.complete && i.naturalWidth > 0)"
     )
     page.screenshot(path=str(shots / "demo-match.png"))
     assert page.script_errors == []

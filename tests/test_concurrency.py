@@ -30,6 +30,7 @@ from .test_serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
+WORKERS = 3
 
 
 def migrated(url: str) -> None:
@@ -119,13 +120,22 @@ def test_different_uploads_at_once_all_land(app_factory, fresh_database_url: str
 
 def request(
     port: int, method: str, path: str, headers: dict, body: bytes | None = None
-) -> tuple[int, dict]:
+) -> tuple[int, dict, str]:
+    """Send one request on its own connection; return status, JSON body and the process
+    that answered (X-Served-By)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request(method, path, body, headers)
     response = connection.getresponse()
     payload = response.read()
+    served_by = response.getheader("X-Served-By", "")
     connection.close()
-    return response.status, json.loads(payload) if payload else {}
+    return response.status, json.loads(payload) if payload else {}, served_by
+
+
+def gets_at_once(port: int, path: str, headers: dict, count: int = 6) -> list:
+    """Send ``count`` GETs together (a sync worker takes one at a time, so they spread over
+    the workers); return each answer, or the error that stopped it."""
+    return at_once(count, lambda _: request(port, "GET", path, headers))
 
 
 def test_a_media_added_through_one_worker_is_found_through_every_worker_within_two_seconds(
@@ -138,6 +148,7 @@ def test_a_media_added_through_one_worker_is_found_through_every_worker_within_t
         "CATALOG_MEDIA_ROOT": str(tmp_path / "media"),
         "CATALOG_SECRET_KEY": "workers-test",
         "CATALOG_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CATALOG_SERVED_BY_HEADER": "true",
     }
     cli = [sys.executable, "-m", "flask", "--app", "wsgi", "catalog"]
     subprocess.run(
@@ -171,7 +182,7 @@ def test_a_media_added_through_one_worker_is_found_through_every_worker_within_t
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "3",
+            str(WORKERS),
             "--access-logfile",
             "/dev/null",
             "wsgi:app",
@@ -183,22 +194,26 @@ def test_a_media_added_through_one_worker_is_found_through_every_worker_within_t
         start_new_session=True,
     )
     try:
-        deadline, streak = time.monotonic() + 60, 0
-        while streak < 15:  # every worker has answered ready (connections are spread over them)
-            try:
-                streak = streak + 1 if request(port, "GET", "/readyz", {})[0] == 200 else 0
-            except OSError:
-                streak = 0
-                time.sleep(0.2)
-            assert time.monotonic() < deadline, "gunicorn did not become ready"
+        # Ready means every one of the three workers has answered ready, each naming itself.
+        deadline, workers = time.monotonic() + 60, set()
+        while len(workers) < WORKERS:
+            answers = gets_at_once(port, "/readyz", {})
+            workers |= {a[2] for a in answers if not isinstance(a, Exception) and a[0] == 200}
+            if any(isinstance(a, OSError) for a in answers):
+                time.sleep(0.2)  # not listening yet
+            assert time.monotonic() < deadline, f"only {len(workers)} workers became ready"
+        assert len(workers) == WORKERS and all(":" in who for who in workers), workers
         # Every worker's index is loaded (and empty); now one of them takes an upload.
         boundary = "b0undary"
         body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'.encode()
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+            ).encode()
             + encode(pattern(seed=3), "PNG")
             + f"\r\n--{boundary}--\r\n".encode()
         )
-        status, created = request(
+        status, created, uploader = request(
             port,
             "POST",
             "/api/v1/media",
@@ -206,25 +221,31 @@ def test_a_media_added_through_one_worker_is_found_through_every_worker_within_t
             body,
         )
         added = time.monotonic()
-        assert status == 201
+        assert status == 201 and uploader in workers
         pdq = next(
             h["hex"]
             for h in created["media"]["hashes"]
             if h["algorithm"] == "pdq" and h["variant"] == "full"
         )
-        found_from, streak = None, 0
-        while streak < 30 and time.monotonic() - added < 10:
-            _, answer = request(
-                port, "GET", f"/api/v1/search/hash?algorithm=pdq&hex={pdq}", headers
-            )
-            hit = any(m["media_id"] == created["media"]["id"] for m in answer.get("matches", []))
-            if hit and found_from is None:
-                found_from = time.monotonic() - added
-            streak = streak + 1 if hit else 0
-            if not hit:
-                found_from = None
+        path = f"/api/v1/search/hash?algorithm=pdq&hex={pdq}"
+        found_by: dict[str, float] = {}  # worker -> seconds after the upload it first found it
+        missed_after_finding: list[str] = []
+        while set(found_by) != workers and time.monotonic() - added < 10:
+            for status, answer, who in gets_at_once(port, path, headers):
+                assert status == 200 and who in workers, (status, who)
+                hit = any(m["media_id"] == created["media"]["id"] for m in answer["matches"])
+                if hit:
+                    found_by.setdefault(who, time.monotonic() - added)
+                elif who in found_by:
+                    missed_after_finding.append(who)
             time.sleep(0.02)
-        assert streak >= 30 and found_from is not None and found_from <= 2.0, (streak, found_from)
+        assert set(found_by) == workers, f"never found through {workers - set(found_by)}"
+        assert max(found_by.values()) <= 2.0, found_by
+        assert not missed_after_finding, missed_after_finding
+        # And from then on every answer, whoever gives it, finds it.
+        for _ in range(5):
+            answers = gets_at_once(port, path, headers)
+            assert all(a["matches"] and s == 200 for s, a, _ in answers)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -16,10 +16,13 @@ from .media import encode, pattern, sample
 
 XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    '<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
-    'xmlns:stEvt="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#" xmp:CreatorTool="Adobe Photoshop 25.0" '
+    '<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+    'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+    'xmlns:stEvt="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#" '
+    'xmp:CreatorTool="Adobe Photoshop 25.0" '
     'xmp:CreateDate="2023-05-03T02:31:00+03:00" photoshop:Credit="Photographer / AFP">'
-    '<xmp:History><rdf:Seq><rdf:li stEvt:action="created"/><rdf:li stEvt:action="saved"/></rdf:Seq></xmp:History>'
+    '<xmp:History><rdf:Seq><rdf:li stEvt:action="created"/>'
+    '<rdf:li stEvt:action="saved"/></rdf:Seq></xmp:History>'
     "</rdf:Description></rdf:RDF></x:xmpmeta>"
 )
 

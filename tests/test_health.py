@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 
 from flask import Flask
@@ -49,3 +51,17 @@ def test_readyz_waits_for_the_index_when_it_is_preloading(app: Flask, client: Fl
         holder.refresh(get_session(), force=True)
     response = client.get("/readyz")
     assert response.status_code == 200 and response.json["index"] == "loaded"
+
+
+def test_no_process_name_unless_asked(client: FlaskClient) -> None:
+    assert "X-Served-By" not in client.get("/healthz").headers
+
+
+def test_served_by_names_the_answering_process(
+    migrated_url: str, app_factory: Callable[..., Flask]
+) -> None:
+    app = app_factory(migrated_url, SERVED_BY_HEADER=True)
+    client = app.test_client()
+    for path in ("/healthz", "/login", "/api/v1/media"):
+        host, _, pid = client.get(path).headers["X-Served-By"].rpartition(":")
+        assert host == socket.gethostname() and int(pid) == os.getpid(), path

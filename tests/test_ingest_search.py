@@ -267,7 +267,9 @@ def test_search_by_file_exact_then_near_duplicates_with_provenance(
             "media_id": original.id,
             "this_file": True,
             "relation": None,
-            "summary": "This file was semi-officially acknowledged by Government of R via State TV.",
+            "summary": (
+                "This file was semi-officially acknowledged by Government of R via State TV."
+            ),
         }
     ]
     # The copy inherits the cluster's provenance, saying it was the original that was acknowledged.

@@ -68,7 +68,8 @@ def test_vocabularies_are_enforced_by_the_database(
         "acknowledgements": "INSERT INTO acknowledgements (party_id, media_id, status, created_at) "
         f"VALUES ({party.id}, {media.id}, :v, CURRENT_TIMESTAMP)",
         "media": "UPDATE media SET verification = :v",
-        "media_links": "INSERT INTO media_links (source_media_id, target_media_id, kind, review, created_at) "
+        "media_links": "INSERT INTO media_links"
+        " (source_media_id, target_media_id, kind, review, created_at) "
         f"VALUES ({media.id}, {other.id}, :v, 'proposed', CURRENT_TIMESTAMP)",
         "users": "INSERT INTO users (username, password_hash, role, active, created_at) "
         "VALUES ('u', 'x', :v, true, CURRENT_TIMESTAMP)",
