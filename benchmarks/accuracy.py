@@ -172,7 +172,10 @@ class Baseline:
         self.stored.append((name, self.hash(data)))
 
     def match(self, data: bytes) -> set[str]:
-        query = self.hash(data)
+        try:
+            query = self.hash(data)
+        except (OSError, ValueError):  # a mode the naive pipeline cannot convert (LAB, ...)
+            return set()
         return {name for name, bits in self.stored if hamming(bits, query) <= self.threshold}
 
 
