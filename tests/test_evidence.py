@@ -335,3 +335,41 @@ def test_summaries_made_together_keep_their_own_sources(session: Session) -> Non
     found = summarise(session, [first.id, second.id])
     assert found[first.id].sources == ["State TV"] and found[second.id].sources == ["Wire"]
     assert [a["party"] for a in found[second.id].acknowledgements] == []
+
+
+def test_csv_cells_never_start_a_formula(app: Flask, session: Session) -> None:
+    from catalog.services import reports
+    from catalog.services.ingest import AcknowledgementInput, IngestDetails, SightingInput
+
+    from .test_ingest_search import ingest
+
+    hostile = {
+        "party": '=HYPERLINK("http://127.0.0.1/x","click")',
+        "source": "+cmd|' /C calc'!A0",
+        "statement": "@SUM(1+1)*cmd",
+        "title": "-2+3",
+        "credit": "\t=1",
+    }
+    media = ingest(
+        app,
+        encode(pattern(seed=21), "PNG"),
+        IngestDetails(
+            title=hostile["title"],
+            credit=hostile["credit"],
+            sighting=SightingInput(url="https://t.me/c/1", source="\r=2+2"),
+            acknowledgement=AcknowledgementInput(
+                party=hostile["party"],
+                status="denied",
+                statement=hostile["statement"],
+                source=hostile["source"],
+            ),
+        ),
+    ).media
+    made = reports.media_report(session, media.id, "media", 0.45)
+    rows = list(csv.reader(io.StringIO(reports.as_csv(made))))
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    # Kept whole behind the quote that makes them text.
+    for value in (hostile["party"], hostile["source"], hostile["statement"]):
+        assert "'" + value in cells, value
+    assert any(cell.startswith("'\r=2+2") or cell == "'=2+2" for cell in cells)

@@ -24,6 +24,18 @@ XMP_FIELDS = {
     "DigitalSourceType": "digital_source_type",
     "Label": "label",
 }
+# The head of an XMP packet that is read, the longest value kept, and the edit history's length.
+MAX_XMP_CHARS = 256 * 1024
+XMP_VALUE_CHARS = 500
+XMP_HISTORY_LIMIT = 20
+# prefix:Name="value" or <prefix:Name>value</prefix:Name>. Each part is bounded and a name must
+# start where a word starts, so a match attempt costs at most a name and a value.
+_NAME = r"[A-Za-z][\w.-]{0,40}"
+_XMP_PROPERTY = re.compile(
+    rf"(?<![\w.-])(?P<attr_prefix>{_NAME}):(?P<attr_name>[A-Za-z]\w{{0,40}})="
+    rf'"(?P<attr_value>[^"<]{{0,{XMP_VALUE_CHARS}}})"'
+    rf"|<{_NAME}:(?P<elem_name>[A-Za-z]\w{{0,40}})>(?P<elem_value>[^<]{{0,{XMP_VALUE_CHARS}}})<"
+)
 _C2PA_CONTEXT: Any = None
 
 
@@ -105,16 +117,24 @@ def read_xmp(packet: bytes | str | None) -> dict[str, str] | None:
     """Return the XMP fields analysts use from an XMP packet (attributes or elements)."""
     if not packet:
         return None
-    text = packet.decode("utf-8", "replace") if isinstance(packet, bytes) else packet
+    # Only the head of an oversized packet is read: the fields sit in its first description.
+    head = packet[:MAX_XMP_CHARS]
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     found: dict[str, str] = {}
-    for name, key in XMP_FIELDS.items():
-        # Plain pattern matching: no XML parser runs on untrusted input.
-        match = re.search(rf'\w+:{name}="([^"]{{1,500}})"', text) or re.search(
-            rf"<\w+:{name}>([^<]{{1,500}})</\w+:{name}>", text
-        )
-        if match:
-            found[key] = match.group(1).strip()
-    history = re.findall(r'stEvt:action="([^"]{1,50})"', text)
+    history: list[str] = []
+    # One pass over the packet with bounded patterns: no XML parser runs on untrusted input,
+    # and no pattern backtracks over more than a name or a value, so the time grows with the
+    # packet's length (a quadratic pattern let 64 KB of XMP stall a worker for minutes).
+    for match in _XMP_PROPERTY.finditer(text):
+        name = match.group("attr_name") or match.group("elem_name")
+        value = match.group("attr_value") if match.group("attr_name") else match.group("elem_value")
+        if name == "action" and match.group("attr_prefix") == "stEvt":
+            if len(history) < XMP_HISTORY_LIMIT and value:
+                history.append(value[:50])
+            continue
+        key = XMP_FIELDS.get(name)
+        if key and key not in found and value.strip():
+            found[key] = value.strip()
     if history:
-        found["history"] = ", ".join(history[:20])
+        found["history"] = ", ".join(history)
     return found or None

@@ -226,10 +226,29 @@ def as_json(report: Report) -> dict[str, Any]:
     }
 
 
+# A spreadsheet takes a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Return a text cell a spreadsheet will show as text, never run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _SafeWriter(csv.DictWriter):
+    """A DictWriter whose every text cell is neutralised: names, statements and URLs come
+    from users and from the files themselves."""
+
+    def writerow(self, rowdict: Any) -> Any:
+        return super().writerow({k: neutralise(v) for k, v in rowdict.items()})
+
+
 def as_csv(report: Report) -> str:
     """Return the report as CSV: one row per hash, sighting, acknowledgement, link and event."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer = _SafeWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     if report.incident:
         for a in report.incident["acknowledgements"]:
