@@ -36,12 +36,14 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed-runtime
 install-dev: $(VENV)/.installed-dev
 
-# Debian packages the tests need: a PostgreSQL server (started privately by the suite) and
-# Chromium for the browser tests (driven by Playwright through its executable path).
+# Debian packages the tests need: a PostgreSQL server and a Redis server (each started
+# privately by the suite on a Unix socket) and Chromium for the browser tests (driven by
+# Playwright through its executable path).
 system-deps:
 	@missing=""; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
 	if ! command -v chromium >/dev/null 2>&1; then missing="$$missing chromium fonts-dejavu-core"; fi; \
+	if ! command -v redis-server >/dev/null 2>&1; then missing="$$missing redis-server"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     "DATABASE_ECHO": False,
     "SESSION_COOKIE_HTTPONLY": True,
+    # A browser session ends after this long without a request, and this long after sign-in.
+    "SESSION_IDLE_MINUTES": 120,
+    "SESSION_MAX_HOURS": 12,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "JSON_SORT_KEYS": False,
     # Images with more pixels are refused before decoding (decompression bombs).
@@ -43,11 +46,19 @@ DEFAULTS: dict[str, Any] = {
     # clusters; confirmed links always do, rejected never.
     "CLUSTER_MIN_CONFIDENCE": 0.45,
     # Security: HTTPS redirect, HSTS and Secure cookies in production (config/production.py);
-    # sign-ins per address, and failed sign-ins per account before it is locked for the period.
+    # sign-ins per address; failed sign-ins of one account from one address allowed before
+    # each further one earns a wait, doubling from the first up to the longest, counted over
+    # the window. Counters live in RATE_LIMIT_STORAGE_URI ("redis://..." for several processes).
     "FORCE_HTTPS": False,
     "LOGIN_RATE_LIMIT": "20 per minute",
-    "LOGIN_LOCKOUT": "5 per 15 minutes",
+    "LOGIN_FREE_FAILURES": 3,
+    "LOGIN_FIRST_WAIT_SECONDS": 2,
+    "LOGIN_MAX_WAIT_SECONDS": 900,
+    "LOGIN_FAILURE_WINDOW_SECONDS": 3600,
     "RATE_LIMIT_STORAGE_URI": "memory://",
+    # Proxies in front of the app whose X-Forwarded-For and X-Forwarded-Proto are believed
+    # (0: none, the connection's own address is the client's).
+    "TRUSTED_PROXIES": 0,
     # Longer videos are refused (seconds).
     "MAX_VIDEO_SECONDS": 3 * 3600,
     "SEARCH_LIMIT": 50,

@@ -3,17 +3,25 @@
 Flask-Talisman sets a Content-Security-Policy that allows no inline script (and no inline
 style: the pages keep both in static files), X-Content-Type-Options: nosniff, and forbids
 framing (``frame-ancestors 'none'`` and X-Frame-Options: DENY); in production it also
-redirects to HTTPS, sends HSTS and marks the session cookie Secure. Flask-Limiter slows
-password guessing: a few sign-ins a minute per address, and an account that failed too often
-is locked for a while whatever address the attempts come from.
+redirects to HTTPS, sends HSTS and marks the session cookie Secure.
+
+Password guessing is slowed, never turned into a lock an attacker controls: Flask-Limiter
+allows a few sign-ins a minute per address, and failed sign-ins of one account from one
+address earn growing waits before that address may try that account again; the account's
+owner, signing in from elsewhere, is never held up. Counters live in the limiter's store
+(``RATE_LIMIT_STORAGE_URI``: memory for one process, Redis for several), and behind proxies the
+client address comes from ``X-Forwarded-For`` only for the ``TRUSTED_PROXIES`` in front.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+import time
+
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = {
     "default-src": "'self'",
@@ -27,23 +35,52 @@ CSP = {
     "frame-ancestors": "'none'",
 }
 
-limiter = Limiter(get_remote_address, storage_uri="memory://", strategy="moving-window")
+# The store comes from the app (RATELIMIT_STORAGE_URI): one shared by every worker and server.
+limiter = Limiter(get_remote_address, strategy="moving-window")
 talisman = Talisman()
-
-
-def login_username() -> str:
-    """The account a sign-in attempt names (the lock-out is per account)."""
-    return "login:" + (request.form.get("username") or "").strip().lower()[:64]
 
 
 def login_limits() -> str:
     """Sign-in attempts allowed per address."""
-    return current_app.config["LOGIN_RATE_LIMIT"]
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
-def lockout_limits() -> str:
-    """Failed sign-ins an account may have before it is locked for the period."""
-    return current_app.config["LOGIN_LOCKOUT"]
+def _pair(username: str) -> str:
+    account = (username or "").strip().lower()[:64]
+    return f"sign-in/{account}/{get_remote_address()}"
+
+
+def sign_in_wait(username: str) -> int:
+    """Seconds this address must still wait before trying ``username`` again (0: may try)."""
+    key = _pair(username) + "/wait"
+    if limiter.storage.get(key) <= 0:
+        return 0
+    return max(1, int(limiter.storage.get_expiry(key) - time.time() + 0.999))
+
+
+def sign_in_failed(username: str) -> int:
+    """Count a failed sign-in of ``username`` from this address; return the wait it earns."""
+    config = current_app.config
+    failures = limiter.storage.incr(
+        _pair(username) + "/failures", int(config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    )
+    free = int(config["LOGIN_FREE_FAILURES"])
+    if failures <= free:
+        return 0
+    wait = min(
+        float(config["LOGIN_FIRST_WAIT_SECONDS"]) * 2 ** (failures - free - 1),
+        float(config["LOGIN_MAX_WAIT_SECONDS"]),
+    )
+    key = _pair(username) + "/wait"
+    limiter.storage.clear(key)
+    limiter.storage.incr(key, max(1, int(wait)))
+    return max(1, int(wait))
+
+
+def sign_in_succeeded(username: str) -> None:
+    """Forget this address's failures on ``username``."""
+    for suffix in ("/failures", "/wait"):
+        limiter.storage.clear(_pair(username) + suffix)
 
 
 def init_app(app: Flask) -> None:
@@ -59,8 +96,11 @@ def init_app(app: Flask) -> None:
         frame_options="DENY",
         referrer_policy="same-origin",
     )
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_URI", app.config.get("RATE_LIMIT_STORAGE_URI", "memory://")
-    )
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATE_LIMIT_STORAGE_URI"]
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies > 0:
+        # Take the client's address and scheme from the last N proxies' headers, no further:
+        # any client can send X-Forwarded-For, only our own proxies' entries are believed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]

@@ -17,6 +17,13 @@ SESSION_COOKIE_SAMESITE = "Lax"
 REMEMBER_COOKIE_SECURE = True
 REMEMBER_COOKIE_HTTPONLY = True
 PREFERRED_URL_SCHEME = "https"
-# Sign-in limits are counted per worker with the in-memory store; give every app server one
-# shared store so the lock-out holds across them, e.g. "redis://cache.internal:6379/1".
+# Sign-in counters (per address, and failures per account and address) are kept in memory per
+# worker by default; give every worker and app server one shared store so they count together,
+# e.g. "redis://cache.internal:6379/1".
 RATE_LIMIT_STORAGE_URI = "memory://"
+# How many proxies (load balancer, nginx) stand in front of the app: their X-Forwarded-For and
+# X-Forwarded-Proto are believed, nobody else's. 0 when clients connect directly.
+TRUSTED_PROXIES = 1
+# Browser sessions end after this long idle, and this long after sign-in.
+SESSION_IDLE_MINUTES = 120
+SESSION_MAX_HOURS = 12

@@ -66,6 +66,8 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/users/1", "admin"),
     ("GET", "/api/v1/users/1/keys", "admin"),
     ("POST", "/api/v1/users/1/keys", "admin"),
+    ("GET", "/api/v1/users/1/sessions", "admin"),
+    ("DELETE", "/api/v1/users/1/sessions", "admin"),
     ("GET", "/api/v1/keys", "admin"),
     ("GET", "/api/v1/keys/1", "admin"),
     ("DELETE", "/api/v1/keys/1", "admin"),

@@ -24,6 +24,7 @@ from catalog.services import accounts
 from catalog.storage import get_storage
 
 from .media import encode, pattern
+from .redisserver import RedisServer
 from .test_web import PASSWORD, sign_in, token, uploaded
 
 # Routes anyone may reach: signing in, probes, static files, the API's own description.
@@ -56,6 +57,7 @@ def test_every_route_has_a_role_rule(app: Flask) -> None:
                 "web.search",
                 "search.search_by_file",
                 "web.logout",
+                "web.end_my_sessions",
             ):
                 declared = getattr(target, "_catalog_post_role", target._catalog_role)
                 assert declared.allows(Role.ANALYST) and declared is not Role.VIEWER, (
@@ -124,41 +126,128 @@ def test_no_page_has_inline_script_or_style(app: Flask, client: FlaskClient) -> 
         assert found is None, f"{path}: {found.group(0) if found else ''}"
 
 
-def test_sign_in_is_rate_limited_and_accounts_lock_after_failures(
-    app_factory, fresh_database_url: str
-) -> None:
-    engine = make_engine(fresh_database_url)
+def migrated_app(app_factory, url: str, **settings: object) -> Flask:
+    """An app on its own migrated database, with users ana and bob."""
+    engine = make_engine(url)
     schema.upgrade(engine)
     engine.dispose()
-    app = app_factory(
-        fresh_database_url, LOGIN_LOCKOUT="3 per 15 minutes", LOGIN_RATE_LIMIT="8 per minute"
-    )
+    app = app_factory(url, **settings)
     with app.app_context():
         for name in ("ana", "bob"):
             accounts.create_user(get_session(), name, PASSWORD, "analyst")
-    client = app.test_client()
+    return app
 
-    def attempt(username: str, password: str):
-        return client.post(
-            "/login",
-            data={
-                "csrf_token": token(client, "/login"),
-                "username": username,
-                "password": password,
-            },
-        )
 
-    assert [attempt("ana", "wrong password!").status_code for _ in range(3)] == [401, 401, 401]
-    locked = attempt("ana", PASSWORD)
-    assert locked.status_code == 429 and "locked after repeated failed sign-ins" in locked.get_data(
-        as_text=True
+def attempt(client: FlaskClient, username: str, password: str, **environ: str):
+    """POST the sign-in form (a CSRF token read first) from ``environ``'s address."""
+    return client.post(
+        "/login",
+        data={"csrf_token": token(client, "/login"), "username": username, "password": password},
+        **({"environ_base": environ} if environ else {}),
     )
-    assert attempt("bob", PASSWORD).status_code == 302  # another account is not locked
-    client.post("/logout", data={"csrf_token": token(client)})
-    # Guessing across many accounts from one address meets the per-address limit.
-    statuses = [attempt(f"guess{n}", "wrong password!").status_code for n in range(6)]
-    assert 429 in statuses
-    assert "from this address" in attempt("bob", PASSWORD).get_data(as_text=True)
+
+
+def test_failed_sign_ins_earn_growing_waits_for_that_address_only(
+    app_factory, fresh_database_url: str
+) -> None:
+    app = migrated_app(
+        app_factory,
+        fresh_database_url,
+        LOGIN_FREE_FAILURES=2,
+        LOGIN_FIRST_WAIT_SECONDS=30,
+        LOGIN_RATE_LIMIT="50 per minute",
+    )
+    attacker = app.test_client()
+    here = {"REMOTE_ADDR": "127.0.0.7"}
+    assert [attempt(attacker, "ana", "wrong password!", **here).status_code for _ in range(3)] == [
+        401,
+        401,
+        401,
+    ]
+    # The third failure earned a wait: now even the right password is not checked from here.
+    held = attempt(attacker, "ana", PASSWORD, **here)
+    waited = re.search(r"wait (\d+) s", held.get_data(as_text=True))
+    assert held.status_code == 429 and waited and int(waited.group(1)) in range(25, 31)
+    # (Flask-Limiter may push Retry-After later, to the end of its own window, never earlier.)
+    assert int(held.headers["Retry-After"]) >= int(waited.group(1))
+    # Nobody can lock ana out: from another address she signs in at once.
+    owner = app.test_client()
+    assert attempt(owner, "ana", PASSWORD, REMOTE_ADDR="127.0.0.8").status_code == 302
+    # Another account from the attacker's address is not held either.
+    assert attempt(app.test_client(), "bob", PASSWORD, **here).status_code == 302
+
+
+def test_waits_double_and_a_success_forgets_them(app_factory, fresh_database_url: str) -> None:
+    app = migrated_app(
+        app_factory,
+        fresh_database_url,
+        LOGIN_FREE_FAILURES=0,
+        LOGIN_FIRST_WAIT_SECONDS=2,
+        LOGIN_MAX_WAIT_SECONDS=5,
+    )
+    client = app.test_client()
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.9"}):
+        from catalog import security
+
+        assert [security.sign_in_failed("ana") for _ in range(4)] == [2, 4, 5, 5]
+        assert 1 <= security.sign_in_wait("ana") <= 5
+        security.sign_in_succeeded("ana")
+        assert security.sign_in_wait("ana") == 0
+    assert attempt(client, "ana", PASSWORD, REMOTE_ADDR="127.0.0.9").status_code == 302
+
+
+def test_guessing_across_accounts_meets_the_per_address_limit(
+    app_factory, fresh_database_url: str
+) -> None:
+    app = migrated_app(app_factory, fresh_database_url, LOGIN_RATE_LIMIT="5 per minute")
+    client = app.test_client()
+    statuses = [attempt(client, f"guess{n}", "wrong password!").status_code for n in range(6)]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+    assert "from this address" in attempt(client, "bob", PASSWORD).get_data(as_text=True)
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    app_factory, fresh_database_url: str
+) -> None:
+    spoofed = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "127.0.0.50"}
+    # One proxy trusted: its X-Forwarded-For names the client; none trusted: it is ignored.
+    for proxies, expected in ((0, "127.0.0.1"), (1, "127.0.0.50")):
+        app = app_factory(fresh_database_url, TRUSTED_PROXIES=proxies)
+        seen: list[str | None] = []
+
+        @app.get(f"/probe-{proxies}")
+        def probe(seen: list[str | None] = seen) -> str:
+            from flask import request
+
+            seen.append(request.remote_addr)
+            return "ok"
+
+        app.test_client().get(f"/probe-{proxies}", environ_base=spoofed)
+        assert seen == [expected], proxies
+
+
+def test_sign_in_counters_are_shared_through_redis(app_factory, fresh_database_url: str) -> None:
+    server = RedisServer().start()
+    try:
+        settings = {
+            "RATE_LIMIT_STORAGE_URI": server.url,
+            "LOGIN_FREE_FAILURES": 1,
+            "LOGIN_FIRST_WAIT_SECONDS": 60,
+        }
+        # Two apps stand for two workers or two servers: they share nothing but the store.
+        first = migrated_app(app_factory, fresh_database_url, **settings)
+        second = app_factory(fresh_database_url, **settings)
+        here = {"REMOTE_ADDR": "127.0.0.11"}
+        assert attempt(first.test_client(), "ana", "wrong password!", **here).status_code == 401
+        assert attempt(second.test_client(), "ana", "wrong password!", **here).status_code == 401
+        held = attempt(first.test_client(), "ana", PASSWORD, **here)
+        assert held.status_code == 429, "the failure counted by the other app was not seen"
+        keys = subprocess.run(
+            ["redis-cli", "-s", str(server.socket), "--scan"], capture_output=True, text=True
+        ).stdout
+        assert "sign-in/ana/127.0.0.11" in keys
+    finally:
+        server.stop()
 
 
 def test_production_settings_force_https_and_secure_cookies(

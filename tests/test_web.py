@@ -197,7 +197,7 @@ def page_posts(app: Flask) -> list[tuple[str, str, Role]]:
 def test_the_url_map_has_the_forms_we_know(app: Flask) -> None:
     endpoints = {endpoint for _, endpoint, _ in page_posts(app)}
     assert {"web.login", "web.logout", "web.search", "web.upload", "web.review_link"} <= endpoints
-    assert len(endpoints) == 22
+    assert len(endpoints) == 23
 
 
 def test_viewers_cannot_post_any_form(app: Flask, viewer: FlaskClient) -> None:

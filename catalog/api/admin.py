@@ -10,9 +10,18 @@ from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..models import Role
-from ..services import accounts
+from ..services import accounts, sessions
 from . import api_user, require
-from .record_schemas import KeyCreated, KeyIn, KeyOut, UserIn, UserOut, UserPatch
+from .record_schemas import (
+    KeyCreated,
+    KeyIn,
+    KeyOut,
+    SessionOut,
+    SessionsEnded,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
 from .schemas import Extended
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Users and API keys (admin)")
@@ -93,6 +102,25 @@ class UserKeys(MethodView):
             get_session(), user.username, args["name"], actor=api_user()
         )
         return Extended(key, secret=secret), 201, {"Location": url_for("admin.key", key_id=key.id)}
+
+
+@blp.route("/users/<id:user_id>/sessions", endpoint="user_sessions")
+class UserSessions(MethodView):
+    @require(Role.ADMIN)
+    @blp.doc(**SECURED)
+    @blp.response(200, SessionOut(many=True))
+    def get(self, user_id: int):
+        """List where a user is signed in through the web pages."""
+        user = accounts.user_by_id(get_session(), user_id)
+        return sessions.list_sessions(get_session(), user.id)
+
+    @require(Role.ADMIN)
+    @blp.doc(**SECURED)
+    @blp.response(200, SessionsEnded)
+    def delete(self, user_id: int):
+        """End every web session of a user at once (their API keys are not touched)."""
+        user = accounts.user_by_id(get_session(), user_id)
+        return {"ended": sessions.end_all(get_session(), user, actor=api_user())}
 
 
 @blp.route("/keys")

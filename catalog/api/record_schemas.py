@@ -148,3 +148,17 @@ class KeyCreated(KeyOut):
     secret = fields.String(
         metadata={"description": "the key itself; shown this once and never stored"}
     )
+
+
+class SessionOut(Schema):
+    id = fields.Integer()
+    created_at = AwareDateTime(metadata={"description": "when the user signed in"})
+    last_seen_at = AwareDateTime(
+        metadata={"description": "the session's last request (to a minute)"}
+    )
+    address = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+
+
+class SessionsEnded(Schema):
+    ended = fields.Integer(metadata={"description": "how many sessions were ended"})

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from .. import schema
 from ..db import database, get_session
 from ..models import Role
-from ..services import ServiceError, accounts, audit
+from ..services import ServiceError, accounts, audit, sessions
 
 
 def _fail(exc: ServiceError) -> None:
@@ -120,6 +120,18 @@ def user_disable(username: str) -> None:
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"{username} disabled")
+
+
+@user_group.command("end-sessions")
+@click.argument("username")
+def user_end_sessions(username: str) -> None:
+    """Sign USERNAME out of every browser at once (their API keys keep working)."""
+    try:
+        user = accounts.get_user(get_session(), username)
+        ended = sessions.end_all(get_session(), user, actor=None)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{ended} sessions of {username} ended")
 
 
 @user_group.command("enable")

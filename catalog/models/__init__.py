@@ -1,6 +1,6 @@
 """The domain in SQLAlchemy 2 style; importing this package registers every table."""
 
-from .accounts import ApiKey, User
+from .accounts import ApiKey, User, UserSession
 from .audit import GENESIS_HASH, AuditEvent
 from .base import (
     AckStatus,
@@ -42,6 +42,7 @@ __all__ = [
     "Tag",
     "UTCDateTime",
     "User",
+    "UserSession",
     "Verification",
     "utcnow",
     "media_tags",

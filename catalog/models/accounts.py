@@ -1,4 +1,5 @@
-"""People and programs that use the catalogue: users with roles, and their API keys."""
+"""People and programs that use the catalogue: users with roles, their signed-in browser
+sessions, and their API keys."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ class User(Base):
     api_keys: Mapped[list[ApiKey]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role.value})>"
@@ -45,8 +49,35 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        """Return the session's name for this user; it changes when the password does."""
-        return f"{self.id}:{self.password_hash[-16:]}"
+        """Return the key of the server-side session this user was signed in or loaded with."""
+        key = self.__dict__.get("_session_key")
+        if not key:
+            raise RuntimeError(f"{self!r} was not loaded for a browser session")
+        return str(key)
+
+    def bind_session(self, key: str) -> None:
+        """Tie this loaded user to one browser session (what ``get_id`` answers)."""
+        # Kept beside the mapped state, not in it: it belongs to the request, not the row.
+        self.__dict__["_session_key"] = key
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie holds this row's id and a secret whose SHA-256 is kept
+    here, so signing out, a password change, disabling the user or an admin ends it on the
+    server, whatever copy of the cookie survives."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Shown to the user in their list of sessions; never used to decide anything.
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
 
 
 class ApiKey(Base):

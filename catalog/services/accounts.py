@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import lock_for_write
 from ..models import ApiKey, Role, User, utcnow
-from . import Conflict, Invalid, NotFound, audit, fetch
+from . import Conflict, Invalid, NotFound, audit, fetch, sessions
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10
@@ -96,6 +96,9 @@ def update_user(session: Session, user_id: int, values: dict, *, actor: User | N
     if not changes:
         session.rollback()
         return user
+    if "password" in changes or changes.get("active", {}).get("to") is False:
+        # Whoever held the old password, or the account, is signed out everywhere.
+        changes["sessions_ended"] = sessions.drop_sessions(session, user.id)
     audit.record(
         session,
         actor,

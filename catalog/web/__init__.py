@@ -9,7 +9,7 @@ Content-Security-Policy can forbid inline code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
@@ -193,7 +193,10 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "web.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # No "strong" protection: it compares the User-Agent and X-Forwarded-For, which any client
+    # sets; sessions are ended on the server instead (services/sessions.py).
+    login_manager.session_protection = None
+    app.permanent_session_lifetime = timedelta(hours=float(app.config["SESSION_MAX_HOURS"]))
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _handle_http)
     for code in (400, 403, 404, 405, 413):
