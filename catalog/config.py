@@ -16,11 +16,16 @@ from typing import Any
 from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A deployment's secret key: 32 characters (128 bits as hex, more as anything else) at least.
+MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT = 10
 SETTINGS_DIR = PROJECT_ROOT / "config"
 
 DEFAULTS: dict[str, Any] = {
     # None means "derive from the instance folder" (see finalise()).
     "DATABASE_URL": None,
+    # A deployment (config/production.py sets it): refuse to start without a strong SECRET_KEY.
+    "PRODUCTION": False,
     "MEDIA_ROOT": None,
     "SECRET_KEY": None,
     "MAX_UPLOAD_MB": 200,
@@ -116,7 +121,9 @@ def finalise(app: Flask) -> None:
     if not cfg.get("MEDIA_ROOT"):
         cfg["MEDIA_ROOT"] = str(instance / "media")
     cfg["MEDIA_ROOT"] = str(Path(cfg["MEDIA_ROOT"]).expanduser().resolve())
-    if not cfg.get("SECRET_KEY"):
+    if cfg.get("PRODUCTION"):
+        _check_production_secret(cfg.get("SECRET_KEY"))
+    elif not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = _instance_secret(instance / "secret_key")
     try:
         max_mb = float(cfg["MAX_UPLOAD_MB"])
@@ -129,6 +136,23 @@ def finalise(app: Flask) -> None:
     cfg["MAX_UPLOAD_MB"] = max_mb
     # Flask (Werkzeug) refuses larger request bodies with 413 before any view runs.
     cfg["MAX_CONTENT_LENGTH"] = int(max_mb * 1024 * 1024)
+
+
+def _check_production_secret(key: object) -> None:
+    """Refuse to start a deployment without a strong secret key given by its operator.
+
+    A key generated on the spot would differ from server to server (each would reject the
+    others' sessions and CSRF tokens), and a short or repetitive one can be guessed.
+    """
+    how = "e.g. CATALOG_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+    if not key:
+        raise RuntimeError(f"PRODUCTION needs a SECRET_KEY set by the operator ({how})")
+    text = str(key)
+    if len(text) < MIN_SECRET_CHARS or len(set(text)) < MIN_SECRET_DISTINCT:
+        raise RuntimeError(
+            f"SECRET_KEY is too weak for PRODUCTION: at least {MIN_SECRET_CHARS} characters with"
+            f" at least {MIN_SECRET_DISTINCT} different ones are needed ({how})"
+        )
 
 
 def _instance_secret(path: Path) -> str:

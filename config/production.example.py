@@ -2,6 +2,10 @@
 # and start with CATALOG_ENV=production. Keep secrets out of this file: give the secret key
 # and database password as CATALOG_SECRET_KEY and CATALOG_DATABASE_URL in the environment.
 
+# A deployment: the app refuses to start without a strong CATALOG_SECRET_KEY from the operator
+# (a key generated on each server would differ between servers).
+PRODUCTION = True
+
 # PostgreSQL is the shared catalogue when several app servers run (see README).
 DATABASE_URL = "postgresql+psycopg://catalog@db.internal/catalog"
 # Originals must be on storage every app server sees (a shared mount).

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from catalog.models import ApiKey, AuditEvent, Role, User
+from catalog.models import ApiKey, AuditEvent, Role, User, utcnow
 from catalog.services import Conflict, Invalid, NotFound, accounts
 
 PASSWORD = "correct horse battery"
@@ -82,6 +84,54 @@ def test_disabled_user_keys_stop_working(session: Session) -> None:
     _, secret = accounts.create_api_key(session, "bot")
     accounts.set_active(session, "bot", False)
     assert accounts.user_for_api_key(session, secret) is None
+
+
+def test_re_enabling_revives_keys_only_when_asked(session: Session) -> None:
+    accounts.create_user(session, "bot", PASSWORD)
+    kept, kept_secret = accounts.create_api_key(session, "bot", "kept")
+    old, old_secret = accounts.create_api_key(session, "bot", "old")
+    accounts.revoke_api_key(session, old.id)
+    # Disabled and re-enabled without a word about keys: they stay dead, now revoked.
+    accounts.set_active(session, "bot", False)
+    assert session.get(ApiKey, kept.id).suspended_at is not None
+    accounts.set_active(session, "bot", True)
+    assert accounts.user_for_api_key(session, kept_secret) is None
+    assert session.get(ApiKey, kept.id).revoked_at is not None
+    # Disabled and re-enabled with its keys: the suspended ones work again, revoked stay so.
+    fresh, fresh_secret = accounts.create_api_key(session, "bot", "fresh")
+    accounts.set_active(session, "bot", False)
+    accounts.set_active(session, "bot", True, restore_keys=True)
+    assert accounts.user_for_api_key(session, fresh_secret).username == "bot"
+    assert accounts.user_for_api_key(session, old_secret) is None
+    events = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "user.update").order_by(AuditEvent.id)
+    ).all()
+    changes = [e.details["changes"] for e in events]
+    assert changes[-4]["keys_suspended"] == [kept.prefix]
+    assert changes[-3]["keys_revoked"] == [kept.prefix]
+    assert changes[-1]["keys_restored"] == [fresh.prefix]
+    with pytest.raises(Invalid, match="restore_keys"):
+        accounts.update_user(session, session.get(ApiKey, fresh.id).user_id, {"restore_keys": True})
+
+
+def test_a_keys_use_is_noted_at_most_once_a_minute(session: Session) -> None:
+    accounts.create_user(session, "bot", PASSWORD)
+    key, secret = accounts.create_api_key(session, "bot")
+    assert key.last_used_at is None
+    accounts.user_for_api_key(session, secret)
+    session.expire_all()  # the update went around the loaded row
+    first = session.get(ApiKey, key.id).last_used_at
+    assert first is not None and (utcnow() - first).total_seconds() < 60
+    accounts.user_for_api_key(session, secret)
+    session.expire_all()
+    assert session.get(ApiKey, key.id).last_used_at == first
+    session.execute(
+        sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=first - timedelta(hours=1))
+    )
+    session.commit()
+    accounts.user_for_api_key(session, secret)
+    session.expire_all()
+    assert session.get(ApiKey, key.id).last_used_at > first - timedelta(minutes=1)
 
 
 def test_unknown_user_or_key(session: Session) -> None:

@@ -363,8 +363,12 @@ def test_admins_manage_users_and_keys(client: FlaskClient, keys) -> None:
     assert_problem(client.post("/api/v1/tags", headers=bot, json={"name": "t"}), 403)
     assert client.patch(user_path, headers=admin, json={"active": False}).json["active"] is False
     assert_problem(client.get("/api/v1/me", headers=bot), 401)
-    client.patch(user_path, headers=admin, json={"active": True})
+    listed = client.get(key.headers["Location"], headers=admin).json
+    assert listed["suspended_at"] and not listed["active"] and not listed["revoked_at"]
+    # Keys come back only when the admin says so.
+    client.patch(user_path, headers=admin, json={"active": True, "restore_keys": True})
     assert client.get("/api/v1/me", headers=bot).status_code == 200
+    assert client.get(key.headers["Location"], headers=admin).json["last_used_at"]
     assert client.delete(key.headers["Location"], headers=admin).status_code == 204
     assert_problem(client.get("/api/v1/me", headers=bot), 401)
     assert client.get(key.headers["Location"], headers=admin).json["revoked_at"]

@@ -8,6 +8,8 @@ import pytest
 
 from catalog import create_app
 
+STRONG = "9f1c2e7a4b8d0356e1f2a9c7b4d8e0f13a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3"
+
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
@@ -70,9 +72,10 @@ def test_production_example_is_a_valid_settings_file(
 ) -> None:
     example = Path(__file__).resolve().parent.parent / "config" / "production.example.py"
     monkeypatch.setenv("CATALOG_SETTINGS", str(example))
-    monkeypatch.setenv("CATALOG_SECRET_KEY", "set-by-the-operator")
+    monkeypatch.setenv("CATALOG_SECRET_KEY", STRONG)
     monkeypatch.setenv("CATALOG_MEDIA_ROOT", str(tmp_path / "media"))
     app = create_app()
+    assert app.config["PRODUCTION"] is True and app.config["SECRET_KEY"] == STRONG
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["DATABASE_URL"].startswith("postgresql+psycopg://")
 
@@ -84,3 +87,26 @@ def test_bad_upload_limit_is_refused(
     monkeypatch.setenv("CATALOG_MAX_UPLOAD_MB", value)
     with pytest.raises(RuntimeError, match="MAX_UPLOAD_MB"):
         create_app()
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (None, "needs a SECRET_KEY set by the operator"),
+        ("x", "too weak"),
+        ("set-by-the-operator", "too weak"),
+        ("a" * 64, "too weak"),
+    ],
+)
+def test_production_refuses_a_missing_or_weak_secret_key(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, key: str | None, problem: str
+) -> None:
+    if key is not None:
+        monkeypatch.setenv("CATALOG_SECRET_KEY", key)
+    monkeypatch.setenv("CATALOG_PRODUCTION", "true")
+    with pytest.raises(RuntimeError, match=problem):
+        create_app()
+    # Nothing was generated in its place: every server must be given the same key.
+    assert not (clean_env / "secret_key").exists()
+    monkeypatch.setenv("CATALOG_SECRET_KEY", STRONG)
+    assert create_app().config["SECRET_KEY"] == STRONG

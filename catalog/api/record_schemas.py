@@ -115,6 +115,13 @@ class UserPatch(Schema):
     active = fields.Boolean()
     display_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     password = fields.String(load_only=True, validate=validate.Length(min=10, max=1024))
+    restore_keys = fields.Boolean(
+        load_only=True,
+        metadata={
+            "description": "with active: true for a disabled user, let the API keys suspended"
+            " when they were disabled work again; without it they are revoked"
+        },
+    )
 
 
 class UserOut(Schema):
@@ -140,8 +147,13 @@ class KeyOut(Schema):
     )
     active = fields.Boolean()
     created_at = AwareDateTime()
-    last_used_at = AwareDateTime(allow_none=True)
+    last_used_at = AwareDateTime(
+        allow_none=True, metadata={"description": "the key's last use, to the minute"}
+    )
     revoked_at = AwareDateTime(allow_none=True)
+    suspended_at = AwareDateTime(
+        allow_none=True, metadata={"description": "set while its user is disabled"}
+    )
 
 
 class KeyCreated(KeyOut):

@@ -136,13 +136,19 @@ def user_end_sessions(username: str) -> None:
 
 @user_group.command("enable")
 @click.argument("username")
-def user_enable(username: str) -> None:
-    """Let a disabled USERNAME back in."""
+@click.option(
+    "--restore-keys",
+    is_flag=True,
+    help="Let the API keys suspended when the user was disabled work again (else revoked).",
+)
+def user_enable(username: str, restore_keys: bool) -> None:
+    """Let a disabled USERNAME back in; their old API keys stay dead unless --restore-keys."""
     try:
-        accounts.set_active(get_session(), username, True)
+        user = accounts.set_active(get_session(), username, True, restore_keys=restore_keys)
     except ServiceError as exc:
         _fail(exc)
-    click.echo(f"{username} enabled")
+    live = sum(1 for key in user.api_keys if key.active)
+    click.echo(f"{username} enabled; {live} API keys live")
 
 
 # -- API keys -----------------------------------------------------------------------------

@@ -92,12 +92,15 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(sa.String(16))
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written when the key is used, at most once a minute.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when its user was disabled; cleared only if the user is re-enabled with their keys.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_keys")
 
     @property
     def active(self) -> bool:
         """Return whether the key may still be used."""
-        return self.revoked_at is None and self.user.active
+        return self.revoked_at is None and self.suspended_at is None and self.user.active

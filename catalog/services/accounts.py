@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -66,7 +68,7 @@ def _keep_an_admin(session: Session, user: User, role: Role, active: bool) -> No
 
 def update_user(session: Session, user_id: int, values: dict, *, actor: User | None = None) -> User:
     """Change a user's role, active flag, display name or password; audited field by field."""
-    unknown = set(values) - {"role", "active", "display_name", "password"}
+    unknown = set(values) - {"role", "active", "display_name", "password", "restore_keys"}
     if unknown:
         raise Invalid(f"a user has no field {sorted(unknown)[0]!r} that can be changed")
     if "password" in values:
@@ -80,9 +82,12 @@ def update_user(session: Session, user_id: int, values: dict, *, actor: User | N
     if role is not None and role is not user.role:
         changes["role"] = {"from": user.role.value, "to": role.value}
         user.role = role
+    if values.get("restore_keys") and not (active and not user.active):
+        raise Invalid("restore_keys goes only with re-enabling a disabled user")
     if "active" in values and bool(active) != user.active:
         changes["active"] = {"from": user.active, "to": bool(active)}
         user.active = bool(active)
+        changes.update(_suspend_or_restore_keys(session, user, bool(values.get("restore_keys"))))
     if "display_name" in values:
         name = (values["display_name"] or "").strip() or None
         if name is not None and len(name) > 200:
@@ -109,6 +114,24 @@ def update_user(session: Session, user_id: int, values: dict, *, actor: User | N
     )
     session.commit()
     return user
+
+
+def _suspend_or_restore_keys(session: Session, user: User, restore: bool) -> dict[str, Any]:
+    """Disabling suspends a user's live keys; re-enabling revokes them unless asked to restore
+    them, so keys never come back to life without someone deciding it."""
+    now = utcnow()
+    keys = [k for k in user.api_keys if k.revoked_at is None]
+    if not user.active:
+        for key in keys:
+            if key.suspended_at is None:
+                key.suspended_at = now
+        return {"keys_suspended": [k.prefix for k in keys]}
+    suspended = [k for k in keys if k.suspended_at is not None]
+    for key in suspended:
+        key.suspended_at = None
+        if not restore:
+            key.revoked_at = now
+    return {("keys_restored" if restore else "keys_revoked"): [k.prefix for k in suspended]}
 
 
 def list_users(session: Session) -> list[User]:
@@ -164,9 +187,20 @@ def set_role(
     return update_user(session, get_user(session, username).id, {"role": role}, actor=actor)
 
 
-def set_active(session: Session, username: str, active: bool, *, actor: User | None = None) -> User:
-    """Enable or disable a user; a disabled user cannot log in and their keys stop working."""
-    return update_user(session, get_user(session, username).id, {"active": active}, actor=actor)
+def set_active(
+    session: Session,
+    username: str,
+    active: bool,
+    *,
+    restore_keys: bool = False,
+    actor: User | None = None,
+) -> User:
+    """Enable or disable a user; a disabled user cannot log in and their keys are suspended
+    (re-enabled with ``restore_keys`` they work again, otherwise they are revoked)."""
+    values: dict[str, Any] = {"active": active}
+    if restore_keys:
+        values["restore_keys"] = True
+    return update_user(session, get_user(session, username).id, values, actor=actor)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -253,18 +287,29 @@ def revoke_api_key(session: Session, key_id: int, *, actor: User | None = None) 
 
 # Built once: it runs before every API call, as one indexed query.
 _USER_FOR_KEY = (
-    sa.select(User)
+    sa.select(User, ApiKey.id, ApiKey.last_used_at)
     .join(ApiKey, ApiKey.user_id == User.id)
     .where(
         ApiKey.key_hash == sa.bindparam("digest"),
         ApiKey.revoked_at.is_(None),
+        ApiKey.suspended_at.is_(None),
         User.active.is_(True),
     )
 )
+# A key's last use is written at most this often (each write takes the database's write lock).
+KEY_USE_EVERY = timedelta(minutes=1)
 
 
 def user_for_api_key(session: Session, secret: str) -> User | None:
-    """Return the active user owning this unrevoked key, or None."""
+    """Return the active user owning this live key, or None; note when the key was used."""
     if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         return None
-    return session.scalar(_USER_FOR_KEY, {"digest": _key_digest(secret)})
+    found = session.execute(_USER_FOR_KEY, {"digest": _key_digest(secret)}).first()
+    if found is None:
+        return None
+    user, key_id, last_used = found
+    now = utcnow()
+    if last_used is None or now - last_used > KEY_USE_EVERY:
+        session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+        session.commit()
+    return user

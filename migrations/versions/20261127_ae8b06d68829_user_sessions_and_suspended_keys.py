@@ -1,8 +1,9 @@
-"""user sessions: browser sessions kept on the server, so they can be ended
+"""user sessions and suspended keys: browser sessions kept on the server so they can be
+ended; API keys suspended while their user is disabled
 
-Revision ID: 7a8cd4c06e9c
+Revision ID: ae8b06d68829
 Revises: 60a8245f7962
-Create Date: 2026-11-27 23:52:40.159041
+Create Date: 2026-11-27 23:58:23.654081
 """
 
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "7a8cd4c06e9c"
+revision: str = "ae8b06d68829"
 down_revision: str | None = "60a8245f7962"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -38,8 +39,14 @@ def upgrade() -> None:
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
 
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("suspended_at")
+
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
 
