@@ -1,5 +1,6 @@
 """Video: real-time factor of sampling and hashing per resolution (one core), frames kept per
-minute, and how the sample clips match each other with their coverage.
+minute, a worker's peak memory while it ingests 1080p and 4K clips, and how the sample clips
+match each other with their coverage.
 
     python -m benchmarks.video [--seconds 60]
 """
@@ -8,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -21,6 +26,9 @@ from catalog.index import CatalogIndex, Thresholds
 from tests.media import ALL_PHOTOS, CHAIRS, LONERS, PATTERNS, PHOTOS, VIDEOS
 
 LIMITS = {"max_duration_s": 4 * 3600, "max_pixels": 100_000_000}
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
@@ -119,6 +127,48 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     )
 
 
+# What a worker does with an uploaded video, in a child process of its own: read it, sample
+# and hash it, make the poster and contact sheet. Peak resident memory against the same
+# process once the file is read (the baseline of the same run).
+_WORKER = """
+import resource
+from catalog.hashing.video import fingerprint_video, poster_and_sheet
+data = open({path!r}, "rb").read()
+idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+found = fingerprint_video(data, max_duration_s=4 * 3600, max_pixels=100_000_000)
+poster_and_sheet(data, found)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(idle // 1024, peak // 1024, len(found.frames))
+"""
+
+
+def memory_rows(seconds: int) -> list[tuple[str, ...]]:
+    rows = []
+    for label, (width, height) in {"1080p": (1920, 1080), "4K": (3840, 2160)}.items():
+        data = make_clip(width, height, seconds, fps=10)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "clip.mp4"
+            path.write_bytes(data)
+            out = subprocess.run(
+                [sys.executable, "-c", textwrap.dedent(_WORKER.format(path=str(path)))],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        idle, peak, kept = map(int, out.stdout.split())
+        rows.append(
+            (
+                f"{label} H.264 ({width}x{height}, {seconds} s, {len(data) / 1e6:.1f} MB)",
+                str(kept),
+                f"{idle} MB",
+                f"{peak} MB",
+                f"{peak - idle} MB",
+            )
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
@@ -136,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
                 "frames decoded",
             ),
             speed_rows(args.seconds),
+        )
+    )
+    print("\nA worker's memory while it ingests a video (fingerprint, poster, contact sheet)\n")
+    print(
+        table(
+            ("clip", "frames kept", "file read", "peak", "peak over file read"),
+            memory_rows(args.seconds),
         )
     )
     print("\nSample clips against each other (coverage: query/match)\n")

@@ -9,7 +9,7 @@ import warnings
 from PIL import Image, ImageOps
 
 from .decode import IMAGE_FORMATS, ImageRejected, to_rgb
-from .video import frames_at
+from .video import iter_frames_at
 
 JPEG_QUALITY = 84
 
@@ -42,6 +42,9 @@ def image_jpeg(data: bytes, max_side: int, max_pixels: int) -> bytes:
         raise ImageRejected("corrupt", f"no preview can be made ({exc})") from None
 
 
-def video_frames_jpeg(data: bytes, times: list[float], max_side: int) -> dict[float, bytes]:
+def video_frames_jpeg(
+    data: bytes, times: list[float], max_side: int, max_pixels: int
+) -> dict[float, bytes]:
     """Return a JPEG still of the video at each of ``times`` (seconds), decoded in one pass."""
-    return {time: _jpeg(image, max_side) for time, image in frames_at(data, times)}
+    frames = iter_frames_at(data, times, max_side=max_side, max_pixels=max_pixels)
+    return {time: _jpeg(image, max_side) for time, image in frames}

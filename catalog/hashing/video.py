@@ -10,6 +10,7 @@ and long files are read keyframe by keyframe.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,10 @@ SAMPLE_EVERY_S = 1.0
 SCENE_CHANGE = 28.0
 # A kept frame this close (PDQ bits) to the previous kept frame adds nothing.
 NEAR_IDENTICAL = 8
+# Stills for people: the poster's longest side, the sheet's tile width and its frames.
+POSTER_SIDE = 1280
+SHEET_TILE_WIDTH = 200
+SHEET_FRAMES = 60
 # Files longer than this are read keyframe by keyframe.
 KEYFRAMES_ONLY_AFTER_S = 600.0
 # Frames whose keypoints are stored, spread over the clip (keypoints are the costly part).
@@ -74,6 +79,8 @@ class VideoFingerprint:
     frames: list[Frame] = field(default_factory=list)
     decoded_frames: int = 0
     last_time: float = 0.0
+    # The pixel limit the video was read under; every decoded frame is held to it.
+    pixel_limit: int = 0
 
 
 def looks_like_video(data: bytes) -> bool:
@@ -145,6 +152,7 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
         fingerprint = VideoFingerprint(
             sha256_of(data), len(data), width, height, duration, mime, metadata
         )
+        fingerprint.pixel_limit = max_pixels
         try:
             _sample(
                 container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S
@@ -223,6 +231,7 @@ def _sample(
     )
     for frame in container.decode(stream):
         fingerprint.decoded_frames += 1
+        _check_pixels(frame, fingerprint.pixel_limit)
         time = (
             (float(frame.pts * stream.time_base) - start)
             if frame.pts is not None and stream.time_base
@@ -275,20 +284,26 @@ def _thumb(frame: av.VideoFrame) -> np.ndarray:
 def poster_and_sheet(
     data: bytes, fingerprint: VideoFingerprint, columns: int = 6
 ) -> tuple[bytes, bytes]:
-    """Return JPEGs of the poster frame and of a contact sheet of kept frames with their times."""
-    frames = frames_at(data, [f.time for f in fingerprint.frames][:60])
-    if not frames:
-        raise VideoRejected("no_frames", "no frame could be decoded for the thumbnails")
-    # The poster is the kept frame with the most detail (a black opening frame says nothing).
-    poster = max(frames, key=lambda item: float(np.asarray(item[1].convert("L")).std()))[1]
-    tile_w = 200
+    """Return JPEGs of the poster frame and of a contact sheet of kept frames with their times.
+
+    Frames arrive scaled down and one at a time: the sheet takes a tile of each, and only the
+    best poster so far is kept, so memory does not grow with the picture size or the length.
+    """
+    times = sorted({f.time for f in fingerprint.frames})[:SHEET_FRAMES]
+    tile_w = SHEET_TILE_WIDTH
     tile_h = max(1, int(tile_w * fingerprint.height / max(1, fingerprint.width)))
-    rows = -(-len(frames) // columns)
+    rows = max(1, -(-len(times) // columns))
     sheet = Image.new("RGB", (columns * tile_w, rows * (tile_h + 18)), (16, 16, 16))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=13)
-    for i, (time, image) in enumerate(frames):
-        x, y = (i % columns) * tile_w, (i // columns) * (tile_h + 18)
+    poster: Image.Image | None = None
+    detail = -1.0
+    count = 0
+    for count, (time, image) in enumerate(
+        iter_frames_at(data, times, max_side=POSTER_SIDE, max_pixels=fingerprint.pixel_limit),
+        start=1,
+    ):
+        x, y = ((count - 1) % columns) * tile_w, ((count - 1) // columns) * (tile_h + 18)
         sheet.paste(image.resize((tile_w, tile_h)), (x, y))
         draw.text(
             (x + 4, y + tile_h + 2),
@@ -296,12 +311,25 @@ def poster_and_sheet(
             fill=(230, 230, 230),
             font=font,
         )
-    return _jpeg(poster), _jpeg(sheet)
+        # The poster is the kept frame with the most detail (a black opening frame says nothing).
+        spread = float(np.asarray(image.convert("L")).std())
+        if spread > detail:
+            poster, detail = image, spread
+    if poster is None:
+        raise VideoRejected("no_frames", "no frame could be decoded for the thumbnails")
+    used_rows = -(-count // columns)
+    return _jpeg(poster), _jpeg(sheet.crop((0, 0, sheet.width, used_rows * (tile_h + 18))))
 
 
-def frames_at(data: bytes, times: list[float]) -> list[tuple[float, Image.Image]]:
+def iter_frames_at(
+    data: bytes, times: list[float], *, max_side: int, max_pixels: int
+) -> Iterator[tuple[float, Image.Image]]:
+    """Yield (time, picture) for the frame at or just after each of ``times`` (seconds), in
+    one decoding pass, each scaled as it is decoded to fit ``max_side``; raise VideoRejected
+    when a decoded frame has more pixels than ``max_pixels``, whatever the header said."""
     wanted = sorted(set(times))
-    found: list[tuple[float, Image.Image]] = []
+    if not wanted:
+        return
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONREF"
@@ -313,22 +341,32 @@ def frames_at(data: bytes, times: list[float]) -> list[tuple[float, Image.Image]
         position = 0
         try:
             for frame in container.decode(stream):
-                if position >= len(wanted):
-                    break
+                _check_pixels(frame, max_pixels)
                 time = (
                     float(frame.pts * stream.time_base) - start
                     if frame.pts is not None and stream.time_base
                     else 0.0
                 )
-                if time + 1e-3 >= wanted[position]:
-                    # PyAV's stub leaves VideoFrame.to_image unannotated (it returns a PIL Image).
-                    image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
-                    found.append((wanted[position], image))
-                    while position < len(wanted) and wanted[position] <= time + 1e-3:
-                        position += 1
+                if time + 1e-3 < wanted[position]:
+                    continue
+                scale = min(1.0, max_side / max(frame.width, frame.height))
+                size = (max(2, round(frame.width * scale)), max(2, round(frame.height * scale)))
+                rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                yield wanted[position], Image.fromarray(rgb)
+                while position < len(wanted) and wanted[position] <= time + 1e-3:
+                    position += 1
+                if position >= len(wanted):
+                    return
         except av.FFmpegError:
-            pass
-    return found
+            return  # a damaged tail: the stills before it stand
+
+
+def _check_pixels(frame: av.VideoFrame, max_pixels: int) -> None:
+    if max_pixels and frame.width * frame.height > max_pixels:
+        raise VideoRejected(
+            "too_many_pixels",
+            f"a frame of the video is {frame.width}x{frame.height}, more than the pixel limit",
+        )
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -308,8 +309,24 @@ def user_for_api_key(session: Session, secret: str) -> User | None:
     if found is None:
         return None
     user, key_id, last_used = found
-    now = utcnow()
-    if last_used is None or now - last_used > KEY_USE_EVERY:
-        session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
-        session.commit()
+    if last_used is None or utcnow() - last_used > KEY_USE_EVERY:
+        _note_key_use(session, key_id)
     return user
+
+
+def _note_key_use(session: Session, key_id: int) -> None:
+    """Write a key's last use; a busy database skips it rather than hold up the request."""
+    now = utcnow()
+    try:
+        lock_for_write(session)
+        session.execute(
+            sa.update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - KEY_USE_EVERY),
+            )
+            .values(last_used_at=now)
+        )
+        session.commit()
+    except OperationalError:
+        session.rollback()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..hashing import ImageRejected
 from ..hashing.thumbs import image_jpeg, video_frames_jpeg
+from ..hashing.video import VideoRejected
 from ..models import Media, MediaKind
 from ..storage import Storage, StorageError
 from . import NotFound
@@ -43,7 +44,7 @@ def frame_name(time: float) -> str:
     return f"frame-{int(round(time * 1000)):09d}.jpg"
 
 
-def video_frames(storage: Storage, media: Media, times: list[float]) -> None:
+def video_frames(storage: Storage, media: Media, times: list[float], max_pixels: int) -> None:
     """Make the stills at ``times`` that are not held yet, in one decoding pass."""
     # A page asks for a whole strip at once: the first request decodes it, the others wait
     # for it here and find the stills made instead of decoding the video again each.
@@ -53,7 +54,11 @@ def video_frames(storage: Storage, media: Media, times: list[float]) -> None:
         ]
         if not missing:
             return
-        for time, data in video_frames_jpeg(_original(storage, media), missing, FRAME_SIDE).items():
+        try:
+            stills = video_frames_jpeg(_original(storage, media), missing, FRAME_SIDE, max_pixels)
+        except VideoRejected:
+            return  # frames over today's pixel limit: no stills (the page shows none)
+        for time, data in stills.items():
             storage.put_derived(media.sha256, frame_name(time), data)
 
 

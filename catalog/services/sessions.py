@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db import lock_for_write
@@ -67,9 +68,22 @@ def resume(session: Session, key: str, *, idle: timedelta, lifetime: timedelta) 
         return None
     user = row.user
     if now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = now
-        session.commit()
+        _touch(session, row.id, now)
     return user
+
+
+def _touch(session: Session, row_id: int, now: datetime) -> None:
+    """Note a session's activity; a busy database skips it rather than hold up the page."""
+    try:
+        lock_for_write(session)
+        session.execute(
+            sa.update(UserSession)
+            .where(UserSession.id == row_id, UserSession.last_seen_at < now - TOUCH_EVERY)
+            .values(last_seen_at=now)
+        )
+        session.commit()
+    except OperationalError:
+        session.rollback()
 
 
 def end(session: Session, key: str) -> bool:

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from ..db import get_session
@@ -63,6 +72,7 @@ def login():
             sign_in_succeeded(form.username.data)
             # A fresh cookie: nothing from before sign-in (the CSRF secret included) carries over.
             session.clear()
+            g.pop("csrf_token", None)  # Flask-WTF's copy of the old token for this request
             key = sessions.start(
                 get_session(),
                 user,

@@ -367,7 +367,7 @@ def frame(media_id: int, millis: int):
     wanted = next((t for t in strip if round(t * 1000) == millis), None)
     if media.kind is not MediaKind.VIDEO or wanted is None:
         abort(404)
-    previews.video_frames(get_storage(), media, strip)
+    previews.video_frames(get_storage(), media, strip, int(current_app.config["MAX_IMAGE_PIXELS"]))
     path = get_storage().derived_path(media.sha256, previews.frame_name(wanted))
     if not path.is_file():
         abort(404)
