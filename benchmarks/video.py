@@ -130,15 +130,21 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 # What a worker does with an uploaded video, in a child process of its own: read it, sample
 # and hash it, make the poster and contact sheet. Peak resident memory against the same
 # process once the file is read (the baseline of the same run).
+# The peak is VmHWM, reset once the file is read (a child's ru_maxrss starts at its parent's).
 _WORKER = """
-import resource
+def peak_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
 from catalog.hashing.video import fingerprint_video, poster_and_sheet
 data = open({path!r}, "rb").read()
-idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")
+idle = peak_mb()
 found = fingerprint_video(data, max_duration_s=4 * 3600, max_pixels=100_000_000)
 poster_and_sheet(data, found)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(idle // 1024, peak // 1024, len(found.frames))
+print(idle, peak_mb(), len(found.frames))
 """
 
 
