@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import Flask
 
+from .hashing.embedded import set_trust_anchors
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A deployment's secret key: 32 characters (128 bits as hex, more as anything else) at least.
 MIN_SECRET_CHARS = 32
@@ -61,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_WAIT_SECONDS": 900,
     "LOGIN_FAILURE_WINDOW_SECONDS": 3600,
     "RATE_LIMIT_STORAGE_URI": "memory://",
+    # A PEM file of the certificates whose signers' Content Credentials are trusted (the C2PA
+    # trust list); without it a signed file shows as signed by a signer not on the list.
+    "C2PA_TRUST_ANCHORS": None,
     # Proxies in front of the app whose X-Forwarded-For and X-Forwarded-Proto are believed
     # (0: none, the connection's own address is the client's).
     "TRUSTED_PROXIES": 0,
@@ -134,8 +139,23 @@ def finalise(app: Flask) -> None:
     if max_mb <= 0:
         raise RuntimeError("MAX_UPLOAD_MB must be positive")
     cfg["MAX_UPLOAD_MB"] = max_mb
+    cfg["C2PA_TRUST_PEM"] = _trust_anchors(cfg.get("C2PA_TRUST_ANCHORS"))
+    set_trust_anchors(cfg["C2PA_TRUST_PEM"])
     # Flask (Werkzeug) refuses larger request bodies with 413 before any view runs.
     cfg["MAX_CONTENT_LENGTH"] = int(max_mb * 1024 * 1024)
+
+
+def _trust_anchors(path: object) -> str | None:
+    """Return the PEM text of the trust list file, or None; refuse a file that holds none."""
+    if not path:
+        return None
+    try:
+        text = Path(str(path)).expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuntimeError(f"C2PA_TRUST_ANCHORS: cannot read {path} ({exc})") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise RuntimeError(f"C2PA_TRUST_ANCHORS: {path} holds no PEM certificate")
+    return text
 
 
 def _check_production_secret(key: object) -> None:

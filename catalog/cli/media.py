@@ -142,15 +142,20 @@ def _hashing_pool(jobs: int) -> ProcessPoolExecutor | _NoPool:
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("forkserver"),
-        initializer=_single_threaded,
+        initializer=_prepare_worker,
+        initargs=(current_app.config.get("C2PA_TRUST_PEM"),),
     )
 
 
-def _single_threaded() -> None:
-    """Keep each hashing process on one thread: the processes already fill the cores."""
+def _prepare_worker(trust_pem: str | None) -> None:
+    """Keep each hashing process on one thread (the processes already fill the cores) and
+    give it the app's C2PA trust list."""
     import cv2
 
+    from ..hashing.embedded import set_trust_anchors
+
     cv2.setNumThreads(1)
+    set_trust_anchors(trust_pem)
 
 
 class _NoPool:

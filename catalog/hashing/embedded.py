@@ -36,7 +36,20 @@ _XMP_PROPERTY = re.compile(
     rf'"(?P<attr_value>[^"<]{{0,{XMP_VALUE_CHARS}}})"'
     rf"|<{_NAME}:(?P<elem_name>[A-Za-z]\w{{0,40}})>(?P<elem_value>[^<]{{0,{XMP_VALUE_CHARS}}})<"
 )
+# The signers this process trusts (PEM certificates, e.g. the C2PA trust list), set once per
+# process by set_trust_anchors; None trusts no one, so a signature is only "signed".
+_TRUST_ANCHORS: str | None = None
 _C2PA_CONTEXT: Any = None
+# What a manifest's signature tells: a trusted signer, a signer not on the trust list (the
+# file is intact and signed, but anyone can make a certificate), or a broken manifest.
+TRUSTED, UNTRUSTED, INVALID = "trusted", "untrusted", "invalid"
+
+
+def set_trust_anchors(pem: str | None) -> None:
+    """Trust signers chained to these PEM certificates from now on in this process."""
+    global _TRUST_ANCHORS, _C2PA_CONTEXT
+    _TRUST_ANCHORS = (pem.strip() or None) if pem else None
+    _C2PA_CONTEXT = None
 
 
 def _context() -> Any:
@@ -45,11 +58,21 @@ def _context() -> Any:
     if _C2PA_CONTEXT is None:
         import c2pa
 
-        settings = c2pa.Settings.from_dict(
-            {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
-        )
-        _C2PA_CONTEXT = c2pa.Context(settings)
+        settings: dict[str, Any] = {
+            "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_trust": True}
+        }
+        if _TRUST_ANCHORS:
+            settings["trust"] = {"trust_anchors": _TRUST_ANCHORS}
+        _C2PA_CONTEXT = c2pa.Context(c2pa.Settings.from_dict(settings))
     return _C2PA_CONTEXT
+
+
+def _trust_of(state: str) -> str:
+    if state == "Trusted":
+        return TRUSTED
+    if state == "Valid":
+        return UNTRUSTED
+    return INVALID
 
 
 def read_c2pa(data: bytes, mime_type: str) -> dict[str, Any] | None:
@@ -66,7 +89,12 @@ def read_c2pa(data: bytes, mime_type: str) -> dict[str, Any] | None:
         ):
             return None
         # A manifest that cannot even be parsed is itself a finding.
-        return {"present": True, "validation_state": "Invalid", "error": str(exc)[:500]}
+        return {
+            "present": True,
+            "validation_state": "Invalid",
+            "trust": INVALID,
+            "error": str(exc)[:500],
+        }
     try:
         store = json.loads(reader.json())
         state = reader.get_validation_state()
@@ -86,12 +114,12 @@ def read_c2pa(data: bytes, mime_type: str) -> dict[str, Any] | None:
                         if k in action and isinstance(action[k], str)
                     }
                 )
+    codes = [s.get("code") for s in store.get("validation_status", []) if isinstance(s, dict)]
     return {
         "present": True,
         "validation_state": state,
-        "validation_status": [
-            s.get("code") for s in store.get("validation_status", []) if isinstance(s, dict)
-        ],
+        "trust": _trust_of(state),
+        "validation_status": codes,
         "active_manifest": store.get("active_manifest"),
         "manifests": len(store.get("manifests", {})),
         "title": active.get("title"),
