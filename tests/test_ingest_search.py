@@ -136,12 +136,11 @@ def test_same_bytes_again_return_the_record_and_add_the_sighting(
         posted,
         "Channel",
     )
-    assert (
-        session.scalar(sa.select(AuditEvent.action).order_by(AuditEvent.id.desc()))
-        == "media.add_details"
-    )
+    actions = session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    # The new source, what the repeat added, and the sighting with its fields.
+    assert actions == ["media.create", "source.create", "media.add_details", "sighting.create"]
     assert ingest(app, ASTRONAUT).created is False  # nothing new: nothing written
-    assert count(session, AuditEvent) == 2
+    assert count(session, AuditEvent) == 4
     assert originals(app) == [first.media.sha256]
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..db import lock_for_write
-from ..models import GENESIS_HASH, AuditEvent, User, utcnow
+from ..models import GENESIS_HASH, AuditEvent, MediaLink, User, utcnow
 
 SYSTEM_ACTOR = "system"
 # Any constant works; it only has to be the same in every process.
@@ -66,6 +66,51 @@ def event_hash(
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+# Incidents, sources, parties and tags made on the way (an upload naming a new party, ...)
+# wait here until the service records its own event, and are recorded first, by the same actor.
+_PENDING_CREATES = "catalog.audit.pending_creates"
+
+
+def note_created(session: Session, record_: Any) -> None:
+    """Have the next event of this transaction be preceded by the creation of ``record_``."""
+    session.info.setdefault(_PENDING_CREATES, []).append(record_)
+
+
+def _record_pending_creates(session: Session, actor: User | None, actor_label: str | None) -> None:
+    pending = session.info.pop(_PENDING_CREATES, [])
+    for made in pending:
+        state = sa.inspect(made)
+        if not state.persistent:  # rolled back with its transaction
+            continue
+        noun = type(made).__name__.lower()
+        name = made.title if noun == "incident" else made.name
+        record(session, actor, f"{noun}.create", noun, made.id, {"name": name},
+               actor_label=actor_label)  # fmt: skip
+
+
+def media_history(session: Session, media_id: int, limit: int = 500) -> list[AuditEvent]:
+    """Return everything that touched a media, oldest first: its own events and the reviews
+    of its links to other media."""
+    links = sa.select(sa.cast(MediaLink.id, sa.String)).where(
+        sa.or_(MediaLink.source_media_id == media_id, MediaLink.target_media_id == media_id)
+    )
+    return list(
+        session.scalars(
+            sa.select(AuditEvent)
+            .where(
+                sa.or_(
+                    sa.and_(
+                        AuditEvent.object_type == "media", AuditEvent.object_id == str(media_id)
+                    ),
+                    sa.and_(AuditEvent.object_type == "link", AuditEvent.object_id.in_(links)),
+                )
+            )
+            .order_by(AuditEvent.id)
+            .limit(limit)
+        )
+    )
+
+
 def record(
     session: Session,
     actor: User | None,
@@ -78,6 +123,7 @@ def record(
 ) -> AuditEvent:
     """Append an event to the session's transaction; the caller's commit makes it stand."""
     lock_for_write(session)
+    _record_pending_creates(session, actor, actor_label)
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         # Appends queue here so that each one sees the head the previous one wrote.

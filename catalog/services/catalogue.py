@@ -116,7 +116,7 @@ def describe(
     )
     times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
     provenance = summarise(session, [media_id], min_confidence, known={media_id: media})[media_id]
-    return MediaRecord(media, links, provenance, audit.history(session, "media", media_id), times)
+    return MediaRecord(media, links, provenance, audit.media_history(session, media_id), times)
 
 
 def by_sha256(session: Session, sha256: str) -> Media:
@@ -235,4 +235,4 @@ def review_link(session: Session, link_id: int, review: str, actor: User | None)
 def media_audit(session: Session, media_id: int) -> list[AuditEvent]:
     """Return the audit events about a media, oldest first."""
     find_media(session, media_id)
-    return audit.history(session, "media", media_id)
+    return audit.media_history(session, media_id)

@@ -22,9 +22,11 @@ from .ingest import (
     AcknowledgementInput,
     IngestDetails,
     SightingInput,
+    acknowledgement_fields,
     build_acknowledgement,
     build_sighting,
     check_details,
+    sighting_fields,
 )
 from .named import get_named
 from .records import (
@@ -157,7 +159,7 @@ def add_sighting(
         "sighting.create",
         "media",
         media.id,
-        {"sighting": added.id, "url": added.url},
+        sighting_fields(added),
     )
     session.commit()
     return added
@@ -240,7 +242,7 @@ def add_acknowledgement(
         actor,
         "acknowledgement.create",
         *_subject(added),
-        {"acknowledgement": added.id, "party": ack.party, "status": ack.status},
+        acknowledgement_fields(added),
     )
     session.commit()
     return added

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -219,7 +219,7 @@ def _commit_new(
         if existing is not None:  # another process added the same bytes meanwhile
             return _add_to_existing(session, existing, details, actor)
         media = build()
-        sighting = apply_details(session, media, details, actor)
+        sighting, ack = apply_details(session, media, details, actor)
         for match in matches:
             session.add(_link_for(media, match))
         audit.record(
@@ -233,9 +233,15 @@ def _commit_new(
                 "kind": media.kind.value,
                 "size": media.size_bytes,
                 "filename": media.original_filename,
+                "title": media.title,
+                "description": media.description,
+                "credit": media.credit,
+                "incident": media.incident.title if media.incident else None,
+                "tags": sorted(t.name for t in media.tags),
                 "near_duplicates": [m.media.id for m in matches],
             },
         )
+        record_details(session, media, sighting, ack, actor)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -421,8 +427,9 @@ def check_details(details: IngestDetails) -> None:
 
 def apply_details(
     session: Session, media: Media, details: IngestDetails, actor: User | None
-) -> Sighting | None:
-    """Attach incident, tags, sighting and acknowledgement; return the new sighting if any."""
+) -> tuple[Sighting | None, Acknowledgement | None]:
+    """Attach incident, tags, sighting and acknowledgement; return the new sighting and
+    acknowledgement, if any (``record_details`` records them once the media's event stands)."""
     if details.incident and media.incident_id is None:
         media.incident = incident_named(session, details.incident)
     for name in details.tags:
@@ -430,10 +437,62 @@ def apply_details(
         if tag not in media.tags:
             media.tags.append(tag)
     sighting = build_sighting(session, media, details.sighting, actor) if details.sighting else None
+    ack = None
     if details.acknowledgement is not None:
-        build_acknowledgement(session, details.acknowledgement, actor, media=media)
+        ack = build_acknowledgement(session, details.acknowledgement, actor, media=media)
     session.flush()
-    return sighting
+    return sighting, ack
+
+
+def record_details(
+    session: Session,
+    media: Media,
+    sighting: Sighting | None,
+    ack: Acknowledgement | None,
+    actor: User | None,
+) -> None:
+    """Record a new sighting and acknowledgement of ``media`` as events of their own."""
+    if sighting is not None:
+        audit.record(
+            session, actor, "sighting.create", "media", media.id, sighting_fields(sighting)
+        )
+    if ack is not None:
+        audit.record(
+            session, actor, "acknowledgement.create", "media", media.id, acknowledgement_fields(ack)
+        )
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def sighting_fields(sighting: Sighting) -> dict[str, Any]:
+    """Every field of a sighting, as its audit event keeps them."""
+    return {
+        "sighting": sighting.id,
+        "url": sighting.url,
+        "platform": sighting.platform,
+        "source": sighting.source.name if sighting.source else None,
+        "account": sighting.account,
+        "posted_at": _utc(sighting.posted_at),
+        "observed_at": _utc(sighting.observed_at),
+        "deleted_at": _utc(sighting.deleted_at),
+        "caption": sighting.caption,
+        "archive_url": sighting.archive_url,
+    }
+
+
+def acknowledgement_fields(ack: Acknowledgement) -> dict[str, Any]:
+    """Every field of an acknowledgement, as its audit event keeps them."""
+    return {
+        "acknowledgement": ack.id,
+        "party": ack.party.name,
+        "status": ack.status.value,
+        "statement": ack.statement,
+        "source": ack.source.name if ack.source else None,
+        "url": ack.statement_url,
+        "stated_at": _utc(ack.stated_at),
+    }
 
 
 def build_sighting(
@@ -495,7 +554,8 @@ def _add_to_existing(
         return IngestResult(media, False)
     lock_for_write(session)
     media = fetch(session, Media, media.id, "media")  # re-read inside the write transaction
-    sighting = apply_details(session, media, details, actor)
+    had_incident = media.incident_id is not None
+    sighting, ack = apply_details(session, media, details, actor)
     audit.record(
         session,
         actor,
@@ -503,10 +563,12 @@ def _add_to_existing(
         "media",
         media.id,
         {
-            "sighting": sighting.url if sighting else None,
-            "acknowledgement": details.acknowledgement.party if details.acknowledgement else None,
+            "incident": media.incident.title if media.incident and not had_incident else None,
             "tags": details.tags,
+            "sighting": sighting.id if sighting else None,
+            "acknowledgement": ack.id if ack else None,
         },
     )
+    record_details(session, media, sighting, ack, actor)
     session.commit()
     return IngestResult(media, False, sighting=sighting)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..models import Incident, Party, Source, Tag
-from . import Invalid
+from . import Invalid, audit
 
 MAX_URL = 2048
 T = TypeVar("T", Incident, Source, Party, Tag)
@@ -83,6 +83,7 @@ def _named(session: Session, model: type[T], field: str, value: str, limit: int)
         found = model(**{column.key: value})
         session.add(found)
         session.flush()
+        audit.note_created(session, found)  # an event of its own, by whoever brought it
     return found
 
 

@@ -131,7 +131,7 @@ def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> 
                 "details": e.details,
                 "hash": e.hash,
             }
-            for e in audit.history(session, "media", media.id)
+            for e in audit.media_history(session, media.id)
         ],
     }
 
