@@ -18,28 +18,15 @@ from PIL import Image
 from catalog.hashing.video import VideoRejected, fingerprint_video, iter_frames_at, poster_and_sheet
 
 from .media import encode, pattern
+from .video_tools import encode as encode_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def clip(size: tuple[int, int], seconds: int, fps: int = 2) -> bytes:
-    """An H.264 clip with a different picture every half second (every sample is kept)."""
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "35", "preset": "ultrafast"}
-        stream.time_base = Fraction(1, fps)
-        for n in range(seconds * fps):
-            picture = pattern(160, 90, seed=n).resize(size, Image.Resampling.NEAREST)
-            frame = av.VideoFrame.from_image(picture)
-            frame.pts = n
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
+    """An H.264 clip with a different picture every frame (every sample is kept)."""
+    pictures = (pattern(160, 90, seed=n) for n in range(seconds * fps))
+    return encode_clip(pictures, size, fps=fps, crf=35)
 
 
 def growing_mjpeg() -> bytes:
