@@ -93,22 +93,22 @@ class MediaCollection(MethodView):
         details = _details(request.form.get("metadata"))
         upload = files["file"]
         details.original_filename = upload.filename  # reduced to a plain name by the service
+        config = current_app.config
+        # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.
         try:
-            data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
+            result = ingest_bytes(
+                get_session(),
+                get_storage(),
+                get_index(),
+                upload.stream,
+                details,
+                actor=api_user(),
+                thresholds=thresholds_from(config),
+                max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+                max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+            )
         finally:
             upload.close()  # release the spooled temporary file at once
-        config = current_app.config
-        result = ingest_bytes(
-            get_session(),
-            get_storage(),
-            get_index(),
-            data,
-            details,
-            actor=api_user(),
-            thresholds=thresholds_from(config),
-            max_pixels=int(config["MAX_IMAGE_PIXELS"]),
-            max_video_s=float(config["MAX_VIDEO_SECONDS"]),
-        )
         body = {
             "created": result.created,
             "media": detail(result.media.id),

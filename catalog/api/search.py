@@ -40,20 +40,21 @@ def search_by_file(args: dict[str, Any], files: dict[str, Any]):
     """Find what the catalogue holds that matches an uploaded image or video."""
     config = current_app.config
     upload = files["file"]
+    # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.
     try:
-        data = upload.read(config["MAX_CONTENT_LENGTH"] + 1)
+        matches = search_file(
+            get_session(),
+            get_index(),
+            upload.stream,
+            thresholds_from(config),
+            max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+            limit=args["limit"],
+            max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+        )
+        sha256 = sha256_of(upload.stream)
     finally:
         upload.close()
-    matches = search_file(
-        get_session(),
-        get_index(),
-        data,
-        thresholds_from(config),
-        max_pixels=int(config["MAX_IMAGE_PIXELS"]),
-        limit=args["limit"],
-        max_video_s=float(config["MAX_VIDEO_SECONDS"]),
-    )
-    return {"sha256": sha256_of(data), "matches": [m.as_dict() for m in matches]}
+    return {"sha256": sha256, "matches": [m.as_dict() for m in matches]}
 
 
 @blp.route("/search/hash")

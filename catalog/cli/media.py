@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from flask import current_app
@@ -185,7 +186,32 @@ def _ingest_one(
     if result.error is not None:
         return f"rejected:{result.error}"
     try:
-        data = Path(result.path).read_bytes()
+        # Read from the file as needed, never whole: folders hold videos of gigabytes.
+        data = open(result.path, "rb")  # closed below, whatever happens
+    except OSError as exc:
+        return f"rejected:cannot read the file ({exc.strerror})"
+    with data:
+        return _ingest_open(
+            session, storage, holder, thresholds, result, data, actor, incident, credit,
+            source, platform, tags,
+        )  # fmt: skip
+
+
+def _ingest_open(
+    session,
+    storage,
+    holder,
+    thresholds,
+    result: FileFingerprint,
+    data: BinaryIO,
+    actor,
+    incident,
+    credit,
+    source,
+    platform,
+    tags,
+) -> str:  # noqa: ANN001
+    try:
         details = IngestDetails(
             credit=credit,
             incident=incident,
@@ -238,16 +264,16 @@ def search_command(files: tuple[str, ...], as_json: bool, limit: int | None) -> 
     holder, thresholds = get_index(), thresholds_from(config)
     for path in files:
         try:
-            data = Path(path).read_bytes()
-            matches = search_file(
-                session,
-                holder,
-                data,
-                thresholds,
-                max_pixels=int(config["MAX_IMAGE_PIXELS"]),
-                limit=limit or int(config["SEARCH_LIMIT"]),
-                max_video_s=float(config["MAX_VIDEO_SECONDS"]),
-            )
+            with open(path, "rb") as data:  # read as needed, never whole
+                matches = search_file(
+                    session,
+                    holder,
+                    data,
+                    thresholds,
+                    max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+                    limit=limit or int(config["SEARCH_LIMIT"]),
+                    max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+                )
         except OSError as exc:
             _print_error(path, f"cannot read the file ({exc.strerror})", as_json)
             continue

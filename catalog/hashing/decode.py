@@ -4,7 +4,6 @@ and bring every Pillow mode to plain RGB for hashing."""
 
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .embedded import read_xmp
+from .views import Source, size_of, stream_of
 
 try:  # HEIC/HEIF come from an optional plugin.
     from pillow_heif import register_heif_opener
@@ -55,15 +55,15 @@ class DecodedImage:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def open_image(data: bytes, max_pixels: int) -> DecodedImage:
+def open_image(data: Source, max_pixels: int) -> DecodedImage:
     """Decode ``data`` for hashing; raise ImageRejected with a clear reason otherwise."""
-    if not data:
+    if not size_of(data):
         raise ImageRejected("empty", "the file is empty")
     try:
         with warnings.catch_warnings():
             # Our own pixel limit is checked below, before any pixel is decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(stream_of(data))
     except UnidentifiedImageError:
         raise ImageRejected(
             "not_an_image", "the file is not an image in a supported format"

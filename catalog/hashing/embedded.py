@@ -4,10 +4,11 @@ made or changed a picture. Pure: bytes in, JSON-ready dictionaries out."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from typing import Any
+
+from .views import Source, stream_of
 
 XMP_FIELDS = {
     "CreatorTool": "creator_tool",
@@ -75,12 +76,12 @@ def _trust_of(state: str) -> str:
     return INVALID
 
 
-def read_c2pa(data: bytes, mime_type: str) -> dict[str, Any] | None:
+def read_c2pa(data: Source, mime_type: str) -> dict[str, Any] | None:
     """Return a summary of the file's C2PA manifest store, or None when it has none."""
     import c2pa
 
     try:
-        reader = c2pa.Reader(mime_type, io.BytesIO(data), context=_context())
+        reader = c2pa.Reader(mime_type, stream_of(data), context=_context())
     except c2pa.C2paError as exc:
         if (
             "ManifestNotFound" in type(exc).__name__

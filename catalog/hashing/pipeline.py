@@ -13,7 +13,7 @@ from .decode import DecodedImage, ImageRejected, open_image
 from .embedded import read_c2pa
 from .perceptual import HashValue
 from .video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video
-from .views import sha256_of, views_of
+from .views import Source, sha256_of, size_of, views_of
 
 
 @dataclass
@@ -42,13 +42,13 @@ class QueryFingerprint:
     images: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def fingerprint_image(data: bytes, max_pixels: int) -> ImageFingerprint:
+def fingerprint_image(data: Source, max_pixels: int) -> ImageFingerprint:
     """Decode ``data`` once and compute what the catalogue stores for it."""
     return _stored_fingerprint(data, open_image(data, max_pixels))
 
 
 def fingerprint_for_ingest(
-    data: bytes, max_pixels: int
+    data: Source, max_pixels: int
 ) -> tuple[ImageFingerprint, QueryFingerprint]:
     """Decode ``data`` once and compute both what is stored and what finds its near-duplicates."""
     decoded = open_image(data, max_pixels)
@@ -76,31 +76,33 @@ def fingerprint_file(
 ) -> FileFingerprint:
     """Read and fingerprint the file at ``path``; never raises for a bad file (bulk import)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        handle = open(path, "rb")  # closed by the with block below, whatever happens
     except OSError as exc:
         return FileFingerprint(
             path, error_code="unreadable", error=f"cannot read the file ({exc.strerror})"
         )
-    if len(data) > max_bytes:
-        return FileFingerprint(
-            path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes"
-        )
-
-    try:
-        if looks_like_video(data):
+    # Read from the file as the decoders need it, never whole into memory.
+    with handle:
+        if size_of(handle) > max_bytes:
             return FileFingerprint(
-                path,
-                video=fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels),
+                path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes"
             )
-        stored, query = fingerprint_for_ingest(data, max_pixels)
-    except (ImageRejected, VideoRejected) as exc:
-        return FileFingerprint(path, error_code=exc.code, error=str(exc))
+        try:
+            if looks_like_video(handle):
+                found = fingerprint_video(handle, max_duration_s=max_video_s, max_pixels=max_pixels)
+                return FileFingerprint(path, video=found)
+            stored, query = fingerprint_for_ingest(handle, max_pixels)
+        except (ImageRejected, VideoRejected) as exc:
+            return FileFingerprint(path, error_code=exc.code, error=str(exc))
+        except OSError as exc:
+            return FileFingerprint(
+                path, error_code="unreadable", error=f"cannot read the file ({exc.strerror})"
+            )
     return FileFingerprint(path, stored, query)
 
 
 def _stored_fingerprint(
-    data: bytes, decoded: DecodedImage, features: orb.Features | None = None
+    data: Source, decoded: DecodedImage, features: orb.Features | None = None
 ) -> ImageFingerprint:
     hashes: list[HashValue] = []
     for view, rgb in views_of(decoded.rgb):
@@ -108,7 +110,7 @@ def _stored_fingerprint(
         hashes.append(perceptual.phash(rgb, view))
     return ImageFingerprint(
         sha256=sha256_of(data),
-        size=len(data),
+        size=size_of(data),
         width=decoded.width,
         height=decoded.height,
         format=decoded.format,
@@ -119,12 +121,12 @@ def _stored_fingerprint(
     )
 
 
-def _with_credentials(metadata: dict[str, Any], data: bytes, mime_type: str) -> dict[str, Any]:
+def _with_credentials(metadata: dict[str, Any], data: Source, mime_type: str) -> dict[str, Any]:
     credentials = read_c2pa(data, mime_type)
     return {**metadata, "c2pa": credentials} if credentials else metadata
 
 
-def fingerprint_query(data: bytes, max_pixels: int) -> QueryFingerprint:
+def fingerprint_query(data: Source, max_pixels: int) -> QueryFingerprint:
     """Decode ``data`` once and compute what a search compares against the catalogue."""
     decoded = open_image(data, max_pixels)
     return query_from_array(sha256_of(data), decoded.rgb)

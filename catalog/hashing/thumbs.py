@@ -10,6 +10,7 @@ from PIL import Image, ImageOps
 
 from .decode import IMAGE_FORMATS, ImageRejected, to_rgb
 from .video import iter_frames_at
+from .views import Source, stream_of
 
 JPEG_QUALITY = 84
 
@@ -22,12 +23,12 @@ def _jpeg(image: Image.Image, max_side: int) -> bytes:
     return buffer.getvalue()
 
 
-def image_jpeg(data: bytes, max_side: int, max_pixels: int) -> bytes:
+def image_jpeg(data: Source, max_side: int, max_pixels: int) -> bytes:
     """Return an upright JPEG of the image, its longest side at most ``max_side``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(stream_of(data))
         with image:
             if image.format not in IMAGE_FORMATS or image.width * image.height > max_pixels:
                 raise ImageRejected("unsupported_format", "no preview can be made of this file")
@@ -43,7 +44,7 @@ def image_jpeg(data: bytes, max_side: int, max_pixels: int) -> bytes:
 
 
 def video_frames_jpeg(
-    data: bytes, times: list[float], max_side: int, max_pixels: int
+    data: Source, times: list[float], max_side: int, max_pixels: int
 ) -> dict[float, bytes]:
     """Return a JPEG still of the video at each of ``times`` (seconds), decoded in one pass."""
     frames = iter_frames_at(data, times, max_side=max_side, max_pixels=max_pixels)

@@ -23,7 +23,7 @@ from . import perceptual
 from .decode import WORKING_SIZE
 from .embedded import read_c2pa
 from .perceptual import HashValue
-from .views import FULL, sha256_of, views_of
+from .views import FULL, Source, head_of, sha256_of, size_of, stream_of, views_of
 
 # Containers we accept, as FFmpeg names them after probing the content.
 CONTAINERS = {
@@ -83,18 +83,21 @@ class VideoFingerprint:
     pixel_limit: int = 0
 
 
-def looks_like_video(data: bytes) -> bool:
-    """Return whether the bytes start like an MP4/MOV or Matroska/WebM container."""
+def looks_like_video(data: Source) -> bool:
+    """Return whether the file starts like an MP4/MOV or Matroska/WebM container."""
+    head = head_of(data, 8)
     return (
-        data[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
-        or data[:4] == b"\x1a\x45\xdf\xa3"
+        head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+        or head[:4] == b"\x1a\x45\xdf\xa3"
     )
 
 
-def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) -> VideoFingerprint:
+def fingerprint_video(data: Source, *, max_duration_s: float, max_pixels: int) -> VideoFingerprint:
     """Probe, sample and hash a video; raise VideoRejected with a reason for a bad file."""
+    # Read before the decoder opens the file: they share its position.
+    sha256, size = sha256_of(data), size_of(data)
     try:
-        container = av.open(io.BytesIO(data), mode="r")
+        container = av.open(stream_of(data), mode="r")
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise VideoRejected("not_a_video", f"the file is not a video we can read ({exc})") from None
     with container:
@@ -146,12 +149,9 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
                 )
             },
         }
-        credentials = read_c2pa(data, mime)
-        if credentials:
-            metadata["c2pa"] = credentials
-        fingerprint = VideoFingerprint(
-            sha256_of(data), len(data), width, height, duration, mime, metadata
-        )
+        fingerprint = VideoFingerprint(sha256, size, width, height, duration, mime, metadata)
+        # Read while the container is open: its streams are gone once it closes.
+        slack = _end_slack(stream, duration)
         fingerprint.pixel_limit = max_pixels
         try:
             _sample(
@@ -167,10 +167,13 @@ def fingerprint_video(data: bytes, *, max_duration_s: float, max_pixels: int) ->
             ) from None
     if not fingerprint.frames:
         raise VideoRejected("no_frames", "the video has no frame that can be decoded")
+    credentials = read_c2pa(data, mime)  # once the decoder is done with the file
+    if credentials:
+        fingerprint.metadata["c2pa"] = credentials
     # A file cut short still opens and plays its first part; its header says how long it
     # should be. Its last decoded frame is at most a few frames from the end (non-reference
     # frames are skipped), or a whole group of pictures when only keyframes are read.
-    if duration and fingerprint.last_time + _end_slack(stream, duration) < duration:
+    if duration and fingerprint.last_time + slack < duration:
         raise VideoRejected(
             "truncated",
             f"the video is cut short: it plays {fingerprint.last_time:.1f} s"
@@ -282,7 +285,7 @@ def _thumb(frame: av.VideoFrame) -> np.ndarray:
 
 
 def poster_and_sheet(
-    data: bytes, fingerprint: VideoFingerprint, columns: int = 6
+    data: Source, fingerprint: VideoFingerprint, columns: int = 6
 ) -> tuple[bytes, bytes]:
     """Return JPEGs of the poster frame and of a contact sheet of kept frames with their times.
 
@@ -322,7 +325,7 @@ def poster_and_sheet(
 
 
 def iter_frames_at(
-    data: bytes, times: list[float], *, max_side: int, max_pixels: int
+    data: Source, times: list[float], *, max_side: int, max_pixels: int
 ) -> Iterator[tuple[float, Image.Image]]:
     """Yield (time, picture) for the frame at or just after each of ``times`` (seconds), in
     one decoding pass, each scaled as it is decoded to fit ``max_side``; raise VideoRejected
@@ -330,7 +333,7 @@ def iter_frames_at(
     wanted = sorted(set(times))
     if not wanted:
         return
-    with av.open(io.BytesIO(data), mode="r") as container:
+    with av.open(stream_of(data), mode="r") as container:
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONREF"
         start = (

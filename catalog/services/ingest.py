@@ -26,6 +26,7 @@ from ..hashing.video import (
     looks_like_video,
     poster_and_sheet,
 )
+from ..hashing.views import Source, size_of, stream_of
 from ..index import Thresholds
 from ..models import (
     Acknowledgement,
@@ -111,7 +112,7 @@ def ingest_bytes(
     session: Session,
     storage: Storage,
     holder: IndexHolder,
-    data: bytes,
+    data: Source,
     details: IngestDetails,
     *,
     actor: User | None,
@@ -120,7 +121,7 @@ def ingest_bytes(
     max_video_s: float = 3 * 3600,
 ) -> IngestResult:
     """Add a file to the catalogue (or, if its bytes are held, add what is new about it)."""
-    if not data:
+    if not size_of(data):
         raise Rejected("empty", "the file is empty")
     existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256_of(data)))
     if existing is not None:
@@ -144,7 +145,7 @@ def ingest_fingerprinted(
     session: Session,
     storage: Storage,
     holder: IndexHolder,
-    data: bytes,
+    data: Source,
     stored: ImageFingerprint,
     query: QueryFingerprint,
     details: IngestDetails,
@@ -174,7 +175,7 @@ def ingest_video_fingerprinted(
     session: Session,
     storage: Storage,
     holder: IndexHolder,
-    data: bytes,
+    data: Source,
     found: VideoFingerprint,
     details: IngestDetails,
     *,
@@ -204,7 +205,7 @@ def _commit_new(
     session: Session,
     storage: Storage,
     holder: IndexHolder,
-    data: bytes,
+    data: Source,
     sha256: str,
     build: Callable[[], Media],
     matches: list[SearchMatch],
@@ -212,7 +213,7 @@ def _commit_new(
     actor: User | None,
 ) -> IngestResult:
     """Store the file, then the record, links and audit event in one transaction, or neither."""
-    placed = storage.put_bytes(data)
+    placed = storage.put_stream(stream_of(data))
     try:
         lock_for_write(session)
         existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 from ..hashing import ImageRejected
 from ..hashing.thumbs import image_jpeg, video_frames_jpeg
@@ -29,11 +30,12 @@ def picture(storage: Storage, media: Media, name: str, max_pixels: int) -> Path:
         poster = storage.derived_path(media.sha256, "poster.jpg")
         if not poster.is_file():
             raise NotFound("this video has no poster frame")
-        source = poster.read_bytes()
+        opened: BinaryIO = poster.open("rb")
     else:
-        source = _original(storage, media)
+        opened = _original(storage, media)
     try:
-        data = image_jpeg(source, SIZES[name], max_pixels)
+        with opened as source:
+            data = image_jpeg(source, SIZES[name], max_pixels)
     except ImageRejected as exc:
         raise NotFound(f"no picture can be shown of this file: {exc}") from None
     return storage.put_derived(media.sha256, name, data)
@@ -55,16 +57,17 @@ def video_frames(storage: Storage, media: Media, times: list[float], max_pixels:
         if not missing:
             return
         try:
-            stills = video_frames_jpeg(_original(storage, media), missing, FRAME_SIDE, max_pixels)
+            with _original(storage, media) as source:
+                stills = video_frames_jpeg(source, missing, FRAME_SIDE, max_pixels)
         except VideoRejected:
             return  # frames over today's pixel limit: no stills (the page shows none)
         for time, data in stills.items():
             storage.put_derived(media.sha256, frame_name(time), data)
 
 
-def _original(storage: Storage, media: Media) -> bytes:
+def _original(storage: Storage, media: Media) -> BinaryIO:
+    """Open the stored original (read a piece at a time, never whole)."""
     try:
-        with storage.open(media.sha256) as handle:
-            return handle.read()
+        return storage.open(media.sha256)
     except StorageError as exc:
         raise NotFound(str(exc)) from None

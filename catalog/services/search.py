@@ -13,6 +13,7 @@ from ..hashing import ImageRejected, fingerprint_query, parse_hex, sha256_of
 from ..hashing.perceptual import BIT_LENGTHS, PDQ
 from ..hashing.pipeline import QueryFingerprint
 from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video
+from ..hashing.views import Source, size_of
 from ..index import Match, Thresholds
 from ..models import Media
 from . import Invalid
@@ -67,15 +68,15 @@ class SearchMatch:
 def search_file(
     session: Session,
     holder: IndexHolder,
-    data: bytes,
+    data: Source,
     thresholds: Thresholds,
     *,
     max_pixels: int,
     limit: int = 50,
     max_video_s: float = 3 * 3600,
 ) -> list[SearchMatch]:
-    """Return the media matching the file's bytes: the exact copy first, then near-duplicates."""
-    if not data:
+    """Return the media matching the file: the exact copy first, then near-duplicates."""
+    if not size_of(data):
         raise Rejected("empty", "the file is empty")
     sha256 = sha256_of(data)
     exact = session.scalar(sa.select(Media).where(Media.sha256 == sha256))

@@ -59,18 +59,15 @@ def upload():
     if form.validate_on_submit():
         config = current_app.config
         upload = form.file.data
-        try:
-            data = upload.read(config["MAX_CONTENT_LENGTH"] + 1)
-        finally:
-            upload.close()
         details = form.details()
         details.original_filename = upload.filename  # reduced to a plain name by the service
         try:
+            # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.
             result = ingest_bytes(
                 get_session(),
                 get_storage(),
                 get_index(),
-                data,
+                upload.stream,
                 details,
                 actor=current_user,
                 thresholds=thresholds_from(config),
@@ -86,6 +83,8 @@ def upload():
                 upload="new" if result.created else "known",
             )
             return jsonify(ok=True, redirect=target) if wants_json() else redirect(target)
+        finally:
+            upload.close()  # release the spooled temporary file at once
     if request.method == "POST":
         if wants_json():
             return jsonify(

@@ -10,6 +10,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from ..db import get_session
 from ..hashing import sha256_of
 from ..hashing.thumbs import image_jpeg
+from ..hashing.views import Source, size_of
 from ..models import Role
 from ..services import Invalid, NotFound, ServiceError, catalogue
 from ..services.compare import compare as compare_media
@@ -21,7 +22,7 @@ from .forms import HashSearchForm, SearchFileForm
 SHA256_CHARS = set("0123456789abcdef")
 
 
-def _query_picture(data: bytes) -> str | None:
+def _query_picture(data: Source) -> str | None:
     """A small data: URL of the searched file, to show beside the results (images only)."""
     try:
         jpeg = image_jpeg(data, 360, int(current_app.config["MAX_IMAGE_PIXELS"]))
@@ -49,10 +50,7 @@ def search():
         context["tab"] = "file"
         if file_form.validate_on_submit():
             upload = file_form.file.data
-            try:
-                data = upload.read(config["MAX_CONTENT_LENGTH"] + 1)
-            finally:
-                upload.close()
+            data = upload.stream  # as Werkzeug spooled it (to disk past 500 KB), never whole
             try:
                 context["matches"] = search_file(
                     get_session(),
@@ -66,12 +64,14 @@ def search():
                 context["query"] = {
                     "name": upload.filename,
                     "sha256": sha256_of(data),
-                    "size": len(data),
+                    "size": size_of(data),
                     "picture": _query_picture(data),
                 }
             except ServiceError as exc:
                 file_form.file.errors = [*file_form.file.errors, str(exc)]
                 status = 422
+            finally:
+                upload.close()  # release the spooled temporary file at once
         else:
             status = 422
     elif "hash" in request.args:
