@@ -138,16 +138,16 @@ def gets_at_once(port: int, path: str, headers: dict, count: int = 6) -> list:
     return at_once(count, lambda _: request(port, "GET", path, headers))
 
 
-def test_a_media_added_through_one_worker_is_found_through_every_worker_within_two_seconds(
-    fresh_database_url: str, tmp_path: Path
-) -> None:
-    migrated(fresh_database_url)
+def served_catalogue(database_url: str, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Migrate ``database_url`` and make an analyst with an API key through the command line,
+    as an operator would; return the environment for app servers and the key's headers."""
+    migrated(database_url)
     env = {
         **os.environ,
-        "CATALOG_DATABASE_URL": fresh_database_url,
-        "CATALOG_MEDIA_ROOT": str(tmp_path / "media"),
-        "CATALOG_SECRET_KEY": "workers-test",
-        "CATALOG_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CATALOG_DATABASE_URL": database_url,
+        "CATALOG_MEDIA_ROOT": str(folder / "media"),
+        "CATALOG_SECRET_KEY": "served-test",
+        "CATALOG_INSTANCE_PATH": str(folder / "instance"),
         "CATALOG_SERVED_BY_HEADER": "true",
     }
     cli = [sys.executable, "-m", "flask", "--app", "wsgi", "catalog"]
@@ -158,19 +158,21 @@ def test_a_media_added_through_one_worker_is_found_through_every_worker_within_t
         check=True,
         capture_output=True,
     )
-    secret = (
-        subprocess.run(
-            [*cli, "apikey", "create", "ana"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .split()[-1]
+    made = subprocess.run(
+        [*cli, "apikey", "create", "ana"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    headers = {"Authorization": f"Bearer {secret}"}
+    return env, {"Authorization": f"Bearer {made.stdout.split()[-1]}"}
+
+
+def test_a_media_added_through_one_worker_is_found_through_every_worker_within_two_seconds(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env, headers = served_catalogue(fresh_database_url, tmp_path)
     port = free_port()
     server = subprocess.Popen(
         [

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from .media import encode, pattern
-from .test_concurrency import PASSWORD, ROOT, migrated
+from .test_concurrency import ROOT, served_catalogue
 from .test_serving import free_port
 
 LIMIT_MB = 100
@@ -94,32 +94,7 @@ def get(port: int, path: str, headers: dict | None = None) -> http.client.HTTPRe
 def test_a_150_mb_upload_is_not_held_in_memory(fresh_database_url: str, tmp_path: Path) -> None:
     video = tmp_path / "big.mkv"
     assert big_video(video) > 145_000_000
-    migrated(fresh_database_url)
-    env = {
-        **os.environ,
-        "CATALOG_DATABASE_URL": fresh_database_url,
-        "CATALOG_MEDIA_ROOT": str(tmp_path / "media"),
-        "CATALOG_SECRET_KEY": "memory-test",
-        "CATALOG_INSTANCE_PATH": str(tmp_path / "instance"),
-        "CATALOG_SERVED_BY_HEADER": "true",
-    }
-    cli = [sys.executable, "-m", "flask", "--app", "wsgi", "catalog"]
-    subprocess.run(
-        [*cli, "user", "create", "ana", "--role", "analyst", "--password", PASSWORD],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    secret = subprocess.run(
-        [*cli, "apikey", "create", "ana"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()[-1]
-    headers = {"Authorization": f"Bearer {secret}"}
+    env, headers = served_catalogue(fresh_database_url, tmp_path)
     port = free_port()
     server = subprocess.Popen(
         [
