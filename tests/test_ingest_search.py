@@ -29,7 +29,7 @@ from catalog.services.matching import get_index, thresholds_from
 from catalog.services.search import Rejected, search_file, search_hash
 from catalog.storage import get_storage
 
-from .media import encode, sample
+from .media import encode, pattern, sample
 
 ASTRONAUT = sample("photos/astronaut.png")
 MOSCOW = timezone(timedelta(hours=3))
@@ -337,3 +337,29 @@ def test_media_added_by_one_worker_is_found_by_another(
     with two.app_context():
         assert [m.media.id for m in search(two, smaller_copy(ASTRONAUT))] == [added]
         assert get_index(two).index.hash_watermark > 0
+
+
+def test_a_file_that_changed_after_it_was_fingerprinted_is_refused(
+    app: Flask, session: Session
+) -> None:
+    # As in a folder being imported: the file is hashed, then rewritten before it is stored.
+    from catalog.hashing.pipeline import fingerprint_for_ingest
+    from catalog.services.ingest import ingest_fingerprinted
+
+    stored, query = fingerprint_for_ingest(ASTRONAUT, app.config["MAX_IMAGE_PIXELS"])
+    rewritten = encode(pattern(seed=31), "PNG")
+    with pytest.raises(Rejected) as raised:
+        ingest_fingerprinted(
+            session,
+            get_storage(),
+            get_index(),
+            rewritten,
+            stored,
+            query,
+            IngestDetails(),
+            actor=None,
+            thresholds=thresholds_from(app.config),
+        )
+    assert raised.value.code == "changed"
+    assert count(session, Media) == 0 and originals(app) == []
+    assert list(get_storage().tmp.iterdir()) == []

@@ -154,8 +154,6 @@ def ingest_fingerprinted(
     thresholds: Thresholds,
 ) -> IngestResult:
     """Add an image whose fingerprints were computed elsewhere (a worker process)."""
-    if sha256_of(data) != stored.sha256:
-        raise Rejected("changed", "the file changed while it was being read")
     check_details(details)
     matches = search_query(session, holder, query, thresholds)
     return _commit_new(
@@ -183,8 +181,6 @@ def ingest_video_fingerprinted(
     thresholds: Thresholds,
 ) -> IngestResult:
     """Add a video whose frames were sampled and hashed elsewhere; make its poster and sheet."""
-    if sha256_of(data) != found.sha256:
-        raise Rejected("changed", "the file changed while it was being read")
     check_details(details)
     matches = search_frames(session, holder, found, thresholds)
     try:
@@ -214,6 +210,12 @@ def _commit_new(
 ) -> IngestResult:
     """Store the file, then the record, links and audit event in one transaction, or neither."""
     placed = storage.put_stream(stream_of(data))
+    if placed.sha256 != sha256:
+        # The bytes stored are not the ones fingerprinted: the file changed while it was read
+        # (a file in a folder being imported). Checked on what was stored, in the one read
+        # that stores it, rather than by reading the file once more beforehand.
+        _discard_if_orphan(session, storage, placed.sha256, placed.created)
+        raise Rejected("changed", "the file changed while it was being read")
     try:
         lock_for_write(session)
         existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
