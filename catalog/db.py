@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 _BEGIN_OPTION = "catalog_sqlite_begin"
@@ -92,6 +93,18 @@ def lock_for_write(session: Session) -> None:
         # Only reads so far: end that snapshot so the write transaction sees the latest data.
         session.rollback()
     session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def write_if_free(session: Session, statement: sa.Executable) -> None:
+    """Run a write that only notes something (a key's last use, a session's last activity) in
+    a transaction of its own; when the database is busy, skip it rather than hold up the
+    request that noticed it."""
+    try:
+        lock_for_write(session)
+        session.execute(statement)
+        session.commit()
+    except OperationalError:
+        session.rollback()
 
 
 def init_app(app: Flask) -> None:

@@ -9,11 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import lock_for_write
+from ..db import lock_for_write, write_if_free
 from ..models import ApiKey, Role, User, utcnow
 from . import Conflict, Invalid, NotFound, audit, fetch, sessions
 
@@ -315,18 +314,14 @@ def user_for_api_key(session: Session, secret: str) -> User | None:
 
 
 def _note_key_use(session: Session, key_id: int) -> None:
-    """Write a key's last use; a busy database skips it rather than hold up the request."""
+    """Note a key's last use (skipped when the database is busy)."""
     now = utcnow()
-    try:
-        lock_for_write(session)
-        session.execute(
-            sa.update(ApiKey)
-            .where(
-                ApiKey.id == key_id,
-                sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - KEY_USE_EVERY),
-            )
-            .values(last_used_at=now)
+    write_if_free(
+        session,
+        sa.update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - KEY_USE_EVERY),
         )
-        session.commit()
-    except OperationalError:
-        session.rollback()
+        .values(last_used_at=now),
+    )

@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write
+from ..db import lock_for_write, write_if_free
 from ..models import User, UserSession, utcnow
 from . import audit
 
@@ -62,9 +61,7 @@ def resume(session: Session, key: str, *, idle: timedelta, lifetime: timedelta) 
         return None
     now = utcnow()
     if now - row.last_seen_at > idle or now - row.created_at > lifetime or not row.user.active:
-        lock_for_write(session)
-        session.execute(sa.delete(UserSession).where(UserSession.id == row.id))
-        session.commit()
+        _drop(session, row.id)
         return None
     user = row.user
     if now - row.last_seen_at > TOUCH_EVERY:
@@ -73,17 +70,13 @@ def resume(session: Session, key: str, *, idle: timedelta, lifetime: timedelta) 
 
 
 def _touch(session: Session, row_id: int, now: datetime) -> None:
-    """Note a session's activity; a busy database skips it rather than hold up the page."""
-    try:
-        lock_for_write(session)
-        session.execute(
-            sa.update(UserSession)
-            .where(UserSession.id == row_id, UserSession.last_seen_at < now - TOUCH_EVERY)
-            .values(last_seen_at=now)
-        )
-        session.commit()
-    except OperationalError:
-        session.rollback()
+    """Note a session's activity (skipped when the database is busy)."""
+    write_if_free(
+        session,
+        sa.update(UserSession)
+        .where(UserSession.id == row_id, UserSession.last_seen_at < now - TOUCH_EVERY)
+        .values(last_seen_at=now),
+    )
 
 
 def end(session: Session, key: str) -> bool:
@@ -91,10 +84,14 @@ def end(session: Session, key: str) -> bool:
     row = _row_for(session, key)
     if row is None:
         return False
-    lock_for_write(session)
-    session.execute(sa.delete(UserSession).where(UserSession.id == row.id))
-    session.commit()
+    _drop(session, row.id)
     return True
+
+
+def _drop(session: Session, row_id: int) -> None:
+    lock_for_write(session)
+    session.execute(sa.delete(UserSession).where(UserSession.id == row_id))
+    session.commit()
 
 
 def end_all(session: Session, user: User, *, actor: User | None, keep: str | None = None) -> int:
