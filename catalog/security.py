@@ -68,7 +68,8 @@ def sign_in_failed(username: str) -> int:
     if failures <= free:
         return 0
     wait = min(
-        float(config["LOGIN_FIRST_WAIT_SECONDS"]) * 2 ** (failures - free - 1),
+        # The exponent is capped: the wait is capped anyway, and 2 ** 1100 is no float.
+        float(config["LOGIN_FIRST_WAIT_SECONDS"]) * 2 ** min(failures - free - 1, 30),
         float(config["LOGIN_MAX_WAIT_SECONDS"]),
     )
     key = _pair(username) + "/wait"
