@@ -51,13 +51,21 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# The load generator of the API benchmark (Debian package wrk).
+# The load generator of the API benchmark (Debian package wrk) and the wallpaper photographs
+# the scale benchmark makes its distractor pictures from.
+WALLPAPERS := gnome-backgrounds mate-backgrounds sway-backgrounds plasma-workspace-wallpapers \
+	ukui-wallpapers lomiri-wallpapers debian-edu-artwork-emerald debian-edu-artwork-homeworld
 bench-deps:
-	@if ! command -v wrk >/dev/null 2>&1; then \
-		echo "installing wrk (Debian package wrk)"; \
+	@missing=""; \
+	command -v wrk >/dev/null 2>&1 || missing="wrk"; \
+	for package in $(WALLPAPERS); do \
+		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 migrate: install
@@ -106,6 +114,9 @@ bench: install-dev bench-deps
 	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.video
 	$(BIN)/python -m benchmarks.api
+	$(BIN)/python -m benchmarks.import_memory
+	$(BIN)/python -m benchmarks.accuracy_scale
+	$(BIN)/python -m benchmarks.scale
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install-dev system-deps

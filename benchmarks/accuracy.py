@@ -185,7 +185,7 @@ class Catalogue:
     name = "catalogue"
 
     def __init__(self, thresholds: Thresholds) -> None:
-        self.index = CatalogIndex()
+        self.index = CatalogIndex(keep_features=True)
         self.names: dict[int, str] = {}
         self.thresholds = thresholds
         self.row = 0

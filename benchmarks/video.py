@@ -85,7 +85,7 @@ def speed_rows(seconds: int) -> list[tuple[str, ...]]:
 def match_rows() -> list[tuple[str, ...]]:
     names = sorted(CHAIRS + PATTERNS + LONERS)
     prints = {name: fingerprint_video((VIDEOS / name).read_bytes(), **LIMITS) for name in names}
-    index = CatalogIndex()
+    index = CatalogIndex(keep_features=True)
     row = 0
     for media_id, name in enumerate(names, start=1):
         for frame in prints[name].frames:

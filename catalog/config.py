@@ -74,10 +74,17 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_LIMIT": 50,
     # Each process re-reads new hashes from the database at most this often (seconds).
     "INDEX_REFRESH_SECONDS": 1.0,
-    # "flat" (exact scan) or "multihash" (exact within radius, faster past a few million).
+    # "flat" (exact scan) or "multihash" (exact within radius, faster past a few million) for
+    # the hashes added since the snapshot; the snapshot's own are scanned flat where mapped.
     "INDEX_KIND": "flat",
     # Threads per process for index searches; web workers and import already use every core.
     "INDEX_THREADS": 1,
+    # Where this server keeps its index snapshot, mapped by every worker (default: under the
+    # instance folder). Local disk of each server; never a folder servers share.
+    "INDEX_DIR": None,
+    # A new snapshot is written (in the background, by one process) once this many pictures
+    # have been added past the current one; until then each worker holds them in memory.
+    "INDEX_SNAPSHOT_PICTURES": 20_000,
     # Name the answering process (host:pid) in an X-Served-By header on every response, to
     # tell app servers and workers apart behind a balancer. Off: it tells clients about hosts.
     "SERVED_BY_HEADER": False,
@@ -126,6 +133,9 @@ def finalise(app: Flask) -> None:
     if not cfg.get("MEDIA_ROOT"):
         cfg["MEDIA_ROOT"] = str(instance / "media")
     cfg["MEDIA_ROOT"] = str(Path(cfg["MEDIA_ROOT"]).expanduser().resolve())
+    if not cfg.get("INDEX_DIR"):
+        cfg["INDEX_DIR"] = str(instance / "index")
+    cfg["INDEX_DIR"] = str(Path(cfg["INDEX_DIR"]).expanduser().resolve())
     if cfg.get("PRODUCTION"):
         _check_production_secret(cfg.get("SECRET_KEY"))
     elif not cfg.get("SECRET_KEY"):

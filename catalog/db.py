@@ -95,6 +95,15 @@ def lock_for_write(session: Session) -> None:
     session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
 
 
+def hold_lock(session: Session, key: int) -> None:
+    """Hold an advisory lock until the session's transaction ends (PostgreSQL; re-entrant).
+
+    On SQLite the write transaction (BEGIN IMMEDIATE) already admits one writer at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
 def write_if_free(session: Session, statement: sa.Executable) -> None:
     """Run a write that only notes something (a key's last use, a session's last activity) in
     a transaction of its own; when the database is busy, skip it rather than hold up the

@@ -1,4 +1,5 @@
-"""gunicorn settings used by `make run`; each worker loads the similarity index as it starts."""
+"""gunicorn settings used by `make run`: the master brings the index snapshot up to date, then
+each worker maps it and reads the rows past it as it starts."""
 
 import os
 
@@ -9,8 +10,24 @@ accesslog = "-"
 timeout = 120
 
 
+def on_starting(server):
+    """Bring this server's index snapshot up to date once, before the workers map it."""
+    from catalog.db import database
+    from catalog.services.matching import prepare_snapshot
+    from wsgi import app
+
+    prepare_snapshot(app)
+    # Forked workers must not share the master's database connections.
+    database(app).engine.dispose()
+
+
 def post_worker_init(worker):
     """Start loading the index; /readyz answers 503 until it is in memory."""
+    from catalog.index import set_threads
     from catalog.services.matching import start_preload
 
+    # FAISS's thread count belongs to the thread that sets it, and the app was created in the
+    # master (on_starting): set it in the worker's own thread, which serves the requests. A
+    # team of threads per search in each of several workers fights for the same cores.
+    set_threads(int(worker.wsgi.config["INDEX_THREADS"]))
     start_preload(worker.wsgi)

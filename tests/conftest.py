@@ -137,6 +137,7 @@ def make_test_app(database_url: str, tmp_path: Path, **extra: object) -> Flask:
             "TESTING": True,
             "DATABASE_URL": database_url,
             "MEDIA_ROOT": str(tmp_path / "media"),
+            "INDEX_DIR": str(tmp_path / "index"),
             "SECRET_KEY": "test-secret-key",
             **extra,
         }

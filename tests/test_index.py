@@ -82,7 +82,7 @@ def test_adds_and_searches_from_many_threads() -> None:
 
 
 def catalogue_of(*pictures: bytes) -> CatalogIndex:
-    index = CatalogIndex()
+    index = CatalogIndex(keep_features=True)
     row = 0
     for media_id, data in enumerate(pictures, start=1):
         fp = fingerprint_image(data, LIMIT)

@@ -36,7 +36,7 @@ def samples() -> dict[str, VideoFingerprint]:
 
 @pytest.fixture(scope="module")
 def catalogue(samples: dict[str, VideoFingerprint]) -> tuple[CatalogIndex, dict[int, str]]:
-    index, names, row = CatalogIndex(), {}, 0
+    index, names, row = CatalogIndex(keep_features=True), {}, 0
     for media_id, (name, found) in enumerate(samples.items(), start=1):
         names[media_id] = name
         for frame in found.frames:

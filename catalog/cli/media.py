@@ -3,6 +3,10 @@
 Both are a fixed contract that tools outside this repository rely on: ``import`` prints the
 counts of added, already known and rejected files and exits 0 once every file was processed;
 ``search --json`` prints one JSON object per query file.
+
+``import`` keeps its memory flat whatever the folder's size: the hashing processes work at
+most ``AHEAD_PER_JOB`` files each ahead of the one process that ingests, and each file's
+fingerprints (about 1 MB for a photograph) are let go once it is ingested.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import json
 import multiprocessing
 import os
 import sys
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +38,10 @@ from ..services.ingest import (
 from ..services.matching import get_index, thresholds_from
 from ..services.search import search_file
 from ..storage import get_storage
+
+# Files each hashing process may have hashed, or be hashing, ahead of the ingest: two keep
+# every process busy while the ingest catches up, and bound what waits in memory.
+AHEAD_PER_JOB = 2
 
 
 def _files(paths: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -95,17 +105,8 @@ def import_command(
         _hashing_pool(jobs) as pool,
         click.progressbar(length=len(files), label="Importing", file=sys.stderr) as bar,
     ):
-        results = (
-            pool.map(
-                fingerprint_file,
-                files,
-                *_repeat((max_pixels, max_bytes, max_video_s), len(files)),
-                chunksize=2,
-            )
-            if pool is not None
-            else (fingerprint_file(f, max_pixels, max_bytes, max_video_s) for f in files)
-        )
-        for result in results:
+        limits = (max_pixels, max_bytes, max_video_s)
+        for result in _fingerprints(pool, files, limits, AHEAD_PER_JOB * jobs):
             outcome = _ingest_one(
                 session,
                 storage,
@@ -131,8 +132,28 @@ def import_command(
     )
 
 
-def _repeat(values: tuple, count: int) -> list[list]:
-    return [[value] * count for value in values]
+def _fingerprints(
+    pool: ProcessPoolExecutor | None,
+    files: list[str],
+    limits: tuple[int, int, float],
+    ahead: int,
+) -> Iterator[FileFingerprint]:
+    """Yield each file's fingerprints in the order of ``files``, at most ``ahead`` in flight."""
+    if pool is None:
+        yield from (fingerprint_file(path, *limits) for path in files)
+        return
+    # Not pool.map: it submits every file at once, and each result then waits in memory
+    # until the ingest reaches it (2.7 GB for 2,700 small JPEGs). Here a file is submitted
+    # only as an earlier one is taken, so what waits is bounded by ``ahead``.
+    waiting = iter(files)
+    pending: deque[Future[FileFingerprint]] = deque(
+        pool.submit(fingerprint_file, path, *limits) for path in islice(waiting, ahead)
+    )
+    while pending:
+        result = pending.popleft().result()
+        if (path := next(waiting, None)) is not None:
+            pending.append(pool.submit(fingerprint_file, path, *limits))
+        yield result
 
 
 def _hashing_pool(jobs: int) -> ProcessPoolExecutor | _NoPool:

@@ -7,8 +7,11 @@ and a score. The service layer feeds it rows from the database and keeps it fres
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -18,8 +21,9 @@ from ..hashing import perceptual
 from ..hashing.features import Features, align
 from ..hashing.perceptual import BIT_LENGTHS, PDQ, PHASH, HashValue
 from ..hashing.pipeline import QueryFingerprint
+from . import vocabulary as words
 from .hamming import FLAT, MULTIHASH, HammingIndex, Hit
-from .keypoints import FeatureMatch, KeypointIndex
+from .keypoints import FeatureMatch, KeypointIndex, LoadFeatures
 
 __all__ = [
     "CatalogIndex",
@@ -27,6 +31,7 @@ __all__ = [
     "Hit",
     "HammingIndex",
     "KeypointIndex",
+    "LoadFeatures",
     "MULTIHASH",
     "Match",
     "Thresholds",
@@ -77,16 +82,69 @@ def set_threads(count: int) -> None:
     faiss.omp_set_num_threads(max(1, count))
 
 
-class CatalogIndex:
-    """All similarity indexes of one catalogue, with the watermarks of what they hold."""
+SNAPSHOT_FORMAT = 1
 
-    def __init__(self, kind: str = FLAT) -> None:
+
+class CatalogIndex:
+    """All similarity indexes of one catalogue, with the watermarks of what they hold.
+
+    Without a database to load stored keypoints from (``keep_features``), the index keeps
+    them itself; the service layer instead passes a loader to ``match``.
+    """
+
+    def __init__(
+        self,
+        kind: str = FLAT,
+        vocabulary: words.Vocabulary | None = None,
+        *,
+        keep_features: bool = False,
+    ) -> None:
+        self.kind = kind
         self.hashes = {name: HammingIndex(bits, kind) for name, bits in BIT_LENGTHS.items()}
-        self.keypoints = KeypointIndex()
+        self.keypoints = KeypointIndex(vocabulary or words.default(), keep_features=keep_features)
         # Highest database ids loaded, so a refresh reads only what is newer.
         self.hash_watermark = 0
         self.feature_watermark = 0
         self.refresh_lock = threading.Lock()
+        self.snapshot: str | None = None  # the snapshot this index was opened from
+        # What identifies the database a snapshot came from: (hash row id, media id, bits).
+        self.check: tuple[int, int, str] | None = None
+
+    def save(self, folder: Path) -> None:
+        """Write everything held, and the watermarks, as a snapshot in ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, index in self.hashes.items():
+            index.save(folder, name)
+        self.keypoints.save(folder / "keypoints")
+        meta = {
+            "format": SNAPSHOT_FORMAT,
+            "vocabulary": self.keypoints.vocabulary.digest,
+            "hash_watermark": self.hash_watermark,
+            "feature_watermark": self.feature_watermark,
+            "hashes": {name: len(index) for name, index in self.hashes.items()},
+            "pictures": len(self.keypoints),
+            "check": list(self.check) if self.check else None,
+        }
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def open(
+        cls, folder: Path, kind: str = FLAT, vocabulary: words.Vocabulary | None = None
+    ) -> CatalogIndex:
+        """Map a snapshot written by ``save``; rows past its watermarks are added as usual."""
+        meta = read_snapshot_meta(folder)
+        index = cls(kind, vocabulary)
+        if meta["vocabulary"] != index.keypoints.vocabulary.digest:
+            raise ValueError(f"{folder}: made with another visual vocabulary")
+        for name, hashes in index.hashes.items():
+            hashes.open_base(folder, name)
+        index.keypoints.open_base(folder / "keypoints")
+        index.hash_watermark = int(meta["hash_watermark"])
+        index.feature_watermark = int(meta["feature_watermark"])
+        index.snapshot = folder.name
+        check = meta.get("check")
+        index.check = (int(check[0]), int(check[1]), str(check[2])) if check else None
+        return index
 
     def add_hashes(
         self,
@@ -107,8 +165,19 @@ class CatalogIndex:
         self, row_id: int, media_id: int, frame_time: float | None, features: Features
     ) -> None:
         """Add one picture's stored keypoints."""
-        self.keypoints.add(media_id, row_id, frame_time, features)
-        self.feature_watermark = max(self.feature_watermark, row_id)
+        self.add_features_many([(row_id, media_id, frame_time, features)])
+
+    def add_features_many(
+        self,
+        pictures: Iterable[tuple[int, int, float | None, Features]],
+        *,
+        merge: bool = True,
+    ) -> None:
+        """Add stored keypoints (row id, media id, frame time, features) in one batch."""
+        batch = list(pictures)
+        self.keypoints.add_many(batch, merge=merge)
+        if batch:
+            self.feature_watermark = max(self.feature_watermark, max(p[0] for p in batch))
 
     def match(
         self,
@@ -116,6 +185,7 @@ class CatalogIndex:
         thresholds: Thresholds = Thresholds(),
         *,
         use_keypoints: bool = True,
+        load_features: LoadFeatures | None = None,
     ) -> list[Match]:
         """Return the catalogued media the query matches, best first, one entry per media."""
         best: dict[int, Match] = {}
@@ -129,25 +199,46 @@ class CatalogIndex:
                 best[media_id] = self._global_match(
                     media_id, PDQ, distance, hit, variant, 1 - distance / 128
                 )
-        for media_id, (distance, hit, variant) in phash_best.items():
-            if media_id not in best and distance <= thresholds.phash:
+        # pHash alone decides only in the query's own orientation: its 64 bits collide too
+        # often across the eight turned and mirrored forms of a low-contrast picture.
+        upright = QueryFingerprint(
+            query.sha256, [h for h in query.hashes if h.variant.endswith("/original")]
+        )
+        for media_id, (distance, hit, variant) in self._nearest(
+            upright, PHASH, thresholds.phash
+        ).items():
+            if media_id not in best:
                 best[media_id] = self._global_match(
                     media_id, PHASH, distance, hit, variant, 1 - distance / 32
                 )
         if use_keypoints:
-            for symmetry, features in query.features:
-                for found in self.keypoints.search(features):
-                    if found.verification.inliers < thresholds.min_inliers:
-                        continue
-                    candidate = self._keypoint_match(
+            for symmetry, _features, found in self._keypoint_matches(query, load_features):
+                if found.verification.inliers < thresholds.min_inliers:
+                    continue
+                current = best.get(found.media_id)
+                if current is None:
+                    # Re-hashing the aligned part is the costly step: only for a new match.
+                    best[found.media_id] = self._keypoint_match(
                         found, symmetry, self._pdq_distance(query, symmetry, found)
                     )
-                    current = best.get(found.media_id)
-                    if current is None:
-                        best[found.media_id] = candidate
-                    elif current.algorithm != "orb":
-                        current.details.setdefault("inliers", found.verification.inliers)
+                elif current.algorithm != "orb":
+                    current.details.setdefault("inliers", found.verification.inliers)
         return sorted(best.values(), key=lambda m: (-m.score, m.distance, m.media_id))
+
+    def _keypoint_matches(
+        self, query: QueryFingerprint, load: LoadFeatures | None
+    ) -> list[tuple[str, Features, FeatureMatch]]:
+        """Verify the candidates of every symmetry, loading their keypoints in one call."""
+        voted = [(s, f, self.keypoints.candidates(f)) for s, f in query.features]
+        rows = sorted({c.row_id for _, _, found in voted for c in found})
+        if not rows:
+            return []
+        stored = (load or self.keypoints.load_kept)(rows)
+        return [
+            (symmetry, features, match)
+            for symmetry, features, found in voted
+            for match in self.keypoints.verify(features, found, stored)
+        ]
 
     def _nearest(
         self, query: QueryFingerprint, algorithm: str, radius: int
@@ -291,6 +382,14 @@ class CatalogIndex:
     def memory_bytes(self) -> int:
         """Return an estimate of the memory held by every index."""
         return sum(i.memory_bytes() for i in self.hashes.values()) + self.keypoints.memory_bytes()
+
+
+def read_snapshot_meta(folder: Path) -> dict[str, Any]:
+    """Return a snapshot's description (format, vocabulary, watermarks, counts)."""
+    meta: dict[str, Any] = json.loads((folder / "meta.json").read_text())
+    if meta.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(f"{folder}: snapshot format {meta.get('format')} is not {SNAPSHOT_FORMAT}")
+    return meta
 
 
 # PDQ quality under which a frame is too flat (a black fade, a bare wall) to say anything.

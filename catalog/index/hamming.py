@@ -3,17 +3,23 @@
 Rows are added in bulk at start-up and a few at a time afterwards; queries ask for every
 stored hash within a radius. Each stored hash carries the media it belongs to, its row id
 in the database and, for video, the frame time, so a hit says exactly what matched.
+
+A snapshot's hashes are a base mapped from files (sorted by media, shared by every worker of
+a server) and searched by FAISS's Hamming range search on the mapped codes; hashes added
+since sit in a FAISS index in memory.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import faiss
 import numpy as np
 
 from ..hashing.perceptual import least_distance
+from .columns import Column, load_array, save_array
 
 FLAT = "flat"
 MULTIHASH = "multihash"
@@ -29,27 +35,6 @@ class Hit:
     distance: int
 
 
-class _Column:
-    """A growable numpy column (amortised doubling), so small adds stay cheap."""
-
-    def __init__(self, dtype: type, width: int | None = None) -> None:
-        self.tail = () if width is None else (width,)
-        self.data = np.empty((1024, *self.tail), dtype=dtype)
-        self.size = 0
-
-    def extend(self, values: np.ndarray) -> None:
-        needed = self.size + len(values)
-        if needed > len(self.data):
-            grown = np.empty((max(needed, 2 * len(self.data)), *self.tail), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : needed] = values
-        self.size = needed
-
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
-
-
 class HammingIndex:
     """Binary hashes of ``bits`` bits, searchable by radius; safe to share between threads."""
 
@@ -59,11 +44,13 @@ class HammingIndex:
         self.bits = bits
         self.kind = kind
         self._index = self._make(bits, kind)
-        self._media = _Column(np.int64)
-        self._rows = _Column(np.int64)
-        self._times = _Column(np.float64)
+        self._media = Column(np.int64)
+        self._rows = Column(np.int64)
+        self._times = Column(np.float64)
         # A copy of the codes, to compare one media's hashes without a search.
-        self._codes = _Column(np.uint8, bits // 8)
+        self._codes = Column(np.uint8, bits // 8)
+        # The mapped snapshot: codes, media, rows, times, sorted by media.
+        self._base: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._lock = threading.RLock()
 
     @staticmethod
@@ -80,7 +67,11 @@ class HammingIndex:
         raise ValueError(f"unknown index kind {kind!r}")
 
     def __len__(self) -> int:
-        return self._rows.size
+        return self._rows.size + self._base_size
+
+    @property
+    def _base_size(self) -> int:
+        return 0 if self._base is None else len(self._base[2])
 
     def add(
         self,
@@ -107,52 +98,100 @@ class HammingIndex:
         queries = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, self.bits // 8)
         if not len(queries):
             return []
+        results: list[list[Hit]] = [[] for _ in range(len(queries))]
         with self._lock:
-            if not self._rows.size:
-                return [[] for _ in range(len(queries))]
-            # FAISS counts "within radius" as strictly less than.
-            lims, distances, labels = self._index.range_search(queries, radius + 1)
-            media, rows, times = self._media.view(), self._rows.view(), self._times.view()
-            results: list[list[Hit]] = []
-            for q in range(len(queries)):
-                start, end = int(lims[q]), int(lims[q + 1])
-                order = np.argsort(distances[start:end], kind="stable")
-                hits = []
-                for position in order:
-                    label = labels[start + position]
-                    time = times[label]
-                    hits.append(
-                        Hit(
-                            int(media[label]),
-                            int(rows[label]),
-                            None if np.isnan(time) else float(time),
-                            int(distances[start + position]),
-                        )
+            base = self._base
+            if base is not None and len(base[0]):
+                self._collect(results, *_range_search(queries, base[0], radius), *base[1:])
+            if self._rows.size:
+                # FAISS counts "within radius" as strictly less than.
+                found = self._index.range_search(queries, radius + 1)
+                self._collect(
+                    results, *found, self._media.view(), self._rows.view(), self._times.view()
+                )
+        for hits in results:
+            hits.sort(key=lambda hit: hit.distance)
+        return results
+
+    @staticmethod
+    def _collect(
+        results: list[list[Hit]],
+        lims: np.ndarray,
+        distances: np.ndarray,
+        labels: np.ndarray,
+        media: np.ndarray,
+        rows: np.ndarray,
+        times: np.ndarray,
+    ) -> None:
+        for q, hits in enumerate(results):
+            start, end = int(lims[q]), int(lims[q + 1])
+            for label, distance in zip(labels[start:end], distances[start:end], strict=True):
+                time = times[label]
+                hits.append(
+                    Hit(
+                        int(media[label]),
+                        int(rows[label]),
+                        None if np.isnan(time) else float(time),
+                        int(distance),
                     )
-                results.append(hits)
-            return results
+                )
+
+    def _of_media(self, media_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the codes and frame times of one media's stored hashes."""
+        codes, times = [], []
+        if self._base is not None:
+            base_codes, base_media, _, base_times = self._base
+            start = int(np.searchsorted(base_media, media_id, "left"))
+            end = int(np.searchsorted(base_media, media_id, "right"))
+            codes.append(np.asarray(base_codes[start:end]))
+            times.append(np.asarray(base_times[start:end]))
+        positions = np.flatnonzero(self._media.view() == media_id)
+        codes.append(self._codes.view()[positions])
+        times.append(self._times.view()[positions])
+        return np.concatenate(codes), np.concatenate(times)
 
     def distance_to_media(self, codes: np.ndarray, media_id: int) -> int | None:
         """Return the least distance from any query hash to any stored hash of one media."""
         queries = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, self.bits // 8)
         with self._lock:
-            positions = np.flatnonzero(self._media.view() == media_id)
-            if not len(positions) or not len(queries):
-                return None
-            stored = self._codes.view()[positions]
+            stored, _ = self._of_media(media_id)
+        if not len(stored) or not len(queries):
+            return None
         return least_distance(queries, stored)
 
     def frame_count(self, media_id: int) -> int:
         """Return how many distinct frames of a media hold hashes here (1 for a still)."""
         with self._lock:
-            mask = self._media.view() == media_id
-            times = self._times.view()[mask]
+            _, times = self._of_media(media_id)
         if not len(times):
             return 0
         return max(1, len(np.unique(times[~np.isnan(times)])))
 
+    def save(self, folder: Path, name: str) -> None:
+        """Write every hash held, sorted by media, as ``name``.*.npy files in ``folder``."""
+        with self._lock:
+            parts = [self._codes.view(), self._media.view(), self._rows.view(), self._times.view()]
+            if self._base is not None:
+                parts = [np.concatenate([b, p]) for b, p in zip(self._base, parts, strict=True)]
+        order = np.lexsort((parts[2], parts[1]))
+        for suffix, column in zip(("codes", "media", "rows", "times"), parts, strict=True):
+            save_array(folder / f"{name}.{suffix}.npy", column[order])
+
+    def open_base(self, folder: Path, name: str) -> None:
+        """Map saved hashes as this index's base (before anything else is added)."""
+        with self._lock:
+            if len(self):
+                raise RuntimeError("a base is mapped into an empty index only")
+            codes, media, rows, times = (
+                load_array(folder / f"{name}.{suffix}.npy")
+                for suffix in ("codes", "media", "rows", "times")
+            )
+            if codes.shape[1:] != (self.bits // 8,):
+                raise ValueError(f"{name}: saved codes are not {self.bits}-bit")
+            self._base = (codes, media, rows, times)
+
     def memory_bytes(self) -> int:
-        """Return an estimate of the memory held (codes, side columns, multi-hash tables)."""
+        """Return an estimate of the memory held or mapped (codes, columns, multi-hash tables)."""
         with self._lock:
             size = self._rows.size
             codes = size * self.bits // 8
@@ -160,4 +199,27 @@ class HammingIndex:
                 c.data.nbytes for c in (self._media, self._rows, self._times, self._codes)
             )
             tables = size * (self.bits // 16) * 16 if self.kind == MULTIHASH else 0
-            return codes + columns + tables
+            base = sum(a.nbytes for a in self._base) if self._base is not None else 0
+            return codes + columns + tables + base
+
+
+def _range_search(
+    queries: np.ndarray, stored: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run FAISS's Hamming range search over codes in place (mapped, never copied)."""
+    found = faiss.RangeSearchResult(len(queries))
+    # Not in FAISS's type stubs, but part of its Python API (faiss/utils/hamming.h).
+    faiss.hamming_range_search(  # type: ignore[attr-defined]
+        faiss.swig_ptr(queries),
+        faiss.swig_ptr(stored),
+        len(queries),
+        len(stored),
+        radius + 1,  # strictly less than, as for the indexes
+        stored.shape[1],
+        found,
+    )
+    lims = faiss.rev_swig_ptr(found.lims, len(queries) + 1).copy()
+    total = int(lims[-1])
+    distances = faiss.rev_swig_ptr(found.distances, total).copy() if total else np.zeros(0)
+    labels = faiss.rev_swig_ptr(found.labels, total).copy() if total else np.zeros(0, np.int64)
+    return lims, distances, labels

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write
+from ..db import hold_lock, lock_for_write
 from ..models import GENESIS_HASH, AuditEvent, MediaLink, User, utcnow
 
 SYSTEM_ACTOR = "system"
@@ -124,10 +124,8 @@ def record(
     """Append an event to the session's transaction; the caller's commit makes it stand."""
     lock_for_write(session)
     _record_pending_creates(session, actor, actor_label)
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        # Appends queue here so that each one sees the head the previous one wrote.
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CHAIN_LOCK)))
+    # Appends queue here so that each one sees the head the previous one wrote.
+    hold_lock(session, _PG_CHAIN_LOCK)
     # Round-trip so what is stored is exactly what was hashed (tuples become lists, ...).
     clean_details = json.loads(canonical_json(details or {}))
     prev = session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write
+from ..db import hold_lock, lock_for_write
 from ..hashing import Features, HashValue, ImageRejected, sha256_of
 from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest
 from ..hashing.video import (
@@ -96,6 +96,10 @@ class IngestDetails:
     sighting: SightingInput | None = None
     acknowledgement: AcknowledgementInput | None = None
     tags: list[str] = field(default_factory=list)
+
+
+# PostgreSQL advisory lock that orders uploads' commits (see ``_commit_new``).
+INGEST_LOCK = 0x6361745F696E6773
 
 
 @dataclass
@@ -218,6 +222,12 @@ def _commit_new(
         raise Rejected("changed", "the file changed while it was being read")
     try:
         lock_for_write(session)
+        # Uploads queue on a lock of their own before any row of the media is flushed, so the
+        # ids of hash and keypoint rows are drawn in commit order: each index refresh reads
+        # only ids above the highest it has read, and would never go back for rows with lower
+        # ids committed after it passed them. (Not the audit chain's lock: writers that take
+        # that one last, after their own rows, could deadlock against an upload holding it.)
+        hold_lock(session, INGEST_LOCK)
         existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
         if existing is not None:  # another process added the same bytes meanwhile
             return _add_to_existing(session, existing, details, actor)

@@ -113,7 +113,7 @@ def search_query(
     found: list[Match] = []
     if query is not None:
         holder.refresh(session)
-        found = holder.index.match(query, thresholds)
+        found = holder.index.match(query, thresholds, load_features=holder.feature_loader(session))
     results: list[SearchMatch] = []
     if exact is not None:
         results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
