@@ -4,10 +4,16 @@ SQLite gets the pragmas a small multi-process service needs (WAL so readers neve
 writer, foreign keys, a busy timeout) and takes over ``BEGIN`` from the driver so that
 services can ask for a write lock up front (``lock_for_write``) instead of failing on a lock
 upgrade when two writers meet.
+
+On PostgreSQL, where each query is a round trip to the server, connections are pinged only
+after sitting idle in the pool, and a request that only read ends its transaction with COMMIT
+rather than ROLLBACK: psycopg forgets its prepared statements on every rollback, and
+PostgreSQL would then parse and plan each of a request's queries afresh.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +22,20 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 _BEGIN_OPTION = "catalog_sqlite_begin"
 # Per SQLite connection: how the open transaction began, or "WRITE" once it has written.
 _TXN_STATE = "catalog_sqlite_txn"
 _READ_ONLY_PREFIXES = ("SELECT", "PRAGMA", "WITH", "EXPLAIN")
+# Per PostgreSQL connection: whether the open transaction has sent anything but reads.
+_WROTE = "catalog_pg_wrote"
+# Per pooled PostgreSQL connection: when it was last handed back to the pool.
+_IDLE_SINCE = "catalog_pg_idle_since"
+# A connection idle longer than this is pinged before use (the server may have restarted or
+# a firewall dropped it); one in steady use is not, which saves a round trip per request.
+PING_AFTER_IDLE_S = 10.0
 
 
 @dataclass
@@ -42,7 +55,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -
         engine = sa.create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    engine = sa.create_engine(url, echo=echo)
+    if engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -73,6 +89,45 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             :7
         ].upper().startswith(_READ_ONLY_PREFIXES):
             conn.info[_TXN_STATE] = "WRITE"
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """Ping connections that sat idle, and note which transactions wrote anything."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("the idle connection is gone") from exc
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.info[_WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip()[:7].upper().startswith(_READ_ONLY_PREFIXES):
+            conn.info[_WROTE] = True
+
+
+def _only_read(session: Session) -> bool:
+    """Whether the session's open PostgreSQL transaction has read and nothing else."""
+    if session.new or session.dirty or session.deleted:
+        return False
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active:
+        return False
+    connection = session.connection()
+    return connection.dialect.name == "postgresql" and connection.info.get(_WROTE) is False
 
 
 def lock_for_write(session: Session) -> None:
@@ -141,8 +196,14 @@ def get_session() -> Session:
     return g.db_session
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def _close_session(exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
+        try:
+            if exc is None and _only_read(session):
+                # Same outcome as a rollback, but psycopg keeps its prepared statements.
+                session.commit()
+        except SQLAlchemyError:
+            pass  # nothing was written: the rollback in close() ends it just as well
         # Closing rolls back whatever a failed request left uncommitted.
         session.close()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 
 from catalog.db import get_session
 from catalog.services import accounts
@@ -335,6 +336,57 @@ def test_search_and_lookups(client: FlaskClient, keys) -> None:
     assert (
         client.get("/api/v1/lookup/url?url=https://t.me/other", headers=keys["viewer"]).json == []
     )
+
+
+def test_a_media_and_its_look_up_give_the_provenance_its_own_endpoint_gives(
+    client: FlaskClient, keys
+) -> None:
+    # A media's page reuses the sightings, stances and links it has loaded for its provenance;
+    # the provenance endpoint reads them all from scratch. Both must agree, cluster and all.
+    analyst = keys["analyst"]
+    incident = client.post("/api/v1/incidents", headers=analyst, json={"title": "Strike"}).json
+    original = upload(
+        client,
+        analyst,
+        metadata={
+            "incident": "Strike",
+            "sighting": {"url": "https://t.me/chan/1", "posted_at": "2023-05-03T01:00:00Z"},
+            "acknowledgement": {"party": "Ministry", "status": "denied", "source": "TASS"},
+        },
+    ).json["media"]
+    resized = Image.open(io.BytesIO(ASTRONAUT)).convert("RGB").resize((300, 300))
+    copy = upload(
+        client,
+        analyst,
+        encode(resized, "JPEG"),
+        "c.jpg",
+        metadata={
+            "tags": ["strike", "copy"],
+            "sighting": {"url": "https://x.com/p/2", "posted_at": "2023-05-02T20:00:00Z"},
+            "acknowledgement": {"party": "Army", "status": "official"},
+        },
+    ).json
+    assert copy["media"]["links"], "the copy should be linked to the original"
+    provenance = client.get(f"/api/v1/media/{copy['media']['id']}/provenance", headers=analyst).json
+    assert copy["media"]["provenance"] == provenance  # computed right after the upload
+    # Alone in its cluster, but in the incident: the incident's stances are read all the same.
+    lone = upload(
+        client, analyst, encode(pattern(seed=1), "PNG"), "p.png", metadata={"incident": "Strike"}
+    ).json["media"]
+    client.post(
+        f"/api/v1/incidents/{incident['id']}/acknowledgements",
+        headers=analyst,
+        json={"party": "Ministry", "status": "official"},
+    )
+    assert provenance["cluster"] and provenance["acknowledgements"]
+    assert provenance["earliest_sighting"]["time"] == "2023-05-02T20:00:00+00:00"
+    for media in (original, copy["media"], lone):
+        alone = client.get(f"/api/v1/media/{media['id']}/provenance", headers=analyst).json
+        assert alone["incident_acknowledgements"]
+        page = client.get(f"/api/v1/media/{media['id']}", headers=analyst).json
+        assert page["provenance"] == alone
+        found = client.get(f"/api/v1/lookup/sha256/{media['sha256']}", headers=analyst).json
+        assert found == page
 
 
 def test_records_sightings_acknowledgements_and_reviews(client: FlaskClient, keys) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from catalog import schema
-from catalog.db import lock_for_write, make_engine
+from catalog import db, schema
+from catalog.db import database, get_session, lock_for_write, make_engine
 from catalog.models import AuditEvent, User
 from catalog.services import accounts, audit
+
+from .api_tools import PASSWORD, upload
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -68,3 +72,62 @@ def test_concurrent_writers_keep_one_unbroken_chain(fresh_database_url: str) -> 
         report = audit.verify_chain(session)
         assert report.ok, report.faults
     engine.dispose()
+
+
+def test_idle_postgresql_connections_are_pinged_and_replaced(
+    backend: str, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("pinging idle connections is PostgreSQL's")
+    engine = make_engine(fresh_database_url)
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or ping(conn))
+    with engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+    assert pings == []  # in steady use: no round trip spent on a ping
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)
+    killer = sa.create_engine(fresh_database_url)
+    with killer.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    killer.dispose()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+    assert len(pings) == 1
+    engine.dispose()
+
+
+def test_postgresql_reads_end_with_commit_and_keep_prepared_statements(
+    backend: str, fresh_database_url: str, app_factory
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("psycopg's prepared statements are PostgreSQL's")
+    app = app_factory(fresh_database_url)
+    engine = database(app).engine
+    schema.upgrade(engine)
+    with app.app_context():
+        accounts.create_user(get_session(), "analyst", PASSWORD, "analyst")
+        _, secret = accounts.create_api_key(get_session(), "analyst")
+    headers = {"Authorization": f"Bearer {secret}"}
+    client = app.test_client()
+    media = upload(client, headers).json["media"]  # also notes the key's use
+
+    ends: list[str] = []
+    event.listen(engine, "commit", lambda _conn: ends.append("commit"))
+    event.listen(engine, "rollback", lambda _conn: ends.append("rollback"))
+    for _ in range(8):
+        found = client.get(f"/api/v1/lookup/sha256/{media['sha256']}", headers=headers)
+        assert found.status_code == 200 and found.json["id"] == media["id"]
+    # A rollback would make psycopg drop its prepared statements, and PostgreSQL would parse
+    # and plan every query of every look-up afresh.
+    assert ends == ["commit"] * 8
+    with app.app_context():
+        prepared = get_session().execute(sa.text("SELECT count(*) FROM pg_prepared_statements"))
+        assert prepared.scalar() > 0
+
+    ends.clear()
+    assert client.get("/api/v1/lookup/sha256/" + "0" * 64, headers=headers).status_code == 404
+    assert ends == ["commit"]  # an answered error is no failure: it only read

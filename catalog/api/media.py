@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
 from ..db import get_session
-from ..models import Role
+from ..models import Media, Role
 from ..replies import report_response
 from ..services import catalogue, editing, reports
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
@@ -53,14 +53,18 @@ def _confidence() -> float:
 
 def detail(media_id: int) -> Extended:
     """Return one media as the API shows it (for MediaDetail to serialise)."""
+    return extended(catalogue.get_media(get_session(), media_id))
+
+
+def extended(media: Media) -> Extended:
+    """Return a media read with its relations (``catalogue.get_media``) as the API shows it."""
     session = get_session()
-    media = catalogue.get_media(session, media_id)
+    # The media's own sightings and stances are in hand: provenance reads only the rest.
+    summary = summarise(session, [media.id], _confidence(), known={media.id: media})
     return Extended(
         media,
-        links=catalogue.links_of(session, media_id),
-        provenance=summarise(session, [media_id], _confidence(), known={media_id: media})[
-            media_id
-        ].as_dict(),
+        links=catalogue.links_of(session, media.id),
+        provenance=summary[media.id].as_dict(),
         derived=list(get_storage().derived_names(media.sha256)),
     )
 

@@ -82,13 +82,13 @@ def search_by_hash(args: dict[str, Any]):
 @blp.response(200, MediaDetail)
 def lookup_sha256(sha256: str):
     """Return the media whose exact bytes have this SHA-256."""
-    from .media import detail
+    from .media import extended
 
     if len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256):
         from flask_smorest import abort
 
         abort(400, message="a SHA-256 is 64 hexadecimal digits")
-    return detail(catalogue.by_sha256(get_session(), sha256).id)
+    return extended(catalogue.get_media_by_sha256(get_session(), sha256))
 
 
 @blp.route("/lookup/url")

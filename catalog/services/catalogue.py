@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..db import lock_for_write
 from ..models import (
@@ -33,18 +33,19 @@ from ..models import (
 from . import Invalid, NotFound, audit, fetch
 from .provenance import DEFAULT_CONFIDENCE, ProvenanceSummary, summarise
 
-# Built once: reading one media is the commonest request after search.
-_MEDIA = (
-    sa.select(Media)
-    .where(Media.id == sa.bindparam("id"))
-    .options(
-        selectinload(Media.hashes),
-        selectinload(Media.sightings).selectinload(Sighting.source),
-        selectinload(Media.acknowledgements).selectinload(Acknowledgement.party),
-        selectinload(Media.acknowledgements).selectinload(Acknowledgement.source),
-        selectinload(Media.tags),
-        selectinload(Media.incident),
-    )
+# Built once: reading one media is the commonest request after search. The incident and the
+# few tags come in the media's own query (a join); each longer list in a query of its own.
+_MEDIA_RELATIONS = (
+    selectinload(Media.hashes),
+    selectinload(Media.sightings).selectinload(Sighting.source),
+    selectinload(Media.acknowledgements).selectinload(Acknowledgement.party),
+    selectinload(Media.acknowledgements).selectinload(Acknowledgement.source),
+    joinedload(Media.tags),
+    joinedload(Media.incident),
+)
+_MEDIA = sa.select(Media).where(Media.id == sa.bindparam("id")).options(*_MEDIA_RELATIONS)
+_MEDIA_BY_SHA256 = (
+    sa.select(Media).where(Media.sha256 == sa.bindparam("sha256")).options(*_MEDIA_RELATIONS)
 )
 _LINKS = (
     sa.select(MediaLink)
@@ -60,7 +61,8 @@ _LINKS = (
 
 def get_media(session: Session, media_id: int) -> Media:
     """Return the media with this id, its relations loaded, or raise NotFound."""
-    media = session.scalar(_MEDIA, {"id": media_id})
+    # unique(): the joined tags repeat the media's row once per tag.
+    media = session.execute(_MEDIA, {"id": media_id}).unique().scalar_one_or_none()
     if media is None:
         raise NotFound(f"no media with id {media_id}")
     return media
@@ -122,6 +124,17 @@ def describe(
 def by_sha256(session: Session, sha256: str) -> Media:
     """Return the media whose bytes have this SHA-256, or raise NotFound."""
     media = session.scalar(sa.select(Media).where(Media.sha256 == sha256.lower()))
+    if media is None:
+        raise NotFound("no media with that SHA-256")
+    return media
+
+
+def get_media_by_sha256(session: Session, sha256: str) -> Media:
+    """Return the media whose bytes have this SHA-256, its relations loaded (as ``get_media``),
+    or raise NotFound."""
+    media = (
+        session.execute(_MEDIA_BY_SHA256, {"sha256": sha256.lower()}).unique().scalar_one_or_none()
+    )
     if media is None:
         raise NotFound("no media with that SHA-256")
     return media

@@ -128,30 +128,85 @@ _MEMBERS = sa.select(
     Media.extracted,
     Media.claimed_captured_at,
 ).where(Media.id.in_(sa.bindparam("ids", expanding=True)))
-_SIGHTINGS = (
-    sa.select(
-        Sighting.media_id,
-        Sighting.posted_at,
-        Sighting.observed_at,
-        Sighting.url,
-        Sighting.platform,
-        Sighting.deleted_at,
-        Source.name,
+# What is known about a set of media, in one query (on PostgreSQL one round trip, not three):
+# the links touching them (read as _LINKS reads them), their sightings, and the stances on
+# them and on their incidents. A row says which kind it is and fills that kind's columns; the
+# rest are NULL, cast to the column's type (PostgreSQL matches a UNION's column types two
+# SELECTs at a time, and would take two bare NULLs for text). No ORDER BY: the links come in
+# the order the walk always had, and the rest are put in order by id once gathered.
+_FACT_COLUMNS: dict[str, Any] = {
+    "id": MediaLink.id.type,
+    "media_id": Sighting.media_id.type,  # of a link: its source
+    "other_id": MediaLink.target_media_id.type,
+    "kind": MediaLink.kind.type,
+    "algorithm": MediaLink.algorithm.type,
+    "distance": MediaLink.distance.type,
+    "review": MediaLink.review.type,
+    "at": Sighting.posted_at.type,  # of a stance: when it was stated
+    "observed_at": Sighting.observed_at.type,
+    "deleted_at": Sighting.deleted_at.type,
+    "url": Sighting.url.type,
+    "platform": Sighting.platform.type,
+    "source": Source.name.type,
+    "party": Party.name.type,
+    "status": Acknowledgement.status.type,
+    "statement": Acknowledgement.statement.type,
+    "incident_id": Acknowledgement.incident_id.type,
+}
+
+
+def _facts_of(fact: str, **columns: Any) -> Any:
+    """Select one kind of fact in the shape of _FACT_COLUMNS."""
+    return sa.select(
+        sa.literal_column(f"'{fact}'").label("fact"),
+        *(
+            (columns[name] if name in columns else sa.cast(sa.null(), kind)).label(name)
+            for name, kind in _FACT_COLUMNS.items()
+        ),
+    )
+
+
+_FACTS: sa.Executable = sa.union_all(
+    _facts_of(
+        "link",
+        id=MediaLink.id,
+        media_id=MediaLink.source_media_id,
+        other_id=MediaLink.target_media_id,
+        kind=MediaLink.kind,
+        algorithm=MediaLink.algorithm,
+        distance=MediaLink.distance,
+        review=MediaLink.review,
+    ).where(
+        sa.or_(
+            MediaLink.source_media_id.in_(sa.bindparam("linked", expanding=True)),
+            MediaLink.target_media_id.in_(sa.bindparam("linked", expanding=True)),
+        ),
+        MediaLink.review != LinkReview.REJECTED,
+    ),
+    _facts_of(
+        "sighting",
+        id=Sighting.id,
+        media_id=Sighting.media_id,
+        at=Sighting.posted_at,
+        observed_at=Sighting.observed_at,
+        deleted_at=Sighting.deleted_at,
+        url=Sighting.url,
+        platform=Sighting.platform,
+        source=Source.name,
     )
     .outerjoin(Source, Sighting.source_id == Source.id)
-    .where(Sighting.media_id.in_(sa.bindparam("ids", expanding=True)))
-    .order_by(Sighting.id)
-)
-_ACKNOWLEDGEMENTS = (
-    sa.select(
-        Acknowledgement.media_id,
-        Party.name,
-        Acknowledgement.status,
-        Acknowledgement.statement,
-        Source.name,
-        Acknowledgement.statement_url,
-        Acknowledgement.stated_at,
-        Acknowledgement.incident_id,
+    .where(Sighting.media_id.in_(sa.bindparam("ids", expanding=True))),
+    _facts_of(
+        "stance",
+        id=Acknowledgement.id,
+        media_id=Acknowledgement.media_id,
+        at=Acknowledgement.stated_at,
+        url=Acknowledgement.statement_url,
+        source=Source.name,
+        party=Party.name,
+        status=Acknowledgement.status,
+        statement=Acknowledgement.statement,
+        incident_id=Acknowledgement.incident_id,
     )
     .join(Party, Acknowledgement.party_id == Party.id)
     .outerjoin(Source, Acknowledgement.source_id == Source.id)
@@ -160,8 +215,7 @@ _ACKNOWLEDGEMENTS = (
             Acknowledgement.media_id.in_(sa.bindparam("ids", expanding=True)),
             Acknowledgement.incident_id.in_(sa.bindparam("incidents", expanding=True)),
         )
-    )
-    .order_by(Acknowledgement.id)
+    ),
 )
 
 
@@ -181,18 +235,29 @@ def _relation(kind: LinkKind, algorithm: str | None, origin_is_source: bool) -> 
 
 
 def clusters(
-    session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE
+    session: Session,
+    media_ids: list[int],
+    min_confidence: float = DEFAULT_CONFIDENCE,
+    links: Iterable[tuple[Any, ...]] | None = None,
 ) -> dict[int, dict[int, str]]:
-    """Return, for each media, the other members of its cluster and how each relates to it."""
+    """Return, for each media, the other members of its cluster and how each relates to it.
+
+    ``links`` passes the links touching ``media_ids`` when the caller has read them already
+    (as _LINKS would, and in its order: it decides the wording where two paths are equally
+    short), saving the first query of the walk.
+    """
     edges: dict[int, list[tuple[int, str]]] = {}
     seen: set[int] = set(media_ids)
     frontier = set(media_ids)
     while frontier and len(seen) < MAX_CLUSTER:
         ids = sorted(frontier)
         frontier = set()
-        for source, target, kind, algorithm, distance, review in session.execute(
-            _LINKS, {"ids": ids}
-        ):
+        if links is None:
+            step: Iterable[Any] = session.execute(_LINKS, {"ids": ids})
+        else:
+            step = [link for link in links if link[5] is not LinkReview.REJECTED]
+            links = None
+        for source, target, kind, algorithm, distance, review in step:
             if (
                 review is not LinkReview.CONFIRMED
                 and link_confidence(algorithm, distance) < min_confidence
@@ -243,22 +308,139 @@ def summarise(
 ) -> dict[int, ProvenanceSummary]:
     """Return each media's provenance rolled up over its cluster, in a handful of queries.
 
-    ``known`` passes media rows the caller holds already (search results), saving a query.
+    One query brings the links of ``media_ids`` and what is known of them; only where the
+    links lead further come a query per step of the walk, one for the rows of the media found
+    and one for what is known of those. ``known`` passes media rows the caller holds already
+    (search results); where their sightings and acknowledgements are loaded too (a media's
+    page), those are not read again.
     """
     if not media_ids:
         return {}
-    members = clusters(session, media_ids, min_confidence)
+    known = known or {}
+    facts = _Facts()
+    held = {m for m in media_ids if m in known and _facts_loaded(known[m])}
+    for m in held:
+        facts.hold(known[m])
+    incidents = _incidents(known[m] for m in media_ids if m in known)
+    found = facts.read(
+        session,
+        linked=sorted(set(media_ids)),
+        ids=[m for m in media_ids if m not in held],
+        incidents=sorted(incidents),
+    )
+    members = clusters(session, media_ids, min_confidence, found)
     everyone = sorted(set(media_ids) | {m for group in members.values() for m in group})
-    rows: dict[int, Any] = {m: known[m] for m in everyone if known and m in known}
+    rows: dict[int, Any] = {m: known[m] for m in everyone if m in known}
     missing = [m for m in everyone if m not in rows]
     if missing:
         rows.update({row.id: row for row in session.execute(_MEMBERS, {"ids": missing})})
-    incidents = sorted({r.incident_id for r in rows.values() if r.incident_id is not None})
-    sightings = session.execute(_SIGHTINGS, {"ids": everyone}).all()
-    acks = session.execute(
-        _ACKNOWLEDGEMENTS, {"ids": everyone, "incidents": incidents or [-1]}
-    ).all()
-    return {m: _summary(m, members[m], rows, sightings, acks) for m in media_ids}
+    asked = set(media_ids)
+    facts.read(
+        session,
+        linked=[],
+        ids=[m for m in everyone if m not in asked],
+        incidents=sorted(_incidents(rows.values()) - incidents),
+    )
+    sightings, stances = facts.in_order()
+    return {m: _summary(m, members[m], rows, sightings, stances) for m in media_ids}
+
+
+def _incidents(rows: Iterable[Any]) -> set[int]:
+    """Return the incidents the media rows belong to."""
+    return {row.incident_id for row in rows if row.incident_id is not None}
+
+
+def _facts_loaded(media: Media) -> bool:
+    """Whether a media's sightings and acknowledgements are in memory already."""
+    unloaded = sa.inspect(media).unloaded
+    return "sightings" not in unloaded and "acknowledgements" not in unloaded
+
+
+@dataclass
+class _Facts:
+    """The sightings and stances gathered for a summary, by id, from media in hand or read."""
+
+    sightings: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    stances: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+
+    def hold(self, media: Media) -> None:
+        """Take a media's loaded sightings and acknowledgements."""
+        for s in media.sightings:
+            source = s.source.name if s.source else None
+            self.sightings[s.id] = (
+                s.id,
+                s.media_id,
+                s.posted_at,
+                s.observed_at,
+                s.url,
+                s.platform,
+                s.deleted_at,
+                source,
+            )
+        for a in media.acknowledgements:
+            source = a.source.name if a.source else None
+            self.stances[a.id] = (
+                a.id,
+                a.media_id,
+                a.party.name,
+                a.status,
+                a.statement,
+                source,
+                a.statement_url,
+                a.stated_at,
+                a.incident_id,
+            )
+
+    def read(
+        self, session: Session, *, linked: list[int], ids: list[int], incidents: list[int]
+    ) -> list[tuple[Any, ...]]:
+        """Read the sightings of ``ids`` and the stances on them and on ``incidents``, in one
+        query with the links touching ``linked``; return those links."""
+        if not (linked or ids or incidents):
+            return []
+        links = []
+        for row in session.execute(
+            _FACTS, {"linked": linked or [-1], "ids": ids or [-1], "incidents": incidents or [-1]}
+        ):
+            if row.fact == "link":
+                links.append(
+                    (row.media_id, row.other_id, row.kind, row.algorithm, row.distance, row.review)
+                )
+            elif row.fact == "sighting":
+                self.sightings[row.id] = (
+                    row.id,
+                    row.media_id,
+                    row.at,
+                    row.observed_at,
+                    row.url,
+                    row.platform,
+                    row.deleted_at,
+                    row.source,
+                )
+            else:
+                # An incident's stances may include some already gathered: each is kept once.
+                self.stances.setdefault(
+                    row.id,
+                    (
+                        row.id,
+                        row.media_id,
+                        row.party,
+                        row.status,
+                        row.statement,
+                        row.source,
+                        row.url,
+                        row.at,
+                        row.incident_id,
+                    ),
+                )
+        return links
+
+    def in_order(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Return the sightings and the stances, each in the order recorded."""
+        return (
+            [self.sightings[k] for k in sorted(self.sightings)],
+            [self.stances[k] for k in sorted(self.stances)],
+        )
 
 
 def _summary(
@@ -275,7 +457,7 @@ def _summary(
         for m in sorted(members)
     ]
     sources: set[str] = set()
-    for media_id, posted_at, observed_at, url, platform, deleted_at, source in sightings:
+    for _, media_id, posted_at, observed_at, url, platform, deleted_at, source in sightings:
         if media_id not in group:
             continue
         summary.sightings += media_id == origin
@@ -301,7 +483,7 @@ def _summary(
         rows[m].incident_id for m in group if m in rows and rows[m].incident_id is not None
     }
     for row in acks:
-        media_id, party, status, statement, source, url, stated_at, incident_id = row
+        _, media_id, party, status, statement, source, url, stated_at, incident_id = row
         # The rows cover every media summarised in this call: keep only this cluster's.
         if (
             media_id is None
@@ -329,7 +511,7 @@ def _summary(
         held = strongest.get(party)
         if held is None or rank < held[0]:
             strongest[party] = (rank, row)
-    for party, (_, (media_id, _, status, statement, source, url, stated_at, _)) in sorted(
+    for party, (_, (_, media_id, _, status, statement, source, url, stated_at, _)) in sorted(
         strongest.items()
     ):
         this_file = media_id == origin
