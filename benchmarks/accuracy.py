@@ -40,6 +40,7 @@ from tests.media import (
     VALIDATION_CATALOGUED,
     VALIDATION_UNRELATED,
     dihedral_forms,
+    index_fingerprint,
     mode_forms,
     photo,
     sample,
@@ -193,18 +194,9 @@ class Catalogue:
     def add(self, name: str, data: bytes) -> None:
         media_id = len(self.names) + 1
         self.names[media_id] = name
-        fp = fingerprint_image(data, MAX_PIXELS)
-        for value in fp.hashes:
-            self.row += 1
-            self.index.add_hashes(
-                value.algorithm,
-                np.array([self.row]),
-                np.array([media_id]),
-                np.array([np.nan]),
-                np.frombuffer(value.bits, np.uint8),
-            )
-        self.row += 1
-        self.index.add_features(self.row, media_id, None, fp.features)
+        self.row = index_fingerprint(
+            self.index, media_id, fingerprint_image(data, MAX_PIXELS), self.row
+        )
 
     def match(self, data: bytes) -> set[str]:
         query = fingerprint_query(data, MAX_PIXELS)

@@ -22,6 +22,7 @@ import numpy as np
 from catalog.hashing import fingerprint_image, fingerprint_query
 from catalog.hashing.features import Features
 from catalog.index import CatalogIndex, Thresholds, set_threads
+from tests.media import index_fingerprint
 
 from . import distractors
 from .accuracy import MAX_PIXELS, build_validation
@@ -38,18 +39,7 @@ def catalogue(
     row = 0
     for media_id, (name, data) in enumerate(originals.items(), start=1):
         names[media_id] = name
-        found = fingerprint_image(data, MAX_PIXELS)
-        for value in found.hashes:
-            row += 1
-            index.add_hashes(
-                value.algorithm,
-                np.array([row]),
-                np.array([media_id]),
-                np.array([np.nan]),
-                np.frombuffer(value.bits, np.uint8),
-            )
-        row += 1
-        index.add_features(row, media_id, None, found.features)
+        row = index_fingerprint(index, media_id, fingerprint_image(data, MAX_PIXELS), row)
         feature_row[name] = row
     if extra is not None:
         first = len(originals) + 1

@@ -66,6 +66,60 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_gunicorn(port: int, log: Path, env: dict[str, str], errors: Path) -> subprocess.Popen:
+    """Start gunicorn as ``make run`` does (2 workers), logging each request's server time."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "config/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            str(log),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(D)s",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=errors.open("a"),
+    )
+
+
+def post_file(port: int, key: str, path: str, data: bytes, name: str) -> tuple[int, bytes]:
+    """POST ``data`` as the multipart field ``file``; return the status and the body."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request(
+        "POST",
+        path,
+        body,
+        {
+            "Authorization": f"Bearer {key}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    response = connection.getresponse()
+    answer = response.read()
+    connection.close()
+    return response.status, answer
+
+
 def wait_ready(port: int, timeout: float = 600) -> float:
     """Return seconds until /readyz answered 200 twenty times running (both workers ready)."""
     started = time.perf_counter()
@@ -180,31 +234,9 @@ def upload_all(port: int, key: str, files: list[bytes], clients: int = 2) -> flo
                 if not queue:
                     return
                 n, data = queue.pop()
-            boundary = uuid.uuid4().hex
-            body = (
-                (
-                    f"--{boundary}\r\n"
-                    f'Content-Disposition: form-data; name="file"; filename="photo-{n}.jpg"\r\n'
-                    f"Content-Type: image/jpeg\r\n\r\n"
-                ).encode()
-                + data
-                + f"\r\n--{boundary}--\r\n".encode()
-            )
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            connection.request(
-                "POST",
-                "/api/v1/media",
-                body,
-                {
-                    "Authorization": f"Bearer {key}",
-                    "Content-Type": f"multipart/form-data; boundary={boundary}",
-                },
-            )
-            response = connection.getresponse()
-            answer = response.read()
-            connection.close()
-            if response.status not in (200, 201):
-                failures.append(f"{response.status} {answer[:200]!r}")
+            status, answer = post_file(port, key, "/api/v1/media", data, f"photo-{n}.jpg")
+            if status not in (200, 201):
+                failures.append(f"{status} {answer[:200]!r}")
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -259,28 +291,7 @@ def bench_database(
             **{f"CATALOG_{k}": v for k, v in settings.items()},
             "CATALOG_INSTANCE_PATH": str(work / "instance"),
         }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--access-logfile",
-                str(log),
-                "--access-logformat",
-                "%(m)s %(U)s %(s)s %(D)s",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(work / "server.log").open("w"),
-        )
+        server = start_gunicorn(port, log, env, work / "server.log")
         ready = wait_ready(port)
         rss = worker_rss_mb(server.pid)
 

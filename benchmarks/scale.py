@@ -46,7 +46,7 @@ from catalog.services import accounts
 
 from . import distractors, import_memory
 from .accuracy import Query, build_validation
-from .api import free_port, percentile, server_latencies, wait_ready
+from .api import free_port, percentile, post_file, server_latencies, start_gunicorn, wait_ready
 from .speed import ROOT, bench_import, make_12mp_jpegs, table
 
 MAX_PIXELS = 200_000_000
@@ -223,28 +223,7 @@ class Server:
     def start(self) -> float:
         """Start gunicorn; return seconds until both workers answer ready."""
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--access-logfile",
-                str(self.log),
-                "--access-logformat",
-                "%(m)s %(U)s %(s)s %(D)s",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.work / "server.log").open("a"),
-        )
+        self.process = start_gunicorn(self.port, self.log, self.env, self.work / "server.log")
         return wait_ready(self.port)
 
     def workers(self) -> list[int]:
@@ -280,33 +259,9 @@ class Server:
             self.process = None
 
 
-def post_file(port: int, key: str, data: bytes) -> tuple[int, bytes]:
-    """POST ``data`` to /api/v1/search as a multipart upload; return status and body."""
-    import http.client
-
-    boundary = "scale-bench-boundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="q.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    connection.request(
-        "POST",
-        "/api/v1/search?limit=10",
-        body,
-        {
-            "Authorization": f"Bearer {key}",
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        },
-    )
-    response = connection.getresponse()
-    answer = response.read()
-    connection.close()
-    return response.status, answer
+def search_file(port: int, key: str, data: bytes) -> tuple[int, bytes]:
+    """POST ``data`` to /api/v1/search; return status and body."""
+    return post_file(port, key, "/api/v1/search?limit=10", data, "q.jpg")
 
 
 def get(port: int, key: str, path: str) -> int:
@@ -363,11 +318,11 @@ def bench_size(
         port = server.port
         expected_ids = {name: i + 1 for i, name in enumerate(names)}
         for query in queries[:5]:  # warm both workers
-            post_file(port, key, query.data)
+            search_file(port, key, query.data)
         offset = server.log.stat().st_size
         found = 0
         for query in queries:
-            status, body = post_file(port, key, query.data)
+            status, body = search_file(port, key, query.data)
             if status != 200:
                 raise RuntimeError(f"search by file answered {status}: {body[:300]!r}")
             found += f'"media_id": {expected_ids[query.expected or ""]},'.encode() in body or (
@@ -422,7 +377,7 @@ def baseline_pss(queries: list[Query]) -> float:
         key = server.api_key()
         server.start()
         for query in queries[:20]:
-            post_file(server.port, key, query.data)
+            search_file(server.port, key, query.data)
             get(server.port, key, f"/api/v1/search/hash?algorithm=pdq&hex={'0' * 64}&limit=10")
         return server.pss_mb()[0]
     finally:

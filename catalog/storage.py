@@ -112,7 +112,7 @@ class Storage:
         except FileExistsError:
             return StoredFile(sha256, target.stat().st_size, target, created=False)
         os.chmod(target, 0o444)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return StoredFile(sha256, size, target, created=True)
 
     def open(self, sha256: str) -> BinaryIO:
@@ -191,7 +191,7 @@ class Storage:
             yield from sorted(p.name for p in folder.iterdir() if p.is_file())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a new directory entry durable (the file's own fsync does not cover its name)."""
     fd = os.open(path, os.O_RDONLY)
     try:

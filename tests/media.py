@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from catalog.hashing.pipeline import ImageFingerprint
+from catalog.index import CatalogIndex
+
 DATA = Path(__file__).resolve().parent / "data"
 TE = DATA / "threatexchange"
 PHOTOS = DATA / "photos"
@@ -178,3 +181,20 @@ def pattern(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
     blocks = rng.integers(0, 255, size=(height // 40 + 1, width // 40 + 1, 3))
     base += np.kron(blocks, np.ones((40, 40, 1)))[:height, :width] * 0.5
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+
+
+def index_fingerprint(index: CatalogIndex, media_id: int, found: ImageFingerprint, row: int) -> int:
+    """Add a picture's stored hashes and keypoints to ``index`` with row ids after ``row``, as
+    the database would number them; return the keypoint row's id (the last used)."""
+    for value in found.hashes:
+        row += 1
+        index.add_hashes(
+            value.algorithm,
+            np.array([row]),
+            np.array([media_id]),
+            np.array([np.nan]),
+            np.frombuffer(value.bits, np.uint8),
+        )
+    row += 1
+    index.add_features(row, media_id, None, found.features)
+    return row

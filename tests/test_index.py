@@ -11,7 +11,7 @@ import pytest
 from catalog.hashing import fingerprint_image, fingerprint_query
 from catalog.index import FLAT, MULTIHASH, CatalogIndex, HammingIndex
 
-from .media import BRIDGE, dihedral_forms, encode, pattern, sample
+from .media import BRIDGE, dihedral_forms, encode, index_fingerprint, pattern, sample
 
 LIMIT = 100_000_000
 
@@ -85,18 +85,7 @@ def catalogue_of(*pictures: bytes) -> CatalogIndex:
     index = CatalogIndex(keep_features=True)
     row = 0
     for media_id, data in enumerate(pictures, start=1):
-        fp = fingerprint_image(data, LIMIT)
-        for value in fp.hashes:
-            row += 1
-            index.add_hashes(
-                value.algorithm,
-                np.array([row]),
-                np.array([media_id]),
-                np.array([np.nan]),
-                np.frombuffer(value.bits, np.uint8),
-            )
-        row += 1
-        index.add_features(row, media_id, None, fp.features)
+        row = index_fingerprint(index, media_id, fingerprint_image(data, LIMIT), row)
     return index
 
 

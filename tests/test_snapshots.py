@@ -24,7 +24,7 @@ from catalog.services import accounts, snapshots
 from catalog.services.matching import IndexHolder, get_index, prepare_snapshot, write_snapshot
 
 from .api_tools import keys, upload
-from .media import BRIDGE, encode, photo, sample
+from .media import BRIDGE, encode, index_fingerprint, photo, sample
 
 __all__ = ["keys"]  # a fixture, used by name
 
@@ -42,17 +42,7 @@ def fill(index: CatalogIndex, found: list, first_media: int = 1) -> dict[int, Fe
     kept = {}
     row = 1000 * first_media
     for media_id, fp in enumerate(found, start=first_media):
-        for value in fp.hashes:
-            row += 1
-            index.add_hashes(
-                value.algorithm,
-                np.array([row]),
-                np.array([media_id]),
-                np.array([np.nan]),
-                np.frombuffer(value.bits, np.uint8),
-            )
-        row += 1
-        index.add_features(row, media_id, None, fp.features)
+        row = index_fingerprint(index, media_id, fp, row)
         kept[row] = fp.features
     return kept
 

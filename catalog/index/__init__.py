@@ -212,7 +212,7 @@ class CatalogIndex:
                     media_id, PHASH, distance, hit, variant, 1 - distance / 32
                 )
         if use_keypoints:
-            for symmetry, _features, found in self._keypoint_matches(query, load_features):
+            for symmetry, found in self._keypoint_matches(query, load_features):
                 if found.verification.inliers < thresholds.min_inliers:
                     continue
                 current = best.get(found.media_id)
@@ -227,7 +227,7 @@ class CatalogIndex:
 
     def _keypoint_matches(
         self, query: QueryFingerprint, load: LoadFeatures | None
-    ) -> list[tuple[str, Features, FeatureMatch]]:
+    ) -> list[tuple[str, FeatureMatch]]:
         """Verify the candidates of every symmetry, loading their keypoints in one call."""
         voted = [(s, f, self.keypoints.candidates(f)) for s, f in query.features]
         rows = sorted({c.row_id for _, _, found in voted for c in found})
@@ -235,7 +235,7 @@ class CatalogIndex:
             return []
         stored = (load or self.keypoints.load_kept)(rows)
         return [
-            (symmetry, features, match)
+            (symmetry, match)
             for symmetry, features, found in voted
             for match in self.keypoints.verify(features, found, stored)
         ]

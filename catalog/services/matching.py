@@ -28,7 +28,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from ..db import database, make_engine
-from ..hashing.features import Features
+from ..hashing.features import DESCRIPTOR_BYTES, Features
 from ..index import CatalogIndex, LoadFeatures, Thresholds, read_snapshot_meta, set_threads
 from ..models import MediaFeatures, MediaHash
 from . import snapshots
@@ -164,8 +164,13 @@ def load_hashes(session: Session, index: CatalogIndex) -> int:
         total += len(rows)
 
 
-def load_features(session: Session, index: CatalogIndex) -> int:
-    """Add keypoint rows above the index's watermark; return how many."""
+def load_features(session: Session, index: CatalogIndex, *, merge: bool = True) -> int:
+    """Add keypoint rows above the index's watermark; return how many.
+
+    Only descriptors are read: the index keeps the candidate stage, and the geometric check
+    reads a candidate's positions from the database (``features_by_row``). A snapshot being
+    written passes ``merge=False`` and merges every segment once when it saves.
+    """
     total = 0
     while True:
         rows = session.execute(
@@ -173,29 +178,24 @@ def load_features(session: Session, index: CatalogIndex) -> int:
                 MediaFeatures.id,
                 MediaFeatures.media_id,
                 MediaFeatures.frame_time_s,
-                MediaFeatures.width,
-                MediaFeatures.height,
                 MediaFeatures.descriptors,
-                MediaFeatures.positions,
             )
             .where(MediaFeatures.id > index.feature_watermark)
             .order_by(MediaFeatures.id)
-            .limit(BATCH // 10)
+            .limit(BATCH)
         ).all()
         if not rows:
             return total
         index.add_features_many(
-            (
-                (
-                    row.id,
-                    row.media_id,
-                    row.frame_time_s,
-                    Features.unpack(row.descriptors, row.positions, row.width, row.height),
-                )
-                for row in rows
-            ),
+            ((r.id, r.media_id, r.frame_time_s, _descriptors_only(r.descriptors)) for r in rows),
+            merge=merge,
         )
         total += len(rows)
+
+
+def _descriptors_only(descriptors: bytes) -> Features:
+    codes = np.frombuffer(descriptors, dtype=np.uint8).reshape(-1, DESCRIPTOR_BYTES)
+    return Features(np.zeros((len(codes), 2), np.float32), codes, 1, 1)
 
 
 def features_by_row(session: Session, row_ids: list[int]) -> dict[int, Features]:
@@ -230,42 +230,12 @@ def write_snapshot(session: Session, folder: Path, kind: str, *, rebuild: bool =
         if index is None:
             index, path = CatalogIndex(kind), None
         added = load_hashes(session, index)
-        while load_features_bulk(session, index):
-            pass
+        load_features(session, index, merge=False)
         if path is not None and not added and not index.keypoints.pictures_in_memory:
             return path  # nothing new since the current snapshot
         index.check = _check_of(session, index.hash_watermark)
         name = f"{index.hash_watermark}-{index.feature_watermark}-{int(time.time())}"
         return snapshots.publish(folder, name, index.save)
-
-
-def load_features_bulk(session: Session, index: CatalogIndex) -> int:
-    """Add one batch of keypoint rows without merging segments (a snapshot merges once)."""
-    rows = session.execute(
-        sa.select(
-            MediaFeatures.id,
-            MediaFeatures.media_id,
-            MediaFeatures.frame_time_s,
-            MediaFeatures.descriptors,
-        )
-        .where(MediaFeatures.id > index.feature_watermark)
-        .order_by(MediaFeatures.id)
-        .limit(BATCH)
-    ).all()
-    # Only the candidate stage is kept; the geometric check reads positions from the database.
-    index.add_features_many(
-        (
-            (row.id, row.media_id, row.frame_time_s, _descriptors_only(row.descriptors))
-            for row in rows
-        ),
-        merge=False,
-    )
-    return len(rows)
-
-
-def _descriptors_only(descriptors: bytes) -> Features:
-    codes = np.frombuffer(descriptors, dtype=np.uint8).reshape(-1, 32)
-    return Features(np.zeros((len(codes), 2), np.float32), codes, 1, 1)
 
 
 def write_snapshot_process(database_url: str, folder: str, kind: str) -> None:

@@ -17,6 +17,8 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..storage import fsync_dir
+
 CURRENT = "current"
 PREFIX = "snapshot-"
 KEEP = 2  # the current snapshot and the one before (a worker may still be opening it)
@@ -67,7 +69,7 @@ def publish(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(pointer, folder / CURRENT)
-    _fsync_folder(folder)
+    fsync_dir(folder)
     prune(folder)
     return final
 
@@ -95,11 +97,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
