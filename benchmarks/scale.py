@@ -405,7 +405,7 @@ LINES: list[tuple[str, str, str, Callable[[dict], str]]] = [
         "`catalog import` of 12-MP JPEGs into this catalogue",
         "8 files/s",
         "12 files/s",
-        lambda r: f"{r.get('import_rate', 0):.1f} files/s",
+        lambda r: f"{r['import_rate']:.1f} files/s" if "import_rate" in r else "not run",
     ),
     ("bulk fill (SQLite)", "", "", lambda r: f"{r['fill_s']:.0f} s"),
     ("failed requests", "0", "0", lambda r: str(r["failed"])),

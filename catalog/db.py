@@ -6,9 +6,13 @@ services can ask for a write lock up front (``lock_for_write``) instead of faili
 upgrade when two writers meet.
 
 On PostgreSQL, where each query is a round trip to the server, connections are pinged only
-after sitting idle in the pool, and a request that only read ends its transaction with COMMIT
-rather than ROLLBACK: psycopg forgets its prepared statements on every rollback, and
-PostgreSQL would then parse and plan each of a request's queries afresh.
+after sitting idle in the pool, and reads need no transaction: a connection starts each
+checkout in autocommit and opens a transaction (psycopg's BEGIN) just before the first
+statement that writes or locks. Under READ COMMITTED, PostgreSQL's default, each statement
+sees a fresh snapshot whether or not a transaction is open, so this changes nothing a request
+can observe; a request that only reads saves the BEGIN and the COMMIT. A transaction that did
+only read ends with COMMIT rather than ROLLBACK: psycopg forgets its prepared statements on
+every rollback, and PostgreSQL would then parse and plan each of a request's queries afresh.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ _TXN_STATE = "catalog_sqlite_txn"
 _READ_ONLY_PREFIXES = ("SELECT", "PRAGMA", "WITH", "EXPLAIN")
 # Per PostgreSQL connection: whether the open transaction has sent anything but reads.
 _WROTE = "catalog_pg_wrote"
+# Reads that take locks, which hold only inside a transaction.
+_LOCKING = ("FOR UPDATE", "FOR NO KEY UPDATE", "FOR SHARE", "FOR KEY SHARE", "PG_ADVISORY")
 # Per pooled PostgreSQL connection: when it was last handed back to the pool.
 _IDLE_SINCE = "catalog_pg_idle_since"
 # A connection idle longer than this is pinged before use (the server may have restarted or
@@ -100,6 +106,9 @@ def _configure_postgresql(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # The pool handed it back rolled back, so no transaction is open and the mode can
+        # change; the ping below then opens none either.
+        dbapi_connection.autocommit = True
         idle_since = record.info.get(_IDLE_SINCE)
         if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
             return
@@ -114,9 +123,22 @@ def _configure_postgresql(engine: Engine) -> None:
         conn.info[_WROTE] = False
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _on_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _on_execute(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
         if not statement.lstrip()[:7].upper().startswith(_READ_ONLY_PREFIXES):
             conn.info[_WROTE] = True
+        raw = conn.connection.dbapi_connection
+        if raw is not None and raw.autocommit and not _plain_read(statement, cursor):
+            # psycopg sends BEGIN before this statement; the transaction lasts until the
+            # session commits or rolls back.
+            raw.autocommit = False
+
+
+def _plain_read(statement: str, cursor: Any) -> bool:
+    """Whether a statement only reads and takes no lock, so needs no transaction."""
+    if getattr(cursor, "name", None):  # a server-side cursor is declared in a transaction
+        return False
+    head = statement.lstrip()[:7].upper()
+    return head.startswith("SELECT") and not any(word in statement.upper() for word in _LOCKING)
 
 
 def _only_read(session: Session) -> bool:

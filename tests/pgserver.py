@@ -39,7 +39,8 @@ def find_bindir() -> Path:
 class PostgresServer:
     """Start, use and stop one private PostgreSQL server."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = settings or {}  # server settings beyond the defaults (-c name=value)
         self.bindir = find_bindir()
         self.base = Path(tempfile.mkdtemp(prefix="catalog-pg-"))
         self.data = self.base / "data"
@@ -73,7 +74,7 @@ class PostgresServer:
             f"-k {self.socket_dir} -c listen_addresses='' -p {self.port} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200"
-        )
+        ) + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",

@@ -131,3 +131,38 @@ def test_postgresql_reads_end_with_commit_and_keep_prepared_statements(
     ends.clear()
     assert client.get("/api/v1/lookup/sha256/" + "0" * 64, headers=headers).status_code == 404
     assert ends == ["commit"]  # an answered error is no failure: it only read
+
+
+def test_postgresql_reads_open_no_transaction_and_writes_do(
+    backend: str, fresh_database_url: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("psycopg's autocommit is PostgreSQL's")
+    from psycopg.pq import TransactionStatus
+
+    engine = make_engine(fresh_database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+
+    def status(session: Session) -> TransactionStatus:
+        return session.connection().connection.dbapi_connection.info.transaction_status
+
+    with Session(engine) as session:
+        assert session.execute(sa.text("SELECT count(*) FROM t")).scalar() == 0
+        assert status(session) is TransactionStatus.IDLE  # no BEGIN was sent for a read
+        session.execute(sa.text("INSERT INTO t VALUES (1)"))
+        assert status(session) is TransactionStatus.INTRANS
+        session.rollback()  # the write was inside a transaction: it is undone
+    with Session(engine) as session:
+        assert session.execute(sa.text("SELECT count(*) FROM t")).scalar() == 0
+        session.execute(sa.text("SELECT x FROM t FOR UPDATE"))
+        assert status(session) is TransactionStatus.INTRANS  # a lock is held to the end
+        session.commit()
+        db.hold_lock(session, 77)
+        assert status(session) is TransactionStatus.INTRANS
+        session.execute(sa.text("INSERT INTO t VALUES (2)"))
+        session.commit()
+        # The next checkout reads outside a transaction again.
+        assert session.execute(sa.text("SELECT count(*) FROM t")).scalar() == 1
+        assert status(session) is TransactionStatus.IDLE
+    engine.dispose()

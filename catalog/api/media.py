@@ -17,7 +17,7 @@ from ..replies import report_response
 from ..services import catalogue, editing, reports
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
 from ..services.matching import get_index, thresholds_from
-from ..services.provenance import summarise
+from ..services.provenance import summarise, summarise_one
 from ..storage import StorageError, get_storage
 from . import api_user, require
 from .schemas import (
@@ -58,13 +58,13 @@ def detail(media_id: int) -> Extended:
 
 def extended(media: Media) -> Extended:
     """Return a media read with its relations (``catalogue.get_media``) as the API shows it."""
-    session = get_session()
-    # The media's own sightings and stances are in hand: provenance reads only the rest.
-    summary = summarise(session, [media.id], _confidence(), known={media.id: media})
+    # The media's own sightings and stances are in hand: provenance reads only the rest, and
+    # the media's links with it.
+    summary, links = summarise_one(get_session(), media, _confidence())
     return Extended(
         media,
-        links=catalogue.links_of(session, media.id),
-        provenance=summary[media.id].as_dict(),
+        links=links,
+        provenance=summary.as_dict(),
         derived=list(get_storage().derived_names(media.sha256)),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -19,8 +20,13 @@ from . import Conflict, Invalid, NotFound, audit, fetch, sessions
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10
 KEY_PREFIX = "cat_"
-# Checked against when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash checked against when the user does not exist, so a wrong name costs as long as
+    a wrong password. Made on first use: a scrypt hash takes 0.2 s of every start-up else."""
+    return generate_password_hash("not-a-real-password")
 
 
 def _check_password(password: str) -> None:
@@ -207,7 +213,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     """Return the active user with these credentials, or None."""
     user = session.scalar(sa.select(User).where(User.username == username))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

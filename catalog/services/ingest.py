@@ -156,10 +156,12 @@ def ingest_fingerprinted(
     *,
     actor: User | None,
     thresholds: Thresholds,
+    provenance: bool = True,
 ) -> IngestResult:
-    """Add an image whose fingerprints were computed elsewhere (a worker process)."""
+    """Add an image whose fingerprints were computed elsewhere (a worker process); the near
+    duplicates come with their provenance unless asked not to."""
     check_details(details)
-    matches = search_query(session, holder, query, thresholds)
+    matches = search_query(session, holder, query, thresholds, provenance=provenance)
     return _commit_new(
         session,
         storage,
@@ -183,10 +185,12 @@ def ingest_video_fingerprinted(
     *,
     actor: User | None,
     thresholds: Thresholds,
+    provenance: bool = True,
 ) -> IngestResult:
-    """Add a video whose frames were sampled and hashed elsewhere; make its poster and sheet."""
+    """Add a video whose frames were sampled and hashed elsewhere; make its poster and sheet
+    (the matches' provenance as for ``ingest_fingerprinted``)."""
     check_details(details)
-    matches = search_frames(session, holder, found, thresholds)
+    matches = search_frames(session, holder, found, thresholds, provenance=provenance)
     try:
         poster, sheet = poster_and_sheet(data, found)
     except VideoRejected as exc:
@@ -251,7 +255,7 @@ def _commit_new(
                 "credit": media.credit,
                 "incident": media.incident.title if media.incident else None,
                 "tags": sorted(t.name for t in media.tags),
-                "near_duplicates": [m.media.id for m in matches],
+                "near_duplicates": [m.media_id for m in matches],
             },
         )
         record_details(session, media, sighting, ack, actor)
@@ -276,9 +280,9 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
     if match.kind == "frame_of" or (match.frame_time is not None and media.kind is MediaKind.IMAGE):
         # The still is the frame; the video is the target, at the frame's time.
         still, video = (
-            (media.id, match.media.id)
+            (media.id, match.media_id)
             if media.kind is MediaKind.IMAGE
-            else (match.media.id, media.id)
+            else (match.media_id, media.id)
         )
         time = match.frame_time if match.frame_time is not None else match.details.get("time")
         return MediaLink(
@@ -291,7 +295,7 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
         )
     return MediaLink(
         source_media_id=media.id,
-        target_media_id=match.media.id,
+        target_media_id=match.media_id,
         kind=LinkKind.NEAR_DUPLICATE,
         algorithm=match.evidence,
         distance=match.distance,

@@ -142,6 +142,7 @@ _FACT_COLUMNS: dict[str, Any] = {
     "algorithm": MediaLink.algorithm.type,
     "distance": MediaLink.distance.type,
     "review": MediaLink.review.type,
+    "frame_time_s": MediaLink.frame_time_s.type,
     "at": Sighting.posted_at.type,  # of a stance: when it was stated
     "observed_at": Sighting.observed_at.type,
     "deleted_at": Sighting.deleted_at.type,
@@ -176,12 +177,12 @@ _FACTS: sa.Executable = sa.union_all(
         algorithm=MediaLink.algorithm,
         distance=MediaLink.distance,
         review=MediaLink.review,
-    ).where(
+        frame_time_s=MediaLink.frame_time_s,
+    ).where(  # rejected links too: a media's own list shows them; the walk skips them
         sa.or_(
             MediaLink.source_media_id.in_(sa.bindparam("linked", expanding=True)),
             MediaLink.target_media_id.in_(sa.bindparam("linked", expanding=True)),
         ),
-        MediaLink.review != LinkReview.REJECTED,
     ),
     _facts_of(
         "sighting",
@@ -300,6 +301,35 @@ def grouped(
     return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
+@dataclass(frozen=True)
+class LinkFact:
+    """A link as the provenance query read it: what a media's list of links shows."""
+
+    id: int
+    source_media_id: int
+    target_media_id: int
+    kind: LinkKind
+    algorithm: str | None
+    distance: float | None
+    frame_time_s: float | None
+    review: LinkReview
+
+
+def summarise_one(
+    session: Session, media: Media, min_confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[ProvenanceSummary, list[LinkFact]]:
+    """Return a loaded media's provenance and its own links (rejected ones too, by id), read
+    in the same queries: a media's page needs both."""
+    facts = _Facts()
+    summary = _summarise(session, [media.id], min_confidence, {media.id: media}, facts)
+    own = [
+        link
+        for link in facts.links.values()
+        if media.id in (link.source_media_id, link.target_media_id)
+    ]
+    return summary[media.id], sorted(own, key=lambda link: link.id)
+
+
 def summarise(
     session: Session,
     media_ids: list[int],
@@ -314,10 +344,18 @@ def summarise(
     (search results); where their sightings and acknowledgements are loaded too (a media's
     page), those are not read again.
     """
+    return _summarise(session, media_ids, min_confidence, known or {}, _Facts())
+
+
+def _summarise(
+    session: Session,
+    media_ids: list[int],
+    min_confidence: float,
+    known: dict[int, Media],
+    facts: _Facts,
+) -> dict[int, ProvenanceSummary]:
     if not media_ids:
         return {}
-    known = known or {}
-    facts = _Facts()
     held = {m for m in media_ids if m in known and _facts_loaded(known[m])}
     for m in held:
         facts.hold(known[m])
@@ -362,6 +400,7 @@ class _Facts:
 
     sightings: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     stances: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    links: dict[int, LinkFact] = field(default_factory=dict)
 
     def hold(self, media: Media) -> None:
         """Take a media's loaded sightings and acknowledgements."""
@@ -405,6 +444,16 @@ class _Facts:
             if row.fact == "link":
                 links.append(
                     (row.media_id, row.other_id, row.kind, row.algorithm, row.distance, row.review)
+                )
+                self.links[row.id] = LinkFact(
+                    row.id,
+                    row.media_id,
+                    row.other_id,
+                    row.kind,
+                    row.algorithm,
+                    row.distance,
+                    row.frame_time_s,
+                    row.review,
                 )
             elif row.fact == "sighting":
                 self.sightings[row.id] = (

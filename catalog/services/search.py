@@ -45,6 +45,13 @@ class SearchMatch:
     details: dict[str, Any] = field(default_factory=dict)
     provenance: ProvenanceSummary = field(default_factory=ProvenanceSummary)
 
+    @property
+    def media_id(self) -> int:
+        """The matched media's id, read without loading its row again (a rollback expires it)."""
+        identity = sa.inspect(self.media).identity
+        assert identity is not None  # a search result is a row read from the database
+        return int(identity[0])
+
     def as_dict(self) -> dict[str, Any]:
         """Return the match as JSON-ready data (the CLI's and the API's shape)."""
         data: dict[str, Any] = {
@@ -108,8 +115,10 @@ def search_query(
     limit: int = 50,
     exact: Media | None = None,
     exclude: int | None = None,
+    provenance: bool = True,
 ) -> list[SearchMatch]:
-    """Match a computed query against the index and attach media rows and provenance."""
+    """Match a computed query against the index and attach media rows and, unless asked not
+    to (an import shows no matches), their provenance."""
     found: list[Match] = []
     if query is not None:
         holder.refresh(session)
@@ -135,7 +144,7 @@ def search_query(
                 dict(match.details),
             )
         )
-    return _with_provenance(session, results[:limit], thresholds)
+    return _with_provenance(session, results[:limit], thresholds) if provenance else results[:limit]
 
 
 def search_frames(
@@ -146,8 +155,10 @@ def search_frames(
     *,
     limit: int = 50,
     exact: Media | None = None,
+    provenance: bool = True,
 ) -> list[SearchMatch]:
-    """Match a video's sampled frames; videos with coverage and segments, stills with a time."""
+    """Match a video's sampled frames; videos with coverage and segments, stills with a time
+    (with their provenance unless asked not to)."""
     holder.refresh(session)
     matches = holder.index.match_frames([(f.time, f.hashes) for f in found.frames], thresholds)
     results: list[SearchMatch] = []
@@ -171,7 +182,7 @@ def search_frames(
                     details=details,
                 )
             )
-    return _with_provenance(session, results[:limit], thresholds)
+    return _with_provenance(session, results[:limit], thresholds) if provenance else results[:limit]
 
 
 def search_hash(
