@@ -67,7 +67,12 @@ def free_port() -> int:
 
 
 def start_gunicorn(port: int, log: Path, env: dict[str, str], errors: Path) -> subprocess.Popen:
-    """Start gunicorn as ``make run`` does (2 workers), logging each request's server time."""
+    """Start gunicorn as ``make run`` does (2 workers), logging each request's server time.
+
+    Without the job worker ``make run`` starts beside it: no jobs are queued here, and the
+    memory figures count the app's workers only.
+    """
+    env = {**env, "CATALOG_QUEUE_EMBEDDED_WORKER": "false"}
     return subprocess.Popen(
         [
             sys.executable,
@@ -255,19 +260,18 @@ def bench_database(
     seconds: int,
     connections: int,
     load_connections: list[int],
-    shared_buffers: str = "1GB",
+    shared_buffers: str | None = None,
 ) -> tuple[str, list[tuple[str, ...]]]:
     """Fill a database with ``size`` images, serve it with gunicorn, drive it; return the table."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-api-{db}-"))
     server = postgres = None
     try:
         if db == "postgresql":
-            # The suite's private server (fsync off, as in the tests): a stand-in for a real one,
-            # whose shared buffers are sized to hold the catalogue's hot indexes as
-            # docs/deploy.md advises (PostgreSQL's default of 128 MB is for small machines).
+            # The suite's private server (fsync off, as in the tests): a stand-in for a real one.
             from tests.pgserver import PostgresServer
 
-            postgres = PostgresServer({"shared_buffers": shared_buffers}).start()
+            settings = {"shared_buffers": shared_buffers} if shared_buffers else {}
+            postgres = PostgresServer(settings).start()
             url = postgres.create_database("bench")
         else:
             url = f"sqlite:///{work / 'catalog.db'}"
@@ -376,8 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default="sqlite,postgresql", help="databases to run on")
     parser.add_argument(
         "--pg-shared-buffers",
-        default="1GB",
-        help="PostgreSQL's shared_buffers (a quarter of a 4 GB server; its default is 128MB)",
+        default=None,
+        help="PostgreSQL's shared_buffers (default: the server's, 128MB); e.g. 1GB",
     )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
