@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test lint hooks bench bench-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: run demo test lint hooks bench bench-deps browser-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -35,6 +35,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(VENV)/.installed-runtime
 install-dev: $(VENV)/.installed-dev
+
+# Chromium for captures of post pages (`make run`); where it cannot be installed, captures
+# still keep the web archive and the media and say that the screenshot is missing.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Debian packages: chromium fonts-dejavu-core"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		( $$SUDO apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null ) \
+		|| echo "  Chromium could not be installed: captures will have no screenshot."; \
+	fi
 
 # Debian packages the tests need: a PostgreSQL server and a Redis server (each started
 # privately by the suite on a Unix socket) and Chromium for the browser tests (driven by
@@ -71,7 +82,7 @@ bench-deps:
 migrate: install
 	$(BIN)/flask --app wsgi catalog db upgrade
 
-run: migrate
+run: migrate browser-deps
 	@echo
 	@echo "  Media-evidence catalogue on http://$(HOST):$(PORT)/"
 	@echo "  First user:  $(BIN)/flask --app wsgi catalog user create NAME --role admin"
@@ -117,6 +128,7 @@ bench: install-dev bench-deps
 	$(BIN)/python -m benchmarks.import_memory
 	$(BIN)/python -m benchmarks.accuracy_scale
 	$(BIN)/python -m benchmarks.scale
+	$(BIN)/python -m benchmarks.capture
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install-dev system-deps

@@ -18,7 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings, database, storage, probes, API, pages and commands."""
     from flask import Flask
 
-    from . import api, cli, db, health, security, storage, web
+    from . import api, cli, db, health, jobs, security, storage, web
     from . import config as settings
     from .services import matching
 
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     storage.init_app(app)
     matching.init_app(app)
+    jobs.init_app(app)
     health.init_app(app)
     api.init_app(app)
     web.init_app(app)

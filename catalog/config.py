@@ -85,6 +85,33 @@ DEFAULTS: dict[str, Any] = {
     # A new snapshot is written (in the background, by one process) once this many pictures
     # have been added past the current one; until then each worker holds them in memory.
     "INDEX_SNAPSHOT_PICTURES": 20_000,
+    # Background jobs (captures): the queue's storage, "sqlite:///path" (default: a file in
+    # the instance folder) or "redis://host:port/db"; the worker threads of `catalog worker`;
+    # whether gunicorn's master starts a worker beside the app (the embedded default; a
+    # deployment runs `catalog worker` as a service of its own and turns this off).
+    "QUEUE_URL": None,
+    "QUEUE_WORKERS": 2,
+    "QUEUE_EMBEDDED_WORKER": True,
+    # Captures: hosts (names or addresses) a capture may reach although they are private or
+    # loopback; the most a capture downloads (page, its requests and media together); the
+    # time a page gets to load; attempts before a capture fails for good (the wait doubles
+    # from CAPTURE_RETRY_SECONDS); whether Chromium is used (off: no screenshot).
+    "CAPTURE_ALLOWED_HOSTS": [],
+    "CAPTURE_MAX_MB": 200,
+    "CAPTURE_TIMEOUT_SECONDS": 30,
+    "CAPTURE_ATTEMPTS": 3,
+    "CAPTURE_RETRY_SECONDS": 30,
+    "CAPTURE_BROWSER": True,
+    # The deletion watch: each sighting's URL is re-checked once this many hours have passed
+    # since its last check (0: never on a schedule), at most RECHECK_BATCH every ten minutes.
+    "RECHECK_HOURS": 24,
+    "RECHECK_BATCH": 500,
+    # Trusted timestamps (RFC 3161): the URLs of the time-stamp authorities asked to stamp
+    # each capture and the audit chain's head (none: no tokens); a PEM file of their root
+    # certificates, to check the tokens; how often the chain's head is stamped (hours).
+    "TIMESTAMP_AUTHORITIES": [],
+    "TIMESTAMP_ROOTS": None,
+    "TIMESTAMP_HEAD_HOURS": 24,
     # Name the answering process (host:pid) in an X-Served-By header on every response, to
     # tell app servers and workers apart behind a balancer. Off: it tells clients about hosts.
     "SERVED_BY_HEADER": False,
@@ -136,6 +163,9 @@ def finalise(app: Flask) -> None:
     if not cfg.get("INDEX_DIR"):
         cfg["INDEX_DIR"] = str(instance / "index")
     cfg["INDEX_DIR"] = str(Path(cfg["INDEX_DIR"]).expanduser().resolve())
+    if not cfg.get("QUEUE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        cfg["QUEUE_URL"] = f"sqlite:///{instance / 'queue.db'}"
     if cfg.get("PRODUCTION"):
         _check_production_secret(cfg.get("SECRET_KEY"))
     elif not cfg.get("SECRET_KEY"):

@@ -1,7 +1,11 @@
 """gunicorn settings used by `make run`: the master brings the index snapshot up to date, then
-each worker maps it and reads the rows past it as it starts."""
+each worker maps it and reads the rows past it as it starts. On the embedded default
+(``QUEUE_EMBEDDED_WORKER``) the master also runs the background job worker beside the app
+(`flask catalog worker`), and stops it when it stops."""
 
 import os
+import subprocess
+import sys
 
 bind = os.environ.get("CATALOG_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("CATALOG_WORKERS", "2"))
@@ -19,6 +23,23 @@ def on_starting(server):
     prepare_snapshot(app)
     # Forked workers must not share the master's database connections.
     database(app).engine.dispose()
+    if app.config["QUEUE_EMBEDDED_WORKER"]:
+        server.job_worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "catalog", "worker"],
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        server.log.info("job worker started (pid %s)", server.job_worker.pid)
+
+
+def on_exit(server):
+    """Stop the job worker this master started; a job it was running is queued again."""
+    worker = getattr(server, "job_worker", None)
+    if worker is not None and worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def post_worker_init(worker):

@@ -138,6 +138,7 @@ def make_test_app(database_url: str, tmp_path: Path, **extra: object) -> Flask:
             "DATABASE_URL": database_url,
             "MEDIA_ROOT": str(tmp_path / "media"),
             "INDEX_DIR": str(tmp_path / "index"),
+            "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",
             "SECRET_KEY": "test-secret-key",
             **extra,
         }

@@ -60,6 +60,9 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/acknowledgements/1", "analyst"),
     ("DELETE", "/api/v1/acknowledgements/1", "analyst"),
     ("POST", "/api/v1/links/1/review", "analyst"),
+    ("GET", "/api/v1/captures", "viewer"),
+    ("POST", "/api/v1/captures", "analyst"),
+    ("GET", "/api/v1/captures/1", "viewer"),
     ("GET", "/api/v1/me", "viewer"),
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
@@ -92,6 +95,7 @@ BODIES = {
     ("POST", "/users"): {"username": "newcomer", "password": PASSWORD},
     ("PATCH", "/users/1"): {"display_name": "Someone"},
     ("POST", "/keys"): {"name": "script"},
+    ("POST", "/captures"): {"url": "https://example.org/post/1"},
 }
 JSON_WRITES = [
     (m, p)

@@ -20,7 +20,10 @@ CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 LAYERS: dict[str, int] = {
     # pure cores: bytes in, hashes out; nearest neighbours
     "catalog.hashing": 0,
+    "catalog.netguard": 0,  # requests only to public addresses (captures, the deletion watch)
+    "catalog.tsa": 0,  # trusted timestamps (RFC 3161): asking for tokens, checking them
     "catalog.index": 1,
+    "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
     # foundation: settings, the domain model, sessions, files, migrations
     "catalog.config": 2,
     "catalog.models": 3,
@@ -33,6 +36,7 @@ LAYERS: dict[str, int] = {
     # what the HTTP entry points share
     "catalog.replies": 7,
     "catalog.security": 7,
+    "catalog.jobs": 7,  # the background job queue, which the entry points fill
     # entry points
     "catalog.web": 8,
     "catalog.api": 8,
@@ -40,7 +44,7 @@ LAYERS: dict[str, int] = {
     "catalog.health": 8,
     "catalog": 9,  # the create_app factory
 }
-PURE = ("catalog.hashing", "catalog.index")
+PURE = ("catalog.hashing", "catalog.index", "catalog.netguard", "catalog.capture", "catalog.tsa")
 WEB_STACK = ("flask", "flask_login", "flask_wtf", "werkzeug", "sqlalchemy", "alembic")
 
 

@@ -4,16 +4,20 @@ app served on a local port with its own SQLite database and media folder.
 An analyst signs in, uploads a real sample photograph through the form (the page's script
 sends it with a progress bar), uploads a re-encoded, resized copy and is told it is a
 near-duplicate of the first, searches by file, records an acknowledgement and sees its badge,
-and opens the compare view. A viewer sees no edit controls. Screenshots of the main pages go
-to docs/screenshots/ when CATALOG_SCREENSHOTS=1 (`make screenshots`), else to a temporary
-folder.
+and opens the compare view. A viewer sees no edit controls. An analyst captures a post
+through the "Capture from a URL" form, follows its progress and opens what it found.
+Screenshots of the main pages go to docs/screenshots/ when CATALOG_SCREENSHOTS=1 (`make
+screenshots`), else to a temporary folder.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +31,7 @@ from catalog.db import get_session, make_engine
 from catalog.services import accounts
 
 from .media import PHOTOS, VIDEOS
+from .postsite import PostSite
 
 PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,20 +60,26 @@ def closing(wsgi_app):
     return app
 
 
+def settings(folder: Path) -> dict[str, object]:
+    """The settings of a catalogue served from ``folder``."""
+    return {
+        "DATABASE_URL": f"sqlite:///{folder / 'catalog.db'}",
+        "MEDIA_ROOT": str(folder / "media"),
+        "INDEX_DIR": str(folder / "index"),
+        "QUEUE_URL": f"sqlite:///{folder / 'queue.db'}",
+        "SECRET_KEY": "browser-tests",
+        "MAX_UPLOAD_MB": 20,
+        "CAPTURE_ALLOWED_HOSTS": ["127.0.0.1"],
+    }
+
+
 def serve(folder: Path, *, demo: bool = False) -> Iterator[str]:
     """Serve a fresh catalogue (with the worked example if asked) on a free local port."""
-    url = f"sqlite:///{folder / 'catalog.db'}"
-    engine = make_engine(url)
+    config = settings(folder)
+    engine = make_engine(str(config["DATABASE_URL"]))
     schema.upgrade(engine)
     engine.dispose()
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "MEDIA_ROOT": str(folder / "media"),
-            "SECRET_KEY": "browser-tests",
-            "MAX_UPLOAD_MB": 20,
-        }
-    )
+    app = create_app(config)
     with app.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst", display_name="Ana Analyst")
         accounts.create_user(get_session(), "vic", PASSWORD, "viewer")
@@ -349,3 +360,47 @@ def test_demo_repost_shows_match_acknowledgement_and_first_sighting_on_one_scree
     page.screenshot(path=str(shots / "demo-match.png"))
     assert page.script_errors == []
     page.close()
+
+
+def test_analyst_captures_a_post_through_the_form_and_follows_it(
+    browser, tmp_path_factory: pytest.TempPathFactory, shots: Path
+) -> None:
+    folder = tmp_path_factory.mktemp("capture")
+    env = {
+        **os.environ,
+        **{f"CATALOG_{k}": json.dumps(v) if isinstance(v, list) else str(v)
+           for k, v in settings(folder).items()},
+        "CATALOG_INSTANCE_PATH": str(folder / "instance"),
+    }  # fmt: skip
+    with PostSite() as site:
+        for base in serve(folder):
+            # The job worker `make run` starts beside the app, here started by the test.
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "catalog", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                page = sign_in(browser, base, "ana", viewport={"width": 1280, "height": 900})
+                page.click("nav >> text=Captures")
+                page.fill("#url", site.url("/post/gallery"))
+                page.fill("#incident", "Scene")
+                page.click("button:text-is('Capture')")
+                page.wait_for_url(f"{base}/captures/*")
+                assert page.inner_text("#capture-status") in ("queued", "running", "done")
+                page.wait_for_selector("#capture-status:text-is('done')", timeout=90_000)
+                assert (
+                    page.evaluate("document.querySelector('#capture-screenshot').naturalWidth") > 0
+                )
+                assert page.locator("#capture-media .media-card").count() == 3
+                assert "Three pictures from the scene" in page.inner_text("main")
+                page.screenshot(path=str(shots / "capture.png"), full_page=True)
+                page.click("#capture-media .media-card a.stretched-link >> nth=0")
+                page.wait_for_url(f"{base}/media/*")
+                assert site.url("/post/gallery") in page.inner_text("main")
+                assert page.script_errors == []
+            finally:
+                worker.terminate()
+                worker.wait(30)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from .postsite import PostSite
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,10 +32,11 @@ def get_json(url: str) -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
-def test_make_run_serves_health_and_readiness(tmp_path: Path) -> None:
+def test_make_run_serves_health_and_readiness_and_runs_jobs(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_", "MAKE", "MFLAGS"))}
     env["CATALOG_INSTANCE_PATH"] = str(tmp_path / "instance")
+    env["CATALOG_CAPTURE_ALLOWED_HOSTS"] = "127.0.0.1"
     server = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
         cwd=ROOT,
@@ -64,6 +67,44 @@ def test_make_run_serves_health_and_readiness(tmp_path: Path) -> None:
         assert status == 200 and body["database"] == "ok" and body["index"] == "loaded"
         assert (tmp_path / "instance" / "catalog.db").is_file()
         assert (tmp_path / "instance" / "secret_key").is_file()
+        # The job worker that `make run` starts beside the app takes a capture asked for
+        # through the API, with no other server.
+        cli = [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "catalog"]
+        subprocess.run(
+            [*cli, "user", "create", "ana", "--role", "analyst", "--password", "a-long-password"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        key = (
+            subprocess.run(
+                [*cli, "apikey", "create", "ana"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            .stdout.decode()
+            .split()[-1]
+        )
+        with PostSite() as site:
+            asked = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/captures",
+                data=json.dumps({"url": site.url("/post/image")}).encode(),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(asked, timeout=10) as response:
+                assert response.status == 202
+                location = response.headers["Location"]
+            while True:
+                followed = urllib.request.Request(
+                    f"http://127.0.0.1:{port}{location}" if location.startswith("/") else location,
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                with urllib.request.urlopen(followed, timeout=10) as response:
+                    capture = json.load(response)
+                if capture["status"] in ("done", "failed") or time.monotonic() > deadline + 60:
+                    break
+                time.sleep(0.3)
+        assert capture["status"] == "done" and len(capture["media"]) == 1, capture
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=30)[0].decode()

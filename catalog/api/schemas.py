@@ -137,6 +137,7 @@ class SightingOut(Schema):
     deleted_at = AwareDateTime(allow_none=True)
     caption = fields.String(allow_none=True)
     archive_url = fields.String(allow_none=True)
+    capture_id = fields.Integer(allow_none=True)
     created_at = AwareDateTime()
 
 

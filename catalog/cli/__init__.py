@@ -5,10 +5,16 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import admin, evidence, index, media
+from . import admin, capture, evidence, index, media
 
 catalog = AppGroup("catalog", help="Manage the media-evidence catalogue.")
-for command in (*admin.COMMANDS, *media.COMMANDS, *evidence.COMMANDS, *index.COMMANDS):
+for command in (
+    *admin.COMMANDS,
+    *media.COMMANDS,
+    *capture.COMMANDS,
+    *evidence.COMMANDS,
+    *index.COMMANDS,
+):
     catalog.add_command(command)
 
 

@@ -15,15 +15,33 @@ from ..db import get_session
 from ..services import ServiceError, accounts, reports
 from ..services.integrity import collect_garbage, verify
 from ..services.matching import get_index, thresholds_from
+from ..services.timestamps import stamp_audit_head, timestamp_authorities
 from ..storage import get_storage
+from ..tsa import load_roots
 
 
 @click.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option(
+    "--timestamp",
+    is_flag=True,
+    help="first have the time-stamp authorities stamp the audit chain's head",
+)
 @with_appcontext
-def verify_command(as_json: bool) -> None:
-    """Re-hash every original, check the audit chain, find orphans; exit 1 on any fault."""
-    report = verify(get_session(), get_storage())
+def verify_command(as_json: bool, timestamp: bool) -> None:
+    """Re-hash every original, check the audit chain and every trusted timestamp, find
+    orphans; exit 1 on any fault."""
+    config = current_app.config
+    if timestamp:
+        authorities = timestamp_authorities(config)
+        if not authorities:
+            raise click.ClickException("no time-stamp authority is configured")
+        stamped = stamp_audit_head(get_session(), authorities)
+        for failure in stamped.failures:
+            click.echo(f"TIMESTAMP {failure}", err=True)
+        if not stamped.made:
+            raise click.ClickException("no authority gave a token")
+    report = verify(get_session(), get_storage(), load_roots(config.get("TIMESTAMP_ROOTS")))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -32,6 +50,7 @@ def verify_command(as_json: bool) -> None:
             ("MISSING", report.missing),
             ("ORPHAN", report.orphans),
             ("AUDIT", report.audit_faults),
+            ("TIMESTAMP", report.timestamp_faults),
         ):
             for fault in faults:
                 click.echo(f"{label} {fault}", err=True)
@@ -40,7 +59,8 @@ def verify_command(as_json: bool) -> None:
             f" {report.audit_events} audit events; "
             f"{len(report.altered)} altered, {len(report.missing)} missing,"
             f" {len(report.orphans)} orphans, "
-            f"{len(report.audit_faults)} audit faults"
+            f"{len(report.audit_faults)} audit faults, {report.tokens_checked} timestamps checked"
+            f" ({len(report.timestamp_faults)} not holding)"
         )
         click.echo("OK" if report.ok else "FAULTS FOUND")
     if not report.ok:

@@ -15,8 +15,10 @@ from .base import (
     Verification,
     utcnow,
 )
+from .captures import Capture, CaptureFile, CaptureMedia, CaptureStatus
 from .media import Media, MediaFeatures, MediaHash, MediaLink, Tag, media_tags
 from .provenance import Acknowledgement, Incident, Party, Sighting, Source
+from .timestamps import TimestampToken
 
 __all__ = [
     "AckStatus",
@@ -24,6 +26,10 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Capture",
+    "CaptureFile",
+    "CaptureMedia",
+    "CaptureStatus",
     "GENESIS_HASH",
     "Incident",
     "LinkKind",
@@ -40,6 +46,7 @@ __all__ = [
     "Source",
     "SourceKind",
     "Tag",
+    "TimestampToken",
     "UTCDateTime",
     "User",
     "UserSession",

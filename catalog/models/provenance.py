@@ -94,7 +94,14 @@ class Sighting(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     caption: Mapped[str | None] = mapped_column(sa.Text)
     archive_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    # The capture that saw the media at this URL, when it was captured rather than typed in.
+    capture_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("captures.id", ondelete="SET NULL"), index=True
+    )
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # The deletion watch's last look at the URL: when, and "live", "deleted" or "unreachable".
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    check_state: Mapped[str | None] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")

@@ -70,6 +70,7 @@ class SightingInput:
     deleted_at: datetime | None = None
     caption: str | None = None
     archive_url: str | None = None
+    capture_id: int | None = None  # the capture that saw it, when captured
 
 
 @dataclass
@@ -527,6 +528,7 @@ def build_sighting(
         deleted_at=aware(s.deleted_at, "deleted time"),
         caption=clean_text(s.caption, "caption", 20000),
         archive_url=clean_url(s.archive_url, "archive URL"),
+        capture_id=s.capture_id,
         created_by=actor,
     )
     session.add(sighting)

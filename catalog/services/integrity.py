@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..models import Media
+from ..models import CaptureFile, Media
 from ..storage import Storage, StorageError
 from .audit import verify_chain
+from .timestamps import check_tokens
 
 
 @dataclass
@@ -26,11 +28,19 @@ class IntegrityReport:
     missing: list[str] = field(default_factory=list)  # a record whose original is gone
     orphans: list[str] = field(default_factory=list)  # an original no record names
     audit_faults: list[str] = field(default_factory=list)
+    tokens_checked: int = 0
+    timestamp_faults: list[str] = field(default_factory=list)  # a token that does not hold
 
     @property
     def ok(self) -> bool:
         """Return whether nothing is wrong."""
-        return not (self.altered or self.missing or self.orphans or self.audit_faults)
+        return not (
+            self.altered
+            or self.missing
+            or self.orphans
+            or self.audit_faults
+            or self.timestamp_faults
+        )
 
     def as_dict(self) -> dict:
         """Return the report as JSON-ready data."""
@@ -43,11 +53,14 @@ class IntegrityReport:
             "missing": self.missing,
             "orphans": self.orphans,
             "audit_faults": self.audit_faults,
+            "tokens_checked": self.tokens_checked,
+            "timestamp_faults": self.timestamp_faults,
         }
 
 
-def verify(session: Session, storage: Storage) -> IntegrityReport:
-    """Check every original, every record and the audit chain; return what is wrong."""
+def verify(session: Session, storage: Storage, roots: list[Any] | None = None) -> IntegrityReport:
+    """Check every original, every record, the audit chain and every trusted timestamp (against
+    the authorities' ``roots``); return what is wrong."""
     report = IntegrityReport()
     held = set(storage.iter_originals())
     last_id = 0
@@ -82,11 +95,45 @@ def verify(session: Session, storage: Storage) -> IntegrityReport:
                     f"media #{media_id}: stored bytes now hash to {actual}, not {sha256}"
                 )
         last_id = rows[-1][0]
+    _verify_capture_files(session, storage, held, report)
     report.orphans = [f"original {sha256} has no record" for sha256 in sorted(held)]
     chain = verify_chain(session)
     report.audit_events = chain.events
     report.audit_faults = list(chain.faults)
+    report.tokens_checked, report.timestamp_faults = check_tokens(session, roots or [])
     return report
+
+
+def _verify_capture_files(
+    session: Session, storage: Storage, held: set[str], report: IntegrityReport
+) -> None:
+    """Re-hash the files captures kept (screenshots, pages, web archives): originals too."""
+    last_id = 0
+    while True:
+        rows = session.execute(
+            sa.select(CaptureFile.id, CaptureFile.capture_id, CaptureFile.role, CaptureFile.sha256)
+            .where(CaptureFile.id > last_id)
+            .order_by(CaptureFile.id)
+            .limit(2000)
+        ).all()
+        if not rows:
+            return
+        for _, capture_id, role, sha256 in rows:
+            report.records += 1
+            name = f"capture #{capture_id} {role}"
+            if sha256 not in held and not storage.exists(sha256):
+                report.missing.append(f"{name}: file {sha256} is missing from storage")
+                continue
+            held.discard(sha256)
+            try:
+                actual = storage.hash_file(sha256)
+            except (StorageError, OSError) as exc:
+                report.missing.append(f"{name}: file {sha256} cannot be read ({exc})")
+                continue
+            report.originals_checked += 1
+            if actual != sha256:
+                report.altered.append(f"{name}: stored bytes now hash to {actual}, not {sha256}")
+        last_id = rows[-1][0]
 
 
 @dataclass
@@ -113,6 +160,9 @@ def collect_garbage(
     for start in range(0, len(held), 1000):  # one query per thousand files, not one per file
         batch = held[start : start + 1000]
         recorded.update(session.scalars(sa.select(Media.sha256).where(Media.sha256.in_(batch))))
+        recorded.update(
+            session.scalars(sa.select(CaptureFile.sha256).where(CaptureFile.sha256.in_(batch)))
+        )
     for sha256 in held:
         if sha256 in recorded:
             continue

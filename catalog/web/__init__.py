@@ -179,7 +179,7 @@ def _handle_csrf(error: CSRFError):
 
 def init_app(app: Flask) -> None:
     """Register the pages, sessions, CSRF protection, error pages and template helpers."""
-    from . import auth, browse, media, search  # noqa: F401 - they add their routes to bp
+    from . import auth, browse, captures, media, search  # noqa: F401 - they add their routes to bp
 
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)  # a working day on one form

@@ -349,3 +349,11 @@ def record_values(form: FlaskForm) -> dict[str, Any]:
         data = field.data
         values[field.name] = data if data not in ("",) else None
     return values
+
+
+class CaptureForm(FlaskForm):
+    url = StringField(
+        "URL of the post",
+        validators=[DataRequired(), Length(max=2048), URL(require_tld=False)],
+    )
+    incident = StringField("Incident", validators=[Optional(), Length(max=300)])

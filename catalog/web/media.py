@@ -228,9 +228,8 @@ def edit_sighting(sighting_id: int):
     form = SightingForm(prefix=f"s{sighting_id}")
     if not form.validate():
         return _refused(sighting.media_id, form, "sighting")
-    values = {
-        k: v for k, v in vars(form.to_input()).items() if k != "caption"
-    }  # the form has no caption
+    # The form has no caption, and a sighting's capture is never edited.
+    values = {k: v for k, v in vars(form.to_input()).items() if k not in ("caption", "capture_id")}
     _save(
         lambda: editing.update_sighting(get_session(), sighting_id, values, current_user),
         "Sighting saved.",

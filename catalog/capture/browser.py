@@ -1,0 +1,309 @@
+"""Load a post page and keep it: run in a process of its own (``python -m
+catalog.capture.browser``), which the capture service kills, with everything it started, when
+it overruns its time.
+
+The page is loaded by headless Chromium through Playwright. Chromium itself reaches nothing:
+every request it makes is intercepted and fetched by ``netguard`` (addresses checked, sizes
+and times capped), written to the WARC at once, and handed back to the browser; requests
+Playwright cannot intercept (WebSockets, WebRTC) meet a proxy that does not exist. Then a
+full-page screenshot and the rendered HTML are kept, the post's metadata and media are read
+off the page (``page.read_page``), and each media file is fetched the same guarded way (or
+taken from the load, where the page fetched it already).
+
+Where Chromium cannot be started, the page is fetched without it: the archive and the media
+are kept, and the result says plainly that the screenshot is missing.
+
+What the process leaves in its folder: ``archive.warc.gz``, ``screenshot.png`` and
+``page.html`` when made, ``media-N`` files, and ``result.json`` describing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..netguard import AddressPolicy, Exchange, Limits, Refused, fetch
+from .archive import Archive
+from .page import read_page
+
+# Taller pages are cut in the screenshot (pixels): a page that grows without end is hostile.
+MAX_SCREENSHOT_HEIGHT = 16_000
+MAX_REQUESTS = 400
+MEDIA_TYPES = ("image/", "video/", "audio/", "application/octet-stream")
+NOT_FORWARDED = {"range", "if-range"}
+# Smaller pictures are icons, avatars and tracking pixels, not the post's media (pixels).
+MIN_PICTURE_SIDE = 100
+VIEWPORT = {"width": 1280, "height": 900}
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0 Safari/537.36 evidence-capture"
+)
+
+
+@dataclass
+class Job:
+    """What the capture process is asked to do."""
+
+    url: str
+    folder: str
+    allowed_hosts: list[str]
+    max_bytes: int
+    timeout_s: float
+    chromium: str | None
+
+
+@dataclass
+class _State:
+    """What the load has gathered so far."""
+
+    archive: Archive
+    policy: AddressPolicy
+    limits: Limits
+    budget: int
+    bodies: dict[str, Exchange] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    requests: int = 0
+    main: Exchange | None = None
+
+    def get(self, url: str, method: str = "GET", headers=None, body: bytes = b"") -> Exchange:  # noqa: ANN001
+        """Fetch through the guard, archive every exchange, keep the budget; return the answer."""
+        self.requests += 1
+        if self.requests > MAX_REQUESTS:
+            raise Refused("too_many_requests", f"the page made more than {MAX_REQUESTS} requests")
+        if self.budget <= 0:
+            raise Refused("too_large", "the page and its media passed the capture's size limit")
+        limits = Limits(min(self.limits.max_bytes, self.budget), self.limits.timeout_s)
+        exchanges = fetch(url, self.policy, limits, method=method, headers=headers, body=body)
+        for exchange in exchanges:
+            self.archive.add(exchange)
+            self.budget -= len(exchange.body)
+        final = exchanges[-1]
+        if method == "GET":
+            self.bodies[url] = final
+        return final
+
+
+def run(job: Job) -> dict[str, Any]:
+    """Capture ``job.url`` into ``job.folder``; return the result (also written as JSON)."""
+    folder = Path(job.folder)
+    policy = AddressPolicy(frozenset(h.lower() for h in job.allowed_hosts))
+    limits = Limits(job.max_bytes, job.timeout_s)
+    state = _State(Archive(folder / "archive.warc.gz", job.url), policy, limits, job.max_bytes)
+    result: dict[str, Any] = {"url": job.url, "files": [], "media": [], "notes": state.notes}
+    try:
+        html = None
+        if job.chromium:
+            try:
+                html = _browse(job, state, folder)
+            except _BrowserMissing as exc:
+                state.notes.append(f"screenshot missing: the browser could not be started ({exc})")
+        else:
+            state.notes.append("screenshot missing: no Chromium on this machine")
+        if html is None and state.main is None:
+            state.main = state.get(job.url, headers=[("User-Agent", USER_AGENT)])
+        if state.main is not None:
+            result["status"] = state.main.status
+            result["final_url"] = state.main.url
+            if state.main.status >= 400:
+                raise Refused("gone", f"the page answered {state.main.status} {state.main.reason}")
+            if html is None:
+                html = state.main.body.decode(_charset(state.main), "replace")
+        post = read_page(html or "", state.main.url if state.main else job.url)
+        result["post"] = post.as_dict()
+        result["media"] = _media(post.media_urls, state, folder)
+    except Refused as exc:
+        result["error"] = {"code": exc.code, "message": str(exc)}
+    finally:
+        state.archive.close()
+    result["files"].append(_package(folder, state.main.url if state.main else job.url, state.notes))
+    for role, name in (("screenshot", "screenshot.png"), ("html", "page.html")):
+        if (folder / name).exists():
+            result["files"].append({"role": role, "file": name})
+    (folder / "result.json").write_text(json.dumps(result))
+    return result
+
+
+class _BrowserMissing(Exception):
+    """Chromium (or Playwright) could not be started here."""
+
+
+def _browse(job: Job, state: _State, folder: Path) -> str | None:
+    """Load the page in Chromium; keep the screenshot and rendered HTML; return the HTML."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        raise _BrowserMissing("Playwright is not installed") from exc
+    # Chromium's own sandbox cannot start as root; there the capture's process is the limit.
+    args = [
+        "--proxy-server=127.0.0.1:9",  # nothing Playwright does not intercept gets out
+        "--proxy-bypass-list=<-loopback>",
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        "--disable-background-networking",
+    ]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=job.chromium, args=args)
+        except PlaywrightError as exc:
+            raise _BrowserMissing(str(exc).splitlines()[0]) from exc
+        context = browser.new_context(
+            viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
+            user_agent=USER_AGENT,
+            service_workers="block",
+            accept_downloads=False,
+        )
+
+        def route(route, request) -> None:  # noqa: ANN001
+            # Whole answers, not the ranges a media element asks for: the archive keeps the
+            # file, and the browser plays a whole answer as well.
+            headers = [(k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED]
+            try:
+                answer = state.get(
+                    request.url, request.method, headers, request.post_data_buffer or b""
+                )
+            except Refused as exc:
+                state.notes.append(f"not fetched: {request.url[:200]} ({exc})")
+                route.abort("blockedbyclient")
+                return
+            except Exception as exc:  # noqa: BLE001 - a broken answer must not hang the load
+                state.notes.append(f"not fetched: {request.url[:200]} ({exc!r})"[:400])
+                route.abort("failed")
+                return
+            if request.is_navigation_request() and request.frame == page.main_frame:
+                state.main = answer
+            route.fulfill(status=answer.status, headers=dict(answer.headers), body=answer.body)
+
+        context.route("**/*", route)
+        page = context.new_page()
+        budget_ms = job.timeout_s * 1000
+        loaded = False
+        try:
+            page.goto(job.url, wait_until="load", timeout=budget_ms * 0.5)
+            loaded = True
+            page.wait_for_load_state("networkidle", timeout=min(5000, budget_ms * 0.15))
+        except PlaywrightError as exc:
+            state.notes.append(f"the page did not finish loading ({str(exc).splitlines()[0]})")
+        if state.main is None or state.main.status >= 400:
+            browser.close()
+            return None
+        if not loaded:
+            # Its script keeps the page busy: asking it anything would wait for ever. What
+            # was fetched stands in for what it rendered.
+            state.notes.append("screenshot missing: the page never finished loading")
+            browser.close()
+            return None
+        html = None
+        try:
+            height = page.evaluate("document.documentElement.scrollHeight")
+            full = True
+            if isinstance(height, int | float) and height > MAX_SCREENSHOT_HEIGHT:
+                # A page that grows without end is shown as far as a tall window reaches.
+                state.notes.append(f"the screenshot shows the first {MAX_SCREENSHOT_HEIGHT} px")
+                page.set_viewport_size(
+                    {"width": VIEWPORT["width"], "height": MAX_SCREENSHOT_HEIGHT}
+                )
+                full = False
+            shot = page.screenshot(full_page=full, timeout=budget_ms * 0.2, animations="disabled")
+            (folder / "screenshot.png").write_bytes(shot)
+            state.archive.add_resource(f"urn:screenshot:{job.url}", "image/png", shot)
+            html = page.content()
+            (folder / "page.html").write_text(html, encoding="utf-8")
+            state.archive.add_resource(
+                f"urn:rendered:{job.url}", "text/html; charset=utf-8", html.encode()
+            )
+        except PlaywrightError as exc:
+            state.notes.append(f"screenshot missing: {str(exc).splitlines()[0]}")
+        browser.close()
+        return html
+
+
+def _media(urls: list[str], state: _State, folder: Path) -> list[dict[str, Any]]:
+    """Fetch each media URL of the post (or take it from the load); keep the files."""
+    kept = []
+    for n, url in enumerate(urls):
+        answer = state.bodies.get(url)
+        try:
+            if answer is None or answer.status != 200:
+                answer = state.get(url, headers=[("User-Agent", USER_AGENT)])
+        except Refused as exc:
+            state.notes.append(f"media not fetched: {url[:200]} ({exc})")
+            continue
+        kind = (answer.header("content-type") or "").split(";")[0].strip().lower()
+        if answer.status != 200 or not answer.body:
+            state.notes.append(f"media not fetched: {url[:200]} (answered {answer.status})")
+            continue
+        if kind and not kind.startswith(MEDIA_TYPES):
+            continue  # a page or a script named like a picture: not the post's media
+        if kind.startswith("image/") and _too_small(answer.body):
+            continue
+        name = f"media-{n}"
+        (folder / name).write_bytes(answer.body)
+        kept.append({"url": url, "file": name, "content_type": kind or None})
+    return kept
+
+
+def _package(folder: Path, url: str, notes: list[str]) -> dict[str, str]:
+    """Package the WARC as WACZ (its index and page list beside it, which replay tools such as
+    ReplayWeb.page open as they are); keep the bare WARC where that cannot be done."""
+    warc, wacz = folder / "archive.warc.gz", folder / "archive.wacz"
+    try:
+        from wacz.main import main as wacz_main
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = wacz_main(["create", "-o", str(wacz), "--url", url, "--detect-pages", str(warc)])
+    except Exception as exc:  # noqa: BLE001 - the WARC stands without its package
+        code = f"{exc!r}"[:200]
+    if code == 0 and wacz.exists():
+        warc.unlink()
+        return {"role": "wacz", "file": wacz.name}
+    notes.append(f"the web archive is kept as WARC: it could not be packaged as WACZ ({code})")
+    return {"role": "warc", "file": warc.name}
+
+
+def _too_small(data: bytes) -> bool:
+    """Whether a picture is too small to be a post's media (its header read, not decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return min(image.size) < MIN_PICTURE_SIDE
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False  # not for this check to judge: ingest refuses what does not decode
+
+
+def _charset(exchange: Exchange) -> str:
+    content_type = exchange.header("content-type") or ""
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            try:
+                "".encode(value.strip('"'))
+                return value.strip('"')
+            except LookupError:
+                break
+    return "utf-8"
+
+
+def find_chromium() -> str | None:
+    """Return Debian's Chromium, if installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def main() -> int:
+    """Entry point of the capture process: a Job as JSON on the command line."""
+    job = Job(**json.loads(sys.argv[1]))
+    run(job)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Background jobs: captures run outside the request that asked for them, on Huey.
+
+Why Huey: one small library with both stores this catalogue needs. On the embedded default
+the queue is a SQLite file in the instance folder and no other server is needed; at scale
+``QUEUE_URL=redis://...`` puts it on Redis, shared by every app server and worker machine.
+It runs jobs in threads of a long-lived consumer (``flask catalog worker``), retries a job
+at a delay it chooses (``RetryTask``: the wait doubles per attempt here), and has periodic
+jobs (the deletion watch, the audit chain's timestamps). RQ and Dramatiq need Redis or
+RabbitMQ even for one machine; Celery is far larger.
+
+Each job only carries a capture's id; what the job has done is in the database (status,
+progress, attempts, files), so a job delivered twice, or run again after its worker was
+killed, finishes the same capture rather than starting another (``captures.run_capture``).
+A worker starting up queues again the captures left ``running`` or ``queued`` for longer
+than a capture can take: their worker died with them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.exceptions import RetryTask
+
+from .db import database
+from .models import Capture, CaptureStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _make_huey(url: str) -> Huey:
+    """Return the Huey instance for a QUEUE_URL."""
+    if url.startswith("sqlite:///"):
+        return SqliteHuey("catalog", filename=url.removeprefix("sqlite:///"), utc=True)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("catalog", url=url, utc=True)
+    raise RuntimeError(f"QUEUE_URL must be sqlite:///path or redis://host:port/db, not {url!r}")
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its queue, made on first use (a command that queues nothing opens none)."""
+    app.extensions["catalog.jobs"] = _Jobs(app)
+
+
+class _Jobs:
+    """The app's Huey instance and its registered jobs."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._huey: Huey | None = None
+        self.capture: Any = None
+
+    @property
+    def huey(self) -> Huey:
+        with self._lock:
+            if self._huey is None:
+                huey = _make_huey(self.app.config["QUEUE_URL"])
+                app = self.app
+
+                @huey.task(name="capture")
+                def capture_job(capture_id: int) -> str:
+                    with app.app_context():
+                        return _run_capture(capture_id)
+
+                @huey.periodic_task(crontab(minute="*/10"), name="recheck")
+                def recheck_job() -> int:
+                    with app.app_context():
+                        return _recheck_due()
+
+                @huey.periodic_task(crontab(minute="*/10"), name="stamp-head")
+                def stamp_head_job() -> int:
+                    with app.app_context():
+                        return _stamp_head_due()
+
+                self.capture, self._huey = capture_job, huey
+            return self._huey
+
+
+def queue(app: Flask | None = None) -> Huey:
+    """Return the app's Huey instance."""
+    jobs: _Jobs = (app or current_app).extensions["catalog.jobs"]
+    return jobs.huey
+
+
+def enqueue_capture(capture_id: int, delay: float | None = None, app: Flask | None = None) -> None:
+    """Queue a capture to run on a worker (after ``delay`` seconds)."""
+    jobs: _Jobs = (app or current_app).extensions["catalog.jobs"]
+    jobs.huey  # noqa: B018 - made on first use, with its jobs
+    if delay:
+        jobs.capture.schedule((capture_id,), delay=delay)
+    else:
+        jobs.capture(capture_id)
+
+
+def _run_capture(capture_id: int) -> str:
+    """The job: one attempt at a capture; ask Huey to retry later when worth it."""
+    from .db import get_session
+    from .services.captures import CaptureSettings, RetryLater, attempt_failed, run_capture
+    from .services.matching import get_index, thresholds_from
+    from .storage import get_storage
+
+    config = current_app.config
+    session = get_session()
+    settings = CaptureSettings.from_config(config)
+    try:
+        capture = run_capture(
+            session, get_storage(), get_index(), capture_id, settings, thresholds_from(config)
+        )
+    except RetryLater:
+        return _retry(session, capture_id)
+    except Exception as exc:  # noqa: BLE001 - the capture must not stay "running" for ever
+        log.exception("capture %s broke", capture_id)
+        session.rollback()
+        try:
+            capture = attempt_failed(session, capture_id, f"internal error: {exc!r}", settings)
+        except RetryLater:
+            return _retry(session, capture_id)
+    return capture.status.value
+
+
+def _retry(session: Any, capture_id: int) -> str:
+    """Ask Huey to run the capture again, the wait doubling with each attempt."""
+    attempts = session.scalar(sa.select(Capture.attempts).where(Capture.id == capture_id))
+    delay = float(current_app.config["CAPTURE_RETRY_SECONDS"]) * 2 ** max(0, (attempts or 1) - 1)
+    raise RetryTask(f"capture {capture_id} will be tried again", delay=delay)
+
+
+def _recheck_due() -> int:
+    """The scheduled deletion watch: re-check the sightings not checked for RECHECK_HOURS,
+    at most RECHECK_BATCH a run (every ten minutes), so sites are not hammered."""
+    from itertools import islice
+
+    from .db import get_session
+    from .netguard import AddressPolicy
+    from .services import watch
+
+    config = current_app.config
+    hours = float(config["RECHECK_HOURS"])
+    if hours <= 0:
+        return 0
+    policy = AddressPolicy.from_setting(config.get("CAPTURE_ALLOWED_HOSTS"))
+    checks = watch.recheck(get_session(), policy, older_than=timedelta(hours=hours))
+    return sum(1 for _ in islice(checks, int(config["RECHECK_BATCH"])))
+
+
+def _stamp_head_due() -> int:
+    """The scheduled anchor of the audit chain: a token over its head every
+    TIMESTAMP_HEAD_HOURS, when it has grown."""
+    from .db import get_session
+    from .services.timestamps import head_due, stamp_audit_head, timestamp_authorities
+
+    config = current_app.config
+    authorities = timestamp_authorities(config)
+    session = get_session()
+    if not authorities or not head_due(session, float(config["TIMESTAMP_HEAD_HOURS"])):
+        return 0
+    stamped = stamp_audit_head(session, authorities)
+    for failure in stamped.failures:
+        log.warning("no timestamp over the audit chain's head: %s", failure)
+    return len(stamped.made)
+
+
+def requeue_abandoned(app: Flask) -> int:
+    """Queue again the captures whose worker died (left queued or running too long)."""
+    stale = timedelta(seconds=float(app.config["CAPTURE_TIMEOUT_SECONDS"]) * 4 + 120)
+    with app.app_context():
+        with database(app).sessions() as session:
+            ids = list(
+                session.scalars(
+                    sa.select(Capture.id).where(
+                        Capture.status.in_([CaptureStatus.QUEUED, CaptureStatus.RUNNING]),
+                        sa.func.coalesce(Capture.started_at, Capture.created_at) < utcnow() - stale,
+                    )
+                )
+            )
+        for capture_id in ids:
+            enqueue_capture(capture_id, app=app)
+    return len(ids)
+
+
+def run_worker(app: Flask, workers: int) -> None:
+    """Run the consumer until stopped (SIGTERM or SIGINT)."""
+    requeued = requeue_abandoned(app)
+    if requeued:
+        log.warning("queued %d abandoned captures again", requeued)
+    consumer = queue(app).create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.run()

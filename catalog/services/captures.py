@@ -1,0 +1,411 @@
+"""Captures of post pages: asking for one, running it (a background job, or the command line
+waiting for it), and what it kept.
+
+Running a capture (``run_capture``) is safe to repeat: a job killed midway and run again
+finds the files and media it stored before (content-addressed originals, one file per role,
+one sighting per media and capture) and adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from ..capture import CaptureFailed, capture_page
+from ..capture.page import platform_of
+from ..db import lock_for_write
+from ..index import Thresholds
+from ..models import (
+    Capture,
+    CaptureFile,
+    CaptureMedia,
+    CaptureStatus,
+    Media,
+    Sighting,
+    User,
+    utcnow,
+)
+from ..netguard import Refused, check_url
+from ..storage import Storage
+from . import Invalid, NotFound, audit
+from .ingest import IngestDetails, SightingInput, ingest_bytes
+from .matching import IndexHolder
+from .records import clean_text, incident_named
+from .search import Rejected
+from .timestamps import stamp_capture, timestamp_authorities
+
+# Failures worth another attempt: the site may answer later. A page that answered 404, a
+# forbidden address or an oversized answer will not change by waiting.
+RETRYABLE = {"unreachable", "timeout", "crashed"}
+CONTENT_TYPES = {
+    "screenshot": "image/png",
+    "html": "text/html",
+    "warc": "application/warc",
+    "wacz": "application/wacz",
+}
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    """The limits and permissions of captures (from the app's settings)."""
+
+    allowed_hosts: list[str]
+    max_bytes: int
+    timeout_s: float
+    attempts: int
+    use_browser: bool
+    max_pixels: int
+    max_video_s: float
+    authorities: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config: Any) -> CaptureSettings:
+        """Read the CAPTURE_* settings."""
+        from ..netguard import AddressPolicy
+
+        hosts = AddressPolicy.from_setting(config.get("CAPTURE_ALLOWED_HOSTS")).allowed_hosts
+        return cls(
+            allowed_hosts=sorted(hosts),
+            max_bytes=int(config["CAPTURE_MAX_MB"]) * 1024 * 1024,
+            timeout_s=float(config["CAPTURE_TIMEOUT_SECONDS"]),
+            attempts=int(config["CAPTURE_ATTEMPTS"]),
+            use_browser=bool(config["CAPTURE_BROWSER"]),
+            max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+            max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+            authorities=timestamp_authorities(config),
+        )
+
+
+class RetryLater(Exception):
+    """The capture failed in a way another attempt may mend."""
+
+
+def create_capture(
+    session: Session, url: str, *, incident: str | None, actor: User | None
+) -> Capture:
+    """Record a capture of ``url``, queued; raise Invalid for a URL that cannot be captured."""
+    url = clean_text(url, "URL", 2048) or ""
+    try:
+        check_url(url)
+    except Refused as exc:
+        raise Invalid(str(exc)) from None
+    lock_for_write(session)
+    capture = Capture(url=url, status=CaptureStatus.QUEUED, progress="waiting for a worker")
+    if incident and incident.strip():
+        capture.incident = incident_named(session, incident)
+    capture.created_by = actor
+    session.add(capture)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "capture.create",
+        "capture",
+        capture.id,
+        {"url": url, "incident": capture.incident.title if capture.incident else None},
+    )
+    session.commit()
+    return capture
+
+
+def get_capture(session: Session, capture_id: int) -> Capture:
+    """Return a capture with its files and media, or raise NotFound."""
+    capture = session.scalar(
+        sa.select(Capture)
+        .where(Capture.id == capture_id)
+        .options(selectinload(Capture.files), selectinload(Capture.found))
+    )
+    if capture is None:
+        raise NotFound(f"no capture with id {capture_id}")
+    return capture
+
+
+def list_captures(
+    session: Session,
+    *,
+    status: str | None = None,
+    url: str | None = None,
+    incident: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[Capture]:
+    """Return captures, newest first, narrowed by status, URL, incident; ``before`` pages."""
+    url, incident = clean_text(url, "url", 2048), clean_text(incident, "incident", 300)
+    query = sa.select(Capture).order_by(Capture.id.desc()).limit(limit)
+    if status:
+        try:
+            query = query.where(Capture.status == CaptureStatus(status))
+        except ValueError:
+            raise Invalid(f"unknown capture status {status!r}") from None
+    if url:
+        query = query.where(Capture.url == url)
+    if incident:
+        from ..models import Incident
+
+        query = query.join(Incident, Capture.incident_id == Incident.id).where(
+            Incident.title == incident
+        )
+    if before:
+        query = query.where(Capture.id < before)
+    return list(session.scalars(query.options(selectinload(Capture.files))))
+
+
+def run_capture(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    capture_id: int,
+    settings: CaptureSettings,
+    thresholds: Thresholds,
+) -> Capture:
+    """Run one attempt of a capture: load the page, keep its files, ingest its media.
+
+    Raise RetryLater when the attempt failed in a way a later one may mend and attempts are
+    left; otherwise the capture ends done or failed, with the reason.
+    """
+    lock_for_write(session)
+    capture = get_capture(session, capture_id)
+    if capture.status in (CaptureStatus.DONE, CaptureStatus.FAILED):
+        session.rollback()
+        return capture  # already finished (a job delivered twice)
+    capture.status = CaptureStatus.RUNNING
+    capture.started_at = capture.started_at or utcnow()
+    capture.attempts += 1
+    capture.progress = "loading the page"
+    session.commit()
+    with tempfile.TemporaryDirectory(prefix="capture-", dir=storage.tmp) as folder:
+        try:
+            result = capture_page(
+                capture.url,
+                Path(folder),
+                allowed_hosts=settings.allowed_hosts,
+                max_bytes=settings.max_bytes,
+                timeout_s=settings.timeout_s,
+                use_browser=settings.use_browser,
+            )
+        except CaptureFailed as exc:
+            return _failed(session, capture, exc.code, str(exc), settings)
+        error = result.get("error")
+        if error and error["code"] in RETRYABLE:
+            return _failed(session, capture, error["code"], error["message"], settings)
+        _keep_files(session, storage, capture, Path(folder), result)
+        if error:
+            return _failed(session, capture, error["code"], error["message"], settings)
+        _ingest_media(session, storage, holder, capture, Path(folder), result, settings, thresholds)
+    if settings.authorities:
+        _stamp(session, capture.id, settings.authorities)
+    return _done(session, capture)
+
+
+def _keep_files(
+    session: Session, storage: Storage, capture: Capture, folder: Path, result: dict[str, Any]
+) -> None:
+    """Store the capture's own files (archive, screenshot, HTML) as originals."""
+    lock_for_write(session)
+    capture = get_capture(session, capture.id)
+    capture.progress = "storing the archive and the screenshot"
+    held = {f.role for f in capture.files}
+    for item in result.get("files", []):
+        if item["role"] in held:
+            continue  # kept by an earlier attempt
+        stored = storage.put_path(folder / item["file"])
+        capture.files.append(
+            CaptureFile(
+                role=item["role"],
+                sha256=stored.sha256,
+                size_bytes=stored.size,
+                content_type=CONTENT_TYPES.get(item["role"], "application/octet-stream"),
+            )
+        )
+    capture.http_status = result.get("status")
+    capture.final_url = (result.get("final_url") or "")[:2048] or None
+    capture.post = result.get("post")
+    capture.notes = list(result.get("notes", []))[:100]
+    session.commit()
+
+
+def _ingest_media(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    capture: Capture,
+    folder: Path,
+    result: dict[str, Any],
+    settings: CaptureSettings,
+    thresholds: Thresholds,
+) -> None:
+    """Ingest every media file of the post through the normal path, with a sighting each."""
+    post = result.get("post") or {}
+    found = result.get("media", [])
+    observed = capture.started_at or utcnow()
+    notes = list(capture.notes or [])
+    for n, item in enumerate(found, start=1):
+        lock_for_write(session)
+        capture = get_capture(session, capture.id)
+        capture.progress = f"ingesting {n} of {len(found)} files"
+        session.commit()
+        details = IngestDetails(
+            incident=capture.incident.title if capture.incident else None,
+            original_filename=_filename(item),
+            sighting=SightingInput(
+                url=capture.url,
+                platform=post.get("platform") or platform_of(capture.url),
+                account=post.get("account"),
+                posted_at=_parse(post.get("posted_at")),
+                observed_at=observed,
+                caption=post.get("caption"),
+                capture_id=capture.id,
+            ),
+        )
+        if _seen_by_capture(session, capture.id, item["url"]):
+            continue  # an earlier attempt ingested it
+        try:
+            with open(folder / item["file"], "rb") as data:
+                outcome = ingest_bytes(
+                    session,
+                    storage,
+                    holder,
+                    data,
+                    details,
+                    actor=capture.created_by,
+                    thresholds=thresholds,
+                    max_pixels=settings.max_pixels,
+                    max_video_s=settings.max_video_s,
+                )
+        except Rejected as exc:
+            session.rollback()
+            notes.append(f"media not kept: {item['url'][:200]} ({exc})")
+            continue
+        lock_for_write(session)
+        session.add(
+            CaptureMedia(
+                capture_id=capture.id,
+                media_id=outcome.media.id,
+                url=item["url"][:2048],
+                created=outcome.created,
+            )
+        )
+        session.commit()
+    lock_for_write(session)
+    capture = get_capture(session, capture.id)
+    capture.notes = notes[:100]
+    session.commit()
+
+
+def _stamp(session: Session, capture_id: int, authorities: list[str]) -> None:
+    """Have the authorities stamp what the capture kept; note those that gave no token."""
+    stamped = stamp_capture(session, capture_id, authorities)
+    if stamped.failures:
+        lock_for_write(session)
+        capture = get_capture(session, capture_id)
+        capture.notes = [*(capture.notes or []), *(f"no timestamp: {f}" for f in stamped.failures)]
+        session.commit()
+
+
+def _seen_by_capture(session: Session, capture_id: int, url: str) -> bool:
+    return (
+        session.scalar(
+            sa.select(CaptureMedia.id).where(
+                CaptureMedia.capture_id == capture_id, CaptureMedia.url == url[:2048]
+            )
+        )
+        is not None
+    )
+
+
+def _done(session: Session, capture: Capture) -> Capture:
+    lock_for_write(session)
+    capture = get_capture(session, capture.id)
+    capture.status = CaptureStatus.DONE
+    capture.finished_at = utcnow()
+    capture.progress = None
+    capture.error = None
+    audit.record(
+        session,
+        capture.created_by,
+        "capture.done",
+        "capture",
+        capture.id,
+        {
+            "url": capture.url,
+            "files": {f.role: f.sha256 for f in capture.files},
+            "media": [m.media_id for m in capture.found],
+            "notes": capture.notes or [],
+        },
+    )
+    session.commit()
+    return capture
+
+
+def attempt_failed(
+    session: Session, capture_id: int, message: str, settings: CaptureSettings
+) -> Capture:
+    """End an attempt that broke on something unforeseen: another attempt if any remain
+    (RetryLater), else the capture fails with the reason."""
+    return _failed(session, get_capture(session, capture_id), "crashed", message, settings)
+
+
+def _failed(
+    session: Session, capture: Capture, code: str, message: str, settings: CaptureSettings
+) -> Capture:
+    """End the attempt: raise RetryLater when worth it and attempts remain, else fail."""
+    session.rollback()
+    lock_for_write(session)
+    capture = get_capture(session, capture.id)
+    if code in RETRYABLE and capture.attempts < settings.attempts:
+        capture.status = CaptureStatus.QUEUED
+        capture.progress = f"attempt {capture.attempts} failed ({message[:200]}); will retry"
+        session.commit()
+        raise RetryLater(message)
+    capture.status = CaptureStatus.FAILED
+    capture.finished_at = utcnow()
+    capture.progress = None
+    capture.error = message[:2000]
+    audit.record(
+        session,
+        capture.created_by,
+        "capture.failed",
+        "capture",
+        capture.id,
+        {"url": capture.url, "reason": capture.error, "attempts": capture.attempts},
+    )
+    session.commit()
+    return capture
+
+
+def _filename(item: dict[str, Any]) -> str:
+    name = item["url"].rstrip("/").rsplit("/", 1)[-1].split("?")[0][:200]
+    if "." not in name and item.get("content_type"):
+        name += mimetypes.guess_extension(item["content_type"]) or ""
+    return name or "capture"
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def capture_media(session: Session, capture: Capture) -> list[tuple[CaptureMedia, Media]]:
+    """Return what a capture found, with each media row."""
+    rows = session.execute(
+        sa.select(CaptureMedia, Media)
+        .join(Media, CaptureMedia.media_id == Media.id)
+        .where(CaptureMedia.capture_id == capture.id)
+        .order_by(CaptureMedia.id)
+    )
+    return [(found, media) for found, media in rows]
+
+
+def sightings_of(session: Session, capture: Capture) -> list[Sighting]:
+    """Return the sightings a capture recorded."""
+    return list(
+        session.scalars(
+            sa.select(Sighting).where(Sighting.capture_id == capture.id).order_by(Sighting.id)
+        )
+    )

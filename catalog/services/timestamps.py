@@ -1,0 +1,194 @@
+"""Trusted timestamps over what the catalogue must be able to prove later: each capture's
+files, and the audit chain's head.
+
+A token over the head records how many events the chain had and the hash of the last one.
+The chain's own hashes show an edited or removed event in the middle, but not a chain cut
+short at its end or rewritten whole with fresh hashes; a token does: ``check_tokens`` names a
+chain now shorter than, or different from, what a token vouched for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography import x509
+from sqlalchemy.orm import Session
+
+from ..db import lock_for_write
+from ..models import AuditEvent, Capture, CaptureFile, TimestampToken, utcnow
+from ..tsa import TimestampError, request_token, verify_token
+
+
+def timestamp_authorities(config: Any) -> list[str]:
+    """The TIMESTAMP_AUTHORITIES setting: a list of URLs, or one string of them."""
+    value = config.get("TIMESTAMP_AUTHORITIES") or []
+    urls = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    return [str(url) for url in urls if url]
+
+
+def head_due(session: Session, hours: float) -> bool:
+    """Whether the chain's head should be stamped: it grew since the last token over it, and
+    that token is older than ``hours`` (or there is none)."""
+    last = session.execute(
+        sa.select(TimestampToken.created_at, TimestampToken.chain_count)
+        .where(TimestampToken.subject == "audit_head")
+        .order_by(TimestampToken.id.desc())
+        .limit(1)
+    ).first()
+    count, head = _chain_head(session)
+    if head is None:
+        return False
+    if last is None:
+        return True
+    return count != last.chain_count and utcnow() - last.created_at >= timedelta(hours=hours)
+
+
+@dataclass
+class StampReport:
+    """Tokens made, and the authorities that gave none."""
+
+    made: list[TimestampToken] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def capture_statement(capture_id: int, url: str, files: dict[str, str]) -> str:
+    """The statement stamped for a capture: its URL and the SHA-256 of each file it kept."""
+    kept = " ".join(f"{role}={sha}" for role, sha in sorted(files.items()))
+    return f"catalog capture {capture_id} of {url}: {kept}"
+
+
+def head_statement(count: int, head: str) -> str:
+    """The statement stamped for the audit chain: its length and its last hash."""
+    return f"catalog audit chain: {count} events, head {head}"
+
+
+def stamp_capture(
+    session: Session, capture_id: int, authorities: list[str], timeout_s: float = 20.0
+) -> StampReport:
+    """Have every authority stamp what a finished capture kept."""
+    capture = session.get(Capture, capture_id)
+    if capture is None or not capture.files:
+        return StampReport()
+    files = {f.role: f.sha256 for f in capture.files}
+    statement = capture_statement(capture.id, capture.url, files)
+    return _stamp(session, "capture", capture.id, statement, None, None, authorities, timeout_s)
+
+
+def stamp_audit_head(
+    session: Session, authorities: list[str], timeout_s: float = 20.0
+) -> StampReport:
+    """Have every authority stamp the audit chain's present length and head."""
+    count, head = _chain_head(session)
+    if head is None:
+        return StampReport()
+    statement = head_statement(count, head)
+    return _stamp(session, "audit_head", None, statement, count, head, authorities, timeout_s)
+
+
+def _chain_head(session: Session) -> tuple[int, str | None]:
+    count = session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0
+    head = session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    return count, head
+
+
+def _stamp(
+    session: Session,
+    subject: str,
+    subject_id: int | None,
+    statement: str,
+    count: int | None,
+    head: str | None,
+    authorities: list[str],
+    timeout_s: float,
+) -> StampReport:
+    report = StampReport()
+    session.rollback()  # no transaction held open while the authorities answer
+    tokens = []
+    for url in authorities:
+        try:
+            tokens.append((url, request_token(url, statement.encode(), timeout_s)))
+        except TimestampError as exc:
+            report.failures.append(str(exc))
+    if not tokens:
+        return report
+    lock_for_write(session)
+    for url, token in tokens:
+        kept = TimestampToken(
+            subject=subject,
+            subject_id=subject_id,
+            statement=statement,
+            chain_count=count,
+            chain_head=head,
+            authority=url[:2048],
+            token=token.der,
+            gen_time=token.gen_time,
+            serial=str(token.serial)[:64],
+        )
+        session.add(kept)
+        report.made.append(kept)
+    session.commit()
+    return report
+
+
+def check_tokens(session: Session, roots: list[x509.Certificate]) -> tuple[int, list[str]]:
+    """Check every token against the records as they are now; return how many were checked
+    and what does not hold."""
+    faults: list[str] = []
+    checked = 0
+    events: dict[int, str] = {}
+    count_now, _ = _chain_head(session)
+    for token in session.scalars(sa.select(TimestampToken).order_by(TimestampToken.id)):
+        checked += 1
+        name = f"token {token.id} ({token.authority}, {token.gen_time:%Y-%m-%d %H:%M:%S} UTC)"
+        try:
+            verify_token(token.token, token.statement.encode(), roots)
+        except TimestampError as exc:
+            faults.append(f"{name}: {exc}")
+            continue
+        if token.subject == "audit_head":
+            faults.extend(_check_head(session, token, name, count_now, events))
+        elif token.subject == "capture":
+            files = {
+                role: sha
+                for role, sha in session.execute(
+                    sa.select(CaptureFile.role, CaptureFile.sha256).where(
+                        CaptureFile.capture_id == token.subject_id
+                    )
+                )
+            }
+            url = session.scalar(sa.select(Capture.url).where(Capture.id == token.subject_id))
+            if url is None or capture_statement(token.subject_id or 0, url, files) != (
+                token.statement
+            ):
+                faults.append(
+                    f"{name}: capture {token.subject_id} no longer holds the files it vouched for"
+                )
+    return checked, faults
+
+
+def _check_head(
+    session: Session, token: TimestampToken, name: str, count_now: int, events: dict[int, str]
+) -> list[str]:
+    """Compare the chain now with the length and head a token vouched for."""
+    count, head = token.chain_count or 0, token.chain_head
+    if token.statement != head_statement(count, head or ""):
+        return [f"{name}: its statement does not match its recorded head"]
+    if count_now < count:
+        return [
+            f"{name}: the audit chain has {count_now} events, fewer than the {count} "
+            "this token vouched for (events were removed from its end)"
+        ]
+    if count not in events:
+        row = session.scalar(
+            sa.select(AuditEvent.hash).order_by(AuditEvent.id).offset(count - 1).limit(1)
+        )
+        events[count] = row or ""
+    if events[count] != head:
+        return [
+            f"{name}: event {count} of the audit chain is not the one this token vouched for "
+            "(the chain was rewritten)"
+        ]
+    return []

@@ -1,0 +1,131 @@
+"""The deletion watch: re-checking the URLs where media were seen, and marking the posts
+that are gone.
+
+A post that answers 404 or 410, or a platform's "not available" page, is ``deleted``: its
+sighting gets ``deleted_at`` (the first time only) and the audit trail keeps what was
+answered and when. A timeout, a refused connection or a server error is ``unreachable`` and
+changes nothing: a site that is down has not deleted anything. Every check is made through
+the capture's address guard (``netguard``), so a sighting's URL cannot be used to reach an
+internal address either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..db import lock_for_write
+from ..models import Incident, Media, Sighting, utcnow
+from ..netguard import AddressPolicy, Limits, Refused, fetch
+from . import audit
+
+LIVE, DELETED, UNREACHABLE = "live", "deleted", "unreachable"
+GONE_STATUSES = {404, 410}
+# What platforms answer, with 200, in place of a post that was removed.
+GONE_PHRASES = (
+    b"this post is not available",
+    b"this content isn't available",
+    b"this tweet has been deleted",
+    b"this post was deleted",
+    b"post not found",
+    b"video unavailable",
+    b"this video has been removed",
+)
+CHECK_LIMITS = Limits(max_bytes=5 * 1024 * 1024, timeout_s=15.0, max_redirects=5)
+
+
+@dataclass(frozen=True)
+class Check:
+    """What one re-check found."""
+
+    sighting_id: int
+    url: str
+    state: str
+    status: int | None
+    reason: str
+
+
+def recheck(
+    session: Session,
+    policy: AddressPolicy,
+    *,
+    incident: str | None = None,
+    older_than: timedelta | None = None,
+    limits: Limits = CHECK_LIMITS,
+) -> Iterator[Check]:
+    """Re-check the sightings with a URL (of one incident's media, or those not checked for
+    ``older_than``), mark the deleted ones, and yield each check as it is made."""
+    query = sa.select(Sighting.id, Sighting.url).where(Sighting.url.is_not(None))
+    if incident is not None:
+        query = (
+            query.join(Media, Sighting.media_id == Media.id)
+            .join(Incident, Media.incident_id == Incident.id)
+            .where(Incident.title == incident)
+        )
+    if older_than is not None:
+        cutoff = utcnow() - older_than
+        query = query.where(sa.or_(Sighting.checked_at.is_(None), Sighting.checked_at < cutoff))
+    wanted = list(session.execute(query.order_by(Sighting.id)))
+    session.rollback()  # no transaction held open across the network
+    for sighting_id, url in wanted:
+        check = check_url_state(sighting_id, url or "", policy, limits)
+        _record(session, check)
+        yield check
+
+
+def check_url_state(sighting_id: int, url: str, policy: AddressPolicy, limits: Limits) -> Check:
+    """Fetch a sighting's URL and say whether the post is live, deleted or unreachable."""
+    try:
+        answer = fetch(url, policy, limits, headers=[("User-Agent", "evidence-recheck")])[-1]
+    except Refused as exc:
+        return Check(sighting_id, url, UNREACHABLE, None, f"{exc.code}: {exc}")
+    if answer.status in GONE_STATUSES:
+        return Check(sighting_id, url, DELETED, answer.status, f"answered {answer.status}")
+    if answer.status >= 400:
+        return Check(sighting_id, url, UNREACHABLE, answer.status, f"answered {answer.status}")
+    lowered = answer.body[:200_000].lower()
+    for phrase in GONE_PHRASES:
+        if phrase in lowered:
+            return Check(
+                sighting_id,
+                url,
+                DELETED,
+                answer.status,
+                f"answered {answer.status} with {phrase.decode()!r}",
+            )
+    return Check(sighting_id, url, LIVE, answer.status, f"answered {answer.status}")
+
+
+def _record(session: Session, check: Check) -> None:
+    """Note the check on the sighting; a first deletion gets ``deleted_at`` and an event."""
+    lock_for_write(session)
+    sighting = session.get(Sighting, check.sighting_id)
+    if sighting is None:  # deleted from the catalogue meanwhile
+        session.rollback()
+        return
+    now = utcnow()
+    sighting.checked_at = now
+    sighting.check_state = check.state
+    if check.state == DELETED and sighting.deleted_at is None:
+        # A post cannot be gone before it was posted (and the table's check says so).
+        sighting.deleted_at = max(now, sighting.posted_at) if sighting.posted_at else now
+        audit.record(
+            session,
+            None,
+            "sighting.deleted",
+            "media",
+            sighting.media_id,
+            {
+                "sighting": sighting.id,
+                "url": check.url,
+                "status": check.status,
+                "evidence": check.reason,
+                "checked_at": now.isoformat(),
+            },
+            actor_label="deletion watch",
+        )
+    session.commit()

@@ -1,0 +1,85 @@
+"""Pages of captures: the "Capture from a URL" form, the list of captures, and a capture's
+page (status and progress while it runs, then its screenshot, files and the media it found)."""
+
+from __future__ import annotations
+
+from flask import redirect as go
+from flask import render_template, request, send_file, url_for
+from flask_login import current_user
+
+from ..db import get_session
+from ..jobs import enqueue_capture
+from ..models import CaptureStatus, Role
+from ..services import captures
+from ..storage import StorageError, get_storage
+from . import bp, error_page, role_required
+from .forms import CaptureForm
+
+# Served for download only, never shown in the catalogue's own pages: a captured page is
+# someone else's HTML and script.
+DOWNLOADS = {
+    "html": ("text/html", "html"),
+    "warc": ("application/warc", "warc.gz"),
+    "wacz": ("application/wacz", "wacz"),
+}
+
+
+@bp.route("/captures", methods=["GET", "POST"])
+@role_required(Role.VIEWER, post=Role.ANALYST)
+def captures_page():
+    """The form to capture a URL, and the captures made so far."""
+    form = CaptureForm()
+    if request.method == "POST" and form.validate_on_submit():
+        capture = captures.create_capture(
+            get_session(), form.url.data, incident=form.incident.data, actor=current_user
+        )
+        enqueue_capture(capture.id)
+        return go(url_for("web.capture_page", capture_id=capture.id))
+    status = request.args.get("status") or None
+    listed = captures.list_captures(
+        get_session(),
+        status=status if status in {s.value for s in CaptureStatus} else None,
+        limit=100,
+    )
+    return render_template("captures.html", form=form, captures=listed, status=status)
+
+
+@bp.route("/captures/<id:capture_id>")
+@role_required(Role.VIEWER)
+def capture_page(capture_id: int):
+    """One capture: while it runs, its progress (the page reloads itself); then what it kept."""
+    session = get_session()
+    capture = captures.get_capture(session, capture_id)
+    return render_template(
+        "capture.html",
+        capture=capture,
+        files={f.role: f for f in capture.files},
+        found=captures.capture_media(session, capture),
+        running=capture.status in (CaptureStatus.QUEUED, CaptureStatus.RUNNING),
+    )
+
+
+@bp.route("/captures/<id:capture_id>/files/<any(screenshot, html, warc, wacz):role>")
+@role_required(Role.VIEWER)
+def capture_file(capture_id: int, role: str):
+    """A file the capture kept: the screenshot shown, the page and archive downloaded."""
+    capture = captures.get_capture(get_session(), capture_id)
+    kept = next((f for f in capture.files if f.role == role), None)
+    if kept is None:
+        return error_page(404, f"This capture kept no {role}.")
+    try:
+        handle = get_storage().open(kept.sha256)
+    except StorageError:
+        return error_page(404, "The stored file is missing; run `flask catalog verify`.")
+    if role == "screenshot":
+        return send_file(handle, mimetype="image/png", max_age=3600, etag=kept.sha256)
+    mimetype, suffix = DOWNLOADS[role]
+    response = send_file(
+        handle,
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"capture-{capture.id}.{suffix}",
+        etag=kept.sha256,
+    )
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response

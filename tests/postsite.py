@@ -1,0 +1,163 @@
+"""A local web server standing in for social-media sites: post pages with Open Graph and
+schema.org data, a video post, a gallery, a post that can be deleted, and hostile pages (slow,
+endless script, oversized, a redirect to a private address). Loopback only, a free port.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .media import encode, pattern, photo
+from .video_tools import clip
+
+POSTED = "2026-05-03T21:40:00+00:00"
+
+
+class PostSite:
+    """Serve the pages in a thread; ``deleted`` paths answer 404 from then on."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[str, bytes]] = {
+            "/media/photo.jpg": ("image/jpeg", _jpeg("chelsea.png")),
+            "/media/clip.mp4": ("video/mp4", clip("chair-19-sd-bar.mp4")),
+            "/media/g1.jpg": ("image/jpeg", encode(pattern(400, 300, seed=11))),
+            "/media/g2.jpg": ("image/jpeg", encode(pattern(400, 300, seed=12))),
+            "/media/g3.jpg": ("image/jpeg", _jpeg("coffee.png")),
+            "/media/fake.mp4": ("video/mp4", b"<html>not a video</html>" * 40),
+            "/static/icon.png": ("image/png", encode(pattern(32, 32, seed=3), "PNG")),
+        }
+        self.deleted: set[str] = set()
+        self.requests: list[str] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                site.requests.append(self.path)
+                site.answer(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PostSite:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def url(self, path: str) -> str:
+        """Return the full URL of a path on this site."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer one request."""
+        path = handler.path.split("?")[0]
+        if path in self.deleted:
+            return _send(handler, 404, "text/html", b"<h1>This post is not available</h1>")
+        if path in self.files:
+            kind, body = self.files[path]
+            return _send(handler, 200, kind, body)
+        page = PAGES.get(path)
+        if page is not None:
+            return _send(handler, 200, "text/html; charset=utf-8", page(self).encode())
+        if path == "/slow":
+            time.sleep(30)
+            return _send(handler, 200, "text/html", b"<p>late</p>")
+        if path == "/to-private":
+            handler.send_response(302)
+            handler.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return None
+        if path == "/huge":
+            return _send(handler, 200, "text/html", b"<p>" + b"x" * (12 * 1024 * 1024))
+        return _send(handler, 404, "text/html", b"<h1>Not found</h1>")
+
+
+def _jpeg(name: str) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    return encode(Image.open(BytesIO(photo(name))).convert("RGB"), quality=90)
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, kind: str, body: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    try:
+        handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _image_post(site: PostSite) -> str:
+    caption = "Smoke over the dome, seen from the embankment"
+    return f"""<!doctype html><html><head><title>Channel post</title>
+<meta property="og:title" content="Eyewitness channel">
+<meta property="og:description" content="{html.escape(caption)}">
+<meta property="og:image" content="{site.url("/media/photo.jpg")}">
+<meta property="og:site_name" content="Telegram">
+<meta property="article:published_time" content="{POSTED}">
+<meta name="twitter:creator" content="@eyewitness">
+<link rel="icon" href="/static/icon.png"></head>
+<body><article><p>{html.escape(caption)}</p><img src="/media/photo.jpg" alt=""></article>
+<img src="/static/icon.png" width="32" height="32"></body></html>"""
+
+
+def _video_post(site: PostSite) -> str:
+    return f"""<!doctype html><html><head><title>Video post</title>
+<script type="application/ld+json">{{"@context": "https://schema.org",
+ "@type": "SocialMediaPosting", "datePublished": "{POSTED}",
+ "author": {{"@type": "Person", "name": "field_reporter"}},
+ "articleBody": "Footage of the chair, filmed this evening"}}</script></head>
+<body><video controls src="/media/clip.mp4" width="640"></video></body></html>"""
+
+
+def _gallery(site: PostSite) -> str:
+    return """<!doctype html><html><head><title>Gallery</title>
+<meta property="og:description" content="Three pictures from the scene"></head>
+<body><div class="gallery"><img src="/media/g1.jpg"><img src="/media/g2.jpg">
+<img src="/media/g3.jpg"></div></body></html>"""
+
+
+def _deletable(site: PostSite) -> str:
+    return _image_post(site)
+
+
+def _endless(site: PostSite) -> str:
+    return """<!doctype html><html><head><title>Busy</title></head><body><p>busy</p>
+<script>window.addEventListener('load', () => { while (true) {} });</script></body></html>"""
+
+
+def _disguised(site: PostSite) -> str:
+    return """<!doctype html><html><head><meta property="og:video" content="/media/fake.mp4">
+</head><body><p>A video, they say</p></body></html>"""
+
+
+def _private_resource(site: PostSite) -> str:
+    return """<!doctype html><html><head><title>Sneaky</title></head><body>
+<img src="http://10.1.2.3/internal.png"><img src="/to-private"><p>text</p></body></html>"""
+
+
+PAGES = {
+    "/post/image": _image_post,
+    "/post/video": _video_post,
+    "/post/gallery": _gallery,
+    "/post/deletable": _deletable,
+    "/post/watched": _deletable,
+    "/post/endless": _endless,
+    "/post/disguised": _disguised,
+    "/post/sneaky": _private_resource,
+}

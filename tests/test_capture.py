@@ -1,0 +1,389 @@
+"""Capturing post pages: the address guard, what a post page says, and captures end to end
+against a local stand-in for social-media sites, through headless Chromium (Playwright) and
+the `catalog capture --json` contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy.orm import Session
+
+from catalog import schema
+from catalog.capture.archive import read_records
+from catalog.capture.page import read_page
+from catalog.db import get_session, make_engine
+from catalog.models import AuditEvent, Capture, CaptureStatus, Media, Sighting, utcnow
+from catalog.netguard import AddressPolicy, Limits, Refused, fetch
+from catalog.services import accounts, captures
+from catalog.storage import get_storage
+
+from .api_tools import PASSWORD
+from .postsite import POSTED, PostSite
+from .redisserver import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LOCAL = ["127.0.0.1"]
+
+
+@pytest.fixture
+def site() -> PostSite:
+    with PostSite() as running:
+        yield running
+
+
+@pytest.fixture
+def capturing(app: Flask) -> Flask:
+    app.config.update(CAPTURE_ALLOWED_HOSTS=LOCAL, CAPTURE_TIMEOUT_SECONDS=15)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def capture(runner: FlaskCliRunner, *args: str) -> list[dict[str, Any]]:
+    result = runner.invoke(args=["catalog", "capture", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+
+
+# -- the address guard ---------------------------------------------------------------------
+
+
+def test_guard_refuses_internal_addresses_unless_allowed(site: PostSite) -> None:
+    with pytest.raises(Refused) as refused:
+        fetch(site.url("/post/image"), AddressPolicy())
+    assert refused.value.code == "forbidden_address"
+    for url in (
+        "http://169.254.169.254/latest/",
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://[::1]/",
+        "http://localhost/",
+        "http://0.0.0.0/",
+        "http://[::ffff:127.0.0.1]/",
+    ):
+        with pytest.raises(Refused) as refused:
+            fetch(url, AddressPolicy(), Limits(timeout_s=2))
+        assert refused.value.code == "forbidden_address", url
+    answer = fetch(site.url("/post/image"), AddressPolicy(frozenset(LOCAL)))[-1]
+    assert answer.status == 200 and b"og:image" in answer.body
+
+
+def test_guard_checks_each_redirect_and_keeps_to_its_limits(site: PostSite) -> None:
+    policy = AddressPolicy(frozenset(LOCAL))
+    with pytest.raises(Refused) as refused:
+        fetch(site.url("/to-private"), policy)
+    assert refused.value.code == "forbidden_address"  # the redirect's target, not the first hop
+    with pytest.raises(Refused) as refused:
+        fetch(site.url("/huge"), policy, Limits(max_bytes=1_000_000))
+    assert refused.value.code == "too_large"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        fetch(site.url("/slow"), policy, Limits(timeout_s=1))
+    assert refused.value.code == "timeout" and time.monotonic() - started < 10
+    for bad in ("file:///etc/passwd", "ftp://example.org/", "http://u:p@example.org/", "x"):
+        with pytest.raises(Refused) as refused:
+            fetch(bad, policy)
+        assert refused.value.code == "bad_url"
+
+
+def test_allowed_hosts_setting_takes_a_list_or_a_string() -> None:
+    assert AddressPolicy.from_setting("127.0.0.1, Localhost").allowed_hosts == {
+        "127.0.0.1",
+        "localhost",
+    }
+    assert AddressPolicy.from_setting(["[::1]"]).allowed_hosts == {"::1"}
+    assert AddressPolicy.from_setting(None).allowed_hosts == frozenset()
+
+
+# -- reading a post page -------------------------------------------------------------------
+
+
+def test_post_metadata_from_open_graph_and_schema_org(site: PostSite) -> None:
+    image = read_page(
+        fetch(site.url("/post/image"), AddressPolicy(frozenset(LOCAL)))[-1].body.decode(),
+        site.url("/post/image"),
+    )
+    assert image.platform == "telegram"  # og:site_name, the host being unknown
+    assert image.account == "@eyewitness"
+    assert image.posted_at == datetime.fromisoformat(POSTED)
+    assert image.caption == "Smoke over the dome, seen from the embankment"
+    assert image.media_urls == [site.url("/media/photo.jpg")]  # the 32-px icon is not media
+
+    video = read_page(
+        '<script type="application/ld+json">{"@type": "SocialMediaPosting",'
+        ' "author": {"name": "reporter"}, "datePublished": "2026-05-03T21:40:00Z",'
+        ' "articleBody": "Footage"}</script><video src="/v.mp4"></video>',
+        "https://t.me/channel/42",
+    )
+    assert (video.platform, video.account, video.caption) == ("telegram", "reporter", "Footage")
+    assert video.media_urls == ["https://t.me/v.mp4"]
+    broken = read_page(
+        '<meta property="article:published_time" content="yesterday"><img src=',
+        "https://x.com/a/status/1",
+    )
+    assert broken.posted_at is None and broken.platform == "x"
+
+
+# -- captures end to end -------------------------------------------------------------------
+
+
+def test_capture_keeps_screenshot_page_archive_and_media_with_a_sighting(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    url = site.url("/post/image")
+    [line] = capture(runner, url, "--incident", "Dome fire")
+    assert line["url"] == url and line["status"] == "done", line
+    files = {f["role"]: f["sha256"] for f in line["files"]}
+    assert set(files) == {"wacz", "screenshot", "html"}
+    storage = get_storage()
+    for sha in files.values():
+        assert storage.hash_file(sha) == sha  # content-addressed originals, like any other
+    with storage.open(files["screenshot"]) as shot:
+        assert shot.read(8) == b"\x89PNG\r\n\x1a\n"
+    with zipfile.ZipFile(storage.path_for(files["wacz"])) as package:  # replayable as it is
+        assert {"datapackage.json", "pages/pages.jsonl"} <= set(package.namelist())
+    records = read_records(storage.path_for(files["wacz"]))
+    assert ("response", url, 200) in records
+    assert ("response", site.url("/media/photo.jpg"), 200) in records
+    assert any(kind == "request" for kind, _, _ in records)
+
+    [found] = line["media"]
+    assert found["kind"] == "image" and found["created"] is True
+    media = session.get(Media, found["media_id"])
+    assert media is not None and media.sha256 == found["sha256"]
+    assert media.incident is not None and media.incident.title == "Dome fire"
+    sighting = session.scalar(sa.select(Sighting).where(Sighting.capture_id == line["capture_id"]))
+    assert sighting is not None and sighting.media_id == media.id
+    assert (sighting.url, sighting.platform, sighting.account) == (url, "telegram", "@eyewitness")
+    assert sighting.posted_at == datetime.fromisoformat(POSTED)
+    assert sighting.caption == "Smoke over the dome, seen from the embankment"
+    captured = session.get(Capture, line["capture_id"])
+    assert captured is not None and sighting.observed_at == captured.started_at
+    actions = set(
+        session.scalars(
+            sa.select(AuditEvent.action).where(
+                AuditEvent.object_type == "capture", AuditEvent.object_id == str(captured.id)
+            )
+        )
+    )
+    assert actions == {"capture.create", "capture.done"}
+
+    [again] = capture(runner, url)  # posts change: a new capture, but no duplicate media
+    assert again["capture_id"] != line["capture_id"] and again["status"] == "done"
+    assert [(m["media_id"], m["created"]) for m in again["media"]] == [(media.id, False)]
+    assert session.scalar(sa.select(sa.func.count()).select_from(Media)) == 1
+
+
+def test_capture_of_a_video_post_and_of_a_gallery(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    video, gallery = capture(runner, site.url("/post/video"), site.url("/post/gallery"))
+    assert video["status"] == "done" and [m["kind"] for m in video["media"]] == ["video"]
+    sighting = session.scalar(sa.select(Sighting).where(Sighting.capture_id == video["capture_id"]))
+    assert sighting is not None and sighting.account == "field_reporter"
+    assert gallery["status"] == "done"
+    assert [m["kind"] for m in gallery["media"]] == ["image"] * 3
+
+
+def test_refused_and_failed_captures_say_why_and_keep_nothing_half_done(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    bad, private = capture(runner, "ftp://example.org/post", site.url("/to-private"))
+    assert set(bad) == {"url", "error"}
+    assert private["status"] == "failed" and "169.254.169.254" in private["error"]
+    assert private["media"] == []
+
+    site.deleted.add("/post/deletable")
+    [gone] = capture(runner, site.url("/post/deletable"))
+    assert gone["status"] == "failed" and "404" in gone["error"] and gone["media"] == []
+    assert [f["role"] for f in gone["files"]] == ["wacz"]  # what was answered is evidence
+
+    [sneaky] = capture(runner, site.url("/post/sneaky"))
+    assert sneaky["status"] == "done" and sneaky["media"] == []
+    notes = session.get(Capture, sneaky["capture_id"]).notes  # type: ignore[union-attr]
+    assert any("10.1.2.3" in note for note in notes)
+    assert any("169.254.169.254" in note for note in notes)
+
+    [disguised] = capture(runner, site.url("/post/disguised"))
+    assert disguised["status"] == "done" and disguised["media"] == []
+    notes = session.get(Capture, disguised["capture_id"]).notes  # type: ignore[union-attr]
+    assert any("fake.mp4" in note for note in notes)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Media)) == 0
+
+
+def test_a_hostile_page_ends_the_capture_not_the_worker(
+    capturing: Flask, runner: FlaskCliRunner, site: PostSite
+) -> None:
+    capturing.config.update(CAPTURE_TIMEOUT_SECONDS=4, CAPTURE_ATTEMPTS=1)
+    started = time.monotonic()
+    [endless] = capture(runner, site.url("/post/endless"))
+    assert endless["status"] in ("done", "failed")
+    assert time.monotonic() - started < 60
+
+
+def test_without_a_browser_the_archive_and_media_are_kept(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    capturing.config.update(CAPTURE_BROWSER=False)
+    [line] = capture(runner, site.url("/post/image"))
+    assert line["status"] == "done" and [f["role"] for f in line["files"]] == ["wacz"]
+    assert len(line["media"]) == 1
+    notes = session.get(Capture, line["capture_id"]).notes  # type: ignore[union-attr]
+    assert any(note.startswith("screenshot missing") for note in notes)
+
+
+# -- background jobs -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue", ["sqlite", "redis"])
+def test_api_capture_runs_as_a_job_and_an_abandoned_one_is_finished(
+    queue: str,
+    fresh_database_url: str,
+    app_factory: Callable[..., Flask],
+    tmp_path: Path,
+    site: PostSite,
+) -> None:
+    redis = RedisServer().start() if queue == "redis" else None
+    worker = None
+    log = (tmp_path / "worker.log").open("wb")
+    try:
+        queue_url = f"unix://{redis.socket}" if redis else f"sqlite:///{tmp_path / 'queue.db'}"
+        schema.upgrade(make_engine(fresh_database_url))
+        app = app_factory(fresh_database_url, QUEUE_URL=queue_url, CAPTURE_ALLOWED_HOSTS=LOCAL)
+        with app.app_context():
+            accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
+            _, secret = accounts.create_api_key(get_session(), "ana")
+            # As a worker killed mid-capture leaves it: running, long ago, no job queued.
+            abandoned = captures.create_capture(
+                get_session(), site.url("/post/gallery"), incident=None, actor=None
+            )
+            abandoned.status, abandoned.attempts = CaptureStatus.RUNNING, 1
+            abandoned.started_at = utcnow() - timedelta(hours=2)
+            get_session().commit()
+            abandoned_id = abandoned.id
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {secret}"}
+        asked = client.post(
+            "/api/v1/captures",
+            json={"url": site.url("/post/image"), "incident": "Dome fire"},
+            headers=headers,
+        )
+        assert asked.status_code == 202, asked.json
+        assert asked.json["status"] == "queued" and asked.json["media"] == []
+        location = asked.headers["Location"]
+        assert (
+            client.post(
+                "/api/v1/captures", json={"url": "file:///etc/passwd"}, headers=headers
+            ).status_code
+            == 422
+        )
+
+        env = {
+            **os.environ,
+            "CATALOG_DATABASE_URL": fresh_database_url,
+            "CATALOG_MEDIA_ROOT": app.config["MEDIA_ROOT"],
+            "CATALOG_INDEX_DIR": app.config["INDEX_DIR"],
+            "CATALOG_QUEUE_URL": queue_url,
+            "CATALOG_CAPTURE_ALLOWED_HOSTS": json.dumps(LOCAL),
+            "CATALOG_SECRET_KEY": "worker-test",
+            "CATALOG_INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "catalog", "worker", "--workers", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        deadline = time.monotonic() + 120
+        seen: set[str] = set()
+        while True:
+            done = client.get(location, headers=headers).json
+            again = client.get(f"/api/v1/captures/{abandoned_id}", headers=headers).json
+            seen.add(done["status"])
+            if {done["status"], again["status"]} <= {"done", "failed"}:
+                break
+            assert time.monotonic() < deadline, (
+                done["status"],
+                done["progress"],
+                again["status"],
+                again["progress"],
+                (tmp_path / "worker.log").read_text()[-3000:],
+            )
+            time.sleep(0.3)
+        assert done["status"] == "done", done
+        assert {f["role"] for f in done["files"]} == {"wacz", "screenshot", "html"}
+        assert len(done["media"]) == 1 and done["incident"] == "Dome fire"
+        assert again["status"] == "done" and again["attempts"] == 2 and len(again["media"]) == 3
+        listed = client.get("/api/v1/captures?status=done", headers=headers).json
+        assert [c["id"] for c in listed] == sorted((done["id"], abandoned_id), reverse=True)
+        assert client.get("/api/v1/captures?status=nonsense", headers=headers).status_code == 422
+        with app.app_context():
+            assert get_session().scalar(sa.select(sa.func.count()).select_from(Media)) == 4
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        log.close()
+        if redis is not None:
+            redis.stop()
+
+
+def test_recheck_marks_deleted_posts_and_never_an_unreachable_one(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    [line] = capture(runner, site.url("/post/watched"), "--incident", "Watch")
+    assert line["status"] == "done"
+    media_id = line["media"][0]["media_id"]
+    closed = free_port()  # nothing listens there
+    unreachable = Sighting(media_id=media_id, url=f"http://127.0.0.1:{closed}/post/9")
+    session.add(unreachable)
+    session.commit()
+
+    result = runner.invoke(args=["catalog", "recheck", "--incident", "Watch", "--json"])
+    assert result.exit_code == 0, result.output
+    states = {
+        json.loads(x)["sighting_id"]: json.loads(x)["state"] for x in result.output.splitlines()
+    }
+    captured = session.scalar(sa.select(Sighting).where(Sighting.capture_id == line["capture_id"]))
+    assert captured is not None
+    assert states == {captured.id: "live", unreachable.id: "unreachable"}
+
+    site.deleted.add("/post/watched")
+    result = runner.invoke(args=["catalog", "recheck", "--incident", "Watch", "--json"])
+    states = {
+        json.loads(x)["sighting_id"]: json.loads(x)["state"] for x in result.output.splitlines()
+    }
+    assert states == {captured.id: "deleted", unreachable.id: "unreachable"}
+    session.expire_all()
+    assert captured.deleted_at is not None and captured.check_state == "deleted"
+    assert unreachable.deleted_at is None and unreachable.check_state == "unreachable"
+    event = session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "sighting.deleted"))
+    assert event is not None and event.details["status"] == 404
+    assert event.details["sighting"] == captured.id
+
+    # Deleted once: a later check keeps the first time it was found gone.
+    first = captured.deleted_at
+    runner.invoke(args=["catalog", "recheck", "--json"])
+    session.expire_all()
+    assert captured.deleted_at == first
+    assert runner.invoke(args=["catalog", "recheck", "--incident", "Nope"]).exit_code != 0
