@@ -43,7 +43,9 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
             "SECRET_KEY": "bench",
             "CAPTURE_ALLOWED_HOSTS": ["127.0.0.1"],
         }
-        schema.upgrade(make_engine(str(config["DATABASE_URL"])))
+        engine = make_engine(str(config["DATABASE_URL"]))
+        schema.upgrade(engine)
+        engine.dispose()
         app = create_app(config)
         env = {
             **os.environ,

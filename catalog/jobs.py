@@ -11,8 +11,9 @@ RabbitMQ even for one machine; Celery is far larger.
 Each job only carries a capture's id; what the job has done is in the database (status,
 progress, attempts, files), so a job delivered twice, or run again after its worker was
 killed, finishes the same capture rather than starting another (``captures.run_capture``).
-A worker starting up queues again the captures left ``running`` or ``queued`` for longer
-than a capture can take: their worker died with them.
+A worker takes a capture by a lease (``captures.run_capture``), so a job delivered twice runs
+once; a worker starting up queues again the captures whose worker's lease ran out: that
+worker died with them.
 """
 
 from __future__ import annotations
@@ -168,14 +169,25 @@ def _stamp_head_due() -> int:
 
 def requeue_abandoned(app: Flask) -> int:
     """Queue again the captures whose worker died (left queued or running too long)."""
-    stale = timedelta(seconds=float(app.config["CAPTURE_TIMEOUT_SECONDS"]) * 4 + 120)
+    # Running past its worker's lease: that worker died. Queued for a day: its job was lost
+    # with the queue (a queue that still has it delivers it too; the capture is claimed
+    # once, so the second delivery does nothing).
+    now = utcnow()
     with app.app_context():
         with database(app).sessions() as session:
             ids = list(
                 session.scalars(
                     sa.select(Capture.id).where(
-                        Capture.status.in_([CaptureStatus.QUEUED, CaptureStatus.RUNNING]),
-                        sa.func.coalesce(Capture.started_at, Capture.created_at) < utcnow() - stale,
+                        sa.or_(
+                            sa.and_(
+                                Capture.status == CaptureStatus.RUNNING,
+                                sa.or_(Capture.lease_until.is_(None), Capture.lease_until < now),
+                            ),
+                            sa.and_(
+                                Capture.status == CaptureStatus.QUEUED,
+                                Capture.created_at < now - timedelta(days=1),
+                            ),
+                        )
                     )
                 )
             )

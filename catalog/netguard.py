@@ -72,10 +72,10 @@ class AddressPolicy:
         addresses = [str(answer[4][0]) for answer in answers]
         if not addresses:
             raise Refused("unresolvable", f"the host {host} has no address")
-        if name in self.allowed_hosts or any(a in self.allowed_hosts for a in addresses):
+        if name in self.allowed_hosts:
             return addresses[0]
         for address in addresses:
-            if not _public(address):
+            if address not in self.allowed_hosts and not _public(address):
                 # Every answer must be public: a name that resolves to one public and one
                 # internal address is a known way round a check of the first answer only.
                 raise Refused(
@@ -85,11 +85,25 @@ class AddressPolicy:
         return addresses[0]
 
 
+# IPv6 ranges that carry an IPv4 address (NAT64, IPv4-compatible) or are deprecated
+# (site-local): judged by what they reach, or refused.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_REFUSED_V6 = (ipaddress.ip_network("::/96"), ipaddress.ip_network("fec0::/10"))
+
+
 def _public(address: str) -> bool:
+    """Whether an address is one the public internet routes to, whatever form it is in."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if any(ip in net for net in _NAT64):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(ip in net for net in _REFUSED_V6):
+            return False
+        inner = [e for e in embedded if e is not None]
+        if inner:
+            return all(_public(str(e)) for e in inner)
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 @dataclass
@@ -196,13 +210,11 @@ def _one(
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body or None)
         response = connection.getresponse()
-        data = bytearray()
-        while chunk := response.read(CHUNK):
-            data += chunk
-            if len(data) > limits.max_bytes:
-                raise Refused("too_large", f"{url[:200]} is larger than {limits.max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise Refused("timeout", f"{url[:200]} took longer than {limits.timeout_s:.0f} s")
+        try:
+            data = _read(response, connection, url, limits, deadline)
+        finally:
+            # A response that closes the connection holds the socket itself.
+            response.close()
         answered = [(k, v) for k, v in response.getheaders() if k.lower() != "transfer-encoding"]
         return Exchange(
             url=url,
@@ -212,7 +224,7 @@ def _one(
             status=response.status,
             reason=response.reason,
             headers=answered,
-            body=bytes(data),
+            body=data,
             peer=address,
         )
     except TimeoutError as exc:
@@ -221,6 +233,31 @@ def _one(
         raise Refused("unreachable", f"{host} could not be reached ({exc})") from exc
     finally:
         connection.close()
+
+
+def _read(
+    response: http.client.HTTPResponse,
+    connection: http.client.HTTPConnection,
+    url: str,
+    limits: Limits,
+    deadline: float,
+) -> bytes:
+    """Read a whole answer within the deadline and the size limit."""
+    data = bytearray()
+    while True:
+        # The whole answer within the deadline, not each read: a server that sends a byte
+        # now and then must not hold the fetch for ever.
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Refused("timeout", f"{url[:200]} took longer than {limits.timeout_s:.0f} s")
+        if connection.sock is not None:
+            connection.sock.settimeout(left)
+        chunk = response.read1(CHUNK)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) > limits.max_bytes:
+            raise Refused("too_large", f"{url[:200]} is larger than {limits.max_bytes} bytes")
 
 
 class _PinnedHTTP(http.client.HTTPConnection):

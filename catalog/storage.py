@@ -14,6 +14,7 @@ import io
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -148,12 +149,18 @@ class Storage:
         return digest.hexdigest()
 
     def sweep_temporary(self, older_than_s: float = 3600.0) -> int:
-        """Delete temporary files left by interrupted writes; return how many."""
+        """Delete temporary files left by interrupted writes, and the folders of captures
+        whose worker died; return how many."""
         cutoff = time.time() - older_than_s
         removed = 0
         for path in self.tmp.iterdir():
-            if path.is_file() and path.stat().st_mtime < cutoff:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if path.is_file():
                 path.unlink(missing_ok=True)
+                removed += 1
+            elif path.is_dir() and path.name.startswith("capture-"):
+                shutil.rmtree(path, ignore_errors=True)
                 removed += 1
         return removed
 

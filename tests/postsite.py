@@ -26,6 +26,7 @@ class PostSite:
             "/media/g1.jpg": ("image/jpeg", encode(pattern(400, 300, seed=11))),
             "/media/g2.jpg": ("image/jpeg", encode(pattern(400, 300, seed=12))),
             "/media/g3.jpg": ("image/jpeg", _jpeg("coffee.png")),
+            "/media/photo-again.jpg": ("image/jpeg", _jpeg("chelsea.png")),
             "/media/fake.mp4": ("video/mp4", b"<html>not a video</html>" * 40),
             "/static/icon.png": ("image/png", encode(pattern(32, 32, seed=3), "PNG")),
         }
@@ -77,6 +78,18 @@ class PostSite:
             handler.send_header("Location", "http://169.254.169.254/latest/meta-data/")
             handler.send_header("Content-Length", "0")
             handler.end_headers()
+            return None
+        if path == "/drip":  # a byte at a time, for ever: only a deadline ends it
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/html")
+            handler.end_headers()
+            try:
+                for _ in range(15):  # 3 s: longer than the tests' deadline of 1 s
+                    handler.wfile.write(b"x")
+                    handler.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client gave up, as it should
             return None
         if path == "/huge":
             return _send(handler, 200, "text/html", b"<p>" + b"x" * (12 * 1024 * 1024))
@@ -151,7 +164,13 @@ def _private_resource(site: PostSite) -> str:
 <img src="http://10.1.2.3/internal.png"><img src="/to-private"><p>text</p></body></html>"""
 
 
+def _same_twice(site: PostSite) -> str:
+    return """<!doctype html><html><head><meta property="og:image" content="/media/photo.jpg">
+</head><body><img src="/media/photo-again.jpg"><p>The same picture, twice</p></body></html>"""
+
+
 PAGES = {
+    "/post/twice": _same_twice,
     "/post/image": _image_post,
     "/post/video": _video_post,
     "/post/gallery": _gallery,

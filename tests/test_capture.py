@@ -105,6 +105,41 @@ def test_guard_checks_each_redirect_and_keeps_to_its_limits(site: PostSite) -> N
         assert refused.value.code == "bad_url"
 
 
+def test_a_slow_drip_ends_at_the_deadline(site: PostSite) -> None:
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        fetch(site.url("/drip"), AddressPolicy(frozenset(LOCAL)), Limits(timeout_s=1))
+    assert refused.value.code == "timeout" and time.monotonic() - started < 4
+
+
+def test_every_answer_is_checked_and_embedded_addresses_are_unwrapped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = ["169.254.169.254", "10.0.0.5"]
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda *_a, **_k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 80)) for a in answers],
+    )
+    with pytest.raises(Refused):  # one allowed answer does not let the other through
+        AddressPolicy(frozenset({"10.0.0.5"})).resolve("two.example", 80)
+    answers[:] = ["10.0.0.5"]
+    assert AddressPolicy(frozenset({"10.0.0.5"})).resolve("one.example", 80) == "10.0.0.5"
+    for hidden in (
+        "64:ff9b::a00:5",  # NAT64 of 10.0.0.5
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::127.0.0.1",
+        "::ffff:0:7f00:1",
+        "fec0::1",
+        "100.64.0.1",
+    ):
+        answers[:] = [hidden]
+        with pytest.raises(Refused):
+            AddressPolicy().resolve("hidden.example", 80)
+    answers[:] = ["2001:4860:4860::8888", "8.8.8.8"]
+    assert AddressPolicy().resolve("public.example", 80) == "2001:4860:4860::8888"
+
+
 def test_allowed_hosts_setting_takes_a_list_or_a_string() -> None:
     assert AddressPolicy.from_setting("127.0.0.1, Localhost").allowed_hosts == {
         "127.0.0.1",
@@ -193,6 +228,33 @@ def test_capture_keeps_screenshot_page_archive_and_media_with_a_sighting(
     assert session.scalar(sa.select(sa.func.count()).select_from(Media)) == 1
 
 
+def test_the_same_bytes_twice_in_a_post_are_one_media_and_one_sighting(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    [line] = capture(runner, site.url("/post/twice"))
+    assert line["status"] == "done" and len(line["media"]) == 1, line
+    sightings = session.scalars(
+        sa.select(Sighting).where(Sighting.capture_id == line["capture_id"])
+    )
+    assert len(list(sightings)) == 1
+
+
+def test_a_capture_held_by_another_worker_is_left_alone(
+    capturing: Flask, session: Session, site: PostSite
+) -> None:
+    made = captures.create_capture(session, site.url("/post/image"), incident=None, actor=None)
+    made.status, made.attempts = CaptureStatus.RUNNING, 1
+    made.lease_until = utcnow() + timedelta(minutes=5)  # another worker's, still running
+    session.commit()
+    from catalog.services.matching import get_index, thresholds_from
+
+    settings = captures.CaptureSettings.from_config(capturing.config)
+    left = captures.run_capture(
+        session, get_storage(), get_index(), made.id, settings, thresholds_from(capturing.config)
+    )
+    assert left.status is CaptureStatus.RUNNING and left.attempts == 1 and left.files == []
+
+
 def test_capture_of_a_video_post_and_of_a_gallery(
     capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
 ) -> None:
@@ -267,7 +329,9 @@ def test_api_capture_runs_as_a_job_and_an_abandoned_one_is_finished(
     log = (tmp_path / "worker.log").open("wb")
     try:
         queue_url = f"unix://{redis.socket}" if redis else f"sqlite:///{tmp_path / 'queue.db'}"
-        schema.upgrade(make_engine(fresh_database_url))
+        engine = make_engine(fresh_database_url)
+        schema.upgrade(engine)
+        engine.dispose()  # its connection would linger until collected
         app = app_factory(fresh_database_url, QUEUE_URL=queue_url, CAPTURE_ALLOWED_HOSTS=LOCAL)
         with app.app_context():
             accounts.create_user(get_session(), "ana", PASSWORD, "analyst")

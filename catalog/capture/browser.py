@@ -145,6 +145,8 @@ def _browse(job: Job, state: _State, folder: Path) -> str | None:
     args = [
         "--proxy-server=127.0.0.1:9",  # nothing Playwright does not intercept gets out
         "--proxy-bypass-list=<-loopback>",
+        # Nor does it resolve names itself (DNS prefetch, preconnect).
+        "--host-resolver-rules=MAP * ~NOTFOUND",
         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
         "--disable-background-networking",
     ]

@@ -43,6 +43,8 @@ class Capture(Base):
     progress: Mapped[str | None] = mapped_column(sa.String(300))
     error: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Until when the worker running it holds it; past that, another may take it up.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What the page said about the post, and the notes of the capture (blocked requests,
     # a missing screenshot), as JSON.
     post: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)

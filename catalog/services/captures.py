@@ -8,17 +8,18 @@ one sighting per media and capture) and adds nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from ..capture import CaptureFailed, capture_page
+from ..capture import GRACE_S, CaptureFailed, capture_page
 from ..capture.page import platform_of
 from ..db import lock_for_write
 from ..index import Thresholds
@@ -170,16 +171,10 @@ def run_capture(
     Raise RetryLater when the attempt failed in a way a later one may mend and attempts are
     left; otherwise the capture ends done or failed, with the reason.
     """
-    lock_for_write(session)
-    capture = get_capture(session, capture_id)
-    if capture.status in (CaptureStatus.DONE, CaptureStatus.FAILED):
-        session.rollback()
-        return capture  # already finished (a job delivered twice)
-    capture.status = CaptureStatus.RUNNING
-    capture.started_at = capture.started_at or utcnow()
-    capture.attempts += 1
-    capture.progress = "loading the page"
-    session.commit()
+    lease = _lease(settings)
+    capture = _claim(session, capture_id, lease)
+    if capture is None:  # finished, or another worker holds it (a job delivered twice)
+        return get_capture(session, capture_id)
     with tempfile.TemporaryDirectory(prefix="capture-", dir=storage.tmp) as folder:
         try:
             result = capture_page(
@@ -195,33 +190,88 @@ def run_capture(
         error = result.get("error")
         if error and error["code"] in RETRYABLE:
             return _failed(session, capture, error["code"], error["message"], settings)
-        _keep_files(session, storage, capture, Path(folder), result)
+        _keep_files(session, storage, capture, Path(folder), result, lease)
         if error:
             return _failed(session, capture, error["code"], error["message"], settings)
-        _ingest_media(session, storage, holder, capture, Path(folder), result, settings, thresholds)
+        _ingest_media(
+            session, storage, holder, capture, Path(folder), result, settings, thresholds, lease
+        )
     if settings.authorities:
         _stamp(session, capture.id, settings.authorities)
     return _done(session, capture)
 
 
+def _lease(settings: CaptureSettings) -> timedelta:
+    """How long a worker holds a capture before another may take it up: the page's time,
+    the capture process's grace, and room for the media, renewed with each step."""
+    return timedelta(seconds=settings.timeout_s * 2 + GRACE_S + 600)
+
+
+def _claim(session: Session, capture_id: int, lease: timedelta) -> Capture | None:
+    """Take a queued capture, or one whose worker's lease ran out, for this attempt; return
+    it, or None when it is finished or another worker holds it."""
+    lock_for_write(session)
+    now = utcnow()
+    claimed = session.execute(
+        sa.update(Capture)
+        .where(
+            Capture.id == capture_id,
+            sa.or_(
+                Capture.status == CaptureStatus.QUEUED,
+                sa.and_(
+                    Capture.status == CaptureStatus.RUNNING,
+                    sa.or_(Capture.lease_until.is_(None), Capture.lease_until < now),
+                ),
+            ),
+        )
+        .values(
+            status=CaptureStatus.RUNNING,
+            lease_until=now + lease,
+            attempts=Capture.attempts + 1,
+            started_at=sa.func.coalesce(Capture.started_at, now),
+            progress="loading the page",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.expire_all()
+    return get_capture(session, capture_id)
+
+
+def _renew(capture: Capture, lease: timedelta, progress: str) -> None:
+    capture.progress = progress
+    capture.lease_until = utcnow() + lease
+
+
 def _keep_files(
-    session: Session, storage: Storage, capture: Capture, folder: Path, result: dict[str, Any]
+    session: Session,
+    storage: Storage,
+    capture: Capture,
+    folder: Path,
+    result: dict[str, Any],
+    lease: timedelta,
 ) -> None:
     """Store the capture's own files (archive, screenshot, HTML) as originals."""
+    # Stored first, outside the write lock: copying and hashing an archive takes a while, and
+    # an original no row names yet is what `catalog gc` clears if this worker dies now.
+    stored = {
+        item["role"]: storage.put_path(folder / item["file"]) for item in result.get("files", [])
+    }
     lock_for_write(session)
     capture = get_capture(session, capture.id)
-    capture.progress = "storing the archive and the screenshot"
+    _renew(capture, lease, "storing the archive and the screenshot")
     held = {f.role for f in capture.files}
-    for item in result.get("files", []):
-        if item["role"] in held:
+    for role, kept in stored.items():
+        if role in held:
             continue  # kept by an earlier attempt
-        stored = storage.put_path(folder / item["file"])
         capture.files.append(
             CaptureFile(
-                role=item["role"],
-                sha256=stored.sha256,
-                size_bytes=stored.size,
-                content_type=CONTENT_TYPES.get(item["role"], "application/octet-stream"),
+                role=role,
+                sha256=kept.sha256,
+                size_bytes=kept.size,
+                content_type=CONTENT_TYPES.get(role, "application/octet-stream"),
             )
         )
     capture.http_status = result.get("status")
@@ -240,8 +290,13 @@ def _ingest_media(
     result: dict[str, Any],
     settings: CaptureSettings,
     thresholds: Thresholds,
+    lease: timedelta,
 ) -> None:
-    """Ingest every media file of the post through the normal path, with a sighting each."""
+    """Ingest every media file of the post through the normal path, with a sighting each.
+
+    The same bytes at two URLs of the post, or an attempt that died between the sighting's
+    commit and the capture's note of the media, add nothing twice: media already seen by this
+    capture (by SHA-256) are only noted."""
     post = result.get("post") or {}
     found = result.get("media", [])
     observed = capture.started_at or utcnow()
@@ -249,7 +304,7 @@ def _ingest_media(
     for n, item in enumerate(found, start=1):
         lock_for_write(session)
         capture = get_capture(session, capture.id)
-        capture.progress = f"ingesting {n} of {len(found)} files"
+        _renew(capture, lease, f"ingesting {n} of {len(found)} files")
         session.commit()
         details = IngestDetails(
             incident=capture.incident.title if capture.incident else None,
@@ -264,8 +319,8 @@ def _ingest_media(
                 capture_id=capture.id,
             ),
         )
-        if _seen_by_capture(session, capture.id, item["url"]):
-            continue  # an earlier attempt ingested it
+        if _seen_by_capture(session, capture.id, folder / item["file"], item["url"]):
+            continue
         try:
             with open(folder / item["file"], "rb") as data:
                 outcome = ingest_bytes(
@@ -309,20 +364,39 @@ def _stamp(session: Session, capture_id: int, authorities: list[str]) -> None:
         session.commit()
 
 
-def _seen_by_capture(session: Session, capture_id: int, url: str) -> bool:
-    return (
-        session.scalar(
-            sa.select(CaptureMedia.id).where(
-                CaptureMedia.capture_id == capture_id, CaptureMedia.url == url[:2048]
-            )
-        )
-        is not None
+def _seen_by_capture(session: Session, capture_id: int, path: Path, url: str) -> bool:
+    """Whether this capture has the file's media already; note it if only its sighting is."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        while chunk := data.read(1024 * 1024):
+            digest.update(chunk)
+    media_id = session.scalar(sa.select(Media.id).where(Media.sha256 == digest.hexdigest()))
+    if media_id is None:
+        return False
+    noted = sa.select(CaptureMedia.id).where(
+        CaptureMedia.capture_id == capture_id, CaptureMedia.media_id == media_id
     )
+    if session.scalar(noted) is not None:
+        return True
+    sighted = sa.select(Sighting.id).where(
+        Sighting.capture_id == capture_id, Sighting.media_id == media_id
+    )
+    if session.scalar(sighted) is None:
+        return False
+    # The sighting stands but the note of it does not: an attempt died in between.
+    lock_for_write(session)
+    session.add(CaptureMedia(capture_id=capture_id, media_id=media_id, url=url[:2048]))
+    session.commit()
+    return True
 
 
 def _done(session: Session, capture: Capture) -> Capture:
     lock_for_write(session)
     capture = get_capture(session, capture.id)
+    if capture.status is not CaptureStatus.RUNNING:  # ended meanwhile by another worker
+        session.rollback()
+        return capture
+    capture.lease_until = None
     capture.status = CaptureStatus.DONE
     capture.finished_at = utcnow()
     capture.progress = None
@@ -359,6 +433,10 @@ def _failed(
     session.rollback()
     lock_for_write(session)
     capture = get_capture(session, capture.id)
+    if capture.status is not CaptureStatus.RUNNING:  # ended meanwhile by another worker
+        session.rollback()
+        return capture
+    capture.lease_until = None
     if code in RETRYABLE and capture.attempts < settings.attempts:
         capture.status = CaptureStatus.QUEUED
         capture.progress = f"attempt {capture.attempts} failed ({message[:200]}); will retry"

@@ -150,7 +150,9 @@ def check_tokens(session: Session, roots: list[x509.Certificate]) -> tuple[int, 
             continue
         if token.subject == "audit_head":
             faults.extend(_check_head(session, token, name, count_now, events))
-        elif token.subject == "capture":
+        elif token.subject != "capture":
+            faults.append(f"{name}: a token over an unknown subject {token.subject!r}")
+        else:
             files = {
                 role: sha
                 for role, sha in session.execute(

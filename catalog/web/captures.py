@@ -74,12 +74,11 @@ def capture_file(capture_id: int, role: str):
     if role == "screenshot":
         return send_file(handle, mimetype="image/png", max_age=3600, etag=kept.sha256)
     mimetype, suffix = DOWNLOADS[role]
-    response = send_file(
+    # An attachment, and nosniff on every answer: the browser saves it, never renders it here.
+    return send_file(
         handle,
         mimetype=mimetype,
         as_attachment=True,
         download_name=f"capture-{capture.id}.{suffix}",
         etag=kept.sha256,
     )
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("progress", sa.String(length=300), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("post", JSON, nullable=True),
         sa.Column("notes", JSON, nullable=True),
         sa.Column("http_status", sa.Integer(), nullable=True),
