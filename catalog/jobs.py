@@ -146,8 +146,11 @@ def _recheck_due() -> int:
     if hours <= 0:
         return 0
     policy = AddressPolicy.from_setting(config.get("CAPTURE_ALLOWED_HOSTS"))
-    checks = watch.recheck(get_session(), policy, older_than=timedelta(hours=hours))
-    return sum(1 for _ in islice(checks, int(config["RECHECK_BATCH"])))
+    # One run at a time, across every worker: a run that is slow (sites that answer late)
+    # must not be joined by the next, on the same sightings.
+    with queue().lock_task("recheck"):
+        checks = watch.recheck(get_session(), policy, older_than=timedelta(hours=hours))
+        return sum(1 for _ in islice(checks, int(config["RECHECK_BATCH"])))
 
 
 def _stamp_head_due() -> int:

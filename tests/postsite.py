@@ -154,6 +154,12 @@ def _endless(site: PostSite) -> str:
 <script>window.addEventListener('load', () => { while (true) {} });</script></body></html>"""
 
 
+def _spin_after_load(site: PostSite) -> str:
+    return """<!doctype html><html><head><title>Spins</title></head><body><p>spins</p>
+<script>window.addEventListener('load', () => setTimeout(() => { while (true) {} }, 0));
+</script></body></html>"""
+
+
 def _disguised(site: PostSite) -> str:
     return """<!doctype html><html><head><meta property="og:video" content="/media/fake.mp4">
 </head><body><p>A video, they say</p></body></html>"""
@@ -177,6 +183,7 @@ PAGES = {
     "/post/deletable": _deletable,
     "/post/watched": _deletable,
     "/post/endless": _endless,
+    "/post/spins": _spin_after_load,
     "/post/disguised": _disguised,
     "/post/sneaky": _private_resource,
 }

@@ -302,6 +302,20 @@ def test_a_hostile_page_ends_the_capture_not_the_worker(
     assert time.monotonic() - started < 60
 
 
+def test_a_capture_stopped_for_overrunning_keeps_what_it_fetched(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    capturing.config.update(CAPTURE_TIMEOUT_SECONDS=3, CAPTURE_ATTEMPTS=1)
+    [spun] = capture(runner, site.url("/post/spins"))
+    if spun["status"] == "done":  # the browser answered before the script took over
+        return
+    assert spun["status"] == "failed" and "did not finish" in spun["error"], spun
+    [kept] = spun["files"]
+    assert kept["role"] == "warc"
+    records = read_records(get_storage().path_for(kept["sha256"]))
+    assert ("response", site.url("/post/spins"), 200) in records
+
+
 def test_without_a_browser_the_archive_and_media_are_kept(
     capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
 ) -> None:

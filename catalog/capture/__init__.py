@@ -67,7 +67,7 @@ def capture_page(
         _, errors = process.communicate(timeout=timeout_s * 2 + GRACE_S)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        process.communicate()  # reaps it and closes its pipe
         raise CaptureFailed(
             "abandoned",
             f"the page did not finish within {timeout_s * 2 + GRACE_S:.0f} s and was abandoned",

@@ -186,6 +186,11 @@ def run_capture(
                 use_browser=settings.use_browser,
             )
         except CaptureFailed as exc:
+            # What the load fetched before the process was stopped is evidence too.
+            partial = Path(folder) / "archive.warc.gz"
+            if partial.exists() and partial.stat().st_size:
+                result = {"files": [{"role": "warc", "file": partial.name}], "notes": [str(exc)]}
+                _keep_files(session, storage, capture, Path(folder), result, lease)
             return _failed(session, capture, exc.code, str(exc), settings)
         error = result.get("error")
         if error and error["code"] in RETRYABLE:
