@@ -158,13 +158,16 @@ def _stamp_head_due() -> int:
     TIMESTAMP_HEAD_HOURS, when it has grown."""
     from .db import get_session
     from .services.timestamps import head_due, stamp_audit_head, timestamp_authorities
+    from .tsa import load_roots
 
     config = current_app.config
     authorities = timestamp_authorities(config)
     session = get_session()
     if not authorities or not head_due(session, float(config["TIMESTAMP_HEAD_HOURS"])):
         return 0
-    stamped = stamp_audit_head(session, authorities)
+    stamped = stamp_audit_head(
+        session, authorities, roots=load_roots(config.get("TIMESTAMP_ROOTS"))
+    )
     for failure in stamped.failures:
         log.warning("no timestamp over the audit chain's head: %s", failure)
     return len(stamped.made)

@@ -44,8 +44,14 @@ class Token:
     serial: int
 
 
-def request_token(url: str, statement: bytes, timeout_s: float = 20.0) -> Token:
-    """Ask the authority at ``url`` to stamp ``statement``; return its token."""
+def request_token(
+    url: str,
+    statement: bytes,
+    timeout_s: float = 20.0,
+    roots: list[x509.Certificate] | None = None,
+) -> Token:
+    """Ask the authority at ``url`` to stamp ``statement``; return its token, checked against
+    ``roots`` when given (a token that would fail ``verify`` later is refused now)."""
     request = TimestampRequestBuilder().data(statement).hash_algorithm(HashAlgorithm.SHA256)
     built = request.build()
     http = urllib.request.Request(
@@ -69,6 +75,11 @@ def request_token(url: str, statement: bytes, timeout_s: float = 20.0) -> Token:
         raise TimestampError(f"{url}: the authority refused ({response.status_string})")
     if response.tst_info.nonce != built.nonce:
         raise TimestampError(f"{url}: the token answers another request (nonce)")
+    if roots:
+        try:
+            verify_token(body, statement, roots)
+        except TimestampError as exc:
+            raise TimestampError(f"{url}: {exc}") from None
     return Token(body, response.tst_info.gen_time, response.tst_info.serial_number)
 
 

@@ -140,6 +140,12 @@ def test_an_authority_that_does_not_answer_is_said_plainly(
     stamping.config["TIMESTAMP_AUTHORITIES"] = ["http://127.0.0.1:9/tsa"]
     result = runner.invoke(args=["catalog", "verify", "--timestamp"])
     assert result.exit_code != 0 and "no authority gave a token" in result.output
+    # A token that would not hold against the configured roots is refused when it comes.
+    with TimestampAuthority("Untrusted") as untrusted:
+        stamping.config["TIMESTAMP_AUTHORITIES"] = [untrusted.url]
+        result = runner.invoke(args=["catalog", "verify", "--timestamp"])
+    assert result.exit_code != 0 and "does not hold" in result.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(TimestampToken)) == 0
     stamping.config["TIMESTAMP_AUTHORITIES"] = []
     result = runner.invoke(args=["catalog", "verify", "--timestamp"])
     assert result.exit_code != 0 and "no time-stamp authority is configured" in result.output

@@ -36,7 +36,8 @@ def verify_command(as_json: bool, timestamp: bool) -> None:
         authorities = timestamp_authorities(config)
         if not authorities:
             raise click.ClickException("no time-stamp authority is configured")
-        stamped = stamp_audit_head(get_session(), authorities)
+        roots = load_roots(config.get("TIMESTAMP_ROOTS"))
+        stamped = stamp_audit_head(get_session(), authorities, roots=roots)
         for failure in stamped.failures:
             click.echo(f"TIMESTAMP {failure}", err=True)
         if not stamped.made:

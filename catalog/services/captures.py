@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..netguard import Refused, check_url
 from ..storage import Storage
+from ..tsa import load_roots
 from . import Invalid, NotFound, audit
 from .ingest import IngestDetails, SightingInput, ingest_bytes
 from .matching import IndexHolder
@@ -65,6 +66,7 @@ class CaptureSettings:
     max_pixels: int
     max_video_s: float
     authorities: list[str] = field(default_factory=list)
+    roots_pem: str | None = None  # the authorities' roots, to check each token as it comes
 
     @classmethod
     def from_config(cls, config: Any) -> CaptureSettings:
@@ -81,6 +83,7 @@ class CaptureSettings:
             max_pixels=int(config["MAX_IMAGE_PIXELS"]),
             max_video_s=float(config["MAX_VIDEO_SECONDS"]),
             authorities=timestamp_authorities(config),
+            roots_pem=config.get("TIMESTAMP_ROOTS"),
         )
 
 
@@ -202,7 +205,7 @@ def run_capture(
             session, storage, holder, capture, Path(folder), result, settings, thresholds, lease
         )
     if settings.authorities:
-        _stamp(session, capture.id, settings.authorities)
+        _stamp(session, capture.id, settings.authorities, load_roots(settings.roots_pem))
     return _done(session, capture)
 
 
@@ -359,9 +362,9 @@ def _ingest_media(
     session.commit()
 
 
-def _stamp(session: Session, capture_id: int, authorities: list[str]) -> None:
+def _stamp(session: Session, capture_id: int, authorities: list[str], roots: list[Any]) -> None:
     """Have the authorities stamp what the capture kept; note those that gave no token."""
-    stamped = stamp_capture(session, capture_id, authorities)
+    stamped = stamp_capture(session, capture_id, authorities, roots=roots)
     if stamped.failures:
         lock_for_write(session)
         capture = get_capture(session, capture_id)

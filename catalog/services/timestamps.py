@@ -66,7 +66,11 @@ def head_statement(count: int, head: str) -> str:
 
 
 def stamp_capture(
-    session: Session, capture_id: int, authorities: list[str], timeout_s: float = 20.0
+    session: Session,
+    capture_id: int,
+    authorities: list[str],
+    timeout_s: float = 20.0,
+    roots: list[x509.Certificate] | None = None,
 ) -> StampReport:
     """Have every authority stamp what a finished capture kept."""
     capture = session.get(Capture, capture_id)
@@ -74,18 +78,25 @@ def stamp_capture(
         return StampReport()
     files = {f.role: f.sha256 for f in capture.files}
     statement = capture_statement(capture.id, capture.url, files)
-    return _stamp(session, "capture", capture.id, statement, None, None, authorities, timeout_s)
+    return _stamp(
+        session, "capture", capture.id, statement, None, None, authorities, timeout_s, roots
+    )
 
 
 def stamp_audit_head(
-    session: Session, authorities: list[str], timeout_s: float = 20.0
+    session: Session,
+    authorities: list[str],
+    timeout_s: float = 20.0,
+    roots: list[x509.Certificate] | None = None,
 ) -> StampReport:
     """Have every authority stamp the audit chain's present length and head."""
     count, head = _chain_head(session)
     if head is None:
         return StampReport()
     statement = head_statement(count, head)
-    return _stamp(session, "audit_head", None, statement, count, head, authorities, timeout_s)
+    return _stamp(
+        session, "audit_head", None, statement, count, head, authorities, timeout_s, roots
+    )
 
 
 def _chain_head(session: Session) -> tuple[int, str | None]:
@@ -103,13 +114,14 @@ def _stamp(
     head: str | None,
     authorities: list[str],
     timeout_s: float,
+    roots: list[x509.Certificate] | None,
 ) -> StampReport:
     report = StampReport()
     session.rollback()  # no transaction held open while the authorities answer
     tokens = []
     for url in authorities:
         try:
-            tokens.append((url, request_token(url, statement.encode(), timeout_s)))
+            tokens.append((url, request_token(url, statement.encode(), timeout_s, roots)))
         except TimestampError as exc:
             report.failures.append(str(exc))
     if not tokens:
