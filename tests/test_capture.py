@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from catalog import schema
 from catalog.capture.archive import read_records
+from catalog.capture.extractors import extract
 from catalog.capture.page import read_page
 from catalog.db import get_session, make_engine
 from catalog.models import AuditEvent, Capture, CaptureStatus, Media, Sighting, utcnow
@@ -138,6 +139,23 @@ def test_every_answer_is_checked_and_embedded_addresses_are_unwrapped(
             AddressPolicy().resolve("hidden.example", 80)
     answers[:] = ["2001:4860:4860::8888", "8.8.8.8"]
     assert AddressPolicy().resolve("public.example", 80) == "2001:4860:4860::8888"
+
+
+def test_extractors_make_their_requests_through_the_guard(site: PostSite) -> None:
+    policy = AddressPolicy(frozenset(LOCAL))
+
+    def get(url: str, method: str, headers: list, body: bytes):  # noqa: ANN202
+        return fetch(url, policy, Limits(timeout_s=10), method=method, headers=headers)[-1]
+
+    found = extract(site.url("/post/video"), get, 10)
+    assert found is not None and found.media_url == site.url("/media/clip.mp4")
+    asked = len(site.requests)
+
+    def refuse(url: str, *_args: object):  # noqa: ANN202
+        raise Refused("forbidden_address", f"{url} refused")
+
+    assert extract(site.url("/post/video"), refuse, 10) is None
+    assert len(site.requests) == asked  # yt-dlp reached nothing on its own
 
 
 def test_allowed_hosts_setting_takes_a_list_or_a_string() -> None:
@@ -260,6 +278,12 @@ def test_capture_of_a_video_post_and_of_a_gallery(
 ) -> None:
     video, gallery = capture(runner, site.url("/post/video"), site.url("/post/gallery"))
     assert video["status"] == "done" and [m["kind"] for m in video["media"]] == ["video"]
+    # yt-dlp's generic extractor read the page too, its requests archived with the rest.
+    post = session.get(Capture, video["capture_id"]).post  # type: ignore[union-attr]
+    assert post["extractor"] == "HTML5MediaEmbed"
+    archive = {f["role"]: f["sha256"] for f in video["files"]}["wacz"]
+    pages = [r for r in read_records(get_storage().path_for(archive)) if r[0] == "response"]
+    assert sum(uri == site.url("/post/video") for _, uri, _ in pages) == 2
     sighting = session.scalar(sa.select(Sighting).where(Sighting.capture_id == video["capture_id"]))
     assert sighting is not None and sighting.account == "field_reporter"
     assert gallery["status"] == "done"

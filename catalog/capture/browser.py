@@ -31,7 +31,8 @@ from typing import Any
 
 from ..netguard import AddressPolicy, Exchange, Limits, Refused, fetch
 from .archive import Archive
-from .page import read_page
+from .extractors import extract
+from .page import PostPage, read_page
 
 # Taller pages are cut in the screenshot (pixels): a page that grows without end is hostile.
 MAX_SCREENSHOT_HEIGHT = 16_000
@@ -57,6 +58,7 @@ class Job:
     max_bytes: int
     timeout_s: float
     chromium: str | None
+    extractors: bool = True  # ask yt-dlp's extractors too
 
 
 @dataclass
@@ -116,7 +118,9 @@ def run(job: Job) -> dict[str, Any]:
             if html is None:
                 html = state.main.body.decode(_charset(state.main), "replace")
         post = read_page(html or "", state.main.url if state.main else job.url)
-        result["post"] = post.as_dict()
+        if job.extractors:
+            _ask_extractors(job, state, post, result)
+        result["post"] = {**post.as_dict(), "extractor": result.get("extractor")}
         result["media"] = _media(post.media_urls, state, folder)
     except Refused as exc:
         result["error"] = {"code": exc.code, "message": str(exc)}
@@ -251,6 +255,26 @@ def _media(urls: list[str], state: _State, folder: Path) -> list[dict[str, Any]]
         (folder / name).write_bytes(answer.body)
         kept.append({"url": url, "file": name, "content_type": kind or None})
     return kept
+
+
+# yt-dlp's generic extractors: they read the page as ``page.read_page`` does, and say less.
+GENERIC_EXTRACTORS = {"Generic", "HTML5MediaEmbed"}
+
+
+def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, Any]) -> None:
+    """Add what yt-dlp's extractors know of the post to what the page said (theirs first)."""
+    found = extract(job.url, lambda u, m, h, b: state.get(u, m, h, b), job.timeout_s)
+    if found is None:
+        return
+    result["extractor"] = found.extractor
+    post.account = found.account or post.account
+    post.posted_at = found.posted_at or post.posted_at
+    post.caption = found.caption or post.caption
+    post.title = post.title or found.title
+    if found.extractor not in GENERIC_EXTRACTORS:
+        post.platform = found.extractor.lower()[:64]
+    if found.media_url and found.media_url not in post.media_urls:
+        post.media_urls.insert(0, found.media_url)
 
 
 def _package(folder: Path, url: str, notes: list[str]) -> dict[str, str]:

@@ -1,0 +1,125 @@
+"""What yt-dlp's extractors know about a post: account, posted time, caption, platform and
+the media file, for the sites they know (and the HTML5 video pages their generic extractor
+reads).
+
+yt-dlp makes its own HTTP requests. Here every one of them goes through the capture's own
+fetch (a request handler of yt-dlp's networking layer, the only one the instance may use):
+``netguard``'s address rules and limits, written to the capture's web archive. So an
+extractor cannot be led to an internal address either. Nothing is downloaded here: the media
+URL it names is fetched by the capture like any other.
+
+Pure: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..netguard import Exchange, Refused
+
+# The capture's fetch: URL, method, headers, body -> the final answer (raises Refused).
+Get = Callable[[str, str, list[tuple[str, str]], bytes], Exchange]
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What an extractor said about a post."""
+
+    extractor: str
+    account: str | None
+    posted_at: datetime | None
+    caption: str | None
+    title: str | None
+    media_url: str | None
+
+
+class _Quiet:
+    """yt-dlp's logger, silenced: what went wrong is in the capture's notes."""
+
+    def debug(self, _msg: str) -> None:
+        pass
+
+    warning = info = error = debug
+
+
+def extract(url: str, get: Get, timeout_s: float) -> Extracted | None:
+    """Ask yt-dlp's extractors about ``url``, every request made by ``get``; None when none
+    knows the page (or yt-dlp is absent)."""
+    try:
+        import yt_dlp
+        from yt_dlp.networking.common import RequestHandler, Response
+        from yt_dlp.networking.exceptions import HTTPError, TransportError
+    except ImportError:
+        return None
+
+    class GuardedRH(RequestHandler):  # yt-dlp requires the "RH" suffix
+        _SUPPORTED_URL_SCHEMES = ("http", "https")
+        _SUPPORTED_PROXY_SCHEMES = None
+        _SUPPORTED_FEATURES = None
+
+        def _check_extensions(self, extensions: dict[str, Any]) -> None:
+            super()._check_extensions(extensions)
+            for name in ("cookiejar", "timeout", "legacy_ssl", "keep_header_casing"):
+                extensions.pop(name, None)
+
+        def _send(self, request: Any) -> Any:
+            data = request.data
+            body = data.read() if hasattr(data, "read") else bytes(data or b"")
+            try:
+                answer = get(request.url, request.method, list(request.headers.items()), body)
+            except Refused as exc:
+                raise TransportError(cause=exc) from exc
+            response = Response(
+                io.BytesIO(answer.body), answer.url, dict(answer.headers), answer.status
+            )
+            if not 200 <= answer.status < 300:
+                raise HTTPError(response)
+            return response
+
+    options = {
+        "quiet": True,
+        "no_warnings": True,
+        "skip_download": True,
+        "noplaylist": True,
+        "logger": _Quiet(),
+        "socket_timeout": timeout_s,
+    }
+    try:
+        with yt_dlp.YoutubeDL(options) as ydl:
+            # The instance's only way out: its cached request director, built of our handler.
+            ydl.__dict__["_request_director"] = ydl.build_request_director([GuardedRH])
+            info = ydl.extract_info(url, download=False)
+    except Exception:  # noqa: BLE001 - no extractor knows the page: the page speaks for itself
+        return None
+    if not isinstance(info, dict):
+        return None
+    return _read(info)
+
+
+def _read(info: dict[str, Any]) -> Extracted:
+    """Take what a capture keeps from yt-dlp's info dictionary."""
+    posted = None
+    if isinstance(info.get("timestamp"), int | float):
+        posted = datetime.fromtimestamp(info["timestamp"], UTC)
+    elif isinstance(info.get("upload_date"), str) and len(info["upload_date"]) == 8:
+        try:
+            posted = datetime.strptime(info["upload_date"], "%Y%m%d").replace(tzinfo=UTC)
+        except ValueError:
+            posted = None
+    media = info.get("url")
+    if not media:
+        formats = [f for f in info.get("formats") or [] if f.get("protocol") in ("http", "https")]
+        media = formats[-1].get("url") if formats else None
+    account = info.get("uploader_id") or info.get("uploader") or info.get("channel")
+    return Extracted(
+        extractor=str(info.get("extractor_key") or info.get("extractor") or ""),
+        account=str(account)[:200] if account else None,
+        posted_at=posted,
+        caption=(info.get("description") or None),
+        title=(info.get("title") or None),
+        media_url=media if isinstance(media, str) and media.startswith("http") else None,
+    )
