@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -149,3 +150,28 @@ def test_an_authority_that_does_not_answer_is_said_plainly(
     stamping.config["TIMESTAMP_AUTHORITIES"] = []
     result = runner.invoke(args=["catalog", "verify", "--timestamp"])
     assert result.exit_code != 0 and "no time-stamp authority is configured" in result.output
+
+
+def test_every_authority_stamps_and_each_token_is_checked(
+    stamping: Flask, runner: FlaskCliRunner, session: Session, tmp_path: Path
+) -> None:
+    some_events(session, 2)
+    with TimestampAuthority("Second") as second:
+        first_url = stamping.config["TIMESTAMP_AUTHORITIES"][0]
+        roots = tmp_path / "roots.pem"
+        roots.write_bytes(
+            Path(stamping.config["TIMESTAMP_ROOTS"]).read_bytes() + second.roots_pem.read_bytes()
+        )
+        stamping.config.update(
+            TIMESTAMP_AUTHORITIES=[first_url, second.url], TIMESTAMP_ROOTS=str(roots)
+        )
+        code, report = verify(runner, "--timestamp")
+    assert code == 0 and report["tokens_checked"] == 2
+    tokens = list(session.scalars(sa.select(TimestampToken).order_by(TimestampToken.id)))
+    assert [t.authority for t in tokens] == [first_url, second.url]
+    assert len({t.statement for t in tokens}) == 1  # the same head, vouched for twice
+    # Each token is checked on its own: the damaged one is named, the other still holds.
+    tokens[1].token = tokens[0].token[:-8] + bytes(8)
+    session.commit()
+    code, report = verify(runner)
+    assert code == 1 and len(report["timestamp_faults"]) == 1
