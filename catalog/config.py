@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 
+from .capture.gallery import instances_from_setting
 from .hashing.embedded import set_trust_anchors
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,13 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # Longer videos are refused (seconds).
     "MAX_VIDEO_SECONDS": 3 * 3600,
+    # Uploaded videos longer than this (seconds) are stored at once and sampled by a job
+    # worker, the upload answering 202 with the job (0: every upload is read in its request);
+    # attempts before such a job fails for good; how long a worker holds one without a word
+    # of progress before another may take it up (seconds).
+    "UPLOAD_JOB_VIDEO_SECONDS": 120,
+    "UPLOAD_JOB_ATTEMPTS": 3,
+    "UPLOAD_JOB_LEASE_SECONDS": 600,
     "SEARCH_LIMIT": 50,
     # Each process re-reads new hashes from the database at most this often (seconds).
     "INDEX_REFRESH_SECONDS": 1.0,
@@ -95,8 +103,10 @@ DEFAULTS: dict[str, Any] = {
     # Captures: hosts (names or addresses) a capture may reach although they are private or
     # loopback; the most a capture downloads (page, its requests and media together); the
     # time a page gets to load; attempts before a capture fails for good (the wait doubles
-    # from CAPTURE_RETRY_SECONDS); whether Chromium is used (off: no screenshot).
+    # from CAPTURE_RETRY_SECONDS); whether Chromium is used (off: no screenshot); the
+    # self-hosted servers of kinds gallery-dl reads, as kind=URL ("mastodon=https://host").
     "CAPTURE_ALLOWED_HOSTS": [],
+    "CAPTURE_INSTANCES": [],
     "CAPTURE_MAX_MB": 200,
     "CAPTURE_TIMEOUT_SECONDS": 30,
     "CAPTURE_ATTEMPTS": 3,
@@ -179,6 +189,10 @@ def finalise(app: Flask) -> None:
     if max_mb <= 0:
         raise RuntimeError("MAX_UPLOAD_MB must be positive")
     cfg["MAX_UPLOAD_MB"] = max_mb
+    try:
+        instances_from_setting(cfg.get("CAPTURE_INSTANCES"))
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
     cfg["C2PA_TRUST_PEM"] = _trust_anchors(cfg.get("C2PA_TRUST_ANCHORS"))
     set_trust_anchors(cfg["C2PA_TRUST_PEM"])
     # Flask (Werkzeug) refuses larger request bodies with 413 before any view runs.

@@ -1,4 +1,5 @@
-"""Background jobs: captures run outside the request that asked for them, on Huey.
+"""Background jobs: captures, and uploads of long videos, run outside the request that asked
+for them, on Huey.
 
 Why Huey: one small library with both stores this catalogue needs. On the embedded default
 the queue is a SQLite file in the instance folder and no other server is needed; at scale
@@ -8,12 +9,12 @@ at a delay it chooses (``RetryTask``: the wait doubles per attempt here), and ha
 jobs (the deletion watch, the audit chain's timestamps). RQ and Dramatiq need Redis or
 RabbitMQ even for one machine; Celery is far larger.
 
-Each job only carries a capture's id; what the job has done is in the database (status,
-progress, attempts, files), so a job delivered twice, or run again after its worker was
-killed, finishes the same capture rather than starting another (``captures.run_capture``).
-A worker takes a capture by a lease (``captures.run_capture``), so a job delivered twice runs
-once; a worker starting up queues again the captures whose worker's lease ran out: that
-worker died with them.
+Each job only carries a capture's or an upload's id; what the job has done is in the
+database (status, progress, attempts, files), so a job delivered twice, or run again after
+its worker was killed, finishes the same capture or upload rather than starting another
+(``captures.run_capture``, ``uploads.run_upload``). A worker takes one by a lease, so a job
+delivered twice runs once; a worker starting up queues again those whose worker's lease ran
+out: that worker died with them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import RetryTask
 
 from .db import database
-from .models import Capture, CaptureStatus, utcnow
+from .models import Capture, CaptureStatus, UploadJob, UploadStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class _Jobs:
         self._lock = threading.Lock()
         self._huey: Huey | None = None
         self.capture: Any = None
+        self.upload: Any = None
 
     @property
     def huey(self) -> Huey:
@@ -69,6 +71,11 @@ class _Jobs:
                     with app.app_context():
                         return _run_capture(capture_id)
 
+                @huey.task(name="upload")
+                def upload_job(job_id: int) -> str:
+                    with app.app_context():
+                        return _run_upload(job_id)
+
                 @huey.periodic_task(crontab(minute="*/10"), name="recheck")
                 def recheck_job() -> int:
                     with app.app_context():
@@ -79,7 +86,7 @@ class _Jobs:
                     with app.app_context():
                         return _stamp_head_due()
 
-                self.capture, self._huey = capture_job, huey
+                self.capture, self.upload, self._huey = capture_job, upload_job, huey
             return self._huey
 
 
@@ -97,6 +104,37 @@ def enqueue_capture(capture_id: int, delay: float | None = None, app: Flask | No
         jobs.capture.schedule((capture_id,), delay=delay)
     else:
         jobs.capture(capture_id)
+
+
+def enqueue_upload(job_id: int, delay: float | None = None, app: Flask | None = None) -> None:
+    """Queue an upload job (a long video stored, to be sampled) to run on a worker."""
+    jobs: _Jobs = (app or current_app).extensions["catalog.jobs"]
+    jobs.huey  # noqa: B018 - made on first use, with its jobs
+    if delay:
+        jobs.upload.schedule((job_id,), delay=delay)
+    else:
+        jobs.upload(job_id)
+
+
+def _run_upload(job_id: int) -> str:
+    """The job: one attempt at an upload; ask Huey to retry later when worth it."""
+    from .db import get_session
+    from .services import uploads
+    from .services.matching import get_index, thresholds_from
+    from .storage import get_storage
+
+    config = current_app.config
+    session, storage = get_session(), get_storage()
+    settings = uploads.UploadSettings.from_config(config)
+    try:
+        job = uploads.run_upload(
+            session, storage, get_index(), job_id, settings, thresholds_from(config)
+        )
+    except uploads.RetryLater:
+        attempts = session.scalar(sa.select(UploadJob.attempts).where(UploadJob.id == job_id))
+        delay = float(config["CAPTURE_RETRY_SECONDS"]) * 2 ** max(0, (attempts or 1) - 1)
+        raise RetryTask(f"upload {job_id} will be tried again", delay=delay) from None
+    return job.status.value
 
 
 def _run_capture(capture_id: int) -> str:
@@ -174,38 +212,46 @@ def _stamp_head_due() -> int:
 
 
 def requeue_abandoned(app: Flask) -> int:
-    """Queue again the captures whose worker died (left queued or running too long)."""
+    """Queue again the captures and uploads whose worker died (left queued or running too
+    long)."""
     # Running past its worker's lease: that worker died. Queued for a day: its job was lost
-    # with the queue (a queue that still has it delivers it too; the capture is claimed
-    # once, so the second delivery does nothing).
+    # with the queue (a queue that still has it delivers it too; each is claimed once, so the
+    # second delivery does nothing).
     now = utcnow()
+    found: dict[str, list[int]] = {}
     with app.app_context():
         with database(app).sessions() as session:
-            ids = list(
-                session.scalars(
-                    sa.select(Capture.id).where(
-                        sa.or_(
-                            sa.and_(
-                                Capture.status == CaptureStatus.RUNNING,
-                                sa.or_(Capture.lease_until.is_(None), Capture.lease_until < now),
-                            ),
-                            sa.and_(
-                                Capture.status == CaptureStatus.QUEUED,
-                                Capture.created_at < now - timedelta(days=1),
-                            ),
+            for name, model, status in (
+                ("capture", Capture, CaptureStatus),
+                ("upload", UploadJob, UploadStatus),
+            ):
+                found[name] = list(
+                    session.scalars(
+                        sa.select(model.id).where(
+                            sa.or_(
+                                sa.and_(
+                                    model.status == status.RUNNING,
+                                    sa.or_(model.lease_until.is_(None), model.lease_until < now),
+                                ),
+                                sa.and_(
+                                    model.status == status.QUEUED,
+                                    model.created_at < now - timedelta(days=1),
+                                ),
+                            )
                         )
                     )
                 )
-            )
-        for capture_id in ids:
+        for capture_id in found["capture"]:
             enqueue_capture(capture_id, app=app)
-    return len(ids)
+        for job_id in found["upload"]:
+            enqueue_upload(job_id, app=app)
+    return sum(len(ids) for ids in found.values())
 
 
 def run_worker(app: Flask, workers: int) -> None:
     """Run the consumer until stopped (SIGTERM or SIGINT)."""
     requeued = requeue_abandoned(app)
     if requeued:
-        log.warning("queued %d abandoned captures again", requeued)
+        log.warning("queued %d abandoned captures and uploads again", requeued)
     consumer = queue(app).create_consumer(workers=workers, worker_type="thread", periodic=True)
     consumer.run()

@@ -29,6 +29,8 @@ class PostSite:
             "/media/photo-again.jpg": ("image/jpeg", _jpeg("chelsea.png")),
             "/media/fake.mp4": ("video/mp4", b"<html>not a video</html>" * 40),
             "/static/icon.png": ("image/png", encode(pattern(32, 32, seed=3), "PNG")),
+            "/system/media/a1.jpg": ("image/jpeg", encode(pattern(480, 360, seed=21))),
+            "/system/media/a2.jpg": ("image/jpeg", encode(pattern(480, 360, seed=22))),
         }
         self.deleted: set[str] = set()
         self.requests: list[str] = []
@@ -67,6 +69,8 @@ class PostSite:
         if path in self.files:
             kind, body = self.files[path]
             return _send(handler, 200, kind, body)
+        if path == "/api/v1/statuses/109300":
+            return _send(handler, 200, "application/json", _toot(self).encode())
         page = PAGES.get(path)
         if page is not None:
             return _send(handler, 200, "text/html; charset=utf-8", page(self).encode())
@@ -170,6 +174,36 @@ def _private_resource(site: PostSite) -> str:
 <img src="http://10.1.2.3/internal.png"><img src="/to-private"><p>text</p></body></html>"""
 
 
+def _toot_page(site: PostSite) -> str:
+    """A Mastodon post as its server sends it without script: no media in the page itself."""
+    return """<!doctype html><html><head><title>newsdesk: "Two pictures from the"</title>
+<meta property="og:site_name" content="social.example"></head>
+<body><div id="mastodon"><noscript>To use this web application, enable JavaScript.
+</noscript></div></body></html>"""
+
+
+def _toot(site: PostSite) -> str:
+    """The same post through the Mastodon API, as gallery-dl's extractor reads it."""
+    import json
+
+    media = [
+        {"id": f"11{n}", "type": "image", "url": site.url(f"/system/media/a{n}.jpg")}
+        for n in (1, 2)
+    ]
+    return json.dumps(
+        {
+            "id": "109300",
+            "created_at": "2026-05-04T06:15:00.000Z",
+            "in_reply_to_id": None,
+            "reblog": None,
+            "tags": [{"name": "dome"}],
+            "media_attachments": media,
+            "content": "<p>Two pictures from the <a href='#'>#dome</a> this morning</p>",
+            "account": {"id": "7", "acct": "newsdesk", "username": "newsdesk"},
+        }
+    )
+
+
 def _same_twice(site: PostSite) -> str:
     return """<!doctype html><html><head><meta property="og:image" content="/media/photo.jpg">
 </head><body><img src="/media/photo-again.jpg"><p>The same picture, twice</p></body></html>"""
@@ -186,4 +220,5 @@ PAGES = {
     "/post/spins": _spin_after_load,
     "/post/disguised": _disguised,
     "/post/sneaky": _private_resource,
+    "/@newsdesk/109300": _toot_page,
 }

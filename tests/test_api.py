@@ -63,6 +63,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/captures", "viewer"),
     ("POST", "/api/v1/captures", "analyst"),
     ("GET", "/api/v1/captures/1", "viewer"),
+    ("GET", "/api/v1/uploads/1", "viewer"),
     ("GET", "/api/v1/me", "viewer"),
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),

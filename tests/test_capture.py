@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from catalog import schema
 from catalog.capture.archive import read_records
 from catalog.capture.extractors import extract
+from catalog.capture.gallery import ask_gallery_dl, instances_from_setting
 from catalog.capture.page import read_page
 from catalog.db import get_session, make_engine
 from catalog.models import AuditEvent, Capture, CaptureStatus, Media, Sighting, utcnow
@@ -148,7 +149,7 @@ def test_extractors_make_their_requests_through_the_guard(site: PostSite) -> Non
         return fetch(url, policy, Limits(timeout_s=10), method=method, headers=headers)[-1]
 
     found = extract(site.url("/post/video"), get, 10)
-    assert found is not None and found.media_url == site.url("/media/clip.mp4")
+    assert found is not None and found.media_urls == (site.url("/media/clip.mp4"),)
     asked = len(site.requests)
 
     def refuse(url: str, *_args: object):  # noqa: ANN202
@@ -156,6 +157,46 @@ def test_extractors_make_their_requests_through_the_guard(site: PostSite) -> Non
 
     assert extract(site.url("/post/video"), refuse, 10) is None
     assert len(site.requests) == asked  # yt-dlp reached nothing on its own
+
+
+def test_gallery_dl_reads_a_fediverse_post_through_the_guard(site: PostSite) -> None:
+    policy = AddressPolicy(frozenset(LOCAL))
+    instances = instances_from_setting(f"mastodon={site.url('')}")
+
+    def get(url: str, method: str, headers: list, body: bytes):  # noqa: ANN202
+        return fetch(url, policy, Limits(timeout_s=10), method=method, headers=headers)[-1]
+
+    found = ask_gallery_dl(site.url("/@newsdesk/109300"), get, 10, instances)
+    assert found is not None and found.extractor == "gallery-dl:mastodon"
+    assert found.media_urls == (site.url("/system/media/a1.jpg"), site.url("/system/media/a2.jpg"))
+    assert (found.account, found.platform) == ("newsdesk", "mastodon")
+    assert found.posted_at == datetime.fromisoformat("2026-05-04T06:15:00+00:00")
+    assert found.caption == "Two pictures from the #dome this morning"  # its markup removed
+    assert site.requests == ["/api/v1/statuses/109300"]
+    # A server nobody named is not read as one; nor is a page only the generic extractor knows.
+    unnamed = f"http://localhost:{site.port}/@newsdesk/109300"
+    assert ask_gallery_dl(unnamed, get, 10, instances) is None
+    assert ask_gallery_dl(site.url("/post/image"), get, 10, instances) is None
+
+    def refuse(url: str, *_args: object):  # noqa: ANN202
+        raise Refused("forbidden_address", f"{url} refused")
+
+    assert ask_gallery_dl(site.url("/@newsdesk/109300"), refuse, 10, instances) is None
+    assert site.requests == ["/api/v1/statuses/109300"]  # gallery-dl reached nothing itself
+    home = Path.home() / ".cache" / "gallery-dl"
+    assert not (home / "cache.sqlite3").exists() or home.stat().st_mtime < time.time() - 60
+
+
+def test_instances_setting_is_checked_when_the_app_starts() -> None:
+    from catalog import create_app
+
+    assert instances_from_setting("mastodon=https://a.example, misskey=https://b.example/x") == {
+        "mastodon": {"a.example": {"root": "https://a.example"}},
+        "misskey": {"b.example": {"root": "https://b.example"}},
+    }
+    for bad in ("https://a.example", "mastodon=ftp://a.example", "=https://a.example"):
+        with pytest.raises(RuntimeError, match="CAPTURE_INSTANCES"):
+            create_app({"TESTING": True, "CAPTURE_INSTANCES": bad})
 
 
 def test_allowed_hosts_setting_takes_a_list_or_a_string() -> None:
@@ -288,6 +329,30 @@ def test_capture_of_a_video_post_and_of_a_gallery(
     assert sighting is not None and sighting.account == "field_reporter"
     assert gallery["status"] == "done"
     assert [m["kind"] for m in gallery["media"]] == ["image"] * 3
+
+
+def test_capture_of_a_fediverse_post_keeps_every_picture_gallery_dl_names(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    capturing.config["CAPTURE_INSTANCES"] = [f"mastodon={site.url('')}"]
+    url = site.url("/@newsdesk/109300")
+    [line] = capture(runner, url)
+    assert line["status"] == "done", line
+    assert [m["kind"] for m in line["media"]] == ["image", "image"]
+    post = session.get(Capture, line["capture_id"]).post  # type: ignore[union-attr]
+    assert "gallery-dl:mastodon" in post["extractor"]
+    archive = {f["role"]: f["sha256"] for f in line["files"]}["wacz"]
+    uris = {
+        uri for kind, uri, _ in read_records(get_storage().path_for(archive)) if kind == "response"
+    }
+    assert site.url("/api/v1/statuses/109300") in uris  # the extractor's request, archived
+    sightings = session.scalars(
+        sa.select(Sighting).where(Sighting.capture_id == line["capture_id"])
+    ).all()
+    assert {(s.platform, s.account, s.caption) for s in sightings} == {
+        ("mastodon", "newsdesk", "Two pictures from the #dome this morning")
+    }
+    assert {s.posted_at for s in sightings} == {datetime.fromisoformat("2026-05-04T06:15:00+00:00")}
 
 
 def test_refused_and_failed_captures_say_why_and_keep_nothing_half_done(

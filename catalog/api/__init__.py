@@ -210,8 +210,8 @@ def init_app(app: Flask) -> None:
             "swagger.html", title=app.config["API_TITLE"], spec_url=f"{PREFIX}/openapi.json"
         )
 
-    from . import admin, captures, media, records, search
+    from . import admin, captures, media, records, search, uploads
 
-    for module in (media, search, records, captures, admin):
+    for module in (media, search, records, captures, uploads, admin):
         api.register_blueprint(module.blp)
     app.extensions["catalog.api"] = api

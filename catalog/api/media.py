@@ -12,12 +12,14 @@ from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
 from ..db import get_session
-from ..models import Media, Role
+from ..jobs import enqueue_upload
+from ..models import Media, Role, UploadJob
 from ..replies import report_response
 from ..services import catalogue, editing, reports
-from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
+from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput
 from ..services.matching import get_index, thresholds_from
 from ..services.provenance import summarise, summarise_one
+from ..services.uploads import UploadSettings, accept_upload
 from ..storage import StorageError, get_storage
 from . import api_user, require
 from .schemas import (
@@ -37,6 +39,7 @@ from .schemas import (
     SightingOut,
     UploadOut,
 )
+from .uploads import UploadQueued
 
 blp = Blueprint(
     "media",
@@ -90,6 +93,12 @@ class MediaCollection(MethodView):
     @blp.alt_response(
         200, schema=UploadOut, description="the bytes were already held; the existing record"
     )
+    @blp.alt_response(
+        202,
+        schema=UploadQueued,
+        description="a video longer than UPLOAD_JOB_VIDEO_SECONDS: stored, and read by a job"
+        " worker; follow the upload (Location) until it names the media",
+    )
     def post(self, files: dict[str, Any]):
         """Upload an image or video with optional metadata (a JSON object in 'metadata')."""
         # A form field, parsed here: one multipart body cannot be split over two schemas
@@ -100,7 +109,7 @@ class MediaCollection(MethodView):
         config = current_app.config
         # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.
         try:
-            result = ingest_bytes(
+            result = accept_upload(
                 get_session(),
                 get_storage(),
                 get_index(),
@@ -108,11 +117,17 @@ class MediaCollection(MethodView):
                 details,
                 actor=api_user(),
                 thresholds=thresholds_from(config),
-                max_pixels=int(config["MAX_IMAGE_PIXELS"]),
-                max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+                settings=UploadSettings.from_config(config),
             )
         finally:
             upload.close()  # release the spooled temporary file at once
+        if isinstance(result, UploadJob):
+            enqueue_upload(result.id)
+            location = url_for("uploads.upload", job_id=result.id)
+            # A response of its own: the decorator's schema is the 201 answer's.
+            queued = jsonify(UploadQueued().dump({"upload": result}))
+            queued.status_code, queued.headers["Location"] = 202, location
+            return queued
         body = {
             "created": result.created,
             "media": detail(result.media.id),

@@ -40,6 +40,7 @@ def capture_page(
     max_bytes: int,
     timeout_s: float,
     use_browser: bool = True,
+    instances: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Capture ``url`` into ``folder``; return the capture process's result.
 
@@ -55,6 +56,7 @@ def capture_page(
         max_bytes=max_bytes,
         timeout_s=timeout_s,
         chromium=find_chromium() if use_browser else None,
+        instances=instances or {},
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "catalog.capture.browser", json.dumps(asdict(job))],

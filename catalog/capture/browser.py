@@ -32,6 +32,7 @@ from typing import Any
 from ..netguard import AddressPolicy, Exchange, Limits, Refused, fetch
 from .archive import Archive
 from .extractors import extract
+from .gallery import ask_gallery_dl
 from .page import PostPage, read_page
 
 # Taller pages are cut in the screenshot (pixels): a page that grows without end is hostile.
@@ -58,7 +59,8 @@ class Job:
     max_bytes: int
     timeout_s: float
     chromium: str | None
-    extractors: bool = True  # ask yt-dlp's extractors too
+    extractors: bool = True  # ask yt-dlp's and gallery-dl's extractors too
+    instances: dict[str, Any] = field(default_factory=dict)  # gallery-dl's self-hosted servers
 
 
 @dataclass
@@ -257,24 +259,30 @@ def _media(urls: list[str], state: _State, folder: Path) -> list[dict[str, Any]]
     return kept
 
 
-# yt-dlp's generic extractors: they read the page as ``page.read_page`` does, and say less.
-GENERIC_EXTRACTORS = {"Generic", "HTML5MediaEmbed"}
-
-
 def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, Any]) -> None:
-    """Add what yt-dlp's extractors know of the post to what the page said (theirs first)."""
-    found = extract(job.url, lambda u, m, h, b: state.get(u, m, h, b), job.timeout_s)
-    if found is None:
+    """Add what yt-dlp's and gallery-dl's extractors know of the post to what the page said:
+    theirs first, yt-dlp's before gallery-dl's, every media URL any of them named."""
+    get = lambda u, m, h, b: state.get(u, m, h, b)  # noqa: E731
+    answers = [
+        found
+        for found in (
+            extract(job.url, get, job.timeout_s),
+            ask_gallery_dl(job.url, get, job.timeout_s, job.instances),
+        )
+        if found is not None
+    ]
+    if not answers:
         return
-    result["extractor"] = found.extractor
-    post.account = found.account or post.account
-    post.posted_at = found.posted_at or post.posted_at
-    post.caption = found.caption or post.caption
-    post.title = post.title or found.title
-    if found.extractor not in GENERIC_EXTRACTORS:
-        post.platform = found.extractor.lower()[:64]
-    if found.media_url and found.media_url not in post.media_urls:
-        post.media_urls.insert(0, found.media_url)
+    result["extractor"] = " + ".join(found.extractor for found in answers)
+    for found in reversed(answers):  # the first answer's word stands
+        post.account = found.account or post.account
+        post.posted_at = found.posted_at or post.posted_at
+        post.caption = found.caption or post.caption
+        post.platform = found.platform or post.platform
+    post.title = post.title or next((f.title for f in answers if f.title), None)
+    named = [u for found in answers for u in found.media_urls]
+    post.media_urls[:0] = [u for i, u in enumerate(named) if u not in named[:i]]
+    post.media_urls[:] = [u for i, u in enumerate(post.media_urls) if u not in post.media_urls[:i]]
 
 
 def _package(folder: Path, url: str, notes: list[str]) -> dict[str, str]:

@@ -34,7 +34,12 @@ class Extracted:
     posted_at: datetime | None
     caption: str | None
     title: str | None
-    media_url: str | None
+    media_urls: tuple[str, ...] = ()
+    platform: str | None = None  # None: the page's own host or site name says it
+
+
+# yt-dlp's generic extractors: they read the page as ``page.read_page`` does, and say less.
+GENERIC_EXTRACTORS = {"Generic", "HTML5MediaEmbed"}
 
 
 class _Quiet:
@@ -115,11 +120,13 @@ def _read(info: dict[str, Any]) -> Extracted:
         formats = [f for f in info.get("formats") or [] if f.get("protocol") in ("http", "https")]
         media = formats[-1].get("url") if formats else None
     account = info.get("uploader_id") or info.get("uploader") or info.get("channel")
+    key = str(info.get("extractor_key") or info.get("extractor") or "")
     return Extracted(
-        extractor=str(info.get("extractor_key") or info.get("extractor") or ""),
+        extractor=key,
         account=str(account)[:200] if account else None,
         posted_at=posted,
         caption=(info.get("description") or None),
         title=(info.get("title") or None),
-        media_url=media if isinstance(media, str) and media.startswith("http") else None,
+        media_urls=(media,) if isinstance(media, str) and media.startswith("http") else (),
+        platform=None if key in GENERIC_EXTRACTORS else key.lower()[:64],
     )

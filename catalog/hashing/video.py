@@ -10,7 +10,7 @@ and long files are read keyframe by keyframe.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +92,27 @@ def looks_like_video(data: Source) -> bool:
     )
 
 
-def fingerprint_video(data: Source, *, max_duration_s: float, max_pixels: int) -> VideoFingerprint:
+def probe_duration(data: Source) -> float | None:
+    """Return how long a video's header says it lasts (seconds), reading no frame; None for a
+    file that does not open as a video (``fingerprint_video`` says why)."""
+    if not looks_like_video(data):
+        return None
+    try:
+        with av.open(stream_of(data), mode="r") as container:
+            if not container.streams.video:
+                return None
+            return _duration(container, container.streams.video[0])
+    except (av.FFmpegError, ValueError, OSError):
+        return None
+
+
+# Told the share of the video read so far (0 to 1), now and then.
+Progress = Callable[[float], None]
+
+
+def fingerprint_video(
+    data: Source, *, max_duration_s: float, max_pixels: int, progress: Progress | None = None
+) -> VideoFingerprint:
     """Probe, sample and hash a video; raise VideoRejected with a reason for a bad file."""
     # Read before the decoder opens the file: they share its position.
     sha256, size = sha256_of(data), size_of(data)
@@ -155,7 +175,11 @@ def fingerprint_video(data: Source, *, max_duration_s: float, max_pixels: int) -
         fingerprint.pixel_limit = max_pixels
         try:
             _sample(
-                container, stream, fingerprint, keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S
+                container,
+                stream,
+                fingerprint,
+                keyframes_only=duration > KEYFRAMES_ONLY_AFTER_S,
+                progress=progress,
             )
         except av.FFmpegError as exc:
             if not fingerprint.frames:
@@ -206,6 +230,7 @@ def _sample(
     fingerprint: VideoFingerprint,
     *,
     keyframes_only: bool,
+    progress: Progress | None = None,
 ) -> None:
     stream.thread_type = "NONE"  # one core per file; bulk import runs files in parallel
     # Deblocking and non-reference frames are invisible at 512 pixels; skipping them is most
@@ -224,7 +249,7 @@ def _sample(
     # Keypoints for FEATURE_FRAMES frames spread over the declared duration, taken as the
     # frames pass, so no picture is held after it is hashed (memory stays flat for an hour).
     feature_every = max(SAMPLE_EVERY_S, fingerprint.duration / FEATURE_FRAMES)
-    next_feature = 0.0
+    next_feature = next_report = 0.0
     previous_thumb: np.ndarray | None = None
     previous_pdq: bytes | None = None
     start = (
@@ -241,6 +266,9 @@ def _sample(
             else fingerprint.decoded_frames / 30.0
         )
         fingerprint.last_time = max(fingerprint.last_time, time)
+        if progress is not None and fingerprint.duration and time >= next_report:
+            progress(min(1.0, time / fingerprint.duration))
+            next_report = time + fingerprint.duration / 50  # every 2 % of the video
         thumb = _thumb(frame)
         cut = (
             previous_thumb is not None

@@ -19,6 +19,7 @@ from .captures import Capture, CaptureFile, CaptureMedia, CaptureStatus
 from .media import Media, MediaFeatures, MediaHash, MediaLink, Tag, media_tags
 from .provenance import Acknowledgement, Incident, Party, Sighting, Source
 from .timestamps import TimestampToken
+from .uploads import UploadJob, UploadStatus
 
 __all__ = [
     "AckStatus",
@@ -48,6 +49,8 @@ __all__ = [
     "Tag",
     "TimestampToken",
     "UTCDateTime",
+    "UploadJob",
+    "UploadStatus",
     "User",
     "UserSession",
     "Verification",

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from ..capture import GRACE_S, CaptureFailed, capture_page
+from ..capture.gallery import instances_from_setting
 from ..capture.page import platform_of
 from ..db import lock_for_write
 from ..index import Thresholds
@@ -67,6 +68,7 @@ class CaptureSettings:
     max_video_s: float
     authorities: list[str] = field(default_factory=list)
     roots_pem: str | None = None  # the authorities' roots, to check each token as it comes
+    instances: dict[str, Any] = field(default_factory=dict)  # gallery-dl's self-hosted servers
 
     @classmethod
     def from_config(cls, config: Any) -> CaptureSettings:
@@ -84,6 +86,7 @@ class CaptureSettings:
             max_video_s=float(config["MAX_VIDEO_SECONDS"]),
             authorities=timestamp_authorities(config),
             roots_pem=config.get("TIMESTAMP_ROOTS"),
+            instances=instances_from_setting(config.get("CAPTURE_INSTANCES")),
         )
 
 
@@ -187,6 +190,7 @@ def run_capture(
                 max_bytes=settings.max_bytes,
                 timeout_s=settings.timeout_s,
                 use_browser=settings.use_browser,
+                instances=settings.instances,
             )
         except CaptureFailed as exc:
             # What the load fetched before the process was stopped is evidence too.

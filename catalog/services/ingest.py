@@ -20,6 +20,7 @@ from ..db import hold_lock, lock_for_write
 from ..hashing import Features, HashValue, ImageRejected, sha256_of
 from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest
 from ..hashing.video import (
+    Progress,
     VideoFingerprint,
     VideoRejected,
     fingerprint_video,
@@ -124,8 +125,10 @@ def ingest_bytes(
     thresholds: Thresholds,
     max_pixels: int,
     max_video_s: float = 3 * 3600,
+    progress: Progress | None = None,
 ) -> IngestResult:
-    """Add a file to the catalogue (or, if its bytes are held, add what is new about it)."""
+    """Add a file to the catalogue (or, if its bytes are held, add what is new about it);
+    ``progress`` is told the share of a video read so far."""
     if not size_of(data):
         raise Rejected("empty", "the file is empty")
     existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256_of(data)))
@@ -134,7 +137,9 @@ def ingest_bytes(
     check_details(details)
     try:
         if looks_like_video(data):
-            found = fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels)
+            found = fingerprint_video(
+                data, max_duration_s=max_video_s, max_pixels=max_pixels, progress=progress
+            )
             return ingest_video_fingerprinted(
                 session, storage, holder, data, found, details, actor=actor, thresholds=thresholds
             )

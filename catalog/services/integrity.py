@@ -15,6 +15,7 @@ from ..models import CaptureFile, Media
 from ..storage import Storage, StorageError
 from .audit import verify_chain
 from .timestamps import check_tokens
+from .uploads import pending_originals
 
 
 @dataclass
@@ -96,6 +97,9 @@ def verify(session: Session, storage: Storage, roots: list[Any] | None = None) -
                 )
         last_id = rows[-1][0]
     _verify_capture_files(session, storage, held, report)
+    waiting = sorted(held)
+    for start in range(0, len(waiting), 1000):  # a long video a job worker has yet to read
+        held -= pending_originals(session, waiting[start : start + 1000])
     report.orphans = [f"original {sha256} has no record" for sha256 in sorted(held)]
     chain = verify_chain(session)
     report.audit_events = chain.events
@@ -163,6 +167,7 @@ def collect_garbage(
         recorded.update(
             session.scalars(sa.select(CaptureFile.sha256).where(CaptureFile.sha256.in_(batch)))
         )
+        recorded.update(pending_originals(session, batch))
     for sha256 in held:
         if sha256 in recorded:
             continue

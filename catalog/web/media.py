@@ -20,11 +20,12 @@ from flask import (
 from flask_login import current_user
 
 from ..db import get_session
-from ..models import Incident, MediaKind, Role
+from ..jobs import enqueue_upload
+from ..models import Incident, MediaKind, Role, UploadJob, UploadStatus
 from ..replies import report_response
-from ..services import NotFound, ServiceError, catalogue, editing, named, previews, reports
-from ..services.ingest import ingest_bytes
+from ..services import NotFound, ServiceError, catalogue, editing, named, previews, reports, uploads
 from ..services.matching import get_index, thresholds_from
+from ..services.uploads import UploadSettings, accept_upload
 from ..storage import StorageError, get_storage
 from . import bp, error_page, flash_errors, redirect_back, role_required, wants_json
 from .forms import (
@@ -63,7 +64,7 @@ def upload():
         details.original_filename = upload.filename  # reduced to a plain name by the service
         try:
             # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.
-            result = ingest_bytes(
+            result = accept_upload(
                 get_session(),
                 get_storage(),
                 get_index(),
@@ -71,17 +72,20 @@ def upload():
                 details,
                 actor=current_user,
                 thresholds=thresholds_from(config),
-                max_pixels=int(config["MAX_IMAGE_PIXELS"]),
-                max_video_s=float(config["MAX_VIDEO_SECONDS"]),
+                settings=UploadSettings.from_config(config),
             )
         except ServiceError as exc:
             form.file.errors = [*form.file.errors, f"{exc} Nothing was stored."]
         else:
-            target = url_for(
-                "web.media_page",
-                media_id=result.media.id,
-                upload="new" if result.created else "known",
-            )
+            if isinstance(result, UploadJob):  # a long video: a worker reads it
+                enqueue_upload(result.id)
+                target = url_for("web.upload_job_page", job_id=result.id)
+            else:
+                target = url_for(
+                    "web.media_page",
+                    media_id=result.media.id,
+                    upload="new" if result.created else "known",
+                )
             return jsonify(ok=True, redirect=target) if wants_json() else redirect(target)
         finally:
             upload.close()  # release the spooled temporary file at once
@@ -95,6 +99,21 @@ def upload():
         flash_errors(form)
     status = 422 if request.method == "POST" else 200
     return render_template("upload.html", form=form, incidents=_incident_titles()), status
+
+
+@bp.route("/uploads/<id:job_id>")
+@role_required(Role.VIEWER)
+def upload_job_page(job_id: int):
+    """A long video being read by a worker: its progress (the page reloads itself), then the
+    media it made."""
+    job = uploads.get_upload(get_session(), job_id)
+    if job.status is UploadStatus.DONE and job.media_id is not None:
+        return redirect(
+            url_for(
+                "web.media_page", media_id=job.media_id, upload="new" if job.created else "known"
+            )
+        )
+    return render_template("upload_job.html", job=job)
 
 
 @bp.route("/media/<id:media_id>")
