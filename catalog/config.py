@@ -108,6 +108,8 @@ DEFAULTS: dict[str, Any] = {
     "CAPTURE_ALLOWED_HOSTS": [],
     "CAPTURE_INSTANCES": [],
     "CAPTURE_MAX_MB": 200,
+    # The most memory a capture's processes (the browser's included) may use together (MB).
+    "CAPTURE_MAX_MEMORY_MB": 2048,
     "CAPTURE_TIMEOUT_SECONDS": 30,
     "CAPTURE_ATTEMPTS": 3,
     "CAPTURE_RETRY_SECONDS": 30,

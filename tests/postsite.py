@@ -204,6 +204,24 @@ def _toot(site: PostSite) -> str:
     )
 
 
+def _hungry(site: PostSite) -> str:
+    """A page whose script takes memory without end (filled, so the pages are really used)."""
+    return """<!doctype html><html><head><title>Hungry</title></head><body><p>hungry</p>
+<script>window.hog = [];
+function eat() { for (let i = 0; i < 8; i++) hog.push(new Float64Array(1 << 20).fill(i + 0.5));
+  setTimeout(eat, 20); }
+eat();</script></body></html>"""
+
+
+def _noisy(site: PostSite) -> str:
+    """A small page that draws a large picture of noise: its screenshot is many megabytes."""
+    return """<!doctype html><html><head><title>Noise</title></head><body>
+<canvas id="c" width="1200" height="2400"></canvas><script>
+const c = document.getElementById('c').getContext('2d'), d = c.createImageData(1200, 2400);
+for (let i = 0; i < d.data.length; i++) d.data[i] = (i % 4 == 3) ? 255 : Math.random() * 256;
+c.putImageData(d, 0, 0);</script></body></html>"""
+
+
 def _same_twice(site: PostSite) -> str:
     return """<!doctype html><html><head><meta property="og:image" content="/media/photo.jpg">
 </head><body><img src="/media/photo-again.jpg"><p>The same picture, twice</p></body></html>"""
@@ -218,6 +236,8 @@ PAGES = {
     "/post/watched": _deletable,
     "/post/endless": _endless,
     "/post/spins": _spin_after_load,
+    "/post/hungry": _hungry,
+    "/post/noisy": _noisy,
     "/post/disguised": _disguised,
     "/post/sneaky": _private_resource,
     "/@newsdesk/109300": _toot_page,

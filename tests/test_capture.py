@@ -391,6 +391,50 @@ def test_a_hostile_page_ends_the_capture_not_the_worker(
     assert time.monotonic() - started < 60
 
 
+def test_a_page_that_takes_memory_without_end_is_stopped_at_the_limit(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    # A plain post page takes about 550 MB with its browser (proportional set sizes).
+    capturing.config.update(CAPTURE_MAX_MEMORY_MB=900, CAPTURE_ATTEMPTS=1)
+    started = time.monotonic()
+    [hungry] = capture(runner, site.url("/post/hungry"))
+    assert hungry["status"] == "failed" and "more than the capture's limit" in hungry["error"]
+    assert time.monotonic() - started < 30
+    deadline = time.monotonic() + 15  # nothing left running (a crash reporter ends on its own)
+    while left := capture_processes():
+        assert time.monotonic() < deadline, [Path(f"/proc/{p}/comm").read_text() for p in left]
+        time.sleep(0.2)
+    [plain] = capture(runner, site.url("/post/image"))  # under the same limit, a plain page
+    assert plain["status"] == "done", plain
+
+
+def test_the_screenshot_and_rendered_page_count_against_the_size_limit(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    capturing.config.update(CAPTURE_MAX_MB=1)  # the page is 1 KB; its screenshot 8 MB or so
+    [noisy] = capture(runner, site.url("/post/noisy"))
+    assert noisy["status"] == "done", noisy
+    assert {f["role"] for f in noisy["files"]} == {"wacz", "html"}
+    notes = session.get(Capture, noisy["capture_id"]).notes  # type: ignore[union-attr]
+    assert any(n.startswith("screenshot missing:") and "size limit" in n for n in notes), notes
+
+
+def capture_processes() -> list[int]:
+    """Chromium and capture processes still running on this machine."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = stat.read_bytes()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        if pid != os.getpid() and (
+            b"catalog.capture.browser" in command or b"playwright_chromiumdev_profile" in command
+        ):
+            found.append(pid)
+    return found
+
+
 def test_a_capture_stopped_for_overrunning_keeps_what_it_fetched(
     capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
 ) -> None:

@@ -5,6 +5,7 @@ cut short at its end or rewritten whole, as the chain's own hashes cannot."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,8 +44,8 @@ def verify(runner: FlaskCliRunner, *args: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.output[result.output.index("{") :])
 
 
-def some_events(session: Session, count: int) -> None:
-    for n in range(count):
+def some_events(session: Session, count: int, first: int = 0) -> None:
+    for n in range(first, first + count):
         named.create_named(session, Incident, {"title": f"Incident {n}"}, None)
 
 
@@ -121,6 +122,38 @@ def test_a_chain_rewritten_with_fresh_hashes_is_named(
     assert audit.verify_chain(session).ok
     code, report = verify(runner)
     assert code == 1 and "rewritten" in report["timestamp_faults"][0]
+
+
+def test_newest_events_removed_with_their_tokens_leave_a_gap_that_is_named(
+    stamping: Flask, runner: FlaskCliRunner, session: Session
+) -> None:
+    # The head is stamped every 2 s here (every day by default): a gap over 4 s is a fault.
+    stamping.config["TIMESTAMP_HEAD_HOURS"] = 2 / 3600
+    some_events(session, 3)
+    assert verify(runner, "--timestamp")[0] == 0
+    first = time.monotonic()
+    time.sleep(1)
+    some_events(session, 2, first=3)
+    code, report = verify(runner, "--timestamp")
+    assert code == 0 and report["timestamp_faults"] == [], report  # an unbroken run
+    # Someone with the database removes the newest events and the tokens over them: every
+    # token left still holds...
+    newest = list(session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(2)))
+    stamped = session.scalars(sa.select(TimestampToken).order_by(TimestampToken.id.desc()))
+    for row in [*newest, next(iter(stamped))]:
+        session.delete(row)
+    session.commit()
+    assert audit.verify_chain(session).ok
+    # ...and a fresh token over the shortened chain holds too; but no authority dates one in
+    # the past, so the run of tokens has a gap where the removed ones were.
+    time.sleep(max(0.0, first + 5.5 - time.monotonic()))  # the authority dates to the second
+    code, report = verify(runner, "--timestamp")
+    assert code == 1
+    [fault] = report["timestamp_faults"]
+    assert "no token over the audit chain's head from" in fault and "removed" in fault
+    # Without authorities configured, no token is due.
+    stamping.config["TIMESTAMP_AUTHORITIES"] = []
+    assert verify(runner)[1]["timestamp_faults"] == []
 
 
 def test_tokens_from_an_untrusted_authority_do_not_hold(

@@ -28,9 +28,11 @@ from catalog.services import accounts, audit, integrity, uploads
 from catalog.services.matching import get_index, thresholds_from
 from catalog.storage import get_storage
 
-from .api_tools import PASSWORD, keys  # noqa: F401 - keys is a fixture
+from .api_tools import PASSWORD, keys
 from .test_web import sign_in, token
 from .video_tools import clip
+
+__all__ = ["keys"]  # a fixture, used by name
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = clip("chair-orig-22-sd-bar.mp4")  # longer than the tests' threshold of 2 s
@@ -111,7 +113,9 @@ def test_a_long_video_is_stored_at_once_and_made_into_media_by_the_job(
         assert job.status is UploadStatus.DONE and job.created is True
         assert seen and seen == sorted(seen)  # progress told as the video was read
         media = get_session().get(Media, job.media_id)
-        assert media is not None and media.sha256 == queued["sha256"] and media.kind.value == "video"
+        assert (
+            media is not None and media.sha256 == queued["sha256"] and media.kind.value == "video"
+        )
         assert media.title == "Chair, long cut" and media.incident.title == "Dome fire"
         [sighting] = get_session().scalars(sa.select(Sighting).where(Sighting.media_id == media.id))
         assert sighting.posted_at.isoformat() == "2026-05-03T21:40:00+00:00"

@@ -221,17 +221,30 @@ def _browse(job: Job, state: _State, folder: Path) -> str | None:
                 )
                 full = False
             shot = page.screenshot(full_page=full, timeout=budget_ms * 0.2, animations="disabled")
-            (folder / "screenshot.png").write_bytes(shot)
-            state.archive.add_resource(f"urn:screenshot:{job.url}", "image/png", shot)
+            if _within_budget(state, shot, "screenshot missing"):
+                (folder / "screenshot.png").write_bytes(shot)
+                state.archive.add_resource(f"urn:screenshot:{job.url}", "image/png", shot)
             html = page.content()
-            (folder / "page.html").write_text(html, encoding="utf-8")
-            state.archive.add_resource(
-                f"urn:rendered:{job.url}", "text/html; charset=utf-8", html.encode()
-            )
+            rendered = html.encode("utf-8")
+            if _within_budget(state, rendered, "rendered page not kept"):
+                (folder / "page.html").write_bytes(rendered)
+                state.archive.add_resource(
+                    f"urn:rendered:{job.url}", "text/html; charset=utf-8", rendered
+                )
         except PlaywrightError as exc:
             state.notes.append(f"screenshot missing: {str(exc).splitlines()[0]}")
         browser.close()
         return html
+
+
+def _within_budget(state: _State, data: bytes, missing: str) -> bool:
+    """Count a file the capture makes (screenshot, rendered page) against its size limit;
+    False, with a note, when it would pass it."""
+    if len(data) > state.budget:
+        state.notes.append(f"{missing}: {len(data)} bytes would pass the capture's size limit")
+        return False
+    state.budget -= len(data)
+    return True
 
 
 def _media(urls: list[str], state: _State, folder: Path) -> list[dict[str, Any]]:

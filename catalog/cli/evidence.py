@@ -42,7 +42,11 @@ def verify_command(as_json: bool, timestamp: bool) -> None:
             click.echo(f"TIMESTAMP {failure}", err=True)
         if not stamped.made:
             raise click.ClickException("no authority gave a token")
-    report = verify(get_session(), get_storage(), load_roots(config.get("TIMESTAMP_ROOTS")))
+    # Tokens over the head are due on the worker's schedule once authorities are configured.
+    schedule = float(config["TIMESTAMP_HEAD_HOURS"]) if timestamp_authorities(config) else 0.0
+    report = verify(
+        get_session(), get_storage(), load_roots(config.get("TIMESTAMP_ROOTS")), schedule
+    )
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

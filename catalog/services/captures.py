@@ -69,6 +69,7 @@ class CaptureSettings:
     authorities: list[str] = field(default_factory=list)
     roots_pem: str | None = None  # the authorities' roots, to check each token as it comes
     instances: dict[str, Any] = field(default_factory=dict)  # gallery-dl's self-hosted servers
+    max_memory_mb: float = 0  # the capture's processes together (0: no limit)
 
     @classmethod
     def from_config(cls, config: Any) -> CaptureSettings:
@@ -87,6 +88,7 @@ class CaptureSettings:
             authorities=timestamp_authorities(config),
             roots_pem=config.get("TIMESTAMP_ROOTS"),
             instances=instances_from_setting(config.get("CAPTURE_INSTANCES")),
+            max_memory_mb=float(config["CAPTURE_MAX_MEMORY_MB"]),
         )
 
 
@@ -191,6 +193,7 @@ def run_capture(
                 timeout_s=settings.timeout_s,
                 use_browser=settings.use_browser,
                 instances=settings.instances,
+                max_memory_mb=settings.max_memory_mb,
             )
         except CaptureFailed as exc:
             # What the load fetched before the process was stopped is evidence too.

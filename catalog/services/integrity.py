@@ -59,9 +59,12 @@ class IntegrityReport:
         }
 
 
-def verify(session: Session, storage: Storage, roots: list[Any] | None = None) -> IntegrityReport:
+def verify(
+    session: Session, storage: Storage, roots: list[Any] | None = None, head_hours: float = 0
+) -> IntegrityReport:
     """Check every original, every record, the audit chain and every trusted timestamp (against
-    the authorities' ``roots``); return what is wrong."""
+    the authorities' ``roots``; with ``head_hours``, tokens over the chain's head are due that
+    often, unbroken); return what is wrong."""
     report = IntegrityReport()
     held = set(storage.iter_originals())
     last_id = 0
@@ -104,7 +107,7 @@ def verify(session: Session, storage: Storage, roots: list[Any] | None = None) -
     chain = verify_chain(session)
     report.audit_events = chain.events
     report.audit_faults = list(chain.faults)
-    report.tokens_checked, report.timestamp_faults = check_tokens(session, roots or [])
+    report.tokens_checked, report.timestamp_faults = check_tokens(session, roots or [], head_hours)
     return report
 
 

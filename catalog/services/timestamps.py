@@ -4,13 +4,15 @@ files, and the audit chain's head.
 A token over the head records how many events the chain had and the hash of the last one.
 The chain's own hashes show an edited or removed event in the middle, but not a chain cut
 short at its end or rewritten whole with fresh hashes; a token does: ``check_tokens`` names a
-chain now shorter than, or different from, what a token vouched for.
+chain now shorter than, or different from, what a token vouched for. Tokens over the head come
+on a schedule whether the chain grew or not, so a gap in their run shows newest tokens removed
+with the events they covered (``_check_cadence``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,20 +32,19 @@ def timestamp_authorities(config: Any) -> list[str]:
 
 
 def head_due(session: Session, hours: float) -> bool:
-    """Whether the chain's head should be stamped: it grew since the last token over it, and
-    that token is older than ``hours`` (or there is none)."""
-    last = session.execute(
-        sa.select(TimestampToken.created_at, TimestampToken.chain_count)
+    """Whether the chain's head should be stamped: the last token over it is older than
+    ``hours`` (or there is none). Stamped on schedule even when the chain has not grown: the
+    unbroken run of tokens is what shows that none was removed (``check_tokens``)."""
+    last = session.scalar(
+        sa.select(TimestampToken.created_at)
         .where(TimestampToken.subject == "audit_head")
         .order_by(TimestampToken.id.desc())
         .limit(1)
-    ).first()
-    count, head = _chain_head(session)
+    )
+    _, head = _chain_head(session)
     if head is None:
         return False
-    if last is None:
-        return True
-    return count != last.chain_count and utcnow() - last.created_at >= timedelta(hours=hours)
+    return last is None or utcnow() - last >= timedelta(hours=hours)
 
 
 @dataclass
@@ -145,10 +146,14 @@ def _stamp(
     return report
 
 
-def check_tokens(session: Session, roots: list[x509.Certificate]) -> tuple[int, list[str]]:
+def check_tokens(
+    session: Session, roots: list[x509.Certificate], head_hours: float = 0
+) -> tuple[int, list[str]]:
     """Check every token against the records as they are now; return how many were checked
-    and what does not hold."""
+    and what does not hold. With ``head_hours`` (the head is stamped that often), also check
+    that the run of tokens over the head is unbroken up to now."""
     faults: list[str] = []
+    heads: list[datetime] = []
     checked = 0
     events: dict[int, str] = {}
     count_now, _ = _chain_head(session)
@@ -156,12 +161,16 @@ def check_tokens(session: Session, roots: list[x509.Certificate]) -> tuple[int, 
         checked += 1
         name = f"token {token.id} ({token.authority}, {token.gen_time:%Y-%m-%d %H:%M:%S} UTC)"
         try:
-            verify_token(token.token, token.statement.encode(), roots)
+            vouched = verify_token(token.token, token.statement.encode(), roots)
         except TimestampError as exc:
             faults.append(f"{name}: {exc}")
             continue
         if token.subject == "audit_head":
-            faults.extend(_check_head(session, token, name, count_now, events))
+            head_faults = _check_head(session, token, name, count_now, events)
+            faults.extend(head_faults)
+            if not head_faults:
+                # The time the token itself vouches for, not a column anyone could edit.
+                heads.append(vouched if vouched.tzinfo else vouched.replace(tzinfo=UTC))
         elif token.subject != "capture":
             faults.append(f"{name}: a token over an unknown subject {token.subject!r}")
         else:
@@ -180,7 +189,43 @@ def check_tokens(session: Session, roots: list[x509.Certificate]) -> tuple[int, 
                 faults.append(
                     f"{name}: capture {token.subject_id} no longer holds the files it vouched for"
                 )
+    if head_hours > 0:
+        faults.extend(_check_cadence(session, heads, head_hours))
     return checked, faults
+
+
+def _check_cadence(session: Session, heads: list[datetime], hours: float) -> list[str]:
+    """Name each stretch longer than twice the schedule with no token over the chain's head.
+
+    Someone able to edit the database could remove the newest events together with the
+    tokens that vouched for them, and the tokens left would still hold. Tokens come every
+    ``hours``, whether the chain grew or not, and an authority dates a token only at the
+    time it is asked: a gap in their run is where such a removal would show (or where the
+    worker was stopped).
+    """
+    grace = timedelta(hours=2 * hours)
+    now = utcnow()
+    first_event = session.scalar(sa.select(sa.func.min(AuditEvent.occurred_at)))
+    if first_event is None:
+        return []
+    if not heads:
+        if now - first_event > grace:
+            return [
+                f"the audit chain's head has never been stamped, though its first event is from "
+                f"{first_event:%Y-%m-%d %H:%M} UTC and a token is due every {hours:g} h"
+            ]
+        return []
+    times = sorted(heads)
+    faults = []
+    for start, end in zip(times, [*times[1:], now], strict=True):
+        if end - start > grace:
+            until = "now" if end is now else f"{end:%Y-%m-%d %H:%M} UTC"
+            faults.append(
+                f"no token over the audit chain's head from {start:%Y-%m-%d %H:%M} UTC until "
+                f"{until} (one is due every {hours:g} h): the worker stopped stamping, or the "
+                "newest tokens were removed, with the events they vouched for"
+            )
+    return faults
 
 
 def _check_head(
