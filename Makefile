@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test lint hooks bench bench-deps browser-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: run demo test lint hooks bench bench-deps browser-deps audio-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -47,14 +47,27 @@ browser-deps:
 		|| echo "  Chromium could not be installed: captures will have no screenshot."; \
 	fi
 
+# Chromaprint, the audio fingerprinter (Debian's libchromaprint1, through pyacoustid).
+audio-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q libchromaprint.so.1; then \
+		echo "installing Debian packages: libchromaprint1"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		( $$SUDO apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends libchromaprint1 >/dev/null ) \
+		|| echo "  Chromaprint could not be installed: sound will not be fingerprinted."; \
+	fi
+
 # Debian packages the tests need: a PostgreSQL server and a Redis server (each started
-# privately by the suite on a Unix socket) and Chromium for the browser tests (driven by
-# Playwright through its executable path).
+# privately by the suite on a Unix socket), Chromium for the browser tests (driven by
+# Playwright through its executable path), Chromaprint, and espeak-ng (speech for the audio
+# tests' recordings).
 system-deps:
 	@missing=""; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
 	if ! command -v chromium >/dev/null 2>&1; then missing="$$missing chromium fonts-dejavu-core"; fi; \
 	if ! command -v redis-server >/dev/null 2>&1; then missing="$$missing redis-server"; fi; \
+	if ! ldconfig -p 2>/dev/null | grep -q libchromaprint.so.1; then missing="$$missing libchromaprint1"; fi; \
+	if ! command -v espeak-ng >/dev/null 2>&1; then missing="$$missing espeak-ng"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
@@ -82,7 +95,7 @@ bench-deps:
 migrate: install
 	$(BIN)/flask --app wsgi catalog db upgrade
 
-run: migrate browser-deps
+run: migrate browser-deps audio-deps
 	@echo
 	@echo "  Media-evidence catalogue on http://$(HOST):$(PORT)/"
 	@echo "  First user:  $(BIN)/flask --app wsgi catalog user create NAME --role admin"

@@ -1,0 +1,306 @@
+"""Matching sound: an inverted index of Chromaprint values that finds the recordings sharing a
+query's sound and where, as Chromaprint matchers do, then checks each found alignment bit by
+bit and places the shared stretches in both recordings.
+
+Look-up: every informative value of the query finds the recordings holding that exact value
+(sorted arrays searched by bisection, so the work grows with the hits, not the catalogue),
+and each hit votes for one alignment (recording, position there minus position in the
+query). An excerpt's values recur in its original at one alignment, so its votes pile up
+there, while chance hits scatter. Values held by too many recordings (common chords) are
+not asked.
+
+Check: the best-voted alignments are compared value by value over windows of two seconds,
+each window allowed to drift a few values from the last (a copy sped up or slowed down is
+read back at the nearest of a few speeds, not exactly); windows whose bit error rate is low
+enough are the shared stretches (``segments``), and their share of each side's informative
+sound is the coverage.
+
+Pure: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..hashing.audio import ITEM_S, VALUE_SPAN_S, AudioPrint, QueryVariant
+
+# Alignments a query variant checks (the best voted), and the votes one needs.
+CANDIDATES = 12
+MIN_VOTES = 4
+# A value held by more recordings than this is too common to tell anything apart.
+MAX_POSTINGS = 5_000
+# Windows of this many values are compared; each may drift this far from the last.
+WINDOW = 16
+DRIFT = 3
+# A window whose bit error rate is at most this is shared sound (unrelated sound: ~0.35).
+WINDOW_BER = 0.27
+# A match needs this many values (about 4 s) in shared windows.
+MIN_MATCHED = 32
+# Pending postings are merged into the sorted arrays past this many.
+MERGE_AFTER = 500_000
+# Bits set in each byte value: the bit errors of XORed values, a byte at a time.
+_POPCOUNT = np.array([bin(n).count("1") for n in range(256)], dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class AudioSegment:
+    """A stretch of sound both recordings share: its times in the query and in the match."""
+
+    query_start: float
+    query_end: float
+    match_start: float
+    match_end: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The segment as JSON-ready data (seconds, to the millisecond)."""
+        return {
+            "query_start": round(self.query_start, 3),
+            "query_end": round(self.query_end, 3),
+            "match_start": round(self.match_start, 3),
+            "match_end": round(self.match_end, 3),
+        }
+
+
+@dataclass
+class AudioMatch:
+    """A recording sharing the query's sound: where, how much, and how closely."""
+
+    recording_id: int
+    speed: float  # the query played this much faster lines up with the recording
+    offset_s: float  # match time minus query time at the first shared stretch
+    ber: float  # bit error rate over the shared windows
+    query_coverage: float  # share of the query's informative sound that is shared
+    match_coverage: float  # share of the recording's informative sound that is shared
+    segments: list[AudioSegment] = field(default_factory=list)
+    votes: int = 0
+
+
+class AudioIndex:
+    """Recordings' fingerprints and the inverted index of their values; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._prints: dict[int, AudioPrint] = {}
+        self._removed: set[int] = set()
+        self._keys = np.zeros(0, dtype=np.uint32)
+        self._recordings = np.zeros(0, dtype=np.int64)
+        self._positions = np.zeros(0, dtype=np.int32)
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending_count = 0
+
+    def __len__(self) -> int:
+        return len(self._prints)
+
+    @property
+    def postings(self) -> int:
+        """How many values are indexed."""
+        return len(self._keys) + self._pending_count
+
+    def add(self, recording_id: int, fingerprint: AudioPrint) -> bool:
+        """Index a recording's informative values; False (nothing indexed) without evidence."""
+        if not fingerprint.has_evidence:
+            return False
+        positions = np.flatnonzero(fingerprint.informative).astype(np.int32)
+        with self._lock:
+            self._prints[recording_id] = fingerprint
+            self._removed.discard(recording_id)
+            self._pending.append(
+                (
+                    fingerprint.values[positions],
+                    np.full(len(positions), recording_id, dtype=np.int64),
+                    positions,
+                )
+            )
+            self._pending_count += len(positions)
+            if self._pending_count > MERGE_AFTER:
+                self._merge()
+        return True
+
+    def remove(self, recording_id: int) -> None:
+        """Forget a recording (its postings are skipped until the next merge drops them)."""
+        with self._lock:
+            if self._prints.pop(recording_id, None) is not None:
+                self._removed.add(recording_id)
+
+    def _merge(self) -> None:
+        """Fold pending postings (and removals) into the sorted arrays."""
+        keys = [self._keys, *(p[0] for p in self._pending)]
+        recordings = [self._recordings, *(p[1] for p in self._pending)]
+        positions = [self._positions, *(p[2] for p in self._pending)]
+        all_keys = np.concatenate(keys)
+        all_recordings = np.concatenate(recordings)
+        all_positions = np.concatenate(positions)
+        if self._removed:
+            keep = ~np.isin(all_recordings, np.fromiter(self._removed, dtype=np.int64))
+            all_keys, all_recordings, all_positions = (
+                all_keys[keep],
+                all_recordings[keep],
+                all_positions[keep],
+            )
+            self._removed.clear()
+        order = np.argsort(all_keys, kind="stable")
+        self._keys = all_keys[order]
+        self._recordings = all_recordings[order]
+        self._positions = all_positions[order]
+        self._pending, self._pending_count = [], 0
+
+    def search(self, variants: list[QueryVariant], exclude: int | None = None) -> list[AudioMatch]:
+        """Return the recordings sharing the query's sound, best first (most of the query
+        covered); ``exclude`` leaves out the query's own recording."""
+        with self._lock:
+            if self._pending:
+                self._merge()
+            best: dict[int, AudioMatch] = {}
+            for variant in variants:
+                for recording_id, shift, votes in self._vote(variant):
+                    if recording_id == exclude or recording_id in self._removed:
+                        continue
+                    found = self._check(variant, recording_id, shift, votes)
+                    if found is None:
+                        continue
+                    held = best.get(recording_id)
+                    if held is None or (found.query_coverage, -found.ber) > (
+                        held.query_coverage,
+                        -held.ber,
+                    ):
+                        best[recording_id] = found
+        return sorted(best.values(), key=lambda m: (-m.query_coverage, m.ber))
+
+    def _vote(self, variant: QueryVariant) -> list[tuple[int, int, int]]:
+        """The best-voted alignments of one reading of the query: (recording, position
+        there minus position in the query, votes)."""
+        where = np.flatnonzero(variant.print.informative)
+        if not len(where) or not len(self._keys):
+            return []
+        values = variant.print.values[where]
+        low = np.searchsorted(self._keys, values, "left")
+        high = np.searchsorted(self._keys, values, "right")
+        counts = high - low
+        counts[counts > MAX_POSTINGS] = 0
+        total = int(counts.sum())
+        if total == 0:
+            return []
+        # Every posting of every value, without a Python loop: range starts repeated, plus
+        # a running index within each range.
+        starts = np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
+        recordings = self._recordings[starts]
+        shifts = self._positions[starts].astype(np.int64) - np.repeat(where, counts)
+        codes = recordings * (1 << 32) + (shifts + (1 << 31))
+        unique, votes = np.unique(codes, return_counts=True)
+        # Neighbouring alignments count together: a drifting copy spreads its votes.
+        padded = np.concatenate([[0], votes, [0]])
+        near = np.concatenate([[False], np.diff(unique) == 1, [False]])
+        smoothed = votes + padded[:-2] * near[:-1] + padded[2:] * near[1:]
+        top = np.argsort(-smoothed, kind="stable")[: CANDIDATES * 3]
+        chosen: list[tuple[int, int, int]] = []
+        taken: set[tuple[int, int]] = set()
+        for i in top:
+            if smoothed[i] < MIN_VOTES or len(chosen) >= CANDIDATES:
+                break
+            recording, shift = int(unique[i] >> 32), int(unique[i] & 0xFFFFFFFF) - (1 << 31)
+            if any((recording, shift + d) in taken for d in range(-DRIFT, DRIFT + 1)):
+                continue
+            taken.add((recording, shift))
+            chosen.append((recording, shift, int(smoothed[i])))
+        return chosen
+
+    def _check(
+        self, variant: QueryVariant, recording_id: int, shift: int, votes: int
+    ) -> AudioMatch | None:
+        """Compare the query with a recording along one alignment, window by window."""
+        query, reference = variant.print, self._prints.get(recording_id)
+        if reference is None:
+            return None
+        matched: list[tuple[int, int, int]] = []  # (query start, query end, shift) per window
+        errors = compared = 0
+        current = shift
+        for start in range(0, len(query.values) - WINDOW + 1, WINDOW // 2):
+            result = _best_window(query, reference, start, current)
+            if result is None:
+                continue
+            ber, used, best_shift, bits = result
+            if ber <= WINDOW_BER:
+                current = best_shift  # follow a drifting copy
+                matched.append((start, start + WINDOW, best_shift))
+                errors += bits
+                compared += used
+        shared_query = _covered(query, [(a, b) for a, b, _ in matched])
+        if shared_query < MIN_MATCHED:
+            return None
+        shared_reference = _covered(reference, [(a + s, b + s) for a, b, s in matched])
+        segments = _segments(variant, reference, matched)
+        first = segments[0]
+        return AudioMatch(
+            recording_id=recording_id,
+            speed=variant.speed,
+            offset_s=round(first.match_start - first.query_start, 3),
+            ber=round(errors / max(1, compared * 32), 4),
+            query_coverage=round(shared_query / max(1, int(query.informative.sum())), 4),
+            match_coverage=round(shared_reference / max(1, int(reference.informative.sum())), 4),
+            segments=segments,
+            votes=votes,
+        )
+
+
+def _best_window(
+    query: AudioPrint, reference: AudioPrint, start: int, shift: int
+) -> tuple[float, int, int, int] | None:
+    """The lowest bit error rate of a query window against the reference near ``shift``:
+    (rate, values compared, shift, bit errors), or None where too little is informative."""
+    window = query.values[start : start + WINDOW]
+    useful = query.informative[start : start + WINDOW]
+    if useful.sum() < WINDOW // 2:
+        return None
+    best: tuple[float, int, int, int] | None = None
+    for candidate in range(shift - DRIFT, shift + DRIFT + 1):
+        low, high = start + candidate, start + candidate + WINDOW
+        if low < 0 or high > len(reference.values):
+            continue
+        both = useful & reference.informative[low:high]
+        used = int(both.sum())
+        if used < WINDOW // 2:
+            continue
+        xor = np.bitwise_xor(window[both], reference.values[low:high][both])
+        bits = int(_POPCOUNT[xor.view(np.uint8)].sum())
+        rate = bits / (used * 32)
+        if best is None or rate < best[0]:
+            best = (rate, used, candidate, bits)
+    return best
+
+
+def _covered(fingerprint: AudioPrint, spans: list[tuple[int, int]]) -> int:
+    """How many informative values of ``fingerprint`` the spans cover (overlaps once)."""
+    mask = np.zeros(len(fingerprint.values), dtype=bool)
+    for low, high in spans:
+        mask[max(0, low) : max(0, high)] = True
+    return int((mask & fingerprint.informative).sum())
+
+
+def _segments(
+    variant: QueryVariant, reference: AudioPrint, matched: list[tuple[int, int, int]]
+) -> list[AudioSegment]:
+    """Merge overlapping or touching matched windows into stretches, timed in both (a
+    stretch ends where the sound its last value sums ends)."""
+    merged: list[list[int]] = []
+    for start, end, shift in matched:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1], merged[-1][3] = end, shift
+        else:
+            merged.append([start, end, shift, shift])
+
+    def query_time(item: int) -> float:
+        return variant.shift_s + item * ITEM_S * variant.speed
+
+    query_length = variant.shift_s + variant.print.duration * variant.speed
+    return [
+        AudioSegment(
+            query_start=query_time(start),
+            query_end=min(query_length, query_time(end - 1) + VALUE_SPAN_S * variant.speed),
+            match_start=(start + first_shift) * ITEM_S,
+            match_end=min(reference.duration, (end - 1 + last_shift) * ITEM_S + VALUE_SPAN_S),
+        )
+        for start, end, first_shift, last_shift in merged
+    ]
