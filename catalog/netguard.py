@@ -38,6 +38,8 @@ HOP_HEADERS = {
     "content-length",
     "accept-encoding",
 }
+# Sent to the host they were meant for only: dropped when a redirect leads elsewhere.
+PRIVATE_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
 
 class Refused(Exception):
@@ -172,10 +174,20 @@ def fetch(
         location = exchange.header("location")
         if not follow or exchange.status not in REDIRECTS or not location:
             return exchanges
-        url = urljoin(url, location)
+        following = urljoin(url, location)
+        if _origin(following) != _origin(url):
+            # Credentials are for the host they were meant for, not wherever it points.
+            headers = [(k, v) for k, v in headers or [] if k.lower() not in PRIVATE_HEADERS]
+        url = following
         if exchange.status == 303 or (exchange.status in (301, 302) and method == "POST"):
             method, body = "GET", b""
     raise Refused("too_many_redirects", f"more than {limits.max_redirects} redirects")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """The scheme, host and port of a URL."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
 def _one(

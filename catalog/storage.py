@@ -111,10 +111,19 @@ class Storage:
         try:
             os.link(tmp, target)
         except FileExistsError:
+            self.touch(sha256)
             return StoredFile(sha256, target.stat().st_size, target, created=False)
         os.chmod(target, 0o444)
         fsync_dir(target.parent)
         return StoredFile(sha256, size, target, created=True)
+
+    def touch(self, sha256: str) -> None:
+        """Mark a held original as just stored: ``gc`` leaves young files alone, and an
+        ingest about to record this one must not lose it to a sweep of old orphans."""
+        try:
+            os.utime(self.path_for(sha256))
+        except FileNotFoundError:
+            pass
 
     def open(self, sha256: str) -> BinaryIO:
         """Open the original for reading; raise StorageError when it is missing."""

@@ -34,6 +34,7 @@ class PostSite:
         }
         self.deleted: set[str] = set()
         self.requests: list[str] = []
+        self.agents: dict[str, str] = {}  # path -> the User-Agent it was asked with
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,6 +43,7 @@ class PostSite:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 site.requests.append(self.path)
+                site.agents[self.path.split("?")[0]] = self.headers.get("User-Agent", "")
                 site.answer(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -71,12 +73,36 @@ class PostSite:
             return _send(handler, 200, kind, body)
         if path == "/api/v1/statuses/109300":
             return _send(handler, 200, "application/json", _toot(self).encode())
+        if path == "/api/v1/accounts/lookup":
+            return _send(handler, 200, "application/json", b'{"id": "7", "acct": "newsdesk"}')
+        if path == "/api/v1/accounts/7/statuses":  # the profile: two posts, newest first
+            import json
+
+            older = json.loads(_toot(self))
+            older.update(id="109200", content="<p>An older post</p>")
+            older["media_attachments"] = [
+                {"id": "119", "type": "image", "url": self.url("/media/g3.jpg")}
+            ]
+            body = f"[{_toot(self)}, {json.dumps(older)}]"
+            return _send(handler, 200, "application/json", body.encode())
         page = PAGES.get(path)
         if page is not None:
             return _send(handler, 200, "text/html; charset=utf-8", page(self).encode())
         if path == "/slow":
             time.sleep(30)
             return _send(handler, 200, "text/html", b"<p>late</p>")
+        if path == "/echo":  # the headers it was sent, as JSON
+            import json
+
+            sent = json.dumps({k.lower(): v for k, v in handler.headers.items()})
+            return _send(handler, 200, "application/json", sent.encode())
+        if path in ("/bounce", "/bounce-here"):  # to another origin, or to the same one
+            host = "localhost" if path == "/bounce" else "127.0.0.1"
+            handler.send_response(302)
+            handler.send_header("Location", f"http://{host}:{self.port}/echo")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return None
         if path == "/to-private":
             handler.send_response(302)
             handler.send_header("Location", "http://169.254.169.254/latest/meta-data/")

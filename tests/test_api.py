@@ -64,6 +64,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/captures", "analyst"),
     ("GET", "/api/v1/captures/1", "viewer"),
     ("GET", "/api/v1/uploads/1", "viewer"),
+    ("POST", "/api/v1/uploads/1/retry", "analyst"),
     ("GET", "/api/v1/me", "viewer"),
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
@@ -97,11 +98,12 @@ BODIES = {
     ("PATCH", "/users/1"): {"display_name": "Someone"},
     ("POST", "/keys"): {"name": "script"},
     ("POST", "/captures"): {"url": "https://example.org/post/1"},
+    ("POST", "/retry"): {},  # no body: excluded from JSON_WRITES
 }
 JSON_WRITES = [
     (m, p)
     for m, p, _ in ENDPOINTS
-    if m in ("POST", "PATCH") and not p.endswith(("/media", "/search"))
+    if m in ("POST", "PATCH") and not p.endswith(("/media", "/search", "/retry"))
 ]
 
 

@@ -107,6 +107,16 @@ def test_guard_checks_each_redirect_and_keeps_to_its_limits(site: PostSite) -> N
         assert refused.value.code == "bad_url"
 
 
+def test_credentials_go_to_their_own_origin_only(site: PostSite) -> None:
+    policy = AddressPolicy(frozenset([*LOCAL, "localhost"]))
+    secret = [("Authorization", "Bearer s3cret"), ("Cookie", "session=abc"), ("Accept", "*/*")]
+    for path, kept in (("/bounce", False), ("/bounce-here", True)):
+        answer = fetch(site.url(path), policy, Limits(timeout_s=10), headers=secret)[-1]
+        sent = json.loads(answer.body)
+        assert sent["accept"] == "*/*"
+        assert ("authorization" in sent, "cookie" in sent) == (kept, kept), (path, sent)
+
+
 def test_a_slow_drip_ends_at_the_deadline(site: PostSite) -> None:
     started = time.monotonic()
     with pytest.raises(Refused) as refused:
@@ -181,8 +191,14 @@ def test_gallery_dl_reads_a_fediverse_post_through_the_guard(site: PostSite) -> 
     def refuse(url: str, *_args: object):  # noqa: ANN202
         raise Refused("forbidden_address", f"{url} refused")
 
+    asked = list(site.requests)
     assert ask_gallery_dl(site.url("/@newsdesk/109300"), refuse, 10, instances) is None
-    assert site.requests == ["/api/v1/statuses/109300"]  # gallery-dl reached nothing itself
+    assert site.requests == asked  # gallery-dl reached nothing itself
+    # A profile: only its newest post is taken, not every post's pictures under its name.
+    profile = ask_gallery_dl(site.url("/@newsdesk"), get, 10, instances, "evidence-capture")
+    assert profile is not None and len(profile.media_urls) == 2
+    assert site.url("/media/g3.jpg") not in profile.media_urls
+    assert site.agents["/api/v1/accounts/7/statuses"] == "evidence-capture"
     home = Path.home() / ".cache" / "gallery-dl"
     assert not (home / "cache.sqlite3").exists() or home.stat().st_mtime < time.time() - 60
 

@@ -99,17 +99,17 @@ def test_a_long_video_is_stored_at_once_and_made_into_media_by_the_job(
         assert not integrity.verify(get_session(), storage).orphans
         assert integrity.collect_garbage(get_session(), storage, older_than_s=0).orphans == []
         seen: list[float] = []
-        real = uploads._Reporter.__call__
+        real = uploads._Keeper.progress
 
-        def spy(self: uploads._Reporter, share: float) -> None:
+        def spy(self: uploads._Keeper, share: float) -> None:
             seen.append(share)
             real(self, share)
 
-        uploads._Reporter.__call__ = spy  # type: ignore[method-assign]
+        uploads._Keeper.progress = spy  # type: ignore[method-assign]
         try:
             job = run_job(jobs_app, queued["id"])
         finally:
-            uploads._Reporter.__call__ = real  # type: ignore[method-assign]
+            uploads._Keeper.progress = real  # type: ignore[method-assign]
         assert job.status is UploadStatus.DONE and job.created is True
         assert seen and seen == sorted(seen)  # progress told as the video was read
         media = get_session().get(Media, job.media_id)
@@ -119,15 +119,16 @@ def test_a_long_video_is_stored_at_once_and_made_into_media_by_the_job(
         assert media.title == "Chair, long cut" and media.incident.title == "Dome fire"
         [sighting] = get_session().scalars(sa.select(Sighting).where(Sighting.media_id == media.id))
         assert sighting.posted_at.isoformat() == "2026-05-03T21:40:00+00:00"
+        media_id = media.id
         again = run_job(jobs_app, queued["id"])  # delivered twice: nothing more happens
         assert again.status is UploadStatus.DONE and media_count() == 1
     done = client.get(answer.headers["Location"], headers=keys["viewer"]).json
     assert done["status"] == "done" and done["progress"] == 1.0
-    assert done["media_id"] == media.id and done["created"] is True
+    assert done["media_id"] == media_id and done["created"] is True
     assert done["near_duplicates"] == []
     # The same bytes again are held: answered at once, no job.
     known = upload(client, keys["analyst"], LONG, "again.mp4")
-    assert known.status_code == 200 and known.json["media"]["id"] == media.id
+    assert known.status_code == 200 and known.json["media"]["id"] == media_id
     assert client.get("/api/v1/uploads/999999", headers=keys["viewer"]).status_code == 404
     assert client.get(answer.headers["Location"]).status_code == 401
 
@@ -167,6 +168,69 @@ def test_a_held_job_is_left_to_its_worker(jobs_app: Flask, client: FlaskClient, 
         assert left.status is UploadStatus.RUNNING and left.attempts == 1 and media_count() == 0
 
 
+def test_a_worker_that_lost_the_job_keeps_nothing_of_its_work(
+    jobs_app: Flask, client: FlaskClient, keys: dict
+) -> None:
+    queued = upload(client, keys["analyst"], LONG, "chair.mp4", METADATA).json["upload"]
+    with jobs_app.app_context():
+        session = get_session()
+        settings = uploads.UploadSettings.from_config(jobs_app.config)
+        claimed = uploads._claim(session, queued["id"], timedelta(minutes=5), settings)
+        assert claimed is not None and claimed[1] == 1
+        # Its lease ran out while it worked, and another worker took the job up.
+        job = uploads.get_upload(session, queued["id"])
+        job.attempts = 2
+        session.commit()
+        with get_storage().open(queued["sha256"]) as original, pytest.raises(uploads._Superseded):
+            uploads._ingest(
+                session,
+                get_storage(),
+                get_index(),
+                original,
+                uploads.details_from_json(job.details),
+                None,
+                thresholds_from(jobs_app.config),
+                settings,
+                on_commit=lambda media, created, matches: uploads._finish(
+                    session, queued["id"], 1, media, created, matches
+                ),
+            )
+        assert (
+            media_count() == 0
+            and get_session().scalar(sa.select(sa.func.count()).select_from(Sighting)) == 0
+        )
+
+
+def test_a_video_that_keeps_killing_workers_fails_and_can_be_tried_again(
+    jobs_app: Flask, client: FlaskClient, keys: dict
+) -> None:
+    queued = upload(client, keys["analyst"], LONG, "chair.mp4").json["upload"]
+    with jobs_app.app_context():
+        job = uploads.get_upload(get_session(), queued["id"])
+        job.status, job.attempts = UploadStatus.RUNNING, 2  # UPLOAD_JOB_ATTEMPTS, each died
+        job.lease_until = utcnow() - timedelta(seconds=1)
+        get_session().commit()
+        failed = run_job(jobs_app, queued["id"])
+        assert failed.status is UploadStatus.FAILED and "stopped 2 times" in (failed.error or "")
+        assert get_storage().exists(queued["sha256"])  # the evidence is kept
+        assert not integrity.verify(get_session(), get_storage()).orphans
+    page = client.get(f"/api/v1/uploads/{queued['id']}", headers=keys["viewer"]).json
+    assert page["status"] == "failed"
+    assert (
+        client.post(f"/api/v1/uploads/{queued['id']}/retry", headers=keys["viewer"]).status_code
+        == 403
+    )
+    again = client.post(f"/api/v1/uploads/{queued['id']}/retry", headers=keys["analyst"])
+    assert again.status_code == 202 and again.json["status"] == "queued"
+    assert (
+        client.post(f"/api/v1/uploads/{queued['id']}/retry", headers=keys["analyst"]).status_code
+        == 409
+    )
+    with jobs_app.app_context():
+        done = run_job(jobs_app, queued["id"])
+        assert done.status is UploadStatus.DONE and media_count() == 1
+
+
 def test_a_bad_long_video_fails_with_its_reason_and_leaves_nothing(
     jobs_app: Flask, client: FlaskClient, keys: dict
 ) -> None:
@@ -180,6 +244,9 @@ def test_a_bad_long_video_fails_with_its_reason_and_leaves_nothing(
         assert not get_storage().exists(queued["sha256"]) and media_count() == 0
     failed = client.get(answer.headers["Location"], headers=keys["viewer"]).json
     assert failed["status"] == "failed" and "truncated" in failed["error"]
+    # A refused file is not kept, so there is nothing to try again.
+    retry = client.post(f"{answer.headers['Location']}/retry", headers=keys["analyst"])
+    assert retry.status_code == 409
 
 
 def test_what_was_typed_is_refused_before_anything_is_stored(

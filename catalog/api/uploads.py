@@ -8,9 +8,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ..db import get_session
+from ..jobs import enqueue_upload
 from ..models import Role, UploadStatus
 from ..services import uploads
-from . import require
+from ..storage import get_storage
+from . import api_user, require
 from .schemas import AwareDateTime
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1", description="Uploads run as jobs")
@@ -50,3 +52,15 @@ class UploadItem(MethodView):
     def get(self, job_id: int):
         """An upload job: status, progress and, once done, the media it made."""
         return uploads.get_upload(get_session(), job_id)
+
+
+@blp.route("/uploads/<id:job_id>/retry", endpoint="retry")
+class UploadRetry(MethodView):
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.response(202, UploadJobOut)
+    def post(self, job_id: int):
+        """Try a failed upload again whose stored file was kept (409 otherwise)."""
+        job = uploads.retry_upload(get_session(), get_storage(), job_id, api_user())
+        enqueue_upload(job.id)
+        return job

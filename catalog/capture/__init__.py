@@ -73,10 +73,12 @@ def capture_page(
             stderr=errors,
             start_new_session=True,
         )
+        seen: dict[int, str] = {}  # every process the capture started, by id and start time
         try:
-            _watch(process, deadline, max_memory_mb, timeout_s * 2 + GRACE_S)
+            _watch(process, deadline, max_memory_mb, timeout_s * 2 + GRACE_S, seen)
         finally:
-            _kill_group(process.pid)  # before it is reaped: its children are found through it
+            seen.update(_started(family(process.pid)))  # while it lives, its children are its
+            _kill_group(process.pid, seen)
             process.wait()
         errors.seek(0)
         last_words = errors.read().decode("utf-8", "replace")
@@ -89,16 +91,22 @@ def capture_page(
 
 
 def _watch(
-    process: subprocess.Popen[bytes], deadline: float, max_memory_mb: float, allowed_s: float
+    process: subprocess.Popen[bytes],
+    deadline: float,
+    max_memory_mb: float,
+    allowed_s: float,
+    seen: dict[int, str],
 ) -> None:
-    """Wait for the capture process; raise CaptureFailed when it overruns its time or its
-    processes' memory together passes ``max_memory_mb``."""
+    """Wait for the capture process, noting in ``seen`` every process it started; raise
+    CaptureFailed when it overruns its time or its processes' memory together passes
+    ``max_memory_mb``."""
     while True:
         try:
             process.wait(timeout=WATCH_EVERY_S)
             return
         except subprocess.TimeoutExpired:
             pass
+        seen.update(_started(family(process.pid)))
         if time.monotonic() > deadline:
             raise CaptureFailed(
                 "abandoned", f"the page did not finish within {allowed_s:.0f} s and was abandoned"
@@ -147,10 +155,24 @@ def family_memory_mb(pid: int) -> float:
     return total_kb / 1024
 
 
-def _kill_group(pid: int) -> None:
-    """End whatever the capture process left running: its process group, and the browser it
-    started in a session of its own."""
-    for member in family(pid)[1:]:
+def _started(pids: list[int]) -> dict[int, str]:
+    """Each process's start time (the 22nd field of its stat), which tells it from a later
+    process given the same id."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def _kill_group(pid: int, seen: dict[int, str]) -> None:
+    """End whatever the capture process left running: its process group, and every process
+    it was seen to start (the browser runs in a session of its own), if still the same."""
+    for member, started in seen.items():
+        if member == pid or _started([member]).get(member) != started:
+            continue  # the capture process itself is reaped by the caller; or long gone
         try:
             os.kill(member, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -280,7 +280,7 @@ def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, A
         found
         for found in (
             extract(job.url, get, job.timeout_s),
-            ask_gallery_dl(job.url, get, job.timeout_s, job.instances),
+            ask_gallery_dl(job.url, get, job.timeout_s, job.instances, USER_AGENT),
         )
         if found is not None
     ]

@@ -92,6 +92,7 @@ def extract(url: str, get: Get, timeout_s: float) -> Extracted | None:
         "noplaylist": True,
         "logger": _Quiet(),
         "socket_timeout": timeout_s,
+        "cachedir": False,  # nothing written in the user's home
     }
     try:
         with yt_dlp.YoutubeDL(options) as ydl:

@@ -17,6 +17,7 @@ Pure: no Flask, no database.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,7 +53,11 @@ def instances_from_setting(value: object) -> dict[str, dict[str, dict[str, str]]
 
 
 def ask_gallery_dl(
-    url: str, get: Get, timeout_s: float, instances: dict[str, Any] | None = None
+    url: str,
+    get: Get,
+    timeout_s: float,
+    instances: dict[str, Any] | None = None,
+    user_agent: str | None = None,
 ) -> Extracted | None:
     """Ask gallery-dl's extractors about ``url``, every request made by ``get``; None when none
     but the generic ones knows the page, when it fails, or when gallery-dl is absent.
@@ -69,6 +74,10 @@ def ask_gallery_dl(
     config.set(("cache",), "file", None)  # in memory: nothing in the user's home
     config.set(("extractor",), "timeout", timeout_s)
     config.set(("extractor",), "retries", 0)
+    # No waiting between requests or for a rate limit to pass: the capture has its own time.
+    for key in ("sleep-request", "sleep-429", "sleep-retries", "sleep-extractor"):
+        config.set(("extractor",), key, 0)
+    config.set(("extractor", "twitter"), "ratelimit", "abort")
     for kind, servers in (instances or {}).items():
         config.set(("extractor",), kind, servers)
     try:
@@ -77,16 +86,23 @@ def ask_gallery_dl(
         return None
     if found is None or found.category in GENERIC:
         return None
-    found.session = _guarded_session(get)
+    deadline = time.monotonic() + timeout_s
+    found.session = _guarded_session(get, deadline, user_agent)
+    found.sleep = found.wait = _no_waiting  # a site that asks to wait is not waited for
     metadata: dict[str, Any] = {}
     media: list[str] = []
+    first_post: object = None
     try:
         for count, message in enumerate(found):
             kind, payload, kwdict = (message + (None, None))[:3]
-            if count >= MAX_MESSAGES or len(media) >= MAX_MEDIA:
+            if count >= MAX_MESSAGES or len(media) >= MAX_MEDIA or time.monotonic() > deadline:
                 break
             if kind == Message.Directory and isinstance(kwdict, dict):
-                metadata = metadata or dict(kwdict)
+                post = _post_of(kwdict)
+                if metadata and post != first_post:
+                    break  # a profile or a timeline: the page's own post is the first one
+                if not metadata:
+                    metadata, first_post = dict(kwdict), post
             elif kind == Message.Url and isinstance(payload, str):
                 metadata = metadata or dict(kwdict or {})
                 if payload.startswith(("http://", "https://")) and payload not in media:
@@ -108,14 +124,31 @@ def ask_gallery_dl(
     )
 
 
-def _guarded_session(get: Get) -> Any:
-    """A ``requests`` session whose only adapter makes each request with ``get``."""
+def _no_waiting(*_args: Any, **_kwargs: Any) -> None:
+    raise Refused("rate_limited", "the site asked to wait before it answers more")
+
+
+def _post_of(kwdict: dict[str, Any]) -> object:
+    """What tells one post from another in gallery-dl's metadata."""
+    for key in ("tweet_id", "post_id", "status_id", "shortcode", "id"):
+        if kwdict.get(key) is not None:
+            return (key, kwdict[key])
+    return None
+
+
+def _guarded_session(get: Get, deadline: float, user_agent: str | None) -> Any:
+    """A ``requests`` session whose only adapter makes each request with ``get``, until the
+    ``deadline`` (time.monotonic) passes."""
     import requests
     from requests.adapters import BaseAdapter
     from requests.structures import CaseInsensitiveDict
 
     class GuardedAdapter(BaseAdapter):
         def send(self, request: Any, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ConnectionError(
+                    "the extractor ran out of the capture's time", request=request
+                )
             body = request.body or b""
             if isinstance(body, str):
                 body = body.encode()
@@ -140,6 +173,10 @@ def _guarded_session(get: Get) -> Any:
 
     session = requests.Session()
     session.trust_env = False  # no proxy or netrc from the environment: the guard decides
+    session.headers.update(
+        {"Accept": "*/*", "Accept-Language": "en-US,en;q=0.5"}
+        | ({"User-Agent": user_agent} if user_agent else {})
+    )
     session.adapters.clear()
     adapter = GuardedAdapter()
     session.mount("https://", adapter)

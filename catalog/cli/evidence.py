@@ -56,6 +56,7 @@ def verify_command(as_json: bool, timestamp: bool) -> None:
             ("ORPHAN", report.orphans),
             ("AUDIT", report.audit_faults),
             ("TIMESTAMP", report.timestamp_faults),
+            ("GAP", report.timestamp_gaps),
         ):
             for fault in faults:
                 click.echo(f"{label} {fault}", err=True)

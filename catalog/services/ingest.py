@@ -42,7 +42,7 @@ from ..models import (
     Sighting,
     User,
 )
-from ..storage import Storage
+from ..storage import Storage, StoredFile
 from . import Invalid, audit, fetch
 from .matching import IndexHolder
 from .records import (
@@ -100,6 +100,11 @@ class IngestDetails:
     tags: list[str] = field(default_factory=list)
 
 
+# Called inside the ingest's write transaction, just before it commits, with the media, whether
+# this ingest made it and its near-duplicates: a job that ingests records its outcome in the
+# same transaction, so a worker that dies after the commit leaves nothing to do twice.
+OnCommit = Callable[["Media", bool, "list[SearchMatch]"], None]
+
 # PostgreSQL advisory lock that orders uploads' commits (see ``_commit_new``).
 INGEST_LOCK = 0x6361745F696E6773
 
@@ -126,6 +131,7 @@ def ingest_bytes(
     max_pixels: int,
     max_video_s: float = 3 * 3600,
     progress: Progress | None = None,
+    on_commit: OnCommit | None = None,
 ) -> IngestResult:
     """Add a file to the catalogue (or, if its bytes are held, add what is new about it);
     ``progress`` is told the share of a video read so far."""
@@ -133,7 +139,7 @@ def ingest_bytes(
         raise Rejected("empty", "the file is empty")
     existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256_of(data)))
     if existing is not None:
-        return _add_to_existing(session, existing, details, actor)
+        return _add_to_existing(session, existing, details, actor, on_commit)
     check_details(details)
     try:
         if looks_like_video(data):
@@ -141,13 +147,30 @@ def ingest_bytes(
                 data, max_duration_s=max_video_s, max_pixels=max_pixels, progress=progress
             )
             return ingest_video_fingerprinted(
-                session, storage, holder, data, found, details, actor=actor, thresholds=thresholds
+                session,
+                storage,
+                holder,
+                data,
+                found,
+                details,
+                actor=actor,
+                thresholds=thresholds,
+                on_commit=on_commit,
             )
         stored, query = fingerprint_for_ingest(data, max_pixels)
     except (ImageRejected, VideoRejected) as exc:
         raise Rejected(exc.code, str(exc)) from None
     return ingest_fingerprinted(
-        session, storage, holder, data, stored, query, details, actor=actor, thresholds=thresholds
+        session,
+        storage,
+        holder,
+        data,
+        stored,
+        query,
+        details,
+        actor=actor,
+        thresholds=thresholds,
+        on_commit=on_commit,
     )
 
 
@@ -163,6 +186,7 @@ def ingest_fingerprinted(
     actor: User | None,
     thresholds: Thresholds,
     provenance: bool = True,
+    on_commit: OnCommit | None = None,
 ) -> IngestResult:
     """Add an image whose fingerprints were computed elsewhere (a worker process); the near
     duplicates come with their provenance unless asked not to."""
@@ -178,6 +202,7 @@ def ingest_fingerprinted(
         matches,
         details,
         actor,
+        on_commit,
     )
 
 
@@ -192,6 +217,7 @@ def ingest_video_fingerprinted(
     actor: User | None,
     thresholds: Thresholds,
     provenance: bool = True,
+    on_commit: OnCommit | None = None,
 ) -> IngestResult:
     """Add a video whose frames were sampled and hashed elsewhere; make its poster and sheet
     (the matches' provenance as for ``ingest_fingerprinted``)."""
@@ -208,7 +234,9 @@ def ingest_video_fingerprinted(
         storage.put_derived(media.sha256, "contact-sheet.jpg", sheet)
         return media
 
-    return _commit_new(session, storage, holder, data, found.sha256, build, matches, details, actor)
+    return _commit_new(
+        session, storage, holder, data, found.sha256, build, matches, details, actor, on_commit
+    )
 
 
 def _commit_new(
@@ -221,9 +249,16 @@ def _commit_new(
     matches: list[SearchMatch],
     details: IngestDetails,
     actor: User | None,
+    on_commit: OnCommit | None = None,
 ) -> IngestResult:
     """Store the file, then the record, links and audit event in one transaction, or neither."""
-    placed = storage.put_stream(stream_of(data))
+    if storage.exists(sha256):
+        # Held already (a job's original, or bytes of a media being added meanwhile): the
+        # bytes were hashed as they were read, so they need not be copied again.
+        storage.touch(sha256)
+        placed = StoredFile(sha256, size_of(data), storage.path_for(sha256), created=False)
+    else:
+        placed = storage.put_stream(stream_of(data))
     if placed.sha256 != sha256:
         # The bytes stored are not the ones fingerprinted: the file changed while it was read
         # (a file in a folder being imported). Checked on what was stored, in the one read
@@ -240,7 +275,7 @@ def _commit_new(
         hold_lock(session, INGEST_LOCK)
         existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
         if existing is not None:  # another process added the same bytes meanwhile
-            return _add_to_existing(session, existing, details, actor)
+            return _add_to_existing(session, existing, details, actor, on_commit)
         media = build()
         sighting, ack = apply_details(session, media, details, actor)
         for match in matches:
@@ -265,6 +300,8 @@ def _commit_new(
             },
         )
         record_details(session, media, sighting, ack, actor)
+        if on_commit is not None:
+            on_commit(media, True, matches)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -272,7 +309,7 @@ def _commit_new(
         existing = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
         if existing is None:
             raise
-        return _add_to_existing(session, existing, details, actor)
+        return _add_to_existing(session, existing, details, actor, on_commit)
     except BaseException:
         session.rollback()
         _discard_if_orphan(session, storage, sha256, placed.created)
@@ -565,7 +602,11 @@ def build_acknowledgement(
 
 
 def _add_to_existing(
-    session: Session, media: Media, details: IngestDetails, actor: User | None
+    session: Session,
+    media: Media,
+    details: IngestDetails,
+    actor: User | None,
+    on_commit: OnCommit | None = None,
 ) -> IngestResult:
     """Record what a repeated upload adds (a sighting, an acknowledgement, tags), nothing else."""
     check_details(details)
@@ -575,6 +616,10 @@ def _add_to_existing(
         or details.tags
         or (details.incident and media.incident_id is None)
     ):
+        if on_commit is not None:
+            lock_for_write(session)
+            on_commit(fetch(session, Media, media.id, "media"), False, [])
+            session.commit()
         return IngestResult(media, False)
     lock_for_write(session)
     media = fetch(session, Media, media.id, "media")  # re-read inside the write transaction
@@ -594,5 +639,7 @@ def _add_to_existing(
         },
     )
     record_details(session, media, sighting, ack, actor)
+    if on_commit is not None:
+        on_commit(media, False, [])
     session.commit()
     return IngestResult(media, False, sighting=sighting)

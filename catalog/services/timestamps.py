@@ -148,10 +148,10 @@ def _stamp(
 
 def check_tokens(
     session: Session, roots: list[x509.Certificate], head_hours: float = 0
-) -> tuple[int, list[str]]:
-    """Check every token against the records as they are now; return how many were checked
-    and what does not hold. With ``head_hours`` (the head is stamped that often), also check
-    that the run of tokens over the head is unbroken up to now."""
+) -> tuple[int, list[str], list[str]]:
+    """Check every token against the records as they are now; return how many were checked,
+    what does not hold, and (with ``head_hours``, how often the head is stamped, and roots to
+    read the tokens' times by) the stretches with no token over the chain's head."""
     faults: list[str] = []
     heads: list[datetime] = []
     checked = 0
@@ -189,9 +189,8 @@ def check_tokens(
                 faults.append(
                     f"{name}: capture {token.subject_id} no longer holds the files it vouched for"
                 )
-    if head_hours > 0:
-        faults.extend(_check_cadence(session, heads, head_hours))
-    return checked, faults
+    gaps = _check_cadence(session, heads, head_hours) if head_hours > 0 and roots else []
+    return checked, faults, gaps
 
 
 def _check_cadence(session: Session, heads: list[datetime], hours: float) -> list[str]:
@@ -200,8 +199,9 @@ def _check_cadence(session: Session, heads: list[datetime], hours: float) -> lis
     Someone able to edit the database could remove the newest events together with the
     tokens that vouched for them, and the tokens left would still hold. Tokens come every
     ``hours``, whether the chain grew or not, and an authority dates a token only at the
-    time it is asked: a gap in their run is where such a removal would show (or where the
-    worker was stopped).
+    time it is asked: a gap in their run is where such a removal would show. A gap is also
+    what a stopped worker or an unreachable authority leaves, so it is reported as a stretch
+    the chain cannot vouch for, for people to account for, not as a fault.
     """
     grace = timedelta(hours=2 * hours)
     now = utcnow()
@@ -222,8 +222,8 @@ def _check_cadence(session: Session, heads: list[datetime], hours: float) -> lis
             until = "now" if end is now else f"{end:%Y-%m-%d %H:%M} UTC"
             faults.append(
                 f"no token over the audit chain's head from {start:%Y-%m-%d %H:%M} UTC until "
-                f"{until} (one is due every {hours:g} h): the worker stopped stamping, or the "
-                "newest tokens were removed, with the events they vouched for"
+                f"{until} (one is due every {hours:g} h): the worker or the authorities were "
+                "stopped, or tokens were removed with the events they vouched for"
             )
     return faults
 

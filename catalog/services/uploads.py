@@ -2,29 +2,39 @@
 as it arrives (content-addressed, like any original) and recorded as an upload job; a worker
 samples and hashes it and makes the media through the normal ingest, reporting progress.
 
-What a worker killed mid-job leaves: the stored original and the job's row, nothing else.
-The media, its hashes, links and audit event are written in the one ingest transaction, so
-a job run again (its lease ran out) makes the media once. A job that fails for good (the file
-is not a video we can read after all) removes the original unless something else holds it.
+The job's outcome (done, the media, its near-duplicates) is written in the ingest's own
+transaction, so a worker killed at any point leaves either no media and a job to run again,
+or the media and a finished job: never a media whose job runs a second time. A worker holds a
+job by a lease it renews while it works; a job whose lease ran out is taken up by the next
+worker, and every write checks that the writer still holds it. A worker that dies reading
+the same video again and again fails the job after ``UPLOAD_JOB_ATTEMPTS``.
+
+Evidence accepted is not thrown away lightly: the original is removed only when the file
+itself is refused (truncated, not a video after all); a job that failed for any other reason
+keeps it, and can be tried again.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write
+from ..db import hold_lock, lock_for_write
 from ..hashing.video import probe_duration
 from ..hashing.views import Source, sha256_of, size_of, stream_of
 from ..index import Thresholds
 from ..models import CaptureFile, Media, UploadJob, UploadStatus, User, utcnow
 from ..storage import Storage
-from . import fetch
+from . import Conflict, audit, fetch
 from .ingest import (
+    INGEST_LOCK,
     AcknowledgementInput,
     IngestDetails,
     IngestResult,
@@ -34,10 +44,12 @@ from .ingest import (
 )
 from .matching import IndexHolder
 from .records import clean_filename
-from .search import Rejected
+from .search import Rejected, SearchMatch
 
+log = logging.getLogger(__name__)
 # Progress is written at most this often (seconds): each write is a transaction of its own.
 PROGRESS_EVERY_S = 1.0
+HOLDING = (UploadStatus.QUEUED, UploadStatus.RUNNING, UploadStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ class RetryLater(Exception):
     """The job failed in a way another attempt may mend."""
 
 
+class _Superseded(Exception):
+    """Another worker finished the job, or holds it now: this attempt's work is dropped."""
+
+
 def accept_upload(
     session: Session,
     storage: Storage,
@@ -91,8 +107,12 @@ def accept_upload(
             f"the video lasts {duration:.0f} s,"
             f" more than the limit of {settings.max_video_s:.0f} s",
         )
+    session.rollback()  # end the reads: the copy below may take minutes
     placed = storage.put_stream(stream_of(data))
     try:
+        lock_for_write(session)
+        hold_lock(session, INGEST_LOCK)  # against a discard of the same bytes meanwhile
+        storage.touch(placed.sha256)
         job = UploadJob(
             sha256=placed.sha256,
             size_bytes=size_of(data),
@@ -103,10 +123,19 @@ def accept_upload(
             created_by=actor,
         )
         session.add(job)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "upload.accept",
+            "upload",
+            job.id,
+            {"sha256": job.sha256, "size": job.size_bytes, "filename": job.original_filename},
+        )
         session.commit()
     except BaseException:
         session.rollback()
-        _discard_if_unheld(session, storage, placed.sha256, placed.created)
+        _discard_if_unheld(session, storage, placed.sha256, placed.created, None)
         raise
     return job
 
@@ -121,6 +150,7 @@ def _ingest(
     thresholds: Thresholds,
     settings: UploadSettings,
     progress: Any = None,
+    on_commit: Any = None,
 ) -> IngestResult:
     return ingest_bytes(
         session,
@@ -133,6 +163,7 @@ def _ingest(
         max_pixels=settings.max_pixels,
         max_video_s=settings.max_video_s,
         progress=progress,
+        on_commit=on_commit,
     )
 
 
@@ -155,112 +186,205 @@ def run_upload(
     left; otherwise the job ends done or failed, with the reason.
     """
     lease = timedelta(seconds=settings.lease_s)
-    job = _claim(session, job_id, lease)
-    if job is None:  # finished, or another worker holds it (a job delivered twice)
+    claimed = _claim(session, job_id, lease, settings)
+    if claimed is None:  # finished, or another worker holds it (a job delivered twice)
         return get_upload(session, job_id)
-    details = details_from_json(job.details)
-    actor = job.created_by
-    report = _Reporter(session, job.id, lease)
+    job, mine = claimed
+    details, actor = details_from_json(job.details), job.created_by
+    keeper = _Keeper(session, job_id, mine, lease)
+    keeper.start()
     try:
         with storage.open(job.sha256) as original:
-            result = _ingest(
-                session, storage, holder, original, details, actor, thresholds, settings, report
+            _ingest(
+                session,
+                storage,
+                holder,
+                original,
+                details,
+                actor,
+                thresholds,
+                settings,
+                progress=keeper.progress,
+                on_commit=lambda media, created, matches: _finish(
+                    session, job_id, mine, media, created, matches
+                ),
             )
+    except _Superseded:
+        session.rollback()
     except Rejected as exc:  # the file itself is refused: another attempt would be too
         session.rollback()
-        return _finish_failed(session, storage, job.id, str(exc))
+        _end_failed(session, storage, job_id, mine, str(exc), discard=True)
     except Exception as exc:  # noqa: BLE001 - the job must not stay "running" for ever
         session.rollback()
-        return attempt_failed(session, storage, job.id, f"internal error: {exc!r}", settings)
-    job = get_upload(session, job_id)
-    job.status, job.progress, job.stage = UploadStatus.DONE, 1.0, None
-    job.media_id, job.created, job.error = result.media.id, result.created, None
-    job.matches = [_match_summary(m.as_dict()) for m in result.near_duplicates]
+        attempt_failed(session, job_id, mine, f"internal error: {exc!r}", settings)
+    finally:
+        keeper.stop()
+    session.expire_all()
+    return get_upload(session, job_id)
+
+
+def _finish(
+    session: Session,
+    job_id: int,
+    mine: int,
+    media: Media,
+    created: bool,
+    matches: list[SearchMatch],
+) -> None:
+    """Record the job's outcome in the ingest's transaction; refuse to when this worker no
+    longer holds the job (the ingest then rolls back: its work is another worker's)."""
+    job = session.get(UploadJob, job_id, with_for_update=True, populate_existing=True)
+    if job is None or job.status is not UploadStatus.RUNNING or job.attempts != mine:
+        raise _Superseded(f"upload {job_id} is no longer this worker's")
+    job.status, job.progress, job.stage, job.error = UploadStatus.DONE, 1.0, None, None
+    job.media_id, job.created = media.id, created
+    job.matches = [_match_summary(m.as_dict()) for m in matches]
     job.finished_at, job.lease_until = utcnow(), None
-    session.commit()
-    return job
 
 
 def attempt_failed(
-    session: Session, storage: Storage, job_id: int, reason: str, settings: UploadSettings
-) -> UploadJob:
-    """Record a failed attempt: raise RetryLater while attempts are left, else fail the job."""
-    job = get_upload(session, job_id)
+    session: Session, job_id: int, mine: int, reason: str, settings: UploadSettings
+) -> None:
+    """Record a failed attempt: raise RetryLater while attempts are left, else fail the job
+    (keeping the original: the file was not found wanting)."""
+    lock_for_write(session)
+    job = session.get(UploadJob, job_id, populate_existing=True)
+    if job is None or job.status is not UploadStatus.RUNNING or job.attempts != mine:
+        session.rollback()
+        return
     if job.attempts < settings.attempts:
         job.status, job.error, job.lease_until = UploadStatus.QUEUED, reason[:2000], None
         job.stage = f"attempt {job.attempts} failed; waiting to try again"
         session.commit()
         raise RetryLater(reason)
-    return _finish_failed(session, storage, job_id, reason)
+    session.rollback()
+    _end_failed(session, None, job_id, mine, reason, discard=False)
 
 
-def _finish_failed(session: Session, storage: Storage, job_id: int, reason: str) -> UploadJob:
-    """End a job as failed; its original goes unless a media or another job holds it."""
-    job = get_upload(session, job_id)
+def _end_failed(
+    session: Session,
+    storage: Storage | None,
+    job_id: int,
+    mine: int | None,
+    reason: str,
+    *,
+    discard: bool,
+) -> None:
+    """End a job as failed; with ``discard``, its original goes unless a media, a capture or
+    another job holds it."""
+    lock_for_write(session)
+    job = session.get(UploadJob, job_id, populate_existing=True)
+    taken = mine is not None and (job is None or job.attempts != mine)
+    if job is None or taken or job.status is not UploadStatus.RUNNING:
+        session.rollback()
+        return
     job.status, job.error, job.stage = UploadStatus.FAILED, reason[:2000], None
+    if not discard:
+        job.stage = "the stored file is kept: it can be tried again"
     job.finished_at, job.lease_until = utcnow(), None
+    audit.record(session, job.created_by, "upload.failed", "upload", job.id, {"reason": job.error})
     session.commit()
-    _discard_if_unheld(session, storage, job.sha256, True)
+    if discard and storage is not None:
+        _discard_if_unheld(session, storage, job.sha256, True, job.id)
+
+
+def retry_upload(session: Session, storage: Storage, job_id: int, actor: User | None) -> UploadJob:
+    """Queue again a failed job whose original was kept (the caller queues it); raise
+    Conflict otherwise."""
+    lock_for_write(session)
+    job = get_upload(session, job_id)
+    if job.status is not UploadStatus.FAILED or not storage.exists(job.sha256):
+        session.rollback()
+        raise Conflict("only a failed upload whose file was kept can be tried again")
+    job.status, job.attempts, job.stage = UploadStatus.QUEUED, 0, "waiting for a worker"
+    job.finished_at = None
+    audit.record(session, actor, "upload.retry", "upload", job.id, {"error": job.error})
+    session.commit()
     return job
 
 
-def _claim(session: Session, job_id: int, lease: timedelta) -> UploadJob | None:
-    """Take a queued job, or one whose worker's lease ran out; None when it is finished or
-    another worker holds it."""
+def _claim(
+    session: Session, job_id: int, lease: timedelta, settings: UploadSettings
+) -> tuple[UploadJob, int] | None:
+    """Take a queued job, or one whose worker's lease ran out; return it and this attempt's
+    number, or None when it is finished or another worker holds it. A job whose workers died
+    ``settings.attempts`` times is failed instead: its video is taking workers down."""
     lock_for_write(session)
     now = utcnow()
-    claimed = session.execute(
-        sa.update(UploadJob)
-        .where(
-            UploadJob.id == job_id,
-            sa.or_(
-                UploadJob.status == UploadStatus.QUEUED,
-                sa.and_(
-                    UploadJob.status == UploadStatus.RUNNING,
-                    sa.or_(UploadJob.lease_until.is_(None), UploadJob.lease_until < now),
-                ),
-            ),
-        )
-        .values(
-            status=UploadStatus.RUNNING,
-            lease_until=now + lease,
-            attempts=UploadJob.attempts + 1,
-            started_at=sa.func.coalesce(UploadJob.started_at, now),
-            progress=0.0,
-            stage="reading the video",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    job = session.get(UploadJob, job_id, with_for_update=True, populate_existing=True)
+    if job is None or job.status in (UploadStatus.DONE, UploadStatus.FAILED):
+        session.rollback()
         return None
-    session.expire_all()
-    return get_upload(session, job_id)
+    if job.status is UploadStatus.RUNNING:
+        if job.lease_until is not None and job.lease_until > now:
+            session.rollback()
+            return None
+        if job.attempts >= settings.attempts:
+            reason = f"the worker stopped {job.attempts} times while reading this video"
+            mine = job.attempts
+            session.rollback()
+            _end_failed(session, None, job_id, mine, reason, discard=False)
+            return None
+    job.status, job.lease_until = UploadStatus.RUNNING, now + lease
+    job.attempts += 1
+    job.started_at = job.started_at or now
+    job.progress, job.stage = 0.0, "reading the video"
+    mine = job.attempts
+    session.commit()
+    return job, mine
 
 
-class _Reporter:
-    """Writes a job's progress (and renews its lease) in transactions of its own, at most
-    once a second, beside the ingest's session."""
+class _Keeper:
+    """Keeps a running job's lease (a heartbeat thread, whatever step the ingest is in) and
+    writes its progress, each in a short transaction of its own, only while this worker holds
+    the job."""
 
-    def __init__(self, session: Session, job_id: int, lease: timedelta) -> None:
+    def __init__(self, session: Session, job_id: int, mine: int, lease: timedelta) -> None:
         self.bind = session.get_bind()
-        self.job_id, self.lease = job_id, lease
+        self.job_id, self.mine, self.lease = job_id, mine, lease
         self.last = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"upload-{job_id}", daemon=True)
 
-    def __call__(self, share: float) -> None:
-        now = utcnow()
-        if now.timestamp() - self.last < PROGRESS_EVERY_S and share < 1.0:
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(max(1.0, self.lease.total_seconds() / 4)):
+            self._write()
+
+    def progress(self, share: float) -> None:
+        """Note the share of the video read (at most once a second)."""
+        now = utcnow().timestamp()
+        if now - self.last < PROGRESS_EVERY_S and share < 1.0:
             return
-        self.last = now.timestamp()
-        stage = "hashing frames" if share < 1.0 else "matching and saving"
-        with Session(self.bind) as own:
-            lock_for_write(own)
-            own.execute(
-                sa.update(UploadJob)
-                .where(UploadJob.id == self.job_id, UploadJob.status == UploadStatus.RUNNING)
-                .values(progress=round(share, 3), stage=stage, lease_until=now + self.lease)
-            )
-            own.commit()
+        self.last = now
+        self._write(round(share, 3), "hashing frames" if share < 1.0 else "matching and saving")
+
+    def _write(self, share: float | None = None, stage: str | None = None) -> None:
+        values: dict[str, Any] = {"lease_until": utcnow() + self.lease}
+        if share is not None:
+            values.update(progress=share, stage=stage)
+        try:
+            with Session(self.bind) as own:
+                lock_for_write(own)
+                own.execute(
+                    sa.update(UploadJob)
+                    .where(
+                        UploadJob.id == self.job_id,
+                        UploadJob.status == UploadStatus.RUNNING,
+                        UploadJob.attempts == self.mine,
+                    )
+                    .values(**values)
+                )
+                own.commit()
+        except SQLAlchemyError:
+            # The ingest holds the write lock a while (SQLite): the next beat renews it.
+            log.warning("upload %s: its lease or progress could not be written", self.job_id)
 
 
 def _match_summary(match: dict[str, Any]) -> dict[str, Any]:
@@ -269,27 +393,38 @@ def _match_summary(match: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in match.items() if k != "provenance"}
 
 
-def _discard_if_unheld(session: Session, storage: Storage, sha256: str, created: bool) -> None:
-    """Remove an original no media, no capture and no waiting or running job refers to."""
+def _discard_if_unheld(
+    session: Session, storage: Storage, sha256: str, created: bool, job_id: int | None
+) -> None:
+    """Remove an original no media, no capture and no other job refers to, under the lock
+    every writer of such references takes, so none can take it up meanwhile."""
     if not created:
         return
+    lock_for_write(session)
+    hold_lock(session, INGEST_LOCK)
+    others = sa.select(UploadJob.id).where(
+        UploadJob.sha256 == sha256, UploadJob.status.in_(HOLDING)
+    )
+    if job_id is not None:
+        others = others.where(UploadJob.id != job_id)
     held = (
         session.scalar(sa.select(Media.id).where(Media.sha256 == sha256)) is not None
         or session.scalar(sa.select(CaptureFile.id).where(CaptureFile.sha256 == sha256)) is not None
-        or bool(pending_originals(session, [sha256]))
+        or session.scalar(others.limit(1)) is not None
     )
-    session.rollback()  # end the read before the file goes
     if not held:
         storage.discard(sha256)
+        if job_id is not None:
+            audit.record(session, None, "upload.discard", "upload", job_id, {"sha256": sha256})
+    session.commit()  # the lock is held until the file is gone
 
 
 def pending_originals(session: Session, shas: list[str]) -> set[str]:
-    """Which of ``shas`` waiting or running upload jobs hold (``gc`` must leave them)."""
+    """Which of ``shas`` upload jobs not done hold (``gc`` and ``verify`` leave them)."""
     return set(
         session.scalars(
             sa.select(UploadJob.sha256).where(
-                UploadJob.sha256.in_(shas),
-                UploadJob.status.in_([UploadStatus.QUEUED, UploadStatus.RUNNING]),
+                UploadJob.sha256.in_(shas), UploadJob.status.in_(HOLDING)
             )
         )
     )

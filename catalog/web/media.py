@@ -113,7 +113,23 @@ def upload_job_page(job_id: int):
                 "web.media_page", media_id=job.media_id, upload="new" if job.created else "known"
             )
         )
-    return render_template("upload_job.html", job=job)
+    kept = job.status is UploadStatus.FAILED and get_storage().exists(job.sha256)
+    return render_template("upload_job.html", job=job, form=ConfirmForm(), retry=kept)
+
+
+@bp.route("/uploads/<id:job_id>/retry", methods=["POST"])
+@role_required(Role.ANALYST)
+def retry_upload_job(job_id: int):
+    """Try a failed upload again whose stored file was kept."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            job = uploads.retry_upload(get_session(), get_storage(), job_id, current_user)
+        except ServiceError as exc:
+            flash(str(exc), "danger")
+        else:
+            enqueue_upload(job.id)
+    return redirect(url_for("web.upload_job_page", job_id=job_id))
 
 
 @bp.route("/media/<id:media_id>")
