@@ -1,5 +1,6 @@
 """Captures per minute: post pages of a local stand-in for social-media sites captured by a
-job worker with 2 threads (Chromium, web archive, media ingested), from a fresh catalogue.
+job worker with 2 threads (Chromium, web archive, yt-dlp's and gallery-dl's extractors,
+media ingested), from a fresh catalogue.
 
     python -m benchmarks.capture [--captures 24]
 """
@@ -27,13 +28,14 @@ from tests.postsite import PostSite
 
 from .speed import ROOT, table
 
-PAGES = ("/post/image", "/post/video", "/post/gallery", "/post/sneaky")
+PAGES = ("/post/image", "/post/video", "/post/gallery", "/post/sneaky", "/@newsdesk/109300")
 
 
 def run(count: int, workers: int) -> list[tuple[str, str]]:
     """Capture ``count`` pages with a worker of ``workers`` threads; return the table's rows."""
     work = Path(tempfile.mkdtemp(prefix="bench-capture-"))
     worker = None
+    site = PostSite().__enter__()
     try:
         config = {
             "DATABASE_URL": f"sqlite:///{work / 'catalog.db'}",
@@ -42,6 +44,8 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
             "QUEUE_URL": f"sqlite:///{work / 'queue.db'}",
             "SECRET_KEY": "bench",
             "CAPTURE_ALLOWED_HOSTS": ["127.0.0.1"],
+            # The stand-in's Mastodon API, read by gallery-dl's extractor.
+            "CAPTURE_INSTANCES": [f"mastodon={site.url('')}"],
         }
         engine = make_engine(str(config["DATABASE_URL"]))
         schema.upgrade(engine)
@@ -55,7 +59,7 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
             },
             "CATALOG_INSTANCE_PATH": str(work / "instance"),
         }
-        with PostSite() as site, app.app_context():
+        with app.app_context():
             session = get_session()
             for n in range(count):
                 made = captures.create_capture(
@@ -99,6 +103,7 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
         if worker is not None:
             worker.terminate()
             worker.wait(30)
+        site.__exit__(None, None, None)
         shutil.rmtree(work, ignore_errors=True)
 
 

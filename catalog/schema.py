@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from .config import PROJECT_ROOT
 
@@ -25,9 +25,33 @@ def alembic_config(engine: Engine) -> Iterator[Config]:
     """Yield an Alembic config whose env.py will use a connection of ``engine``."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with engine.connect() as connection, foreign_keys_deferred(connection), connection.begin():
         config.attributes["connection"] = connection
         yield config
+
+
+@contextmanager
+def foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """On SQLite, turn foreign keys off while migrations run, and check them after.
+
+    SQLite alters a table by copying it and dropping the old one; with foreign keys on, that
+    drop deletes every row that refers to the table (ON DELETE CASCADE): a migration that
+    altered ``media`` would empty ``media_hashes``. The pragma only counts outside a
+    transaction, so it is set on the driver's connection before the migration's begins.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows that refer to nothing: {broken[:5]}")
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -45,10 +45,11 @@ def run_online() -> None:
 
     from catalog import create_app
     from catalog.db import make_engine
+    from catalog.schema import foreign_keys_deferred
 
     app = create_app()
     engine = make_engine(app.config["DATABASE_URL"])
-    with engine.connect() as connection:
+    with engine.connect() as connection, foreign_keys_deferred(connection):
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()

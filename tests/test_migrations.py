@@ -54,3 +54,36 @@ def test_single_head() -> None:
     config = Config()
     config.set_main_option("script_location", str(schema.MIGRATIONS_DIR))
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+
+
+def test_rebuilding_the_media_table_keeps_what_refers_to_it(fresh_database_url: str) -> None:
+    """SQLite alters ``media`` by copying it; with foreign keys on, dropping the old copy would
+    cascade into every table that refers to it."""
+    engine = make_engine(fresh_database_url)
+    try:
+        schema.upgrade(engine, "7d2e4b9a1c36")  # before media.kind gained "audio"
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO media (id, sha256, kind, mime_type, size_bytes, extracted,"
+                    " created_at, updated_at, verification) VALUES (1, :sha, 'image',"
+                    " 'image/png', 5, '{}', '2026-01-01', '2026-01-01', 'unverified')"
+                ),
+                {"sha": "a" * 64},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO media_hashes (media_id, algorithm, variant, bits, bit_length)"
+                    " VALUES (1, 'pdq', 'full', :bits, 256)"
+                ),
+                {"bits": b"\x00" * 32},
+            )
+        schema.upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM media_hashes")) == 1
+            kinds = connection.scalar(sa.text("SELECT kind FROM media"))
+            assert kinds == "image"
+            if engine.dialect.name == "sqlite":  # and foreign keys are on again afterwards
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()

@@ -16,7 +16,7 @@ from .base import (
     utcnow,
 )
 from .captures import Capture, CaptureFile, CaptureMedia, CaptureStatus
-from .media import Media, MediaFeatures, MediaHash, MediaLink, Tag, media_tags
+from .media import Media, MediaAudio, MediaFeatures, MediaHash, MediaLink, Tag, media_tags
 from .provenance import Acknowledgement, Incident, Party, Sighting, Source
 from .timestamps import TimestampToken
 from .uploads import UploadJob, UploadStatus
@@ -36,6 +36,7 @@ __all__ = [
     "LinkKind",
     "LinkReview",
     "Media",
+    "MediaAudio",
     "MediaFeatures",
     "MediaHash",
     "MediaKind",

@@ -79,6 +79,7 @@ def vocabulary(enum_class: type[enum.Enum], name: str) -> sa.Enum:
 class MediaKind(enum.StrEnum):
     IMAGE = "image"
     VIDEO = "video"
+    AUDIO = "audio"  # a recording without pictures: a voice note, an intercepted call
 
 
 class Verification(enum.StrEnum):

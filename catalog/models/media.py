@@ -100,6 +100,9 @@ class Media(Base):
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )
     tags: Mapped[list[Tag]] = relationship(secondary=media_tags, back_populates="media")
+    audio: Mapped[MediaAudio | None] = relationship(
+        back_populates="media", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def __repr__(self) -> str:
         return f"<Media {self.id} {self.kind.value} {self.sha256[:12]}>"
@@ -156,6 +159,31 @@ class MediaFeatures(Base):
     positions: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
     media: Mapped[Media] = relationship(back_populates="features")
+
+
+class MediaAudio(Base):
+    """The sound of a recording or of a video's track as Chromaprint fingerprints it: one
+    32-bit value every 0.124 s, and which values carry evidence (not silence, not a hum)."""
+
+    __tablename__ = "media_audio"
+    __table_args__ = (
+        sa.CheckConstraint("duration_s >= 0", name="duration_not_negative"),
+        sa.CheckConstraint("informative_share BETWEEN 0 AND 1", name="informative_share_range"),
+    )
+
+    # Ids follow commit order, as for hashes: each index refresh reads the rows past its own.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("media.id", ondelete="CASCADE"), unique=True
+    )
+    algorithm: Mapped[str] = mapped_column(sa.String(32), default="chromaprint")
+    # Little-endian uint32 values, and the informative mask packed eight values a byte.
+    fingerprint: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    informative: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    duration_s: Mapped[float]
+    informative_share: Mapped[float]
+
+    media: Mapped[Media] = relationship(back_populates="audio")
 
 
 class Tag(Base):
