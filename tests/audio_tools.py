@@ -141,3 +141,41 @@ def encode(samples: np.ndarray, codec: str = "aac", bit_rate: int = 64_000) -> b
         for packet in stream.encode(None):
             container.mux(packet)
     return buffer.getvalue()
+
+
+def film(
+    pictures: list[np.ndarray], samples: np.ndarray, fps: int = 10, audio_codec: str = "aac"
+) -> bytes:
+    """An MP4 of ``pictures`` (RGB arrays, shown in turn for the length of the sound) with
+    ``samples`` as its soundtrack."""
+    seconds = len(samples) / RATE
+    height, width = pictures[0].shape[:2]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "ultrafast", "crf": "28"}
+        sound = container.add_stream(audio_codec, rate=44_100, layout="mono")
+        frames = int(seconds * fps)
+        for n in range(frames):
+            picture = pictures[min(len(pictures) - 1, n * len(pictures) // max(1, frames))]
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        resampler = av.AudioResampler(
+            format=sound.codec_context.format.name, layout="mono", rate=44_100
+        )
+        chunk = av.AudioFrame.from_ndarray(
+            (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1),
+            format="s16",
+            layout="mono",
+        )
+        chunk.rate = RATE
+        for out in [*resampler.resample(chunk), *resampler.resample(None)]:
+            for packet in sound.encode(out):
+                container.mux(packet)
+        for packet in sound.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()

@@ -303,7 +303,11 @@ def test_upload_read_list_and_download(client: FlaskClient, keys) -> None:
 def test_video_upload_has_poster_and_contact_sheet(client: FlaskClient, keys) -> None:
     created = upload(client, keys["analyst"], clip("doorknob-hd-no-bar.mp4"), "door.mp4")
     assert created.status_code == 201 and created.json["media"]["kind"] == "video"
-    assert sorted(created.json["media"]["derived"]) == ["contact-sheet.jpg", "poster.jpg"]
+    assert sorted(created.json["media"]["derived"]) == [
+        "contact-sheet.jpg",
+        "poster.jpg",
+        "waveform.png",  # the clip has a soundtrack
+    ]
     poster = client.get(
         f"/api/v1/media/{created.json['media']['id']}/files/poster.jpg", headers=keys["viewer"]
     )

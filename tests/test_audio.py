@@ -5,6 +5,7 @@ unrelated sound, silence and near-silence never match. Every recording is genera
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
@@ -182,3 +183,50 @@ def test_the_large_logo_clip_matches_its_source_by_sound() -> None:
     [match] = built.search(query_variants(decode(clip(names[1]))))
     assert match.recording_id == 19 and match.query_coverage >= 0.75
     assert match.offset_s == pytest.approx(-3.6, abs=0.5)
+
+
+def test_an_hour_of_sound_is_fingerprinted_in_little_memory(tmp_path) -> None:  # noqa: ANN001
+    """Sound is fingerprinted as it is decoded: an hour (159 MB as samples) costs a few MB."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from .audio_tools import FORMATS
+
+    path = tmp_path / "hour.ogg"
+    container_format, rate = FORMATS["libopus"]
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream("libopus", rate=rate, layout="mono")
+        stream.bit_rate = 24_000
+        resampler = av.AudioResampler(
+            format=stream.codec_context.format.name, layout="mono", rate=rate
+        )
+        for minute in range(60):
+            chunk = music(60, seed=minute)
+            frame = av.AudioFrame.from_ndarray(
+                (chunk * 32767).astype(np.int16).reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.rate = RATE
+            for out in resampler.resample(frame):
+                for packet in stream.encode(out):
+                    container.mux(packet)
+        for out in resampler.resample(None):
+            for packet in stream.encode(out):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    script = textwrap.dedent(
+        f"""
+        import resource
+        from catalog.hashing.audio import fingerprint_audio_file
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        found = fingerprint_audio_file(open({str(path)!r}, "rb"), max_duration_s=4000)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(round(found.duration), len(found.variants), (after - before) // 1024)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    seconds, variants, grew_mb = (int(v) for v in out.stdout.split())
+    assert seconds == pytest.approx(3600, abs=2)
+    assert variants == 2  # an hour is read at its own speed only
+    assert grew_mb < 60, out.stdout

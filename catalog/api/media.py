@@ -195,17 +195,17 @@ def original(media_id: int):
     )
 
 
-@blp.route("/<id:media_id>/files/<any('poster.jpg', 'contact-sheet.jpg'):name>")
+@blp.route("/<id:media_id>/files/<any('poster.jpg', 'contact-sheet.jpg', 'waveform.png'):name>")
 @require(Role.VIEWER)
 @blp.doc(**SECURED)
-@blp.response(200, description="a derived picture (JPEG)")
+@blp.response(200, description="a derived picture (JPEG; the waveform PNG)")
 def derived(media_id: int, name: str):
-    """Return a poster frame or contact sheet made at ingest."""
+    """Return a poster frame, contact sheet or waveform made at ingest."""
     media = catalogue.find_media(get_session(), media_id)
     path = get_storage().derived_path(media.sha256, name)
     if not path.is_file():
         abort(404, message=f"this media has no {name}")
-    return send_file(path, mimetype="image/jpeg")
+    return send_file(path, mimetype="image/png" if name.endswith(".png") else "image/jpeg")
 
 
 @blp.route("/<id:media_id>/sightings", methods=["POST"])

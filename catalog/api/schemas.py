@@ -251,7 +251,12 @@ class MatchOut(Schema):
     media_id = fields.Integer()
     sha256 = fields.String()
     kind = fields.String()
-    match = fields.String()
+    match = fields.String(
+        metadata={
+            "description": "the evidence: sha256, pdq, phash, orb; for videos and recordings"
+            " frames, audio or frames+audio"
+        }
+    )
     distance = fields.Float()
     score = fields.Float()
     media_kind = fields.String()
@@ -267,6 +272,14 @@ class MatchOut(Schema):
     match_area = fields.Float()
     rotation = fields.Float()
     scale = fields.Float()
+    # Sound: the share of the query's informative sound found in the match, the match's
+    # share, the shared stretches (seconds in both), and how the two line up.
+    audio_coverage = fields.Float()
+    audio_match_coverage = fields.Float()
+    audio_segments = fields.List(fields.Dict())
+    audio_offset = fields.Float()
+    audio_speed = fields.Float(metadata={"description": "the query played this much faster"})
+    audio_bit_error_rate = fields.Float()
     provenance = fields.Dict()
 
 

@@ -32,6 +32,7 @@ from ..services import ServiceError, accounts
 from ..services.ingest import (
     IngestDetails,
     SightingInput,
+    ingest_audio_fingerprinted,
     ingest_fingerprinted,
     ingest_video_fingerprinted,
 )
@@ -245,7 +246,19 @@ def _ingest_open(
             else None,
             tags=tags,
         )
-        if result.video is not None:
+        if result.audio is not None:
+            outcome = ingest_audio_fingerprinted(
+                session,
+                storage,
+                holder,
+                data,
+                result.audio,
+                details,
+                actor=actor,
+                thresholds=thresholds,
+                provenance=False,  # an import shows no matches
+            )
+        elif result.video is not None:
             outcome = ingest_video_fingerprinted(
                 session,
                 storage,
@@ -258,7 +271,8 @@ def _ingest_open(
                 provenance=False,  # an import shows no matches
             )
         else:
-            # fingerprint_file returns an error, a video, or a still's two fingerprints.
+            # fingerprint_file returns an error, a recording, a video, or a still's two
+            # fingerprints.
             assert result.stored is not None and result.query is not None
             outcome = ingest_fingerprinted(
                 session,

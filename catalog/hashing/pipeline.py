@@ -9,10 +9,17 @@ import numpy as np
 
 from . import features as orb
 from . import perceptual
+from .audio import AudioFileFingerprint, AudioRejected, fingerprint_audio_file, looks_like_audio
 from .decode import DecodedImage, ImageRejected, open_image
 from .embedded import read_c2pa
 from .perceptual import HashValue
-from .video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video
+from .video import (
+    VideoFingerprint,
+    VideoRejected,
+    fingerprint_video,
+    looks_like_video,
+    recording_instead,
+)
 from .views import Source, sha256_of, size_of, views_of
 
 
@@ -67,6 +74,7 @@ class FileFingerprint:
     stored: ImageFingerprint | None = None
     query: QueryFingerprint | None = None
     video: VideoFingerprint | None = None
+    audio: AudioFileFingerprint | None = None
     error_code: str | None = None
     error: str | None = None
 
@@ -89,10 +97,19 @@ def fingerprint_file(
             )
         try:
             if looks_like_video(handle):
-                found = fingerprint_video(handle, max_duration_s=max_video_s, max_pixels=max_pixels)
-                return FileFingerprint(path, video=found)
+                try:
+                    found = fingerprint_video(
+                        handle, max_duration_s=max_video_s, max_pixels=max_pixels
+                    )
+                    return FileFingerprint(path, video=found)
+                except VideoRejected as exc:  # sound only, in an MP4: a recording
+                    heard = recording_instead(handle, exc, max_duration_s=max_video_s)
+                    return FileFingerprint(path, audio=heard)
+            if looks_like_audio(handle):
+                heard = fingerprint_audio_file(handle, max_duration_s=max_video_s)
+                return FileFingerprint(path, audio=heard)
             stored, query = fingerprint_for_ingest(handle, max_pixels)
-        except (ImageRejected, VideoRejected) as exc:
+        except (ImageRejected, VideoRejected, AudioRejected) as exc:
             return FileFingerprint(path, error_code=exc.code, error=str(exc))
         except OSError as exc:
             return FileFingerprint(

@@ -20,6 +20,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import features as orb
 from . import perceptual
+from .audio import (
+    AudioFileFingerprint,
+    AudioPrint,
+    AudioRejected,
+    QueryVariant,
+    fingerprint_audio_file,
+    listen,
+)
 from .decode import WORKING_SIZE
 from .embedded import read_c2pa
 from .perceptual import HashValue
@@ -81,6 +89,10 @@ class VideoFingerprint:
     last_time: float = 0.0
     # The pixel limit the video was read under; every decoded frame is held to it.
     pixel_limit: int = 0
+    # Its sound, when it has a track that can be read, and a picture of it.
+    audio: AudioPrint | None = None
+    waveform: bytes = field(default=b"", repr=False)
+    audio_variants: list[QueryVariant] = field(default_factory=list, repr=False)
 
 
 def looks_like_video(data: Source) -> bool:
@@ -194,6 +206,7 @@ def fingerprint_video(
     credentials = read_c2pa(data, mime)  # once the decoder is done with the file
     if credentials:
         fingerprint.metadata["c2pa"] = credentials
+    _hear(data, fingerprint, max_duration_s)
     # A file cut short still opens and plays its first part; its header says how long it
     # should be. Its last decoded frame is at most a few frames from the end (non-reference
     # frames are skipped), or a whole group of pictures when only keyframes are read.
@@ -204,6 +217,38 @@ def fingerprint_video(
             f" of the {duration:.1f} s its header declares",
         )
     return fingerprint
+
+
+def recording_instead(
+    data: Source, refused: VideoRejected, *, max_duration_s: float
+) -> AudioFileFingerprint:
+    """Read a file the video reader refused for want of a picture as a recording (an M4A in
+    an MP4 container); raise the video's refusal again when it is no recording either."""
+    if refused.code != "no_video_stream":
+        raise refused
+    try:
+        return fingerprint_audio_file(data, max_duration_s=max_duration_s)
+    except AudioRejected as exc:
+        if exc.code in ("no_audio_stream", "not_audio", "unsupported_format"):
+            raise VideoRejected(
+                "no_video_stream", "the file has no video stream, and no sound either"
+            ) from None
+        raise
+
+
+def _hear(data: Source, fingerprint: VideoFingerprint, max_duration_s: float) -> None:
+    """Fingerprint the video's soundtrack, if it has one that can be read: a damaged or
+    missing track costs the video its sound match, not its place in the catalogue."""
+    try:
+        heard = listen(data, max_duration_s=max_duration_s)
+    except AudioRejected as exc:
+        fingerprint.metadata["audio"] = f"unreadable: {exc}"
+        return
+    if heard is None or not heard.print.duration:
+        return
+    fingerprint.audio, fingerprint.waveform = heard.print, heard.waveform
+    fingerprint.audio_variants = heard.variants  # every ingest is also a search
+    fingerprint.metadata["audio"] = "sound" if heard.print.has_evidence else "silent"
 
 
 def _end_slack(stream: av.video.stream.VideoStream, duration: float) -> float:

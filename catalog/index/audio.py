@@ -90,6 +90,7 @@ class AudioIndex:
         self._positions = np.zeros(0, dtype=np.int32)
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_count = 0
+        self.watermark = 0  # the highest stored row read (the service's bookkeeping)
 
     def __len__(self) -> int:
         return len(self._prints)

@@ -18,6 +18,13 @@ from sqlalchemy.orm import Session
 
 from ..db import hold_lock, lock_for_write
 from ..hashing import Features, HashValue, ImageRejected, sha256_of
+from ..hashing.audio import (
+    AudioFileFingerprint,
+    AudioPrint,
+    AudioRejected,
+    fingerprint_audio_file,
+    looks_like_audio,
+)
 from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest
 from ..hashing.video import (
     Progress,
@@ -26,6 +33,7 @@ from ..hashing.video import (
     fingerprint_video,
     looks_like_video,
     poster_and_sheet,
+    recording_instead,
 )
 from ..hashing.views import Source, size_of, stream_of
 from ..index import Thresholds
@@ -35,6 +43,7 @@ from ..models import (
     Incident,
     LinkKind,
     Media,
+    MediaAudio,
     MediaFeatures,
     MediaHash,
     MediaKind,
@@ -55,7 +64,7 @@ from .records import (
     source_named,
     tag_named,
 )
-from .search import Rejected, SearchMatch, search_frames, search_query
+from .search import Rejected, SearchMatch, search_frames, search_query, search_sound
 
 
 @dataclass
@@ -142,10 +151,29 @@ def ingest_bytes(
         return _add_to_existing(session, existing, details, actor, on_commit)
     check_details(details)
     try:
+        heard: AudioFileFingerprint | None = None
         if looks_like_video(data):
-            found = fingerprint_video(
-                data, max_duration_s=max_video_s, max_pixels=max_pixels, progress=progress
+            try:
+                found = fingerprint_video(
+                    data, max_duration_s=max_video_s, max_pixels=max_pixels, progress=progress
+                )
+            except VideoRejected as exc:  # sound only, in an MP4: a recording (a voice note)
+                heard = recording_instead(data, exc, max_duration_s=max_video_s)
+        elif looks_like_audio(data):
+            heard = fingerprint_audio_file(data, max_duration_s=max_video_s)
+        if heard is not None:
+            return ingest_audio_fingerprinted(
+                session,
+                storage,
+                holder,
+                data,
+                heard,
+                details,
+                actor=actor,
+                thresholds=thresholds,
+                on_commit=on_commit,
             )
+        if looks_like_video(data):
             return ingest_video_fingerprinted(
                 session,
                 storage,
@@ -158,7 +186,7 @@ def ingest_bytes(
                 on_commit=on_commit,
             )
         stored, query = fingerprint_for_ingest(data, max_pixels)
-    except (ImageRejected, VideoRejected) as exc:
+    except (ImageRejected, VideoRejected, AudioRejected) as exc:
         raise Rejected(exc.code, str(exc)) from None
     return ingest_fingerprinted(
         session,
@@ -232,10 +260,66 @@ def ingest_video_fingerprinted(
         media = _new_video(session, found, details, actor)
         storage.put_derived(media.sha256, "poster.jpg", poster)
         storage.put_derived(media.sha256, "contact-sheet.jpg", sheet)
+        if found.waveform:
+            storage.put_derived(media.sha256, "waveform.png", found.waveform)
         return media
 
     return _commit_new(
         session, storage, holder, data, found.sha256, build, matches, details, actor, on_commit
+    )
+
+
+def ingest_audio_fingerprinted(
+    session: Session,
+    storage: Storage,
+    holder: IndexHolder,
+    data: Source,
+    heard: AudioFileFingerprint,
+    details: IngestDetails,
+    *,
+    actor: User | None,
+    thresholds: Thresholds,
+    provenance: bool = True,
+    on_commit: OnCommit | None = None,
+) -> IngestResult:
+    """Add a recording whose sound was fingerprinted elsewhere; draw its waveform."""
+    check_details(details)
+    matches = search_sound(session, holder, heard, thresholds, provenance=provenance)
+
+    def build() -> Media:
+        media = _media_row(
+            session,
+            details,
+            actor,
+            sha256=heard.sha256,
+            kind=MediaKind.AUDIO,
+            mime_type=heard.mime_type,
+            size_bytes=heard.size,
+            duration_s=round(heard.duration, 3),
+            extracted={"audio": heard.metadata},
+        )
+        _add_audio(session, media, heard.print)
+        storage.put_derived(media.sha256, "waveform.png", heard.waveform)
+        return media
+
+    return _commit_new(
+        session, storage, holder, data, heard.sha256, build, matches, details, actor, on_commit
+    )
+
+
+def _add_audio(session: Session, media: Media, fingerprint: AudioPrint | None) -> None:
+    """Keep a recording's or a video track's sound fingerprint (none for a file without one)."""
+    if fingerprint is None:
+        return
+    share = float(fingerprint.informative.mean()) if len(fingerprint.values) else 0.0
+    session.add(
+        MediaAudio(
+            media=media,
+            fingerprint=fingerprint.to_bytes(),
+            informative=fingerprint.mask_bytes(),
+            duration_s=round(fingerprint.duration, 3),
+            informative_share=round(share, 4),
+        )
     )
 
 
@@ -432,6 +516,7 @@ def _new_video(
         _add_hashes(session, media, frame.hashes, frame.index, frame.time)
         if frame.features is not None and len(frame.features):
             _add_features(session, media, frame.features, frame.index, frame.time)
+    _add_audio(session, media, found.audio)
     return media
 
 

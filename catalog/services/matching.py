@@ -28,12 +28,15 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from ..db import database, make_engine
+from ..hashing.audio import AudioPrint
 from ..hashing.features import DESCRIPTOR_BYTES, Features
 from ..index import CatalogIndex, LoadFeatures, Thresholds, read_snapshot_meta, set_threads
-from ..models import MediaFeatures, MediaHash
+from ..index.audio import AudioIndex
+from ..models import MediaAudio, MediaFeatures, MediaHash
 from . import snapshots
 
 BATCH = 50_000
+AUDIO_BATCH = 2_000  # a row holds a whole recording's values
 
 
 class IndexHolder:
@@ -49,6 +52,8 @@ class IndexHolder:
     ) -> None:
         self.kind = kind
         self.index = CatalogIndex(kind)
+        # Sound is indexed apart from pictures, in memory, from the rows (no snapshot yet).
+        self.audio = AudioIndex()
         self.refresh_seconds = refresh_seconds
         self.folder = folder
         self.snapshot_pictures = snapshot_pictures
@@ -80,6 +85,7 @@ class IndexHolder:
                 added += load_hashes(session, newer) + load_features(session, newer)
                 self.index = newer
             added += load_hashes(session, self.index) + load_features(session, self.index)
+            added += load_audio(session, self.audio)
             self.last_refresh = time.monotonic()
             if not self.loaded.is_set():
                 self.load_seconds = self.last_refresh - started
@@ -161,6 +167,33 @@ def load_hashes(session: Session, index: CatalogIndex) -> int:
             )
         # Rows of algorithms the index does not know still move the watermark.
         index.hash_watermark = max(index.hash_watermark, rows[-1].id)
+        total += len(rows)
+
+
+def load_audio(session: Session, index: AudioIndex) -> int:
+    """Add sound fingerprint rows above the index's watermark; return how many."""
+    total = 0
+    while True:
+        rows = session.execute(
+            sa.select(
+                MediaAudio.id,
+                MediaAudio.media_id,
+                MediaAudio.fingerprint,
+                MediaAudio.informative,
+                MediaAudio.duration_s,
+            )
+            .where(MediaAudio.id > index.watermark)
+            .order_by(MediaAudio.id)
+            .limit(AUDIO_BATCH)
+        ).all()
+        if not rows:
+            return total
+        for row in rows:
+            index.add(
+                row.media_id,
+                AudioPrint.from_bytes(row.fingerprint, row.informative, row.duration_s),
+            )
+        index.watermark = rows[-1].id
         total += len(rows)
 
 

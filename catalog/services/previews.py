@@ -26,10 +26,12 @@ def picture(storage: Storage, media: Media, name: str, max_pixels: int) -> Path:
     path = storage.derived_path(media.sha256, name)
     if path.is_file():
         return path
-    if media.kind is MediaKind.VIDEO:
-        poster = storage.derived_path(media.sha256, "poster.jpg")
+    if media.kind is not MediaKind.IMAGE:
+        # A video's poster frame; a recording's waveform.
+        drawn = "poster.jpg" if media.kind is MediaKind.VIDEO else "waveform.png"
+        poster = storage.derived_path(media.sha256, drawn)
         if not poster.is_file():
-            raise NotFound("this video has no poster frame")
+            raise NotFound(f"this {media.kind.value} has no picture of it")
         opened: BinaryIO = poster.open("rb")
     else:
         opened = _original(storage, media)

@@ -10,17 +10,36 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..hashing import ImageRejected, fingerprint_query, parse_hex, sha256_of
+from ..hashing.audio import (
+    AudioFileFingerprint,
+    AudioRejected,
+    QueryVariant,
+    fingerprint_audio_file,
+    looks_like_audio,
+)
 from ..hashing.perceptual import BIT_LENGTHS, PDQ
 from ..hashing.pipeline import QueryFingerprint
-from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_video, looks_like_video
+from ..hashing.video import (
+    VideoFingerprint,
+    VideoRejected,
+    fingerprint_video,
+    looks_like_video,
+    recording_instead,
+)
 from ..hashing.views import Source, size_of
 from ..index import Match, Thresholds
+from ..index.audio import AudioMatch
 from ..models import Media
 from . import Invalid
 from .matching import IndexHolder
 from .provenance import ProvenanceSummary, summarise
 
 EXACT = "exact"
+NEAR_DUPLICATE = "near_duplicate"
+# What a video match rests on: its pictures, its sound, or both.
+FRAMES, AUDIO, BOTH = "frames", "audio", "frames+audio"
+# Unrelated sound differs in about this share of bits: the scale of an audio match's score.
+UNRELATED_BER = 0.35
 
 
 class Rejected(Invalid):
@@ -87,16 +106,27 @@ def search_file(
         raise Rejected("empty", "the file is empty")
     sha256 = sha256_of(data)
     exact = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
-    if looks_like_video(data):
+    if looks_like_video(data) or looks_like_audio(data):
         try:
-            found = fingerprint_video(data, max_duration_s=max_video_s, max_pixels=max_pixels)
-        except VideoRejected as exc:
+            if looks_like_video(data):
+                try:
+                    found = fingerprint_video(
+                        data, max_duration_s=max_video_s, max_pixels=max_pixels
+                    )
+                    return search_frames(
+                        session, holder, found, thresholds, limit=limit, exact=exact
+                    )
+                except VideoRejected as exc:  # sound only, in an MP4: a recording
+                    heard = recording_instead(data, exc, max_duration_s=max_video_s)
+            else:
+                heard = fingerprint_audio_file(data, max_duration_s=max_video_s)
+            return search_sound(session, holder, heard, thresholds, limit=limit, exact=exact)
+        except (VideoRejected, AudioRejected) as exc:
             if exact is None:
                 raise Rejected(exc.code, str(exc)) from None
             return _with_provenance(
                 session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)], thresholds
             )
-        return search_frames(session, holder, found, thresholds, limit=limit, exact=exact)
     try:
         query = fingerprint_query(data, max_pixels)
     except ImageRejected as exc:
@@ -157,10 +187,11 @@ def search_frames(
     exact: Media | None = None,
     provenance: bool = True,
 ) -> list[SearchMatch]:
-    """Match a video's sampled frames; videos with coverage and segments, stills with a time
-    (with their provenance unless asked not to)."""
+    """Match a video's sampled frames and its sound; videos and recordings with coverage and
+    segments, stills with a time (with their provenance unless asked not to)."""
     holder.refresh(session)
     matches = holder.index.match_frames([(f.time, f.hashes) for f in found.frames], thresholds)
+    sound = _heard(holder, found.audio_variants, exact)
     results: list[SearchMatch] = []
     if exact is not None:
         results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
@@ -175,14 +206,92 @@ def search_frames(
                 SearchMatch(
                     row,
                     match.kind,
-                    match.algorithm,
+                    FRAMES if time is None else match.algorithm,
                     match.distance,
                     match.score,
                     frame_time=time,
                     details=details,
                 )
             )
-    return _with_provenance(session, results[:limit], thresholds) if provenance else results[:limit]
+    results = _merge_sound(session, results, sound)[:limit]
+    return _with_provenance(session, results, thresholds) if provenance else results
+
+
+def search_sound(
+    session: Session,
+    holder: IndexHolder,
+    heard: AudioFileFingerprint,
+    thresholds: Thresholds,
+    *,
+    limit: int = 50,
+    exact: Media | None = None,
+    provenance: bool = True,
+) -> list[SearchMatch]:
+    """Match a recording's sound: recordings and videos sharing it, with the shared stretches
+    placed in both (with their provenance unless asked not to)."""
+    holder.refresh(session)
+    results = [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)] if exact is not None else []
+    results = _merge_sound(session, results, _heard(holder, heard.variants, exact))[:limit]
+    return _with_provenance(session, results, thresholds) if provenance else results
+
+
+def _heard(
+    holder: IndexHolder, variants: list[QueryVariant], exact: Media | None
+) -> list[AudioMatch]:
+    """The recordings sharing the query's sound (none for a query without evidence)."""
+    if not variants:
+        return []
+    return holder.audio.search(variants, exclude=exact.id if exact is not None else None)
+
+
+def _merge_sound(
+    session: Session, results: list[SearchMatch], sound: list[AudioMatch]
+) -> list[SearchMatch]:
+    """Add what the sound found to what the pictures found: a video both found matches by
+    frames and audio, one only the sound found by audio; best first."""
+    by_media = {r.media_id: r for r in results if r.kind != EXACT and r.frame_time is None}
+    media = _media_by_id(session, [m.recording_id for m in sound if m.recording_id not in by_media])
+    for heard in sound:
+        segments = [segment.as_dict() for segment in heard.segments]
+        said = {
+            "audio_coverage": heard.query_coverage,
+            "audio_match_coverage": heard.match_coverage,
+            "audio_segments": segments,
+            "audio_offset": heard.offset_s,
+            "audio_speed": heard.speed,
+            "audio_bit_error_rate": heard.ber,
+        }
+        score = 0.5 * max(heard.query_coverage, heard.match_coverage) + 0.5 * (
+            1 - heard.ber / UNRELATED_BER
+        )
+        found = by_media.get(heard.recording_id)
+        if found is not None:
+            found.evidence = BOTH
+            found.details.update(said)
+            found.score = round(max(found.score, score), 4)
+            continue
+        row = media.get(heard.recording_id)
+        if row is None:  # not in the catalogue any more
+            continue
+        results.append(
+            SearchMatch(
+                row,
+                NEAR_DUPLICATE,
+                AUDIO,
+                heard.ber,
+                round(max(0.0, min(1.0, score)), 4),
+                details={
+                    "query_coverage": heard.query_coverage,
+                    "match_coverage": heard.match_coverage,
+                    "segments": segments,
+                    "offset": heard.offset_s,
+                    **said,
+                },
+            )
+        )
+    exact = [r for r in results if r.kind == EXACT]
+    rest = sorted((r for r in results if r.kind != EXACT), key=lambda r: -r.score)
+    return exact + rest
 
 
 def search_hash(

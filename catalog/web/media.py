@@ -407,6 +407,16 @@ def frame(media_id: int, millis: int):
     return send_file(path, mimetype="image/jpeg", max_age=3600)
 
 
+@bp.route("/media/<id:media_id>/waveform.png")
+@role_required(Role.VIEWER)
+def waveform(media_id: int):
+    """The picture of a recording's or a video's sound over time."""
+    path = get_storage().derived_path(_media(media_id).sha256, "waveform.png")
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/png", max_age=3600)
+
+
 @bp.route("/media/<id:media_id>/contact-sheet.jpg")
 @role_required(Role.VIEWER)
 def contact_sheet(media_id: int):
@@ -420,9 +430,10 @@ def contact_sheet(media_id: int):
 @bp.route("/media/<id:media_id>/play")
 @role_required(Role.VIEWER)
 def play(media_id: int):
-    """The video for the page's player: its sniffed type, inline, with range requests."""
+    """The video or recording for the page's player: its sniffed type, inline, with range
+    requests."""
     media = _media(media_id)
-    if media.kind is not MediaKind.VIDEO:
+    if media.kind is MediaKind.IMAGE:
         abort(404)
     path = get_storage().path_for(media.sha256)
     if not path.is_file():
