@@ -133,7 +133,7 @@ hooks: install-dev
 # Accuracy on the sample media, speed and memory, video, and the API under gunicorn; BENCH_ARGS passes options to speed.py,
 # e.g. BENCH_ARGS="--sizes 1000000" to skip the 10-million run.
 BENCH_ARGS ?=
-bench: install-dev bench-deps
+bench: install-dev system-deps bench-deps
 	$(BIN)/python -m benchmarks.accuracy
 	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.video
@@ -142,6 +142,7 @@ bench: install-dev bench-deps
 	$(BIN)/python -m benchmarks.accuracy_scale
 	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.capture
+	$(BIN)/python -m benchmarks.audio
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install-dev system-deps

@@ -619,6 +619,11 @@ def test_openapi_document_is_valid_and_documents_security(client: FlaskClient) -
         assert script.status_code == 200
 
 
+def test_a_nul_in_a_query_parameter_is_refused(client: FlaskClient, keys) -> None:
+    for path in ("/api/v1/media?q=%00", "/api/v1/media?incident=a%00b", "/api/v1/captures?url=%00"):
+        assert_problem(client.get(path, headers=keys["viewer"]), 422, "NUL")
+
+
 def test_schemathesis_finds_no_server_error_or_schema_violation(
     app: Flask, client: FlaskClient, keys
 ) -> None:

@@ -77,7 +77,11 @@ def test_a_recording_is_catalogued_and_its_excerpt_found_with_its_offset(
 
 
 def test_a_video_matches_by_sound_when_its_picture_does_not(
-    app: Flask, client: FlaskClient, keys: dict, runner: FlaskCliRunner, long_recording: np.ndarray
+    client: FlaskClient,
+    keys: dict,
+    runner: FlaskCliRunner,
+    long_recording: np.ndarray,
+    tmp_path,  # noqa: ANN001
 ) -> None:
     sound = excerpt(long_recording, 40, 30)
     source = post(client, keys["analyst"], film(pictures(1), sound), "source.mp4")["media"]
@@ -103,11 +107,9 @@ def test_a_video_matches_by_sound_when_its_picture_does_not(
     assert both["match"] == "frames+audio"
     assert both["query_coverage"] > 0.5 and both["audio_coverage"] > 0.75
     # The command line says the same.
-    with app.app_context():
-        path = app.instance_path + "/query.mp4"
-    with open(path, "wb") as out:
-        out.write(framed)
-    result = runner.invoke(args=["catalog", "search", path, "--json"])
+    path = tmp_path / "query.mp4"
+    path.write_bytes(framed)
+    result = runner.invoke(args=["catalog", "search", str(path), "--json"])
     assert result.exit_code == 0, result.output
     line = json.loads(result.output.splitlines()[0])
     matches = {m["media_id"]: m for m in line["matches"]}

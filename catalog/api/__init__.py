@@ -12,7 +12,7 @@ from typing import Any, Protocol, cast
 
 from apispec import BasePlugin
 from flask import Flask, current_app, g, jsonify, render_template, request, send_from_directory
-from flask_smorest import Api
+from flask_smorest import Api, abort
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
@@ -177,6 +177,16 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=MAX_ID)
 
 
+def _no_nul_in_query() -> None:
+    """Refuse a query string with a NUL character: no filter means one, and PostgreSQL text
+    cannot hold it (it would fail the query, not answer it)."""
+    if not request.path.startswith(PREFIX):
+        return
+    for name, value in request.args.items(multi=True):
+        if "\x00" in value or "\x00" in name:
+            abort(422, message=f"the query parameter {name!r} contains a NUL character")
+
+
 def init_app(app: Flask) -> None:
     """Create the API, register its blueprints and the local Swagger UI assets."""
     import swagger_ui_bundle
@@ -214,4 +224,5 @@ def init_app(app: Flask) -> None:
 
     for module in (media, search, records, captures, uploads, admin):
         api.register_blueprint(module.blp)
+    app.before_request(_no_nul_in_query)
     app.extensions["catalog.api"] = api
