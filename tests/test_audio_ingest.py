@@ -114,6 +114,13 @@ def test_a_video_matches_by_sound_when_its_picture_does_not(
     line = json.loads(result.output.splitlines()[0])
     matches = {m["media_id"]: m for m in line["matches"]}
     assert matches[source["id"]]["match"] in ("audio", "frames+audio")
+    # The compare page shows where the sound is shared, on both timelines.
+    from .test_web import sign_in
+
+    sign_in(client, "viewer")
+    framed_id = answer["media"]["id"]
+    page = client.get(f"/compare/{framed_id}/{source['id']}").get_data(as_text=True)
+    assert "Matching sound" in page and page.count('class="timeline-segment"') >= 2
 
 
 def test_unrelated_and_silent_recordings_match_nothing(

@@ -1,5 +1,5 @@
 """Two media side by side: how far apart their stored hashes are, the links recorded between
-them, and for video where in each the matching stretches lie."""
+them, and for video and sound where in each the matching stretches lie."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..hashing import HashValue
+from ..hashing.audio import AudioPrint, QueryVariant
 from ..hashing.perceptual import least_distance
 from ..index import Thresholds
+from ..index.audio import AudioIndex
 from ..models import Media, MediaHash, MediaLink
 from .catalogue import get_media
 from .matching import IndexHolder
@@ -27,6 +29,7 @@ class Comparison:
     links: list[MediaLink]
     distances: dict[str, int] = field(default_factory=dict)  # least distance per algorithm
     video: dict[str, Any] | None = None  # segments, coverage, offset (or the time of a still)
+    audio: dict[str, Any] | None = None  # the shared sound: segments, coverages, offset
 
 
 def _least_distance(a: list[MediaHash], b: list[MediaHash], algorithm: str) -> int | None:
@@ -71,4 +74,31 @@ def compare(
         for match in holder.index.match_frames(sorted(frames.items()), thresholds):
             if match.media_id == b_id:
                 result.video = {"distance": match.distance, "score": match.score, **match.details}
+    result.audio = _shared_sound(a, b)
     return result
+
+
+def _shared_sound(a: Media, b: Media) -> dict[str, Any] | None:
+    """Where the two media's sound is the same, read from their stored fingerprints (at
+    their own speed: the search that linked them also tried others)."""
+    if a.audio is None or b.audio is None:
+        return None
+    left, right = (
+        AudioPrint.from_bytes(sound.fingerprint, sound.informative, sound.duration_s)
+        for sound in (a.audio, b.audio)
+    )
+    if not left.has_evidence or not right.has_evidence:
+        return None
+    index = AudioIndex()
+    index.add(b.id, right)
+    found = index.search([QueryVariant(1.0, 0.0, left)])
+    if not found:
+        return None
+    match = found[0]
+    return {
+        "query_coverage": match.query_coverage,
+        "match_coverage": match.match_coverage,
+        "segments": [segment.as_dict() for segment in match.segments],
+        "offset": match.offset_s,
+        "bit_error_rate": match.ber,
+    }
