@@ -57,9 +57,12 @@ def catalogue(samples: dict[str, VideoFingerprint]) -> tuple[CatalogIndex, dict[
 
 def video_matches(catalogue, found: VideoFingerprint) -> dict[str, object]:
     index, names = catalogue
+    keyframes = [(f.time, f.features) for f in found.frames if f.features is not None]
     return {
         names[m.media_id]: m
-        for m in index.match_frames([(f.time, f.hashes) for f in found.frames], Thresholds())
+        for m in index.match_frames(
+            [(f.time, f.hashes) for f in found.frames], Thresholds(), features=keyframes
+        )
     }
 
 
@@ -85,6 +88,21 @@ def test_each_sample_finds_its_family_and_nothing_else(samples, catalogue, name:
     others = set(family) - {name}
     # The large-logo copies are the hardest; every family member must still find two or more.
     assert len(others & set(found)) >= min(2, len(others)), (name, sorted(found))
+
+
+def test_keypoints_of_keyframes_find_the_large_logo_copy_hashes_miss(samples, catalogue) -> None:
+    """The ThreatExchange pair that frame hashes miss: the keyframes' keypoints fit."""
+    index, names = catalogue
+    found = samples["chair-22-with-large-logo-bar.mp4"]
+    frames = [(f.time, f.hashes) for f in found.frames]
+    by_hashes = {names[m.media_id] for m in index.match_frames(frames, Thresholds())}
+    assert "chair-19-sd-bar.mp4" not in by_hashes
+    keyframes = [(f.time, f.features) for f in found.frames if f.features is not None]
+    both = {
+        names[m.media_id]: m for m in index.match_frames(frames, Thresholds(), features=keyframes)
+    }
+    assert "chair-19-sd-bar.mp4" in both
+    assert set(both) <= set(CHAIRS)  # and nothing outside the family
 
 
 def test_excerpt_matches_with_its_place_in_the_clip(catalogue) -> None:

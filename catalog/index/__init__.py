@@ -339,12 +339,18 @@ class CatalogIndex:
         self,
         frames: list[tuple[float, list[HashValue]]],
         thresholds: Thresholds = Thresholds(),
+        *,
+        features: list[tuple[float, Features]] | None = None,
+        load_features: LoadFeatures | None = None,
     ) -> list[Match]:
         """Match a video's sampled frames (time, hashes) and aggregate per catalogued media.
 
         A catalogued video matches when query frames meet its frames at a consistent time
         offset; the result says which share of each side matched, where, and the offset. A
         catalogued still matches when a frame of the query shows it, at that frame's time.
+        Frames with keypoints (``features``: time, keypoints) also meet stored pictures and
+        video frames whose geometry they fit: a clip under a large logo or a ticker, or inset
+        in a newscast frame, whose frame hashes differ too much.
         """
         pairs: dict[int, list[tuple[float, float | None, int]]] = {}
         usable = [(t, h) for t, h in frames if _informative(h)]
@@ -354,6 +360,11 @@ class CatalogIndex:
                 query, PDQ, thresholds.frame_pdq
             ).items():
                 pairs.setdefault(media_id, []).append((time, hit.frame_time, distance))
+        for time, fit in self._keypoint_frames(features or [], load_features, thresholds):
+            already = pairs.setdefault(fit.media_id, [])
+            if already and (already[0][1] is None) != (fit.frame_time is None):
+                continue  # a media is a still or a video: its pairs are all of one kind
+            already.append((time, fit.frame_time, KEYPOINT_PAIR_DISTANCE))
         matches = []
         for media_id, found in pairs.items():
             if found[0][1] is None:  # a still: the query frame that shows it best
@@ -379,6 +390,25 @@ class CatalogIndex:
                 matches.append(result)
         return sorted(matches, key=lambda m: (-m.score, m.distance, m.media_id))
 
+    def _keypoint_frames(
+        self,
+        features: list[tuple[float, Features]],
+        load: LoadFeatures | None,
+        thresholds: Thresholds,
+    ) -> list[tuple[float, FeatureMatch]]:
+        """The stored pictures and frames each keyframe's keypoints fit: (query time, match)."""
+        voted = [(t, f, self.keypoints.candidates(f)) for t, f in features if len(f)]
+        rows = sorted({c.row_id for _, _, found in voted for c in found})
+        if not rows:
+            return []
+        stored = (load or self.keypoints.load_kept)(rows)
+        return [
+            (time, match)
+            for time, feats, found in voted
+            for match in self.keypoints.verify(feats, found, stored)
+            if match.verification.inliers >= thresholds.min_inliers
+        ]
+
     def memory_bytes(self) -> int:
         """Return an estimate of the memory held by every index."""
         return sum(i.memory_bytes() for i in self.hashes.values()) + self.keypoints.memory_bytes()
@@ -401,6 +431,10 @@ def _informative(hashes: list[HashValue]) -> bool:
         h.algorithm == PDQ and (h.quality is None or h.quality >= MIN_FRAME_QUALITY) for h in hashes
     )
 
+
+# The distance a frame pair found by keypoints counts as (PDQ bits): a fit of geometry says
+# the pictures share content, not that they look alike whole, so it weighs like a fair match.
+KEYPOINT_PAIR_DISTANCE = 24
 
 # Matched frame pairs whose time offsets differ by more than this belong to different segments.
 SEGMENT_GAP_S = 2.0

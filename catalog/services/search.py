@@ -190,7 +190,12 @@ def search_frames(
     """Match a video's sampled frames and its sound; videos and recordings with coverage and
     segments, stills with a time (with their provenance unless asked not to)."""
     holder.refresh(session)
-    matches = holder.index.match_frames([(f.time, f.hashes) for f in found.frames], thresholds)
+    matches = holder.index.match_frames(
+        [(f.time, f.hashes) for f in found.frames],
+        thresholds,
+        features=[(f.time, f.features) for f in found.frames if f.features is not None],
+        load_features=holder.feature_loader(session),
+    )
     sound = _heard(holder, found.audio_variants, exact)
     results: list[SearchMatch] = []
     if exact is not None:
