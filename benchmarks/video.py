@@ -21,8 +21,10 @@ import av
 import numpy as np
 from PIL import Image
 
+from catalog.hashing.audio import RATE
 from catalog.hashing.video import fingerprint_video
 from catalog.index import CatalogIndex, Thresholds
+from tests.audio_tools import music
 from tests.media import ALL_PHOTOS, CHAIRS, LONERS, PATTERNS, PHOTOS, VIDEOS
 
 LIMITS = {"max_duration_s": 4 * 3600, "max_pixels": 100_000_000}
@@ -32,10 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
-    """Encode a clip like phone footage: a slow pan and zoom over photographs, a cut every 8 s."""
+    """Encode a clip like phone footage: a slow pan and zoom over photographs, a cut every 8 s,
+    with a soundtrack (AAC, 128 kbit/s: music-like tones), so its sound is read too."""
     photos = [Image.open(PHOTOS / name).convert("RGB") for name in ALL_PHOTOS[:8]]
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
+        sound = container.add_stream("aac", rate=44_100, layout="stereo")
+        sound.bit_rate = 128_000
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"crf": "23", "preset": "veryfast"}
@@ -52,6 +57,21 @@ def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
             for packet in stream.encode(av.VideoFrame.from_image(picture)):
                 container.mux(packet)
         for packet in stream.encode():
+            container.mux(packet)
+        tones = music(seconds, seed=width)
+        frame = av.AudioFrame.from_ndarray(
+            (np.vstack([tones, tones]) * 32767).astype(np.int16).reshape(1, -1),
+            format="s16",
+            layout="stereo",
+        )
+        frame.rate = RATE
+        resampler = av.AudioResampler(
+            format=sound.codec_context.format.name, layout="stereo", rate=44_100
+        )
+        for out in [*resampler.resample(frame), *resampler.resample(None)]:
+            for packet in sound.encode(out):
+                container.mux(packet)
+        for packet in sound.encode(None):
             container.mux(packet)
     return buffer.getvalue()
 
@@ -137,6 +157,7 @@ def peak_mb():
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) // 1024
+from catalog.hashing.audio import RATE
 from catalog.hashing.video import fingerprint_video, poster_and_sheet
 data = open({path!r}, "rb").read()
 with open("/proc/self/clear_refs", "w") as clear:
