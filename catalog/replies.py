@@ -18,7 +18,7 @@ from .services.search import Rejected
 PROBLEM = "application/problem+json"
 # Refusal codes that mean "this is not a file of a kind we take" (415) rather than a broken
 # file of a kind we do take (422).
-UNSUPPORTED_CODES = ("not_an_image", "unsupported_format", "not_a_video")
+UNSUPPORTED_CODES = ("not_an_image", "unsupported_format", "not_a_video", "not_audio")
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:

@@ -6,7 +6,7 @@ lets the app (and the tests) run them without an ``alembic.ini`` lookup or a sec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from alembic import command
@@ -25,13 +25,15 @@ def alembic_config(engine: Engine) -> Iterator[Config]:
     """Yield an Alembic config whose env.py will use a connection of ``engine``."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.connect() as connection, foreign_keys_deferred(connection), connection.begin():
-        config.attributes["connection"] = connection
-        yield config
+    with engine.connect() as connection, foreign_keys_deferred(connection) as check:
+        with connection.begin():
+            config.attributes["connection"] = connection
+            yield config
+            check()  # inside the transaction: a migration that broke a reference rolls back
 
 
 @contextmanager
-def foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+def foreign_keys_deferred(connection: Connection) -> Iterator[Callable[[], None]]:
     """On SQLite, turn foreign keys off while migrations run, and check them after.
 
     SQLite alters a table by copying it and dropping the old one; with foreign keys on, that
@@ -40,16 +42,20 @@ def foreign_keys_deferred(connection: Connection) -> Iterator[None]:
     transaction, so it is set on the driver's connection before the migration's begins.
     """
     if connection.dialect.name != "sqlite":
-        yield
+        yield lambda: None
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    driver.execute("PRAGMA foreign_keys=OFF")
-    try:
-        yield
+
+    def check() -> None:
+        """Raise if a row refers to nothing (call it before the migration commits)."""
         broken = driver.execute("PRAGMA foreign_key_check").fetchall()
         if broken:
             raise RuntimeError(f"the migration left rows that refer to nothing: {broken[:5]}")
+
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield check
     finally:
         driver.execute("PRAGMA foreign_keys=ON")
 

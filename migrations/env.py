@@ -49,10 +49,11 @@ def run_online() -> None:
 
     app = create_app()
     engine = make_engine(app.config["DATABASE_URL"])
-    with engine.connect() as connection, foreign_keys_deferred(connection):
+    with engine.connect() as connection, foreign_keys_deferred(connection) as check:
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
+            check()
     engine.dispose()
 
 

@@ -33,6 +33,13 @@ def long_recording() -> np.ndarray:
     return recording(300, seed=1)
 
 
+@pytest.fixture(autouse=True)
+def read_in_the_request(app: Flask) -> None:
+    """Recordings of any length are read in the upload's request here (upload jobs are
+    tested in ``test_upload_jobs``)."""
+    app.config["UPLOAD_JOB_VIDEO_SECONDS"] = 0
+
+
 def post(client: FlaskClient, headers: dict, data: bytes, name: str) -> dict:
     """Upload through the API, the body encoded in memory (bodies over 500 KB would be
     spooled by the test client to a file it never closes)."""
@@ -169,9 +176,26 @@ def test_a_cut_recording_is_refused_with_a_reason(
 
 
 def test_a_file_disguised_as_a_recording_is_refused(client: FlaskClient, keys: dict) -> None:
-    for disguised in (b"OggS" + bytes(2000), b"ID3" + bytes(5000), b"RIFF\x10\x00\x00\x00WAVE"):
+    wav = encode(recording(4, seed=6), "pcm_s16le")
+    fmt = wav.index(b"fmt ") + 8
+    unknown_codec = wav[:fmt] + b"\x34\x12" + wav[fmt + 2 :]  # a format tag FFmpeg lacks
+    for disguised in (
+        b"OggS" + bytes(2000),
+        b"ID3" + bytes(5000),
+        b"RIFF\x10\x00\x00\x00WAVE",
+        unknown_codec,
+    ):
         answer = upload_status(client, keys["analyst"], disguised, "x.ogg")
-        assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+        assert answer.status_code in (415, 422), answer.get_data(as_text=True)
+        assert answer.mimetype == "application/problem+json"
+
+
+def test_a_wav_written_to_a_pipe_is_not_taken_for_a_cut_one(
+    client: FlaskClient, keys: dict
+) -> None:
+    wav = encode(recording(6, seed=7), "pcm_s16le")
+    streamed = wav[:4] + b"\xff\xff\xff\xff" + wav[8:]  # the size a pipe's writer leaves
+    assert upload_status(client, keys["analyst"], streamed, "pipe.wav").status_code == 201
 
 
 def test_the_media_page_plays_the_recording_and_shows_its_sound(

@@ -286,6 +286,19 @@ def test_the_web_form_follows_the_job_to_the_media_page(
     assert landed.headers["Location"] == f"/media/{media_id}?upload=new"
 
 
+def test_a_long_recording_waits_for_a_worker_too(
+    jobs_app: Flask, client: FlaskClient, keys: dict
+) -> None:
+    from .audio_tools import encode, recording
+
+    answer = upload(client, keys["analyst"], encode(recording(6, seed=8), "flac"), "call.flac")
+    assert answer.status_code == 202, answer.json
+    with jobs_app.app_context():
+        job = run_job(jobs_app, answer.json["upload"]["id"])
+        assert job.status is UploadStatus.DONE
+        assert get_session().get(Media, job.media_id).kind.value == "audio"
+
+
 def test_a_real_worker_reads_the_queued_upload(
     fresh_database_url: str, app_factory: Callable[..., Flask], tmp_path: Path
 ) -> None:

@@ -60,6 +60,8 @@ AUDIO_CONTAINERS = {
     "aac": "audio/aac",
 }
 WAVEFORM_SIZE = (1200, 160)
+# Containers whose header states the sound's length exactly (a cut file is told by it).
+EXACT_LENGTH = {"flac", "wav", "mov", "ogg", "matroska"}
 
 
 class AudioRejected(Exception):
@@ -136,21 +138,27 @@ def looks_like_audio(data: Source) -> bool:
     )
 
 
+def _cover_art(stream: av.stream.Stream) -> bool:
+    """Whether a video stream is a recording's attached picture (an album cover)."""
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
 def fingerprint_audio_file(data: Source, *, max_duration_s: float) -> AudioFileFingerprint:
     """Probe, decode and fingerprint a recording; raise AudioRejected with a reason."""
     sha256, size = sha256_of(data), size_of(data)
     head = head_of(data, 12)
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        # FFmpeg takes a WAV's length from the file as it is: its header says what it was.
+        # FFmpeg takes a WAV's length from the file as it is: its header says what it was
+        # (unless it was written to a pipe, with a size of 0 or all ones: unknown).
         declared = int.from_bytes(head[4:8], "little") + 8
-        if size < declared:
+        if declared not in (8, 0xFFFFFFFF + 8) and size < declared:
             raise AudioRejected(
                 "truncated",
                 f"the recording is cut short: it holds {size} of the {declared} bytes its"
                 " header declares",
             )
     try:
-        container = av.open(stream_of(data), mode="r")
+        container = av.open(stream_of(data), mode="r", metadata_errors="replace")
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise AudioRejected(
             "not_audio", f"the file is not a recording we can read ({exc})"
@@ -163,7 +171,16 @@ def fingerprint_audio_file(data: Source, *, max_duration_s: float) -> AudioFileF
             )
         if not container.streams.audio:
             raise AudioRejected("no_audio_stream", "the file has no sound")
+        if any(not _cover_art(v) for v in container.streams.video):
+            # A video in a container of recordings (Ogg Theora or VP8): its pictures would go
+            # unhashed, so it is not taken as a recording.
+            raise AudioRejected(
+                "unsupported_format", f"videos in {container.format.long_name} are not accepted"
+            )
         stream = container.streams.audio[0]
+        if stream.codec_context is None:
+            raise AudioRejected("unsupported_format", "the sound is in a codec we cannot read")
+        exact = container.format.name.split(",")[0] in EXACT_LENGTH
         duration = (
             float(stream.duration * stream.time_base)
             if stream.duration and stream.time_base
@@ -192,7 +209,8 @@ def fingerprint_audio_file(data: Source, *, max_duration_s: float) -> AudioFileF
         raise AudioRejected("no_audio_stream", "the file has no sound that can be decoded")
     heard = listened.print.duration
     metadata["duration"] = round(heard, 3)
-    if duration and heard + max(1.0, 0.02 * duration) < duration:
+    # Only where the header knows the length: MP3 and raw AAC estimate it from the bit rate.
+    if exact and duration and heard + max(1.0, 0.02 * duration) < duration:
         raise AudioRejected(
             "truncated",
             f"the recording is cut short: it plays {heard:.1f} s of the {duration:.1f} s"
@@ -233,7 +251,7 @@ def decode_audio(data: Source, *, max_duration_s: float) -> np.ndarray | None:
     """Return the first audio track as mono float32 samples at RATE, or None when the file
     has no audio track; raise AudioRejected for a file that cannot be read or is too long."""
     try:
-        container = av.open(stream_of(data), mode="r")
+        container = av.open(stream_of(data), mode="r", metadata_errors="replace")
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise AudioRejected(
             "not_audio", f"the file is not a recording we can read ({exc})"
@@ -397,7 +415,7 @@ def listen(data: Source, *, max_duration_s: float) -> Heard | None:
     """Decode a file's first audio track and fingerprint it as it goes; None when the file
     has no audio track. Raise AudioRejected for sound that cannot be read or lasts too long."""
     try:
-        container = av.open(stream_of(data), mode="r")
+        container = av.open(stream_of(data), mode="r", metadata_errors="replace")
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise AudioRejected(
             "not_audio", f"the file is not a recording we can read ({exc})"
@@ -409,15 +427,24 @@ def listen(data: Source, *, max_duration_s: float) -> Heard | None:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
         limit = int(max_duration_s * RATE) + RATE
         try:
+            waiting: list[np.ndarray] = []
+            held = 0
             for frame in container.decode(container.streams.audio[0]):
                 for out in resampler.resample(frame):
-                    listener.feed(out.to_ndarray().reshape(-1))
+                    waiting.append(out.to_ndarray().reshape(-1))
+                    held += len(waiting[-1])
+                # Fed a second at a time: a codec of tiny frames (Opus at 2.5 ms) must not
+                # cost a call, and two small arrays, per frame.
+                if held >= RATE:
+                    listener.feed(np.concatenate(waiting))
+                    waiting, held = [], 0
                 if listener.count > limit:
                     raise AudioRejected(
                         "too_long", f"the sound lasts more than the limit of {max_duration_s:.0f} s"
                     )
-            for out in resampler.resample(None):
-                listener.feed(out.to_ndarray().reshape(-1))
+            waiting += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+            if waiting:
+                listener.feed(np.concatenate(waiting))
         except av.FFmpegError as exc:
             if not listener.count:
                 raise AudioRejected("corrupt", f"the sound cannot be decoded ({exc})") from None

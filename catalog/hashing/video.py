@@ -27,6 +27,7 @@ from .audio import (
     QueryVariant,
     fingerprint_audio_file,
     listen,
+    looks_like_audio,
 )
 from .decode import WORKING_SIZE
 from .embedded import read_c2pa
@@ -105,17 +106,31 @@ def looks_like_video(data: Source) -> bool:
 
 
 def probe_duration(data: Source) -> float | None:
-    """Return how long a video's header says it lasts (seconds), reading no frame; None for a
-    file that does not open as a video (``fingerprint_video`` says why)."""
-    if not looks_like_video(data):
+    """Return how long a video's or a recording's header says it lasts (seconds), reading no
+    frame; None for a file that opens as neither (the fingerprinting says why)."""
+    if not (looks_like_video(data) or looks_like_audio(data)):
         return None
     try:
-        with av.open(stream_of(data), mode="r") as container:
-            if not container.streams.video:
-                return None
-            return _duration(container, container.streams.video[0])
+        with av.open(stream_of(data), mode="r", metadata_errors="replace") as container:
+            picture = _picture_stream(container)
+            if picture is not None:
+                return _duration(container, picture)
+            if container.streams.audio:  # a recording
+                sound = container.streams.audio[0]
+                if sound.duration and sound.time_base:
+                    return float(sound.duration * sound.time_base)
+                return (container.duration or 0) / 1_000_000 or None
+            return None
     except (av.FFmpegError, ValueError, OSError):
         return None
+
+
+def _picture_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The first video stream that is not a recording's attached picture (an album cover)."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
 
 
 # Told the share of the video read so far (0 to 1), now and then.
@@ -138,9 +153,10 @@ def fingerprint_video(
             raise VideoRejected(
                 "unsupported_format", f"videos in {container.format.long_name} are not accepted"
             )
-        if not container.streams.video:
+        found_stream = _picture_stream(container)
+        if found_stream is None:  # none, or only a recording's cover picture
             raise VideoRejected("no_video_stream", "the file has no video stream (audio only?)")
-        stream = container.streams.video[0]
+        stream = found_stream
         width, height = stream.codec_context.width, stream.codec_context.height
         duration = _duration(container, stream)
         if width <= 0 or height <= 0:
@@ -206,7 +222,6 @@ def fingerprint_video(
     credentials = read_c2pa(data, mime)  # once the decoder is done with the file
     if credentials:
         fingerprint.metadata["c2pa"] = credentials
-    _hear(data, fingerprint, max_duration_s)
     # A file cut short still opens and plays its first part; its header says how long it
     # should be. Its last decoded frame is at most a few frames from the end (non-reference
     # frames are skipped), or a whole group of pictures when only keyframes are read.
@@ -216,6 +231,9 @@ def fingerprint_video(
             f"the video is cut short: it plays {fingerprint.last_time:.1f} s"
             f" of the {duration:.1f} s its header declares",
         )
+    # A soundtrack is read as far as the pictures last (and a little more): a short video
+    # with hours of sound is not hours of work.
+    _hear(data, fingerprint, min(max_duration_s, (duration or fingerprint.last_time) + 30.0))
     return fingerprint
 
 

@@ -32,6 +32,9 @@ CANDIDATES = 12
 MIN_VOTES = 4
 # A value held by more recordings than this is too common to tell anything apart.
 MAX_POSTINGS = 5_000
+# The most postings one reading of a query gathers (an hour's query would gather hundreds
+# of millions): past it, its commonest values are left out.
+MAX_HITS = 2_000_000
 # Windows of this many values are compared; each may drift this far from the last.
 WINDOW = 16
 DRIFT = 3
@@ -90,6 +93,7 @@ class AudioIndex:
         self._positions = np.zeros(0, dtype=np.int32)
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_count = 0
+        self._recent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.watermark = 0  # the highest stored row read (the service's bookkeeping)
 
     def __len__(self) -> int:
@@ -100,14 +104,16 @@ class AudioIndex:
         """How many values are indexed."""
         return len(self._keys) + self._pending_count
 
-    def add(self, recording_id: int, fingerprint: AudioPrint) -> bool:
-        """Index a recording's informative values; False (nothing indexed) without evidence."""
+    def add(self, recording_id: int, fingerprint: AudioPrint, *, defer: bool = False) -> bool:
+        """Index a recording's informative values; False (nothing indexed) without evidence.
+        With ``defer`` (loading many), the main arrays are not rebuilt here: call ``merge``."""
         if not fingerprint.has_evidence:
             return False
         positions = np.flatnonzero(fingerprint.informative).astype(np.int32)
         with self._lock:
+            if recording_id in self._removed:  # its old postings must go before new ones come
+                self._merge()
             self._prints[recording_id] = fingerprint
-            self._removed.discard(recording_id)
             self._pending.append(
                 (
                     fingerprint.values[positions],
@@ -116,7 +122,8 @@ class AudioIndex:
                 )
             )
             self._pending_count += len(positions)
-            if self._pending_count > MERGE_AFTER:
+            self._recent = None
+            if not defer and self._pending_count > MERGE_AFTER:
                 self._merge()
         return True
 
@@ -125,6 +132,17 @@ class AudioIndex:
         with self._lock:
             if self._prints.pop(recording_id, None) is not None:
                 self._removed.add(recording_id)
+
+    def merge(self) -> None:
+        """Fold every pending posting into the main sorted arrays."""
+        with self._lock:
+            self._merge()
+
+    def settle(self) -> None:
+        """Fold the pending postings in once there are many (after additions with ``defer``)."""
+        with self._lock:
+            if self._pending_count > MERGE_AFTER:
+                self._merge()
 
     def _merge(self) -> None:
         """Fold pending postings (and removals) into the sorted arrays."""
@@ -146,18 +164,30 @@ class AudioIndex:
         self._keys = all_keys[order]
         self._recordings = all_recordings[order]
         self._positions = all_positions[order]
-        self._pending, self._pending_count = [], 0
+        self._pending, self._pending_count, self._recent = [], 0, None
+
+    def _parts(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The sorted parts a look-up searches: the main arrays, and the postings added since
+        they were built, sorted on their own (small: a search never re-sorts the catalogue)."""
+        if self._pending and self._recent is None:
+            keys = np.concatenate([p[0] for p in self._pending])
+            order = np.argsort(keys, kind="stable")
+            self._recent = (
+                keys[order],
+                np.concatenate([p[1] for p in self._pending])[order],
+                np.concatenate([p[2] for p in self._pending])[order],
+            )
+        parts = [(self._keys, self._recordings, self._positions)]
+        return parts + ([self._recent] if self._recent is not None else [])
 
     def search(self, variants: list[QueryVariant], exclude: int | None = None) -> list[AudioMatch]:
         """Return the recordings sharing the query's sound, best first (most of the query
         covered); ``exclude`` leaves out the query's own recording."""
         with self._lock:
-            if self._pending:
-                self._merge()
             best: dict[int, AudioMatch] = {}
             for variant in variants:
                 for recording_id, shift, votes in self._vote(variant):
-                    if recording_id == exclude or recording_id in self._removed:
+                    if recording_id == exclude:
                         continue
                     found = self._check(variant, recording_id, shift, votes)
                     if found is None:
@@ -174,21 +204,19 @@ class AudioIndex:
         """The best-voted alignments of one reading of the query: (recording, position
         there minus position in the query, votes)."""
         where = np.flatnonzero(variant.print.informative)
-        if not len(where) or not len(self._keys):
+        if not len(where):
             return []
         values = variant.print.values[where]
-        low = np.searchsorted(self._keys, values, "left")
-        high = np.searchsorted(self._keys, values, "right")
-        counts = high - low
-        counts[counts > MAX_POSTINGS] = 0
-        total = int(counts.sum())
-        if total == 0:
+        found = [_hits(part, values, where) for part in self._parts() if len(part[0])]
+        if not found:
             return []
-        # Every posting of every value, without a Python loop: range starts repeated, plus
-        # a running index within each range.
-        starts = np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
-        recordings = self._recordings[starts]
-        shifts = self._positions[starts].astype(np.int64) - np.repeat(where, counts)
+        recordings = np.concatenate([f[0] for f in found])
+        shifts = np.concatenate([f[1] for f in found])
+        if self._removed:
+            kept = ~np.isin(recordings, np.fromiter(self._removed, dtype=np.int64))
+            recordings, shifts = recordings[kept], shifts[kept]
+        if not len(recordings):
+            return []
         codes = recordings * (1 << 32) + (shifts + (1 << 31))
         unique, votes = np.unique(codes, return_counts=True)
         # Neighbouring alignments count together: a drifting copy spreads its votes.
@@ -244,6 +272,29 @@ class AudioIndex:
             segments=segments,
             votes=votes,
         )
+
+
+def _hits(
+    part: tuple[np.ndarray, np.ndarray, np.ndarray], values: np.ndarray, where: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every posting of the query's values in one sorted part: (recording, alignment), the
+    values held too widely left out, and the commonest dropped past ``MAX_HITS``."""
+    keys, recordings, positions = part
+    low = np.searchsorted(keys, values, "left")
+    counts = np.searchsorted(keys, values, "right") - low
+    counts[counts > MAX_POSTINGS] = 0
+    if int(counts.sum()) > MAX_HITS:  # a long query: keep its rarer values, which tell most
+        order = np.argsort(counts, kind="stable")
+        over = np.cumsum(counts[order]) > MAX_HITS
+        counts[order[over]] = 0
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # Every posting of every value, without a Python loop: range starts repeated, plus a
+    # running index within each range.
+    starts = np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
+    shifts = positions[starts].astype(np.int64) - np.repeat(where, counts)
+    return recordings[starts], shifts
 
 
 def _best_window(

@@ -363,7 +363,8 @@ def _commit_new(
         media = build()
         sighting, ack = apply_details(session, media, details, actor)
         for match in matches:
-            session.add(_link_for(media, match))
+            if _worth_a_link(match):
+                session.add(_link_for(media, match))
         audit.record(
             session,
             actor,
@@ -400,6 +401,19 @@ def _commit_new(
         raise
     holder.refresh(session, force=True)
     return IngestResult(media, True, matches, sighting)
+
+
+# A match on sound alone links two media only when it shares this much of one of them: a few
+# seconds of a jingle or a song that goes round are shown as matches, not drawn as links.
+MIN_AUDIO_LINK_COVERAGE = 0.3
+
+
+def _worth_a_link(match: SearchMatch) -> bool:
+    """Whether a match becomes a near-duplicate link (every one does but a slight sound match)."""
+    if match.evidence != "audio":
+        return True
+    shares = (match.details.get("audio_coverage", 0), match.details.get("audio_match_coverage", 0))
+    return max(shares) >= MIN_AUDIO_LINK_COVERAGE
 
 
 def _link_for(media: Media, match: SearchMatch) -> MediaLink:

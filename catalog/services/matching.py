@@ -187,11 +187,13 @@ def load_audio(session: Session, index: AudioIndex) -> int:
             .limit(AUDIO_BATCH)
         ).all()
         if not rows:
+            index.settle()  # once, after a load of many: not a re-sort per row
             return total
         for row in rows:
             index.add(
                 row.media_id,
                 AudioPrint.from_bytes(row.fingerprint, row.informative, row.duration_s),
+                defer=True,
             )
         index.watermark = rows[-1].id
         total += len(rows)

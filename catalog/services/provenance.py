@@ -56,6 +56,8 @@ def link_confidence(algorithm: str | None, distance: float | None) -> float:
         return 0.9
     if distance is None:
         return 0.5
+    if algorithm == "audio":  # the distance is the share of fingerprint bits that differ
+        return max(0.0, 1 - float(distance) / 0.35) * 0.9  # unrelated sound: about 0.35
     bits = {"pdq": 64, "phash": 32}.get(algorithm or "", 64)  # half the hash: a coin toss
     return max(0.0, 1 - float(distance) / bits)
 

@@ -46,6 +46,21 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Recordings cannot stay in a schema without them; what refers to them goes first
+    # (SQLite migrates with foreign keys off, so no cascade does it).
+    audio = "(SELECT id FROM media WHERE kind = 'audio')"
+    for table, column in (
+        ("media_hashes", "media_id"),
+        ("media_features", "media_id"),
+        ("media_tags", "media_id"),
+        ("sightings", "media_id"),
+        ("acknowledgements", "media_id"),
+        ("capture_media", "media_id"),
+        ("media_links", "source_media_id"),
+        ("media_links", "target_media_id"),
+    ):
+        op.execute(f"DELETE FROM {table} WHERE {column} IN {audio}")
+    op.execute(f"UPDATE upload_jobs SET media_id = NULL WHERE media_id IN {audio}")
     op.execute("DELETE FROM media WHERE kind = 'audio'")
     _kinds("'image', 'video'")
     op.drop_table("media_audio")
