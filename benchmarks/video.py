@@ -21,10 +21,9 @@ import av
 import numpy as np
 from PIL import Image
 
-from catalog.hashing.audio import RATE
 from catalog.hashing.video import fingerprint_video
 from catalog.index import CatalogIndex, Thresholds
-from tests.audio_tools import music
+from tests.audio_tools import music, write_sound
 from tests.media import ALL_PHOTOS, CHAIRS, LONERS, PATTERNS, PHOTOS, VIDEOS
 
 LIMITS = {"max_duration_s": 4 * 3600, "max_pixels": 100_000_000}
@@ -58,21 +57,7 @@ def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-        tones = music(seconds, seed=width)
-        frame = av.AudioFrame.from_ndarray(
-            (np.vstack([tones, tones]) * 32767).astype(np.int16).reshape(1, -1),
-            format="s16",
-            layout="stereo",
-        )
-        frame.rate = RATE
-        resampler = av.AudioResampler(
-            format=sound.codec_context.format.name, layout="stereo", rate=44_100
-        )
-        for out in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in sound.encode(out):
-                container.mux(packet)
-        for packet in sound.encode(None):
-            container.mux(packet)
+        write_sound(container, sound, music(seconds, seed=width))
     return buffer.getvalue()
 
 

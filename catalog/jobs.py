@@ -98,22 +98,22 @@ def queue(app: Flask | None = None) -> Huey:
 
 def enqueue_capture(capture_id: int, delay: float | None = None, app: Flask | None = None) -> None:
     """Queue a capture to run on a worker (after ``delay`` seconds)."""
-    jobs: _Jobs = (app or current_app).extensions["catalog.jobs"]
-    jobs.huey  # noqa: B018 - made on first use, with its jobs
-    if delay:
-        jobs.capture.schedule((capture_id,), delay=delay)
-    else:
-        jobs.capture(capture_id)
+    _enqueue("capture", capture_id, delay, app)
 
 
 def enqueue_upload(job_id: int, delay: float | None = None, app: Flask | None = None) -> None:
-    """Queue an upload job (a long video stored, to be sampled) to run on a worker."""
+    """Queue an upload job (a long video or recording stored, to be read) on a worker."""
+    _enqueue("upload", job_id, delay, app)
+
+
+def _enqueue(task: str, row_id: int, delay: float | None, app: Flask | None) -> None:
     jobs: _Jobs = (app or current_app).extensions["catalog.jobs"]
     jobs.huey  # noqa: B018 - made on first use, with its jobs
+    job = getattr(jobs, task)
     if delay:
-        jobs.upload.schedule((job_id,), delay=delay)
+        job.schedule((row_id,), delay=delay)
     else:
-        jobs.upload(job_id)
+        job(row_id)
 
 
 def _run_upload(job_id: int) -> str:
@@ -131,9 +131,7 @@ def _run_upload(job_id: int) -> str:
             session, storage, get_index(), job_id, settings, thresholds_from(config)
         )
     except uploads.RetryLater:
-        attempts = session.scalar(sa.select(UploadJob.attempts).where(UploadJob.id == job_id))
-        delay = float(config["CAPTURE_RETRY_SECONDS"]) * 2 ** max(0, (attempts or 1) - 1)
-        raise RetryTask(f"upload {job_id} will be tried again", delay=delay) from None
+        return _retry(session, UploadJob, job_id)
     return job.status.value
 
 
@@ -152,22 +150,22 @@ def _run_capture(capture_id: int) -> str:
             session, get_storage(), get_index(), capture_id, settings, thresholds_from(config)
         )
     except RetryLater:
-        return _retry(session, capture_id)
+        return _retry(session, Capture, capture_id)
     except Exception as exc:  # noqa: BLE001 - the capture must not stay "running" for ever
         log.exception("capture %s broke", capture_id)
         session.rollback()
         try:
             capture = attempt_failed(session, capture_id, f"internal error: {exc!r}", settings)
         except RetryLater:
-            return _retry(session, capture_id)
+            return _retry(session, Capture, capture_id)
     return capture.status.value
 
 
-def _retry(session: Any, capture_id: int) -> str:
-    """Ask Huey to run the capture again, the wait doubling with each attempt."""
-    attempts = session.scalar(sa.select(Capture.attempts).where(Capture.id == capture_id))
+def _retry(session: Any, model: Any, row_id: int) -> str:
+    """Ask Huey to run the capture or upload again, the wait doubling with each attempt."""
+    attempts = session.scalar(sa.select(model.attempts).where(model.id == row_id))
     delay = float(current_app.config["CAPTURE_RETRY_SECONDS"]) * 2 ** max(0, (attempts or 1) - 1)
-    raise RetryTask(f"capture {capture_id} will be tried again", delay=delay)
+    raise RetryTask(f"{model.__tablename__} {row_id} will be tried again", delay=delay)
 
 
 def _recheck_due() -> int:

@@ -126,21 +126,29 @@ def encode(samples: np.ndarray, codec: str = "aac", bit_rate: int = 64_000) -> b
     with av.open(buffer, "w", format=container_format) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
         stream.bit_rate = bit_rate
-        resampler = av.AudioResampler(
-            format=stream.codec_context.format.name, layout="mono", rate=rate
-        )
-        frame = av.AudioFrame.from_ndarray(
-            (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1),
-            format="s16",
-            layout="mono",
-        )
-        frame.rate = RATE
-        for out in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in stream.encode(out):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        write_sound(container, stream, samples)
     return buffer.getvalue()
+
+
+def write_sound(container: av.container.OutputContainer, stream, samples: np.ndarray) -> None:  # noqa: ANN001
+    """Encode mono samples at RATE into an audio stream of an open output (stereo streams
+    get the same sound on both sides), and flush it."""
+    frame = av.AudioFrame.from_ndarray(
+        (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1),
+        format="s16",
+        layout="mono",
+    )
+    frame.rate = RATE
+    resampler = av.AudioResampler(
+        format=stream.codec_context.format.name,
+        layout=stream.codec_context.layout.name,
+        rate=stream.codec_context.sample_rate,
+    )
+    for out in [*resampler.resample(frame), *resampler.resample(None)]:
+        for packet in stream.encode(out):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
 
 
 def film(
@@ -164,18 +172,5 @@ def film(
                 container.mux(packet)
         for packet in video.encode(None):
             container.mux(packet)
-        resampler = av.AudioResampler(
-            format=sound.codec_context.format.name, layout="mono", rate=44_100
-        )
-        chunk = av.AudioFrame.from_ndarray(
-            (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1),
-            format="s16",
-            layout="mono",
-        )
-        chunk.rate = RATE
-        for out in [*resampler.resample(chunk), *resampler.resample(None)]:
-            for packet in sound.encode(out):
-                container.mux(packet)
-        for packet in sound.encode(None):
-            container.mux(packet)
+        write_sound(container, sound, samples)
     return buffer.getvalue()

@@ -23,6 +23,7 @@ Pure: no Flask, no database.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,6 +251,19 @@ def waveform_from_peaks(levels: np.ndarray, size: tuple[int, int] = WAVEFORM_SIZ
 def decode_audio(data: Source, *, max_duration_s: float) -> np.ndarray | None:
     """Return the first audio track as mono float32 samples at RATE, or None when the file
     has no audio track; raise AudioRejected for a file that cannot be read or is too long."""
+    chunks: list[np.ndarray] = []
+    if not _decode(data, max_duration_s, chunks.append):
+        return None
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32) / 32768.0
+
+
+def _decode(data: Source, max_duration_s: float, sink: Callable[[np.ndarray], None]) -> bool:
+    """Decode the first audio track to mono 16-bit samples at RATE, handing them to ``sink``
+    a second at a time (a codec of tiny frames, Opus at 2.5 ms, must not cost a call per
+    frame); False when the file has no audio track. Raise AudioRejected for sound that cannot
+    be read or lasts longer than ``max_duration_s``."""
     try:
         container = av.open(stream_of(data), mode="r", metadata_errors="replace")
     except (av.FFmpegError, ValueError, OSError) as exc:
@@ -258,34 +272,34 @@ def decode_audio(data: Source, *, max_duration_s: float) -> np.ndarray | None:
         ) from None
     with container:
         if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
+            return False
         resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
         limit = int(max_duration_s * RATE) + RATE
-        chunks: list[np.ndarray] = []
-        held = 0
+        waiting: list[np.ndarray] = []
+        held = fed = 0
         try:
-            for frame in container.decode(stream):
+            for frame in container.decode(container.streams.audio[0]):
                 for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().reshape(-1)
-                    chunks.append(chunk)
-                    held += len(chunk)
-                if held > limit:
+                    waiting.append(out.to_ndarray().reshape(-1))
+                    held += len(waiting[-1])
+                if held >= RATE:
+                    sink(np.concatenate(waiting))
+                    fed += held
+                    waiting, held = [], 0
+                if fed + held > limit:
                     raise AudioRejected(
-                        "too_long",
-                        f"the sound lasts more than the limit of {max_duration_s:.0f} s",
+                        "too_long", f"the sound lasts more than the limit of {max_duration_s:.0f} s"
                     )
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+            waiting += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+            if waiting:
+                sink(np.concatenate(waiting))
         except av.FFmpegError as exc:
-            if not chunks:
+            if not fed + held:
                 raise AudioRejected("corrupt", f"the sound cannot be decoded ({exc})") from None
             raise AudioRejected(
                 "truncated", f"the sound is truncated or damaged ({exc.strerror or exc})"
             ) from None
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32) / 32768.0
+    return True
 
 
 def fingerprint_samples(samples: np.ndarray) -> AudioPrint:
@@ -311,9 +325,10 @@ class _Listener:
     def __init__(self, keep_s: float) -> None:
         import chromaprint  # pyacoustid's binding of libchromaprint
 
-        self.makers = [chromaprint.Fingerprinter(), chromaprint.Fingerprinter()]
-        for maker in self.makers:
-            maker.start(RATE, 1)
+        self._chromaprint = chromaprint
+        # The second reading, half a value later, is made only for a sound too long to be
+        # read every way from its samples (started from them when they are let go).
+        self.makers = [self._maker()]
         self.decode = chromaprint.decode_fingerprint
         self.count = 0
         self.keep = int(keep_s * RATE)
@@ -323,18 +338,23 @@ class _Listener:
         self._energy_tail = np.zeros(0, dtype=np.float64)
         self._peak_tail = np.zeros(0, dtype=np.int32)
 
+    def _maker(self) -> Any:
+        maker = self._chromaprint.Fingerprinter()
+        maker.start(RATE, 1)
+        return maker
+
     def feed(self, pcm: np.ndarray) -> None:
         """Take the next stretch of mono 16-bit samples at RATE."""
-        half = HOP // 2
         self.makers[0].feed(pcm.tobytes())
-        if self.count + len(pcm) > half:
-            self.makers[1].feed(pcm[max(0, half - self.count) :].tobytes())
+        if len(self.makers) > 1:
+            self.makers[1].feed(pcm.tobytes())
         self.count += len(pcm)
         if self.kept is not None:
-            if self.count <= self.keep:
-                self.kept.append(pcm)
-            else:
-                self.kept = None  # too long to be read at every speed: let it go
+            self.kept.append(pcm)
+            if self.count > self.keep:  # too long to be read at every speed: let it go
+                held, self.kept = np.concatenate(self.kept), None
+                self.makers.append(self._maker())
+                self.makers[1].feed(held[HOP // 2 :].tobytes())
         squares = np.concatenate([self._energy_tail, pcm.astype(np.float64) ** 2])
         whole = len(squares) // HOP * HOP
         self.energy.append(squares[:whole].reshape(-1, HOP).sum(axis=1) / 32768.0**2)
@@ -363,7 +383,7 @@ class _Listener:
             return Heard(found, waveform, [])
         if self.kept is not None:
             samples = np.concatenate(self.kept).astype(np.float32) / 32768.0
-            return Heard(found, waveform, query_variants(samples))
+            return Heard(found, waveform, query_variants(samples, own=found))
         later = self._values(1)
         return Heard(
             found,
@@ -414,49 +434,15 @@ def _informative(blocks: np.ndarray, values: np.ndarray) -> np.ndarray:
 def listen(data: Source, *, max_duration_s: float) -> Heard | None:
     """Decode a file's first audio track and fingerprint it as it goes; None when the file
     has no audio track. Raise AudioRejected for sound that cannot be read or lasts too long."""
-    try:
-        container = av.open(stream_of(data), mode="r", metadata_errors="replace")
-    except (av.FFmpegError, ValueError, OSError) as exc:
-        raise AudioRejected(
-            "not_audio", f"the file is not a recording we can read ({exc})"
-        ) from None
-    with container:
-        if not container.streams.audio:
-            return None
-        listener = _Listener(keep_s=ALL_VARIANTS_UP_TO_S)
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-        limit = int(max_duration_s * RATE) + RATE
-        try:
-            waiting: list[np.ndarray] = []
-            held = 0
-            for frame in container.decode(container.streams.audio[0]):
-                for out in resampler.resample(frame):
-                    waiting.append(out.to_ndarray().reshape(-1))
-                    held += len(waiting[-1])
-                # Fed a second at a time: a codec of tiny frames (Opus at 2.5 ms) must not
-                # cost a call, and two small arrays, per frame.
-                if held >= RATE:
-                    listener.feed(np.concatenate(waiting))
-                    waiting, held = [], 0
-                if listener.count > limit:
-                    raise AudioRejected(
-                        "too_long", f"the sound lasts more than the limit of {max_duration_s:.0f} s"
-                    )
-            waiting += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-            if waiting:
-                listener.feed(np.concatenate(waiting))
-        except av.FFmpegError as exc:
-            if not listener.count:
-                raise AudioRejected("corrupt", f"the sound cannot be decoded ({exc})") from None
-            raise AudioRejected(
-                "truncated", f"the sound is truncated or damaged ({exc.strerror or exc})"
-            ) from None
+    listener = _Listener(keep_s=ALL_VARIANTS_UP_TO_S)
+    if not _decode(data, max_duration_s, listener.feed):
+        return None
     return listener.finish()
 
 
-def query_variants(samples: np.ndarray) -> list[QueryVariant]:
+def query_variants(samples: np.ndarray, own: AudioPrint | None = None) -> list[QueryVariant]:
     """Fingerprint a query at every shift and speed it is tried at (a long one at its own
-    speed only)."""
+    speed only); ``own``, its fingerprint made already, is not made again."""
     if len(samples) > ALL_VARIANTS_UP_TO_S * RATE:
         return [
             QueryVariant(1.0, skip / RATE, fingerprint_samples(samples[skip:]))
@@ -468,8 +454,9 @@ def query_variants(samples: np.ndarray) -> list[QueryVariant]:
         shifts = SHIFTS_AT_SPEED.get(speed, 2)
         for n in range(shifts):
             skip = n * HOP // shifts
+            made = own if own is not None and speed == 1.0 and skip == 0 else None
             variants.append(
-                QueryVariant(speed, skip / RATE * speed, fingerprint_samples(played[skip:]))
+                QueryVariant(speed, skip / RATE * speed, made or fingerprint_samples(played[skip:]))
             )
     return variants
 

@@ -9,17 +9,11 @@ import numpy as np
 
 from . import features as orb
 from . import perceptual
-from .audio import AudioFileFingerprint, AudioRejected, fingerprint_audio_file, looks_like_audio
+from .audio import AudioFileFingerprint, AudioRejected
 from .decode import DecodedImage, ImageRejected, open_image
 from .embedded import read_c2pa
 from .perceptual import HashValue
-from .video import (
-    VideoFingerprint,
-    VideoRejected,
-    fingerprint_video,
-    looks_like_video,
-    recording_instead,
-)
+from .video import VideoFingerprint, VideoRejected, fingerprint_timed
 from .views import Source, sha256_of, size_of, views_of
 
 
@@ -96,18 +90,11 @@ def fingerprint_file(
                 path, error_code="too_large", error=f"the file is larger than {max_bytes} bytes"
             )
         try:
-            if looks_like_video(handle):
-                try:
-                    found = fingerprint_video(
-                        handle, max_duration_s=max_video_s, max_pixels=max_pixels
-                    )
-                    return FileFingerprint(path, video=found)
-                except VideoRejected as exc:  # sound only, in an MP4: a recording
-                    heard = recording_instead(handle, exc, max_duration_s=max_video_s)
-                    return FileFingerprint(path, audio=heard)
-            if looks_like_audio(handle):
-                heard = fingerprint_audio_file(handle, max_duration_s=max_video_s)
-                return FileFingerprint(path, audio=heard)
+            timed = fingerprint_timed(handle, max_duration_s=max_video_s, max_pixels=max_pixels)
+            if isinstance(timed, VideoFingerprint):
+                return FileFingerprint(path, video=timed)
+            if timed is not None:
+                return FileFingerprint(path, audio=timed)
             stored, query = fingerprint_for_ingest(handle, max_pixels)
         except (ImageRejected, VideoRejected, AudioRejected) as exc:
             return FileFingerprint(path, error_code=exc.code, error=str(exc))

@@ -237,7 +237,24 @@ def fingerprint_video(
     return fingerprint
 
 
-def recording_instead(
+def fingerprint_timed(
+    data: Source, *, max_duration_s: float, max_pixels: int, progress: Progress | None = None
+) -> VideoFingerprint | AudioFileFingerprint | None:
+    """Fingerprint a video, or a recording (an MP4 of sound only is one: a voice note); None
+    for a file that starts like neither (a picture). Raise VideoRejected or AudioRejected."""
+    if looks_like_video(data):
+        try:
+            return fingerprint_video(
+                data, max_duration_s=max_duration_s, max_pixels=max_pixels, progress=progress
+            )
+        except VideoRejected as exc:
+            return _recording_instead(data, exc, max_duration_s=max_duration_s)
+    if looks_like_audio(data):
+        return fingerprint_audio_file(data, max_duration_s=max_duration_s)
+    return None
+
+
+def _recording_instead(
     data: Source, refused: VideoRejected, *, max_duration_s: float
 ) -> AudioFileFingerprint:
     """Read a file the video reader refused for want of a picture as a recording (an M4A in

@@ -22,18 +22,14 @@ from ..hashing.audio import (
     AudioFileFingerprint,
     AudioPrint,
     AudioRejected,
-    fingerprint_audio_file,
-    looks_like_audio,
 )
 from ..hashing.pipeline import ImageFingerprint, QueryFingerprint, fingerprint_for_ingest
 from ..hashing.video import (
     Progress,
     VideoFingerprint,
     VideoRejected,
-    fingerprint_video,
-    looks_like_video,
+    fingerprint_timed,
     poster_and_sheet,
-    recording_instead,
 )
 from ..hashing.views import Source, size_of, stream_of
 from ..index import Thresholds
@@ -151,35 +147,28 @@ def ingest_bytes(
         return _add_to_existing(session, existing, details, actor, on_commit)
     check_details(details)
     try:
-        heard: AudioFileFingerprint | None = None
-        if looks_like_video(data):
-            try:
-                found = fingerprint_video(
-                    data, max_duration_s=max_video_s, max_pixels=max_pixels, progress=progress
-                )
-            except VideoRejected as exc:  # sound only, in an MP4: a recording (a voice note)
-                heard = recording_instead(data, exc, max_duration_s=max_video_s)
-        elif looks_like_audio(data):
-            heard = fingerprint_audio_file(data, max_duration_s=max_video_s)
-        if heard is not None:
-            return ingest_audio_fingerprinted(
-                session,
-                storage,
-                holder,
-                data,
-                heard,
-                details,
-                actor=actor,
-                thresholds=thresholds,
-                on_commit=on_commit,
-            )
-        if looks_like_video(data):
+        timed = fingerprint_timed(
+            data, max_duration_s=max_video_s, max_pixels=max_pixels, progress=progress
+        )
+        if isinstance(timed, VideoFingerprint):
             return ingest_video_fingerprinted(
                 session,
                 storage,
                 holder,
                 data,
-                found,
+                timed,
+                details,
+                actor=actor,
+                thresholds=thresholds,
+                on_commit=on_commit,
+            )
+        if timed is not None:
+            return ingest_audio_fingerprinted(
+                session,
+                storage,
+                holder,
+                data,
+                timed,
                 details,
                 actor=actor,
                 thresholds=thresholds,

@@ -14,18 +14,10 @@ from ..hashing.audio import (
     AudioFileFingerprint,
     AudioRejected,
     QueryVariant,
-    fingerprint_audio_file,
-    looks_like_audio,
 )
 from ..hashing.perceptual import BIT_LENGTHS, PDQ
 from ..hashing.pipeline import QueryFingerprint
-from ..hashing.video import (
-    VideoFingerprint,
-    VideoRejected,
-    fingerprint_video,
-    looks_like_video,
-    recording_instead,
-)
+from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_timed
 from ..hashing.views import Source, size_of
 from ..index import Match, Thresholds
 from ..index.audio import AudioMatch
@@ -106,27 +98,18 @@ def search_file(
         raise Rejected("empty", "the file is empty")
     sha256 = sha256_of(data)
     exact = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
-    if looks_like_video(data) or looks_like_audio(data):
-        try:
-            if looks_like_video(data):
-                try:
-                    found = fingerprint_video(
-                        data, max_duration_s=max_video_s, max_pixels=max_pixels
-                    )
-                    return search_frames(
-                        session, holder, found, thresholds, limit=limit, exact=exact
-                    )
-                except VideoRejected as exc:  # sound only, in an MP4: a recording
-                    heard = recording_instead(data, exc, max_duration_s=max_video_s)
-            else:
-                heard = fingerprint_audio_file(data, max_duration_s=max_video_s)
-            return search_sound(session, holder, heard, thresholds, limit=limit, exact=exact)
-        except (VideoRejected, AudioRejected) as exc:
-            if exact is None:
-                raise Rejected(exc.code, str(exc)) from None
-            return _with_provenance(
-                session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)], thresholds
-            )
+    try:
+        timed = fingerprint_timed(data, max_duration_s=max_video_s, max_pixels=max_pixels)
+    except (VideoRejected, AudioRejected) as exc:
+        if exact is None:
+            raise Rejected(exc.code, str(exc)) from None
+        return _with_provenance(
+            session, [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)], thresholds
+        )
+    if isinstance(timed, VideoFingerprint):
+        return search_frames(session, holder, timed, thresholds, limit=limit, exact=exact)
+    if timed is not None:
+        return search_sound(session, holder, timed, thresholds, limit=limit, exact=exact)
     try:
         query = fingerprint_query(data, max_pixels)
     except ImageRejected as exc:
