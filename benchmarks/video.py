@@ -1,6 +1,7 @@
 """Video: real-time factor of sampling and hashing per resolution (one core), frames kept per
-minute, a worker's peak memory while it ingests 1080p and 4K clips, and how the sample clips
-match each other with their coverage.
+minute, a worker's peak memory while it ingests 1080p and 4K clips, how the sample clips
+match each other with their coverage, and recall per transformation of a copy
+(``benchmarks.video_copies``).
 
     python -m benchmarks.video [--seconds 60]
 """
@@ -18,13 +19,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 from PIL import Image
 
 from catalog.hashing.video import fingerprint_video
-from catalog.index import CatalogIndex, Thresholds
 from tests.audio_tools import music, write_sound
 from tests.media import ALL_PHOTOS, CHAIRS, LONERS, PATTERNS, PHOTOS, VIDEOS
+from tests.video_tools import index_of, video_matches
+
+from . import video_copies
 
 LIMITS = {"max_duration_s": 4 * 3600, "max_pixels": 100_000_000}
 
@@ -88,29 +90,19 @@ def speed_rows(seconds: int) -> list[tuple[str, ...]]:
 
 
 def match_rows() -> list[tuple[str, ...]]:
+    """Each sample clip searched against all of them, by frames and keyframes as the search
+    service does (sound aside: the pattern clips share none)."""
     names = sorted(CHAIRS + PATTERNS + LONERS)
-    prints = {name: fingerprint_video((VIDEOS / name).read_bytes(), **LIMITS) for name in names}
-    index = CatalogIndex(keep_features=True)
-    row = 0
-    for media_id, name in enumerate(names, start=1):
-        for frame in prints[name].frames:
-            for value in frame.hashes:
-                row += 1
-                index.add_hashes(
-                    value.algorithm,
-                    np.array([row]),
-                    np.array([media_id]),
-                    np.array([frame.time]),
-                    np.frombuffer(value.bits, np.uint8),
-                )
+    prints = [fingerprint_video((VIDEOS / name).read_bytes(), **LIMITS) for name in names]
+    index = index_of(prints)
     rows = []
     for media_id, name in enumerate(names, start=1):
-        found = index.match_frames([(f.time, f.hashes) for f in prints[name].frames], Thresholds())
+        found = video_matches(index, prints[media_id - 1])
         family = name.split("-")[0]
         expected = {
             n for n in names if n.split("-")[0] == family and family in ("chair", "pattern")
         } - {name}
-        got = {names[m.media_id - 1]: m for m in found if m.media_id != media_id}
+        got = {names[m - 1]: match for m, match in found.items() if m != media_id}
         cells = (
             ", ".join(
                 f"{other} ({got[other].details['query_coverage']:.2f}"
@@ -184,6 +176,7 @@ def memory_rows(seconds: int) -> list[tuple[str, ...]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--clips", type=int, default=8, help="clips for the copies table")
     args = parser.parse_args(argv)
     print("Video sampling and hashing, one core\n")
     print(
@@ -213,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             ("query", "matches (coverage)", "family members missed", "wrong matches"), match_rows()
         )
     )
+    print()
+    video_copies.main(["--clips", str(args.clips), "--seconds", str(args.seconds)])
     return 0
 
 

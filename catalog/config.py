@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "MATCH_PHASH_LOOSE": 10,
     "MATCH_MIN_INLIERS": 12,
     "MATCH_FRAME_PDQ": 45,
+    "MATCH_FRAME_PDQ_ALONG": 72,
     # Proposed links at least this sure (1 - PDQ distance / 64, keypoint matches 0.9) join
     # clusters; confirmed links always do, rejected never.
     "CLUSTER_MIN_CONFIDENCE": 0.45,

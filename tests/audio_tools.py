@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import random
 import subprocess
+from collections.abc import Iterable
 
 import av
 import numpy as np
@@ -156,19 +158,43 @@ def film(
 ) -> bytes:
     """An MP4 of ``pictures`` (RGB arrays, shown in turn for the length of the sound) with
     ``samples`` as its soundtrack."""
-    seconds = len(samples) / RATE
-    height, width = pictures[0].shape[:2]
+    frames = int(len(samples) / RATE * fps)
+    return film_frames(
+        (
+            pictures[min(len(pictures) - 1, n * len(pictures) // max(1, frames))]
+            for n in range(frames)
+        ),
+        samples,
+        fps=fps,
+        audio_codec=audio_codec,
+    )
+
+
+def film_frames(
+    frames: Iterable[np.ndarray],
+    samples: np.ndarray,
+    *,
+    fps: int = 10,
+    audio_codec: str = "aac",
+    audio_bit_rate: int = 128_000,
+    crf: int = 28,
+) -> bytes:
+    """An MP4 of ``frames`` (RGB arrays of one size, encoded as they come: a long clip is never
+    held whole) at ``fps``, with ``samples`` as its soundtrack."""
+    pictures = iter(frames)
+    first = next(pictures, None)
+    if first is None:
+        raise ValueError("no frames")
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"preset": "ultrafast", "crf": "28"}
+        video.height, video.width = first.shape[:2]
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "ultrafast", "crf": str(crf)}
         sound = container.add_stream(audio_codec, rate=44_100, layout="mono")
-        frames = int(seconds * fps)
-        for n in range(frames):
-            picture = pictures[min(len(pictures) - 1, n * len(pictures) // max(1, frames))]
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            for packet in video.encode(frame):
+        sound.bit_rate = audio_bit_rate
+        for picture in itertools.chain([first], pictures):
+            for packet in video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
                 container.mux(packet)
         for packet in video.encode(None):
             container.mux(packet)

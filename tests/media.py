@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from catalog.hashing.features import Features
+from catalog.hashing.perceptual import HashValue
 from catalog.hashing.pipeline import ImageFingerprint
 from catalog.index import CatalogIndex
 
@@ -186,15 +188,29 @@ def pattern(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
 def index_fingerprint(index: CatalogIndex, media_id: int, found: ImageFingerprint, row: int) -> int:
     """Add a picture's stored hashes and keypoints to ``index`` with row ids after ``row``, as
     the database would number them; return the keypoint row's id (the last used)."""
-    for value in found.hashes:
+    return index_picture(index, media_id, None, found.hashes, found.features, row)
+
+
+def index_picture(
+    index: CatalogIndex,
+    media_id: int,
+    time: float | None,
+    hashes: list[HashValue],
+    features: Features | None,
+    row: int,
+) -> int:
+    """Add one picture's (or video frame's, at ``time``) hashes and any keypoints to ``index``
+    with row ids after ``row``; return the last row id used."""
+    for value in hashes:
         row += 1
         index.add_hashes(
             value.algorithm,
             np.array([row]),
             np.array([media_id]),
-            np.array([np.nan]),
+            np.array([np.nan if time is None else time]),
             np.frombuffer(value.bits, np.uint8),
         )
-    row += 1
-    index.add_features(row, media_id, None, found.features)
+    if features is not None:
+        row += 1
+        index.add_features(row, media_id, time, features)
     return row

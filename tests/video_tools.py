@@ -11,8 +11,10 @@ import numpy as np
 from PIL import Image
 
 from catalog.demo import encode_clip
+from catalog.hashing.video import VideoFingerprint
+from catalog.index import CatalogIndex, Thresholds
 
-from .media import VIDEOS
+from .media import VIDEOS, index_picture
 
 
 def clip(name: str) -> bytes:
@@ -53,6 +55,41 @@ def transform(
     """Re-encode a stretch of a clip with ``change`` applied to every frame."""
     changed = [change(p) for _, p in frames(data, start, end)]
     return encode(iter(changed), size or changed[0].size)
+
+
+def moving(
+    photos: list[Image.Image],
+    size: tuple[int, int],
+    seconds: float,
+    *,
+    fps: int = 15,
+    start: float = 0.0,
+    speed: float = 1.0,
+    scene_s: float = 4.0,
+) -> Iterator[Image.Image]:
+    """Yield the frames of footage whose picture moves, as phone footage does: a slow pan (a
+    tenth of the view a second) and zoom (5 % a second) over each photo in turn, a cut every
+    ``scene_s`` seconds. ``start`` skips into the footage and ``speed`` plays it faster, so two
+    copies can be sampled at different instants."""
+    for n in range(int((seconds - start) / speed * fps)):
+        at = start + n * speed / fps
+        shot = int(at // scene_s)
+        scene = photos[shot % len(photos)]
+        into = at % scene_s
+        # Each return to a photo starts from another zoom and place, so the footage never
+        # repeats itself.
+        visit = shot // len(photos)
+        zoom = 1.25 + 0.4 * ((0.61 * visit) % 1) + 0.05 * into
+        width, height = scene.width / zoom, scene.height / zoom
+        if width / height > size[0] / size[1]:
+            width = height * size[0] / size[1]
+        else:
+            height = width * size[1] / size[0]
+        left = min(
+            scene.width - width, (scene.width - width) * ((0.29 * visit) % 1) + 0.1 * width * into
+        )
+        top = (scene.height - height) * ((0.5 + 0.37 * visit) % 1)
+        yield scene.resize(size, box=(left, top, left + width, top + height))
 
 
 def pillarbox(picture: Image.Image, width: int) -> Image.Image:
@@ -105,3 +142,23 @@ def audio_only(seconds: float = 2.0) -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return buffer.getvalue()
+
+
+def index_of(prints: list[VideoFingerprint]) -> CatalogIndex:
+    """An index holding each video's frame hashes and keyframe keypoints, as media 1, 2, ..."""
+    index, row = CatalogIndex(keep_features=True), 0
+    for media_id, found in enumerate(prints, start=1):
+        for frame in found.frames:
+            row = index_picture(index, media_id, frame.time, frame.hashes, frame.features, row)
+    return index
+
+
+def video_matches(index: CatalogIndex, found: VideoFingerprint) -> dict[int, object]:
+    """Match a video's frames and keyframes as the search service does: media id -> match."""
+    keyframes = [(f.time, f.features) for f in found.frames if f.features is not None]
+    return {
+        m.media_id: m
+        for m in index.match_frames(
+            [(f.time, f.hashes) for f in found.frames], Thresholds(), features=keyframes
+        )
+    }

@@ -60,11 +60,17 @@ def hamming(a: bytes, b: bytes) -> int:
     return int.from_bytes(a, "big").__xor__(int.from_bytes(b, "big")).bit_count()
 
 
-def least_distance(left: np.ndarray, right: np.ndarray) -> int:
-    """Return the least Hamming distance between any row of ``left`` and any row of ``right``
-    (uint8 arrays of packed hashes, one hash per row)."""
+def distances(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Return the Hamming distance from each row of ``left`` to each row of ``right`` (uint8
+    arrays of packed hashes, one hash per row), as a len(left) x len(right) array."""
     xor = np.bitwise_xor(left[:, None, :], right[None, :, :])
-    return int(np.unpackbits(xor, axis=2).sum(axis=2).min())
+    counts: np.ndarray = np.unpackbits(xor, axis=2).sum(axis=2, dtype=np.int32)
+    return counts
+
+
+def least_distance(left: np.ndarray, right: np.ndarray) -> int:
+    """Return the least Hamming distance between any row of ``left`` and any row of ``right``."""
+    return int(distances(left, right).min())
 
 
 def _pack(bits: np.ndarray) -> bytes:

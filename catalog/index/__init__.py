@@ -58,6 +58,11 @@ class Thresholds:
     # Video frames are sampled at different instants in two copies of a clip, so a frame is
     # matched more loosely; the time-consistency of several frames guards the decision.
     frame_pdq: int = 45
+    # Once frames of two videos have met at a time offset, the query's other frames are
+    # compared with the candidate's frames at that offset only, and count under this looser
+    # distance: a logo over the middle of every frame, or a pan sampled half a second apart,
+    # moves PDQ further than ``frame_pdq`` but still far short of an unrelated frame (~100+).
+    frame_pdq_along: int = 72
     # Links the matcher proposed join a media's cluster when at least this sure (0 to 1).
     cluster_confidence: float = 0.45
 
@@ -218,9 +223,20 @@ class CatalogIndex:
                 current = best.get(found.media_id)
                 if current is None:
                     # Re-hashing the aligned part is the costly step: only for a new match.
-                    best[found.media_id] = self._keypoint_match(
-                        found, symmetry, self._pdq_distance(query, symmetry, found)
+                    nearest = self._pdq_distance(query, symmetry, found)
+                    match = self._keypoint_match(
+                        found, symmetry, None if nearest is None else nearest[0]
                     )
+                    # Keypoints are kept for a few frames of a video; the query, aligned onto
+                    # the video's frame, is placed at the stored frame its hash is nearest to.
+                    if (
+                        nearest is not None
+                        and match.frame_time is not None
+                        and nearest[1] is not None
+                        and nearest[0] <= thresholds.frame_pdq_along
+                    ):
+                        match.frame_time = nearest[1]
+                    best[found.media_id] = match
                 elif current.algorithm != "orb":
                     current.details.setdefault("inliers", found.verification.inliers)
         return sorted(best.values(), key=lambda m: (-m.score, m.distance, m.media_id))
@@ -267,8 +283,9 @@ class CatalogIndex:
 
     def _pdq_distance(
         self, query: QueryFingerprint, symmetry: str, found: FeatureMatch
-    ) -> int | None:
-        """Return how far, in PDQ bits, the query is from a media its keypoints matched.
+    ) -> tuple[int, float | None] | None:
+        """Return how far, in PDQ bits, the query is from a media its keypoints matched, and
+        the frame time of the nearest stored hash (None for a still).
 
         Where the candidate lies wholly inside the query (a screenshot, a captioned copy),
         the part of the query that shows it is aligned and hashed again, which measures the
@@ -283,7 +300,7 @@ class CatalogIndex:
             codes.append(perceptual.pdq(align(image, check, found.width, found.height)).bits)
         if not codes:
             return None
-        return index.distance_to_media(
+        return index.nearest_in_media(
             np.frombuffer(b"".join(codes), dtype=np.uint8), found.media_id
         )
 
@@ -365,6 +382,7 @@ class CatalogIndex:
             if already and (already[0][1] is None) != (fit.frame_time is None):
                 continue  # a media is a still or a video: its pairs are all of one kind
             already.append((time, fit.frame_time, KEYPOINT_PAIR_DISTANCE))
+        self._extend_along(pairs, usable, thresholds.frame_pdq_along)
         matches = []
         for media_id, found in pairs.items():
             if found[0][1] is None:  # a still: the query frame that shows it best
@@ -389,6 +407,48 @@ class CatalogIndex:
                 result.media_id = media_id
                 matches.append(result)
         return sorted(matches, key=lambda m: (-m.score, m.distance, m.media_id))
+
+    def _extend_along(
+        self,
+        pairs: dict[int, list[tuple[float, float | None, int]]],
+        frames: list[tuple[float, list[HashValue]]],
+        radius: int,
+    ) -> None:
+        """Add the query frames that meet a candidate video's frames at the offset its best
+        run of pairs found.
+
+        Only the candidates with the most evidence are extended (``EXTEND_CANDIDATES``), and a
+        query frame is compared only with the candidate's frames within ``SEGMENT_GAP_S`` of
+        that offset, so the work stays with the candidates, not the catalogue. One offset
+        only: footage that returns to the same view (a static interview, a revisited scene)
+        has chance pairs at other offsets, which the looser distance must not amplify.
+        """
+        timed = {m: found for m, found in pairs.items() if found and found[0][1] is not None}
+        ranked = sorted(timed, key=lambda m: -len({p[0] for p in timed[m]}))
+        for media_id in ranked[:EXTEND_CANDIDATES]:
+            found = timed[media_id]
+            run = max(
+                _by_offset([(t, hit, d) for t, hit, d in found if hit is not None]),
+                key=lambda group: len({p[0] for p in group}),
+            )
+            offset = float(np.median([hit - t for t, hit, _ in run]))
+            stored, times = self.hashes[PDQ].of_media(media_id)
+            order = np.argsort(times, kind="stable")
+            stored, times = stored[order], times[order]
+            seen = {t for t, _, _ in found}
+            for time, hashes in frames:
+                # The candidate's frames within SEGMENT_GAP_S of this frame moved by the offset.
+                low = int(np.searchsorted(times, time + offset - SEGMENT_GAP_S, "left"))
+                high = int(np.searchsorted(times, time + offset + SEGMENT_GAP_S, "right"))
+                if time in seen or high <= low:
+                    continue
+                codes = np.frombuffer(
+                    b"".join(h.bits for h in hashes if h.algorithm == PDQ), dtype=np.uint8
+                ).reshape(-1, stored.shape[1])
+                nearest = perceptual.distances(codes, stored[low:high]).min(axis=0)
+                at = int(np.argmin(nearest))
+                if nearest[at] <= radius:
+                    found.append((time, float(times[low + at]), int(nearest[at])))
 
     def _keypoint_frames(
         self,
@@ -435,15 +495,15 @@ def _informative(hashes: list[HashValue]) -> bool:
 # The distance a frame pair found by keypoints counts as (PDQ bits): a fit of geometry says
 # the pictures share content, not that they look alike whole, so it weighs like a fair match.
 KEYPOINT_PAIR_DISTANCE = 24
+# Candidate videos whose frames are compared along their offsets (the best-supported first).
+EXTEND_CANDIDATES = 20
 
 # Matched frame pairs whose time offsets differ by more than this belong to different segments.
 SEGMENT_GAP_S = 2.0
 
 
-def _aggregate(
-    found: list[tuple[float, float, int]], query_frames: int, candidate_frames: int
-) -> Match | None:
-    """Group (query time, candidate time, distance) pairs by time offset into segments."""
+def _by_offset(found: list[tuple[float, float, int]]) -> list[list[tuple[float, float, int]]]:
+    """Group (query time, candidate time, distance) pairs whose time offsets run together."""
     ordered = sorted(found, key=lambda item: (item[1] - item[0], item[0]))
     groups: list[list[tuple[float, float, int]]] = [[ordered[0]]]
     for pair in ordered[1:]:
@@ -452,6 +512,14 @@ def _aggregate(
             groups[-1].append(pair)
         else:
             groups.append([pair])
+    return groups
+
+
+def _aggregate(
+    found: list[tuple[float, float, int]], query_frames: int, candidate_frames: int
+) -> Match | None:
+    """Group (query time, candidate time, distance) pairs by time offset into segments."""
+    groups = _by_offset(found)
     # A lone frame pair is chance unless the query itself is that short.
     needed = 1 if query_frames <= 2 else 2
     kept = [g for g in groups if len({p[0] for p in g}) >= needed]

@@ -18,7 +18,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..hashing.perceptual import least_distance
+from ..hashing.perceptual import distances
 from .columns import Column, load_array, save_array
 
 FLAT = "flat"
@@ -150,14 +150,27 @@ class HammingIndex:
         times.append(self._times.view()[positions])
         return np.concatenate(codes), np.concatenate(times)
 
+    def of_media(self, media_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the codes and frame times of one media's stored hashes."""
+        with self._lock:
+            return self._of_media(media_id)
+
     def distance_to_media(self, codes: np.ndarray, media_id: int) -> int | None:
         """Return the least distance from any query hash to any stored hash of one media."""
+        nearest = self.nearest_in_media(codes, media_id)
+        return None if nearest is None else nearest[0]
+
+    def nearest_in_media(self, codes: np.ndarray, media_id: int) -> tuple[int, float | None] | None:
+        """Return the least distance from any query hash to one media's hashes, and the frame
+        time of the stored hash at that distance (None for a still)."""
         queries = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, self.bits // 8)
         with self._lock:
-            stored, _ = self._of_media(media_id)
+            stored, times = self._of_media(media_id)
         if not len(stored) or not len(queries):
             return None
-        return least_distance(queries, stored)
+        least = distances(queries, stored).min(axis=0)
+        best = int(np.argmin(least))
+        return int(least[best]), None if np.isnan(times[best]) else float(times[best])
 
     def frame_count(self, media_id: int) -> int:
         """Return how many distinct frames of a media hold hashes here (1 for a still)."""

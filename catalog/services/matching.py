@@ -386,5 +386,6 @@ def thresholds_from(config: Any) -> Thresholds:
         phash_loose=int(config["MATCH_PHASH_LOOSE"]),
         min_inliers=int(config["MATCH_MIN_INLIERS"]),
         frame_pdq=int(config["MATCH_FRAME_PDQ"]),
+        frame_pdq_along=int(config["MATCH_FRAME_PDQ_ALONG"]),
         cluster_confidence=float(config["CLUSTER_MIN_CONFIDENCE"]),
     )
