@@ -173,7 +173,8 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
                 continue
             found += 1
             evidence[hit.evidence] += 1
-            offset = hit.details.get("offset", hit.details.get("audio_offset"))
+            # The sound places a copy to a few milliseconds, frames to about a second.
+            offset = hit.details.get("audio_offset", hit.details.get("offset"))
             placed += offset is not None and abs(offset - start) <= 1.5
         split = ", ".join(f"{k} {v}" for k, v in sorted(evidence.items())) or "—"
         out.append((name, f"{found}/{clips}", f"{placed}/{clips}", split, str(wrong)))
@@ -195,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
+    if args.seconds < EXCERPT_S + 5:
+        parser.error(f"--seconds must be at least {EXCERPT_S + 5:g}")
     print(
         f"Video copies: {EXCERPT_S:g} s excerpts of {args.clips} clips of {args.seconds:g} s, "
         "each changed one way\n"

@@ -89,6 +89,22 @@ def test_the_large_logo_pattern_copy_finds_the_hd_original(samples, catalogue) -
     assert back["pattern-sd-with-large-logo-bar.mp4"].details["query_coverage"] >= 0.5
 
 
+def test_frames_are_compared_where_the_sound_placed_the_query(samples, catalogue) -> None:
+    """The pair no frame joins alone (52 bits at best) is found along an offset given from
+    elsewhere, as the sound gives one; an unrelated clip given an offset still matches nothing."""
+    index, names = catalogue
+    ids = {name: media_id for media_id, name in names.items()}
+    found = samples["pattern-sd-with-large-logo-bar.mp4"]
+    frames = [(f.time, f.hashes) for f in found.frames]
+    longer, doorknob = ids["pattern-longer-no-bar.mp4"], ids["doorknob-hd-no-bar.mp4"]
+    assert longer not in {m.media_id for m in index.match_frames(frames, Thresholds())}
+    given = index.match_frames(frames, Thresholds(), offsets={longer: 0.0, doorknob: 1.0})
+    match = next(m for m in given if m.media_id == longer)
+    assert match.details["query_coverage"] >= 0.5
+    assert match.details["offset"] == pytest.approx(0, abs=0.5)
+    assert doorknob not in {m.media_id for m in given}
+
+
 def test_the_large_logo_chair_copy_is_found_by_offsets_and_by_keypoints(samples, catalogue) -> None:
     """The ThreatExchange pair plain frame hashes miss is found two ways on its own: frames
     met along an offset already found, and the keyframes' keypoints."""

@@ -359,6 +359,7 @@ class CatalogIndex:
         *,
         features: list[tuple[float, Features]] | None = None,
         load_features: LoadFeatures | None = None,
+        offsets: dict[int, float] | None = None,
     ) -> list[Match]:
         """Match a video's sampled frames (time, hashes) and aggregate per catalogued media.
 
@@ -367,7 +368,9 @@ class CatalogIndex:
         catalogued still matches when a frame of the query shows it, at that frame's time.
         Frames with keypoints (``features``: time, keypoints) also meet stored pictures and
         video frames whose geometry they fit: a clip under a large logo or a ticker, or inset
-        in a newscast frame, whose frame hashes differ too much.
+        in a newscast frame, whose frame hashes differ too much. ``offsets`` (media id: match
+        time minus query time) are where another witness, the sound, placed the query in a
+        video; its frames are compared along that offset rather than their own best run.
         """
         pairs: dict[int, list[tuple[float, float | None, int]]] = {}
         usable = [(t, h) for t, h in frames if _informative(h)]
@@ -382,9 +385,11 @@ class CatalogIndex:
             if already and (already[0][1] is None) != (fit.frame_time is None):
                 continue  # a media is a still or a video: its pairs are all of one kind
             already.append((time, fit.frame_time, KEYPOINT_PAIR_DISTANCE))
-        self._extend_along(pairs, usable, thresholds.frame_pdq_along)
+        self._extend_along(pairs, usable, thresholds.frame_pdq_along, offsets or {})
         matches = []
         for media_id, found in pairs.items():
+            if not found:  # a video the sound placed, whose frames met nowhere
+                continue
             if found[0][1] is None:  # a still: the query frame that shows it best
                 time, _, distance = min(found, key=lambda item: item[2])
                 matches.append(
@@ -413,6 +418,7 @@ class CatalogIndex:
         pairs: dict[int, list[tuple[float, float | None, int]]],
         frames: list[tuple[float, list[HashValue]]],
         radius: int,
+        known: dict[int, float],
     ) -> None:
         """Add the query frames that meet a candidate video's frames at the offset its best
         run of pairs found.
@@ -421,17 +427,22 @@ class CatalogIndex:
         query frame is compared only with the candidate's frames within ``SEGMENT_GAP_S`` of
         that offset, so the work stays with the candidates, not the catalogue. One offset
         only: footage that returns to the same view (a static interview, a revisited scene)
-        has chance pairs at other offsets, which the looser distance must not amplify.
+        has chance pairs at other offsets, which the looser distance must not amplify. An
+        offset ``known`` from elsewhere (the sound) is taken instead, for a candidate whose
+        frames met nowhere too.
         """
         timed = {m: found for m, found in pairs.items() if found and found[0][1] is not None}
-        ranked = sorted(timed, key=lambda m: -len({p[0] for p in timed[m]}))
-        for media_id in ranked[:EXTEND_CANDIDATES]:
-            found = timed[media_id]
-            run = max(
-                _by_offset([(t, hit, d) for t, hit, d in found if hit is not None]),
-                key=lambda group: len({p[0] for p in group}),
-            )
-            offset = float(np.median([hit - t for t, hit, _ in run]))
+        ranked = sorted(timed, key=lambda m: -len({p[0] for p in timed[m]}))[:EXTEND_CANDIDATES]
+        for media_id in ranked + [m for m in known if m not in pairs]:
+            found = pairs.setdefault(media_id, [])
+            if media_id in known:
+                offset = known[media_id]
+            else:
+                run = max(
+                    _by_offset([(t, hit, d) for t, hit, d in found if hit is not None]),
+                    key=lambda group: len({p[0] for p in group}),
+                )
+                offset = float(np.median([hit - t for t, hit, _ in run]))
             stored, times = self.hashes[PDQ].of_media(media_id)
             order = np.argsort(times, kind="stable")
             stored, times = stored[order], times[order]

@@ -173,13 +173,15 @@ def search_frames(
     """Match a video's sampled frames and its sound; videos and recordings with coverage and
     segments, stills with a time (with their provenance unless asked not to)."""
     holder.refresh(session)
+    sound = _heard(holder, found.audio_variants, exact)
     matches = holder.index.match_frames(
         [(f.time, f.hashes) for f in found.frames],
         thresholds,
         features=[(f.time, f.features) for f in found.frames if f.features is not None],
         load_features=holder.feature_loader(session),
+        # Where the sound placed the query in a video, its frames are compared at that time.
+        offsets={m.recording_id: m.offset_s for m in sound},
     )
-    sound = _heard(holder, found.audio_variants, exact)
     results: list[SearchMatch] = []
     if exact is not None:
         results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
