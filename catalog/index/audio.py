@@ -27,9 +27,12 @@ import numpy as np
 
 from ..hashing.audio import ITEM_S, VALUE_SPAN_S, AudioPrint, QueryVariant
 
-# Alignments a query variant checks (the best voted), and the votes one needs.
+# Alignments a query variant checks (the best voted), and the votes one needs. Two exact
+# 32-bit values at one alignment are enough to be worth checking: music laid under speech
+# changes most values by a few bits, leaving an excerpt only two or three exact ones, and
+# the check, not the vote, is what tells shared sound from chance.
 CANDIDATES = 12
-MIN_VOTES = 4
+MIN_VOTES = 2
 # A value held by more recordings than this is too common to tell anything apart.
 MAX_POSTINGS = 5_000
 # The most postings one reading of a query gathers (an hour's query would gather hundreds
