@@ -39,7 +39,7 @@ from tests.audio_tools import (
     under,
 )
 from tests.media import ALL_PHOTOS, PHOTOS
-from tests.video_tools import moving
+from tests.video_tools import fit, moving
 
 from .speed import table
 
@@ -98,6 +98,8 @@ CHANGES: dict[str, Change] = {
     "3 % faster (picture and sound)": Change(speed=1.03),
     "3 % slower (picture and sound)": Change(speed=0.97),
     "music under the speech at -12 dB": Change(sound=lambda s: under(s, music(20, 7), -12)),
+    "letterboxed into 4:3": Change(picture=lambda p: fit(p, (480, 360))),
+    "pillarboxed into a wider frame": Change(picture=lambda p: fit(p, (800, 360))),
     "picture mirrored": Change(picture=lambda p: p.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
     "inset at 40 % in a newscast frame": Change(picture=_newscast),
     "large logo and ticker": Change(picture=_large_logo),
