@@ -32,6 +32,18 @@ OTHER_SENTENCES = [
     "The orchestra will tour eleven cities this summer, opening with a concert by the lake.",
     "Our weather service warns of strong winds along the coast until Friday afternoon.",
 ]
+
+
+def made_up_sentences(seed: int, count: int = 8, words: int = 14) -> list[str]:
+    """Sentences of the words above in a random order: as many distinct texts as needed, so
+    two recordings made from different seeds never say the same thing in the same voice."""
+    rng = random.Random(seed)
+    vocabulary = sorted(
+        {w.strip(".,").lower() for s in SENTENCES + OTHER_SENTENCES for w in s.split()}
+    )
+    return [" ".join(rng.choices(vocabulary, k=words)).capitalize() + "." for _ in range(count)]
+
+
 VOICES = ["en", "en-us", "en+f3", "en+m3", "en-gb-x-rp", "en+f2"]
 
 
