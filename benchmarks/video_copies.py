@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 
 from catalog import create_app, schema
 from catalog.db import database, get_session, make_engine
+from catalog.hashing.video import fingerprint_video
 from catalog.services.ingest import IngestDetails, ingest_bytes
 from catalog.services.matching import get_index, thresholds_from
 from catalog.services.search import search_file
@@ -169,7 +170,7 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
     rng = np.random.default_rng(11)
     out = []
     for name, change in CHANGES.items():
-        found = placed = wrong = 0
+        found = placed = wrong = pictures = 0
         evidence: Counter[str] = Counter()
         for n in range(clips):
             start = float(rng.uniform(2, seconds - EXCERPT_S - 2))
@@ -177,6 +178,7 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
             results = search_file(session, holder, query, thresholds, **limits)
             hit = next((r for r in results if r.media_id == media_ids[n]), None)
             wrong += sum(r.media_id != media_ids[n] for r in results)
+            pictures += media_ids[n] in _by_pictures(session, holder, query, thresholds, limits)
             if hit is None:
                 continue
             found += 1
@@ -185,7 +187,16 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
             offset = hit.details.get("audio_offset", hit.details.get("offset"))
             placed += offset is not None and abs(offset - start) <= 1.5
         split = ", ".join(f"{k} {v}" for k, v in sorted(evidence.items())) or "—"
-        out.append((name, f"{found}/{clips}", f"{placed}/{clips}", split, str(wrong)))
+        out.append(
+            (
+                name,
+                f"{found}/{clips}",
+                f"{placed}/{clips}",
+                split,
+                f"{pictures}/{clips}",
+                str(wrong),
+            )
+        )
     false = 0
     for n in range(3):
         others = [
@@ -194,8 +205,22 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
         other = recording(EXCERPT_S, seed=7000 + n, sentences=OTHER_SENTENCES)
         query = _film(others, other, 0.0, EXCERPT_S, Change())
         false += len(search_file(session, holder, query, thresholds, **limits))
-    out.append(("unrelated footage and speech", "—", "—", "—", f"{false} in 3 queries"))
+    out.append(("unrelated footage and speech", "—", "—", "—", "—", f"{false} in 3 queries"))
     return out
+
+
+def _by_pictures(session, holder, query: bytes, thresholds, limits: dict) -> set[int]:  # noqa: ANN001
+    """The media the query's pictures find with no help from its sound."""
+    found = fingerprint_video(query, max_duration_s=3600, **limits)
+    return {
+        m.media_id
+        for m in holder.index.match_frames(
+            [(f.time, f.hashes) for f in found.frames],
+            thresholds,
+            features=[(f.time, f.features) for f in found.frames if f.features is not None],
+            load_features=holder.feature_loader(session),
+        )
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         table(
-            ("change", "found", "placed (±1.5 s)", "found by", "other clips matched"),
+            (
+                "change",
+                "found",
+                "placed (±1.5 s)",
+                "found by",
+                "by pictures alone",
+                "other clips matched",
+            ),
             rows(args.clips, args.seconds),
         )
     )
