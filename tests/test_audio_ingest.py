@@ -58,6 +58,27 @@ def pictures(seed: int, size: tuple[int, int] = (160, 120)) -> list[np.ndarray]:
     return [np.asarray(pattern(*size, seed=seed * 10 + n)) for n in range(6)]
 
 
+def test_a_mirrored_video_with_other_sound_is_found_by_its_frames(
+    client: FlaskClient, keys: dict, long_recording: np.ndarray
+) -> None:
+    """The copy's sound is not the original's (a re-upload with its music replaced): its
+    frames, mirrored back, find the original, and the answer says so."""
+    source = post(
+        client, keys["analyst"], film(pictures(3), excerpt(long_recording, 10, 20)), "a.mp4"
+    )["media"]
+    flipped = [np.ascontiguousarray(p[:, ::-1]) for p in pictures(3)]
+    other = recording(20, seed=77, sentences=OTHER_SENTENCES)
+    answer = post(client, keys["analyst"], film(flipped, other), "mirrored.mp4")
+    found = {m["media_id"]: m for m in answer["near_duplicates"]}
+    match = found[source["id"]]
+    assert (match["match"], match["kind"], match["mirrored"]) == (
+        "frames",
+        "mirrored_rotated",
+        True,
+    )
+    assert match["query_variant"] == "full/flip_horizontal" and match["query_coverage"] >= 0.8
+
+
 def test_a_recording_is_catalogued_and_its_excerpt_found_with_its_offset(
     app: Flask, client: FlaskClient, keys: dict, long_recording: np.ndarray
 ) -> None:

@@ -67,6 +67,22 @@ def test_a_boxed_copy_of_moving_footage_is_found(originals, clip, start, frame) 
     assert match.details["offset"] == pytest.approx(start, abs=1.0)
 
 
+def test_a_mirrored_copy_is_found_by_its_frames_mirrored(originals) -> None:
+    index, _ = originals
+    pictures = (
+        p.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        for p in moving(photos_of(2), LANDSCAPE, SECONDS, start=0.4)
+    )
+    copy = fingerprint_video(encode(pictures, LANDSCAPE, fps=15, crf=30), **LIMITS)
+    assert all(f.mirrored[0].variant == "full/flip_horizontal" for f in copy.frames)
+    found = video_matches(index, copy)
+    assert set(found) == {3}
+    match = found[3]
+    assert match.kind == "mirrored_rotated" and match.details["mirrored"] is True
+    assert match.details["query_coverage"] >= 0.8
+    assert match.details["offset"] == pytest.approx(0.4, abs=1.0)
+
+
 def stamped(picture: Image.Image, keep: float) -> bytes:
     """The centre ``keep`` of a frame with a channel's logo over a corner, as a JPEG."""
     width, height = picture.size

@@ -159,6 +159,9 @@ def video_matches(index: CatalogIndex, found: VideoFingerprint) -> dict[int, obj
     return {
         m.media_id: m
         for m in index.match_frames(
-            [(f.time, f.hashes) for f in found.frames], Thresholds(), features=keyframes
+            [(f.time, f.hashes) for f in found.frames],
+            Thresholds(),
+            features=keyframes,
+            mirrored=[(f.time, f.mirrored) for f in found.frames],
         )
     }

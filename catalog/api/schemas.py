@@ -267,6 +267,9 @@ class MatchOut(Schema):
     match_coverage = fields.Float()
     segments = fields.List(fields.Dict())
     offset = fields.Float()
+    mirrored = fields.Boolean(
+        metadata={"description": "the query's frames match this video mirrored left to right"}
+    )
     inliers = fields.Integer()
     query_area = fields.Float()
     match_area = fields.Float()

@@ -31,7 +31,7 @@ from .audio import (
 )
 from .decode import WORKING_SIZE
 from .embedded import read_c2pa
-from .perceptual import HashValue
+from .perceptual import PDQ, HashValue
 from .views import FULL, Source, head_of, sha256_of, size_of, stream_of, views_of
 
 # Containers we accept, as FFmpeg names them after probing the content.
@@ -72,6 +72,9 @@ class Frame:
     time: float
     hashes: list[HashValue]
     features: orb.Features | None = None
+    # PDQ of the frame and its trimmed view mirrored left to right ("full/flip_horizontal"):
+    # searched with, so a mirrored copy finds its original's frames; never stored.
+    mirrored: list[HashValue] = field(default_factory=list)
 
 
 @dataclass
@@ -360,7 +363,7 @@ def _sample(
         if time >= next_sample:
             next_sample = (int(time / SAMPLE_EVERY_S) + 1) * SAMPLE_EVERY_S
         rgb = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
-        pdq = perceptual.pdq(rgb)
+        pdq, flipped = _pdq_and_mirror(rgb, FULL)
         if (
             previous_pdq is not None
             and perceptual.hamming(pdq.bits, previous_pdq) <= NEAR_IDENTICAL
@@ -368,19 +371,29 @@ def _sample(
         ):
             continue
         previous_pdq = pdq.bits
-        hashes = [
-            HashValue(pdq.algorithm, pdq.bits, pdq.quality, FULL),
-            perceptual.phash(rgb, FULL),
-        ]
+        hashes = [pdq, perceptual.phash(rgb, FULL)]
+        mirrored = [flipped]
         for view, inner in views_of(rgb)[1:]:
-            hashes += [perceptual.pdq(inner, view), perceptual.phash(inner, view)]
-        kept = Frame(len(fingerprint.frames), round(max(0.0, time), 3), hashes)
+            view_pdq, view_flipped = _pdq_and_mirror(inner, view)
+            hashes += [view_pdq, perceptual.phash(inner, view)]
+            mirrored.append(view_flipped)
+        kept = Frame(len(fingerprint.frames), round(max(0.0, time), 3), hashes, mirrored=mirrored)
         if time >= next_feature:
             kept.features = orb.extract(rgb)
             next_feature = time + feature_every
         fingerprint.frames.append(kept)
         if len(fingerprint.frames) >= MAX_FRAMES:
             break
+
+
+def _pdq_and_mirror(rgb: np.ndarray, view: str) -> tuple[HashValue, HashValue]:
+    """Return the PDQ of a picture and of its mirror image, from one computation."""
+    forms = {h.variant: h for h in perceptual.pdq_dihedral(rgb)}
+    upright, flipped = forms["original"], forms["flip_horizontal"]
+    return (
+        HashValue(PDQ, upright.bits, upright.quality, view),
+        HashValue(PDQ, flipped.bits, flipped.quality, f"{view}/flip_horizontal"),
+    )
 
 
 def _thumb(frame: av.VideoFrame) -> np.ndarray:

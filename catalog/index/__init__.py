@@ -360,6 +360,7 @@ class CatalogIndex:
         features: list[tuple[float, Features]] | None = None,
         load_features: LoadFeatures | None = None,
         offsets: dict[int, float] | None = None,
+        mirrored: list[tuple[float, list[HashValue]]] | None = None,
     ) -> list[Match]:
         """Match a video's sampled frames (time, hashes) and aggregate per catalogued media.
 
@@ -371,26 +372,58 @@ class CatalogIndex:
         in a newscast frame, whose frame hashes differ too much. ``offsets`` (media id: match
         time minus query time) are where another witness, the sound, placed the query in a
         video; its frames are compared along that offset rather than their own best run.
+        ``mirrored`` frames (the query's frames mirrored left to right) find, among the media
+        the frames did not, a mirrored copy's original (kind ``mirrored_rotated``).
         """
-        pairs: dict[int, list[tuple[float, float | None, int]]] = {}
         usable = [(t, h) for t, h in frames if _informative(h)]
-        for time, hashes in usable:
-            query = QueryFingerprint("", hashes)
-            for media_id, (distance, hit, _variant) in self._nearest(
-                query, PDQ, thresholds.frame_pdq
-            ).items():
-                pairs.setdefault(media_id, []).append((time, hit.frame_time, distance))
+        pairs = self._frame_pairs(usable, thresholds)
         for time, fit in self._keypoint_frames(features or [], load_features, thresholds):
             already = pairs.setdefault(fit.media_id, [])
             if already and (already[0][1] is None) != (fit.frame_time is None):
                 continue  # a media is a still or a video: its pairs are all of one kind
             already.append((time, fit.frame_time, KEYPOINT_PAIR_DISTANCE))
         self._extend_along(pairs, usable, thresholds.frame_pdq_along, offsets or {})
+        matches = self._by_media(pairs, len(usable))
+        if mirrored:
+            found = {m.media_id for m in matches}
+            flipped = [(t, h) for t, h in mirrored if _informative(h)]
+            others = {
+                m: p for m, p in self._frame_pairs(flipped, thresholds).items() if m not in found
+            }
+            placed = {m: o for m, o in (offsets or {}).items() if m not in found}
+            self._extend_along(others, flipped, thresholds.frame_pdq_along, placed)
+            for match in self._by_media(others, len(flipped)):
+                if match.kind == NEAR_DUPLICATE:
+                    match.kind = MIRRORED_ROTATED
+                match.query_variant = "full/flip_horizontal"
+                match.details["mirrored"] = True
+                matches.append(match)
+        return sorted(matches, key=lambda m: (-m.score, m.distance, m.media_id))
+
+    def _frame_pairs(
+        self, frames: list[tuple[float, list[HashValue]]], thresholds: Thresholds
+    ) -> dict[int, list[tuple[float, float | None, int]]]:
+        """Per media, the (query time, its frame time, distance) of each query frame's nearest
+        stored frame within ``frame_pdq`` (frame time None for a still)."""
+        pairs: dict[int, list[tuple[float, float | None, int]]] = {}
+        for time, hashes in frames:
+            query = QueryFingerprint("", hashes)
+            for media_id, (distance, hit, _variant) in self._nearest(
+                query, PDQ, thresholds.frame_pdq
+            ).items():
+                pairs.setdefault(media_id, []).append((time, hit.frame_time, distance))
+        return pairs
+
+    def _by_media(
+        self, pairs: dict[int, list[tuple[float, float | None, int]]], query_frames: int
+    ) -> list[Match]:
+        """Turn each media's frame pairs into a match: a still at the query frame that shows
+        it best, a video by the segments its pairs form."""
         matches = []
         for media_id, found in pairs.items():
             if not found:  # a video the sound placed, whose frames met nowhere
                 continue
-            if found[0][1] is None:  # a still: the query frame that shows it best
+            if found[0][1] is None:
                 time, _, distance = min(found, key=lambda item: item[2])
                 matches.append(
                     Match(
@@ -407,11 +440,11 @@ class CatalogIndex:
             # Every frame of a catalogued video carries its time, so no pair is dropped here;
             # the filter only narrows the type.
             timed = [(t, hit_time, d) for t, hit_time, d in found if hit_time is not None]
-            result = _aggregate(timed, len(usable), self.hashes[PDQ].frame_count(media_id))
+            result = _aggregate(timed, query_frames, self.hashes[PDQ].frame_count(media_id))
             if result is not None:
                 result.media_id = media_id
                 matches.append(result)
-        return sorted(matches, key=lambda m: (-m.score, m.distance, m.media_id))
+        return matches
 
     def _extend_along(
         self,

@@ -181,6 +181,7 @@ def search_frames(
         load_features=holder.feature_loader(session),
         # Where the sound placed the query in a video, its frames are compared at that time.
         offsets={m.recording_id: m.offset_s for m in sound},
+        mirrored=[(f.time, f.mirrored) for f in found.frames if f.mirrored],
     )
     results: list[SearchMatch] = []
     if exact is not None:
@@ -199,6 +200,7 @@ def search_frames(
                     FRAMES if time is None else match.algorithm,
                     match.distance,
                     match.score,
+                    query_variant=match.query_variant,
                     frame_time=time,
                     details=details,
                 )
