@@ -219,6 +219,7 @@ def _by_pictures(session, holder, query: bytes, thresholds, limits: dict) -> set
             thresholds,
             features=[(f.time, f.features) for f in found.frames if f.features is not None],
             load_features=holder.feature_loader(session),
+            mirrored=[(f.time, f.mirrored) for f in found.frames],
         )
     }
 
