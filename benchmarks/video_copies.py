@@ -170,7 +170,7 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
     rng = np.random.default_rng(11)
     out = []
     for name, change in CHANGES.items():
-        found = placed = wrong = pictures = 0
+        found = placed = wrong = pictures = pictures_placed = 0
         evidence: Counter[str] = Counter()
         for n in range(clips):
             start = float(rng.uniform(2, seconds - EXCERPT_S - 2))
@@ -178,7 +178,9 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
             results = search_file(session, holder, query, thresholds, **limits)
             hit = next((r for r in results if r.media_id == media_ids[n]), None)
             wrong += sum(r.media_id != media_ids[n] for r in results)
-            pictures += media_ids[n] in _by_pictures(session, holder, query, thresholds, limits)
+            seen = _by_pictures(session, holder, query, thresholds, limits)
+            pictures += media_ids[n] in seen
+            pictures_placed += abs(seen.get(media_ids[n], -1e9) - start) <= 1.5
             if hit is None:
                 continue
             found += 1
@@ -193,7 +195,7 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
                 f"{found}/{clips}",
                 f"{placed}/{clips}",
                 split,
-                f"{pictures}/{clips}",
+                f"{pictures}/{clips}, placed {pictures_placed}",
                 str(wrong),
             )
         )
@@ -209,11 +211,11 @@ def _measure(app, clips: int, seconds: float) -> list[tuple[str, ...]]:  # noqa:
     return out
 
 
-def _by_pictures(session, holder, query: bytes, thresholds, limits: dict) -> set[int]:  # noqa: ANN001
-    """The media the query's pictures find with no help from its sound."""
+def _by_pictures(session, holder, query: bytes, thresholds, limits: dict) -> dict[int, float]:  # noqa: ANN001
+    """The media the query's pictures find with no help from its sound, with the offset."""
     found = fingerprint_video(query, max_duration_s=3600, **limits)
     return {
-        m.media_id
+        m.media_id: m.details["offset"]
         for m in holder.index.match_frames(
             [(f.time, f.hashes) for f in found.frames],
             thresholds,

@@ -63,8 +63,9 @@ def test_a_boxed_copy_of_moving_footage_is_found(originals, clip, start, frame) 
     assert set(found) == {clip + 1}, sorted(found)
     match = found[clip + 1]
     assert match.details["query_coverage"] >= 0.4
-    # The copy starts ``start`` seconds into the original.
-    assert match.details["offset"] == pytest.approx(start, abs=1.0)
+    # The copy starts ``start`` seconds into the original; frames a second apart, and
+    # keyframes whose keypoints fit the most alike stored keyframe, place it to about that.
+    assert match.details["offset"] == pytest.approx(start, abs=1.5)
 
 
 def test_a_mirrored_copy_is_found_by_its_frames_mirrored(originals) -> None:

@@ -31,7 +31,7 @@ from .audio import (
 )
 from .decode import WORKING_SIZE
 from .embedded import read_c2pa
-from .perceptual import PDQ, HashValue
+from .perceptual import HashValue
 from .views import FULL, Source, head_of, sha256_of, size_of, stream_of, views_of
 
 # Containers we accept, as FFmpeg names them after probing the content.
@@ -387,13 +387,10 @@ def _sample(
 
 
 def _pdq_and_mirror(rgb: np.ndarray, view: str) -> tuple[HashValue, HashValue]:
-    """Return the PDQ of a picture and of its mirror image, from one computation."""
-    forms = {h.variant: h for h in perceptual.pdq_dihedral(rgb)}
-    upright, flipped = forms["original"], forms["flip_horizontal"]
-    return (
-        HashValue(PDQ, upright.bits, upright.quality, view),
-        HashValue(PDQ, flipped.bits, flipped.quality, f"{view}/flip_horizontal"),
-    )
+    """Return the PDQ of a picture and of its mirror image. The mirror is hashed afresh:
+    pdqhash's dihedral forms of a textured frame differ from it by up to 30 bits."""
+    flipped = perceptual.pdq(np.ascontiguousarray(rgb[:, ::-1]), f"{view}/flip_horizontal")
+    return perceptual.pdq(rgb, view), flipped
 
 
 def _thumb(frame: av.VideoFrame) -> np.ndarray:

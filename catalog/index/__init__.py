@@ -301,7 +301,10 @@ class CatalogIndex:
         if not codes:
             return None
         return index.nearest_in_media(
-            np.frombuffer(b"".join(codes), dtype=np.uint8), found.media_id
+            np.frombuffer(b"".join(codes), dtype=np.uint8),
+            found.media_id,
+            # A video that returns to a view has near frames elsewhere: keep to the shot.
+            None if found.frame_time is None else (found.frame_time, PLACE_WITHIN_S),
         )
 
     @staticmethod
@@ -381,18 +384,23 @@ class CatalogIndex:
             already = pairs.setdefault(fit.media_id, [])
             if already and (already[0][1] is None) != (fit.frame_time is None):
                 continue  # a media is a still or a video: its pairs are all of one kind
+            if any(t == time for t, _, _ in already):
+                continue  # one pair per query frame: its hash's, or its best-fitting keyframe
             already.append((time, fit.frame_time, KEYPOINT_PAIR_DISTANCE))
         self._extend_along(pairs, usable, thresholds.frame_pdq_along, offsets or {})
-        matches = self._by_media(pairs, len(usable))
+        matches = self._by_media(pairs, len(usable), thresholds.frame_pdq)
         if mirrored:
             found = {m.media_id for m in matches}
             flipped = [(t, h) for t, h in mirrored if _informative(h)]
+            # Every other frame is searched (the costly step); the rest are compared along.
             others = {
-                m: p for m, p in self._frame_pairs(flipped, thresholds).items() if m not in found
+                m: p
+                for m, p in self._frame_pairs(flipped[::2], thresholds).items()
+                if m not in found
             }
             placed = {m: o for m, o in (offsets or {}).items() if m not in found}
             self._extend_along(others, flipped, thresholds.frame_pdq_along, placed)
-            for match in self._by_media(others, len(flipped)):
+            for match in self._by_media(others, len(flipped), thresholds.frame_pdq):
                 if match.kind == NEAR_DUPLICATE:
                     match.kind = MIRRORED_ROTATED
                 match.query_variant = "full/flip_horizontal"
@@ -415,7 +423,10 @@ class CatalogIndex:
         return pairs
 
     def _by_media(
-        self, pairs: dict[int, list[tuple[float, float | None, int]]], query_frames: int
+        self,
+        pairs: dict[int, list[tuple[float, float | None, int]]],
+        query_frames: int,
+        strict: int,
     ) -> list[Match]:
         """Turn each media's frame pairs into a match: a still at the query frame that shows
         it best, a video by the segments its pairs form."""
@@ -440,7 +451,7 @@ class CatalogIndex:
             # Every frame of a catalogued video carries its time, so no pair is dropped here;
             # the filter only narrows the type.
             timed = [(t, hit_time, d) for t, hit_time, d in found if hit_time is not None]
-            result = _aggregate(timed, query_frames, self.hashes[PDQ].frame_count(media_id))
+            result = _aggregate(timed, query_frames, self.hashes[PDQ].frame_count(media_id), strict)
             if result is not None:
                 result.media_id = media_id
                 matches.append(result)
@@ -454,45 +465,54 @@ class CatalogIndex:
         known: dict[int, float],
     ) -> None:
         """Add the query frames that meet a candidate video's frames at the offset its best
-        run of pairs found.
+        run of pairs found, or at the offset the sound placed the query at (``known``).
 
-        Only the candidates with the most evidence are extended (``EXTEND_CANDIDATES``), and a
-        query frame is compared only with the candidate's frames within ``SEGMENT_GAP_S`` of
-        that offset, so the work stays with the candidates, not the catalogue. One offset
-        only: footage that returns to the same view (a static interview, a revisited scene)
-        has chance pairs at other offsets, which the looser distance must not amplify. An
-        offset ``known`` from elsewhere (the sound) is taken instead, for a candidate whose
-        frames met nowhere too.
+        Only candidates whose frames already met are extended: the looser distance confirms
+        a placement, it never makes one (slides of one template, say, come within it by
+        chance). Only the best-supported are (``EXTEND_CANDIDATES``, and any the sound
+        placed), and a query frame is compared only with the candidate's frames within
+        ``SEGMENT_GAP_S`` of those offsets, so the work stays with the candidates, not the
+        catalogue. Not every offset pairs met at: footage that returns to the same view (a
+        static interview, a revisited scene) has chance pairs there, which the looser
+        distance must not amplify.
         """
         timed = {m: found for m, found in pairs.items() if found and found[0][1] is not None}
         ranked = sorted(timed, key=lambda m: -len({p[0] for p in timed[m]}))[:EXTEND_CANDIDATES]
-        for media_id in ranked + [m for m in known if m not in pairs]:
-            found = pairs.setdefault(media_id, [])
+        ranked += [m for m in known if m in timed and m not in ranked]
+        for media_id in ranked:
+            found = timed[media_id]
+            run = max(
+                _by_offset([(t, hit, d) for t, hit, d in found if hit is not None]),
+                key=lambda group: len({p[0] for p in group}),
+            )
+            # Every offset of the run, to the second: a keyframe's keypoints fit the stored
+            # keyframe that looks most alike, which in a zooming shot is a little off.
+            offsets = sorted({float(round(hit - t)) for t, hit, _ in run})
             if media_id in known:
-                offset = known[media_id]
-            else:
-                run = max(
-                    _by_offset([(t, hit, d) for t, hit, d in found if hit is not None]),
-                    key=lambda group: len({p[0] for p in group}),
-                )
-                offset = float(np.median([hit - t for t, hit, _ in run]))
+                offsets.append(known[media_id])
             stored, times = self.hashes[PDQ].of_media(media_id)
             order = np.argsort(times, kind="stable")
             stored, times = stored[order], times[order]
             seen = {t for t, _, _ in found}
             for time, hashes in frames:
-                # The candidate's frames within SEGMENT_GAP_S of this frame moved by the offset.
-                low = int(np.searchsorted(times, time + offset - SEGMENT_GAP_S, "left"))
-                high = int(np.searchsorted(times, time + offset + SEGMENT_GAP_S, "right"))
-                if time in seen or high <= low:
+                if time in seen:
                     continue
                 codes = np.frombuffer(
                     b"".join(h.bits for h in hashes if h.algorithm == PDQ), dtype=np.uint8
                 ).reshape(-1, stored.shape[1])
-                nearest = perceptual.distances(codes, stored[low:high]).min(axis=0)
-                at = int(np.argmin(nearest))
-                if nearest[at] <= radius:
-                    found.append((time, float(times[low + at]), int(nearest[at])))
+                best: tuple[int, float] | None = None
+                for offset in offsets:  # the nearest frame across them; ties to the first
+                    # The candidate's frames within SEGMENT_GAP_S of this frame moved by it.
+                    low = int(np.searchsorted(times, time + offset - SEGMENT_GAP_S, "left"))
+                    high = int(np.searchsorted(times, time + offset + SEGMENT_GAP_S, "right"))
+                    if high <= low:
+                        continue
+                    nearest = perceptual.distances(codes, stored[low:high]).min(axis=0)
+                    at = int(np.argmin(nearest))
+                    if best is None or nearest[at] < best[0]:
+                        best = (int(nearest[at]), float(times[low + at]))
+                if best is not None and best[0] <= radius:
+                    found.append((time, best[1], best[0]))
 
     def _keypoint_frames(
         self,
@@ -539,6 +559,8 @@ def _informative(hashes: list[HashValue]) -> bool:
 # The distance a frame pair found by keypoints counts as (PDQ bits): a fit of geometry says
 # the pictures share content, not that they look alike whole, so it weighs like a fair match.
 KEYPOINT_PAIR_DISTANCE = 24
+# A still fitted to a video's keyframe is placed at the nearest-hashed frame this close to it.
+PLACE_WITHIN_S = 30.0
 # Candidate videos whose frames are compared along their offsets (the best-supported first).
 EXTEND_CANDIDATES = 20
 
@@ -560,7 +582,7 @@ def _by_offset(found: list[tuple[float, float, int]]) -> list[list[tuple[float, 
 
 
 def _aggregate(
-    found: list[tuple[float, float, int]], query_frames: int, candidate_frames: int
+    found: list[tuple[float, float, int]], query_frames: int, candidate_frames: int, strict: int
 ) -> Match | None:
     """Group (query time, candidate time, distance) pairs by time offset into segments."""
     groups = _by_offset(found)
@@ -571,7 +593,9 @@ def _aggregate(
         return None
     matched_query = {p[0] for g in kept for p in g}
     matched_candidate = {p[1] for g in kept for p in g}
-    distances = [p[2] for g in kept for p in g]
+    # The distance (and the score, and a link's confidence) rests on the pairs that met on
+    # their own; pairs found along their offset add coverage, not closeness.
+    distances = [p[2] for g in kept for p in g if p[2] <= strict] or [p[2] for g in kept for p in g]
     segments = [
         {
             "query_start": min(p[0] for p in g),

@@ -43,8 +43,13 @@ WINDOW = 16
 DRIFT = 3
 # A window whose bit error rate is at most this is shared sound (unrelated sound: ~0.35).
 WINDOW_BER = 0.27
-# A match needs this many values (about 4 s) in shared windows.
+# A match needs this many values (about 4 s) in shared windows; an alignment with fewer
+# than SURE_VOTES votes needs FEW_VOTES_MATCHED (about 10 s). Music under an excerpt leaves it
+# few exact values but long shared stretches; two chance votes over unrelated speech have led
+# to a 6-second stretch within WINDOW_BER.
 MIN_MATCHED = 32
+SURE_VOTES = 4
+FEW_VOTES_MATCHED = 80
 # Pending postings are merged into the sorted arrays past this many.
 MERGE_AFTER = 500_000
 # Bits set in each byte value: the bit errors of XORed values, a byte at a time.
@@ -260,7 +265,7 @@ class AudioIndex:
                 errors += bits
                 compared += used
         shared_query = _covered(query, [(a, b) for a, b, _ in matched])
-        if shared_query < MIN_MATCHED:
+        if shared_query < (MIN_MATCHED if votes >= SURE_VOTES else FEW_VOTES_MATCHED):
             return None
         shared_reference = _covered(reference, [(a + s, b + s) for a, b, s in matched])
         segments = _segments(variant, reference, matched)

@@ -160,12 +160,18 @@ class HammingIndex:
         nearest = self.nearest_in_media(codes, media_id)
         return None if nearest is None else nearest[0]
 
-    def nearest_in_media(self, codes: np.ndarray, media_id: int) -> tuple[int, float | None] | None:
+    def nearest_in_media(
+        self, codes: np.ndarray, media_id: int, around: tuple[float, float] | None = None
+    ) -> tuple[int, float | None] | None:
         """Return the least distance from any query hash to one media's hashes, and the frame
-        time of the stored hash at that distance (None for a still)."""
+        time of the stored hash at that distance (None for a still); ``around`` (time,
+        seconds) keeps to a video's frames that close to a time."""
         queries = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, self.bits // 8)
         with self._lock:
             stored, times = self._of_media(media_id)
+        if around is not None:
+            close = np.abs(times - around[0]) <= around[1]  # NaN (a still's) is never close
+            stored, times = stored[close], times[close]
         if not len(stored) or not len(queries):
             return None
         least = distances(queries, stored).min(axis=0)

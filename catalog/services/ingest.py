@@ -50,6 +50,7 @@ from ..models import (
 from ..storage import Storage, StoredFile
 from . import Invalid, audit, fetch
 from .matching import IndexHolder
+from .provenance import link_confidence
 from .records import (
     aware,
     clean_filename,
@@ -60,7 +61,16 @@ from .records import (
     source_named,
     tag_named,
 )
-from .search import Rejected, SearchMatch, search_frames, search_query, search_sound
+from .search import (
+    AUDIO,
+    BOTH,
+    FRAMES,
+    Rejected,
+    SearchMatch,
+    search_frames,
+    search_query,
+    search_sound,
+)
 
 
 @dataclass
@@ -423,12 +433,20 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
             distance=match.distance,
             frame_time_s=time,
         )
+    algorithm, distance = match.evidence, match.distance
+    if match.evidence == BOTH:
+        # The link keeps the stronger witness, with the distance in that witness's units.
+        ber = match.details.get("audio_bit_error_rate")
+        if ber is not None and link_confidence(AUDIO, ber) > link_confidence(FRAMES, distance):
+            algorithm, distance = AUDIO, ber
+        else:
+            algorithm = FRAMES
     return MediaLink(
         source_media_id=media.id,
         target_media_id=match.media_id,
         kind=LinkKind.NEAR_DUPLICATE,
-        algorithm=match.evidence,
-        distance=match.distance,
+        algorithm=algorithm,
+        distance=distance,
     )
 
 
