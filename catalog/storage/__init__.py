@@ -5,10 +5,12 @@ hash is computed, fsynced, then linked into place; ``link()`` fails rather than 
 original is never overwritten, and a crash leaves at most a stray temporary file (swept by
 ``sweep_temporary``), never a partial original. Originals are made read-only once in place.
 Derived files (thumbnails, contact sheets) can be regenerated, so they may be replaced.
+``storage.s3`` keeps the same promises in an S3-compatible bucket.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -78,23 +80,8 @@ class Storage:
 
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredFile:
         """Store the bytes read from ``stream``; raise TooLarge past ``max_bytes``."""
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise TooLarge(f"file is larger than {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            return self._place(tmp, digest.hexdigest(), size)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with spooled(stream, self.tmp, max_bytes, durable=True) as (tmp, sha256, size):
+            return self._place(tmp, sha256, size)
 
     def put_bytes(self, data: bytes) -> StoredFile:
         """Store ``data``."""
@@ -205,6 +192,32 @@ class Storage:
         folder = self._derived_dir(sha256)
         if folder.is_dir():
             yield from sorted(p.name for p in folder.iterdir() if p.is_file())
+
+
+@contextlib.contextmanager
+def spooled(
+    stream: BinaryIO, folder: Path, max_bytes: int | None, *, durable: bool = False
+) -> Iterator[tuple[Path, str, int]]:
+    """Copy ``stream`` to a temporary file in ``folder`` while hashing it; yield (the file, its
+    SHA-256, its size) and remove the file afterwards, whatever happens. Raise TooLarge past
+    ``max_bytes``; ``durable`` fsyncs the file before it is yielded."""
+    digest, size = hashlib.sha256(), 0
+    fd, name = tempfile.mkstemp(dir=folder, prefix="put-")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise TooLarge(f"file is larger than {max_bytes} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        yield tmp, digest.hexdigest(), size
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def fsync_dir(path: Path) -> None:

@@ -1,0 +1,272 @@
+"""Content-addressed storage on an S3-compatible object store (boto3), with the promises of the
+local store: originals under ``originals/ab/cd/<sha256>`` never overwritten, derived files
+apart under ``derived/``, nothing left by a failed write.
+
+A file is streamed to a local scratch file while its SHA-256 is computed (the key is the
+digest, so it is known only at the end), then uploaded from there, in parts past
+``multipart_mb`` (s3transfer aborts the upload on failure, so no object is left). An existing
+key is not written again: a put of bytes already held is a no-op. Originals are read through a
+seekable reader that fetches byte ranges, so a video is decoded without being downloaded whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from . import CHUNK, DERIVED_NAME_RE, SHA256_RE, StorageError, check_sha256, spooled
+
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An original in the bucket; ``created`` is False when the bytes were already held."""
+
+    sha256: str
+    size: int
+    key: str
+    created: bool
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """Return (bucket, key prefix) of ``s3://bucket/prefix``; raise ValueError otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not BUCKET_RE.match(parts.netloc or ""):
+        raise ValueError(f"not an s3://bucket/prefix URL with a valid bucket name: {url!r}")
+    prefix = parts.path.strip("/")
+    return parts.netloc, f"{prefix}/" if prefix else ""
+
+
+class ObjectStorage:
+    """Originals and derived files in one bucket, under one prefix."""
+
+    def __init__(
+        self,
+        url: str,
+        scratch: str | os.PathLike[str],
+        *,
+        endpoint_url: str | None = None,
+        client: Any = None,
+        multipart_mb: int = 16,
+    ) -> None:
+        self.bucket, self.prefix = parse_url(url)
+        self.tmp = Path(scratch)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        # Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (boto3's chain).
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
+        self.transfer = TransferConfig(
+            multipart_threshold=multipart_mb * 1024 * 1024,
+            multipart_chunksize=multipart_mb * 1024 * 1024,
+            use_threads=False,
+        )
+        self._ensure_bucket()
+
+    def _ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchBucket"):
+                raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
+            self.client.create_bucket(Bucket=self.bucket)
+
+    # -- originals ---------------------------------------------------------------------
+
+    def key_for(self, sha256: str) -> str:
+        """Return the key of the original with this digest (whether or not it exists)."""
+        check_sha256(sha256)
+        return f"{self.prefix}originals/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            return head
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"{key} cannot be read ({exc})") from None
+
+    def exists(self, sha256: str) -> bool:
+        """Return whether the original is held."""
+        return self._head(self.key_for(sha256)) is not None
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> Placed:
+        """Store the bytes read from ``stream``; raise TooLarge past ``max_bytes``."""
+        with spooled(stream, self.tmp, max_bytes) as (scratch, sha256, size):
+            key = self.key_for(sha256)
+            held = self._head(key)
+            if held is not None:
+                self.touch(sha256)
+                return Placed(sha256, int(held["ContentLength"]), key, created=False)
+            self.client.upload_file(
+                str(scratch),
+                self.bucket,
+                key,
+                ExtraArgs={"Metadata": {"sha256": sha256}},
+                Config=self.transfer,
+            )
+            return Placed(sha256, size, key, created=True)
+
+    def put_bytes(self, data: bytes) -> Placed:
+        """Store ``data``."""
+        return self.put_stream(io.BytesIO(data))
+
+    def touch(self, sha256: str) -> None:
+        """Mark a held original as just stored (``gc`` leaves young objects alone)."""
+        key = self.key_for(sha256)
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": key},
+                Metadata={"sha256": sha256, "touched": str(int(time.time()))},
+                MetadataDirective="REPLACE",
+            )
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchKey"):
+                raise StorageError(f"{key} cannot be touched ({exc})") from None
+
+    def modified(self, sha256: str) -> float | None:
+        """Return when the original was stored or last touched (seconds), None if missing."""
+        head = self._head(self.key_for(sha256))
+        return None if head is None else head["LastModified"].timestamp()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open the original for reading (seekable); raise StorageError when it is missing."""
+        key = self.key_for(sha256)
+        head = self._head(key)
+        if head is None:
+            raise StorageError(f"original {sha256} is missing from storage")
+        raw = _RangeReader(self.client, self.bucket, key, int(head["ContentLength"]))
+        return io.BufferedReader(raw, buffer_size=CHUNK)
+
+    def discard(self, sha256: str) -> None:
+        """Remove an original and its derived files (an undone ingest, an orphan)."""
+        keys = [self.key_for(sha256)] + [
+            self._derived_key(sha256, n) for n in self.derived_names(sha256)
+        ]
+        for key in keys:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def iter_originals(self) -> Iterator[str]:
+        """Yield the digest of every original held, in no particular order."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}originals/"
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if SHA256_RE.match(name):
+                    yield name
+
+    def hash_file(self, sha256: str) -> str:
+        """Return the SHA-256 of the stored bytes, read afresh (for integrity checks)."""
+        digest = hashlib.sha256()
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.key_for(sha256))["Body"]
+        except ClientError as exc:
+            raise StorageError(f"original {sha256} cannot be read ({exc})") from None
+        for chunk in body.iter_chunks(CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def sweep_temporary(self, older_than_s: float = 3600.0) -> int:
+        """Delete scratch files left by interrupted writes; return how many."""
+        cutoff, removed = time.time() - older_than_s, 0
+        for path in self.tmp.iterdir():
+            if path.stat().st_mtime < cutoff:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # -- derived files -----------------------------------------------------------------
+
+    def _derived_key(self, sha256: str, name: str) -> str:
+        check_sha256(sha256)
+        if not DERIVED_NAME_RE.match(name):
+            raise ValueError(f"bad derived file name: {name!r}")
+        return f"{self.prefix}derived/{sha256[:2]}/{sha256[2:4]}/{sha256}/{name}"
+
+    def put_derived(self, sha256: str, name: str, data: bytes) -> str:
+        """Write (or replace) a derived file; return its key."""
+        key = self._derived_key(sha256, name)
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return key
+
+    def read_derived(self, sha256: str, name: str) -> bytes | None:
+        """Return a derived file's bytes, or None when it was not made."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._derived_key(sha256, name))
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchKey"):
+                return None
+            raise StorageError(f"derived {name} of {sha256} cannot be read ({exc})") from None
+        data: bytes = body["Body"].read()
+        return data
+
+    def derived_names(self, sha256: str) -> Iterator[str]:
+        """Yield the names of the derived files held for an original."""
+        folder = self._derived_key(sha256, "x")[:-1]
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        names = [item["Key"][len(folder) :] for page in pages for item in page.get("Contents", [])]
+        yield from sorted(n for n in names if DERIVED_NAME_RE.match(n))
+
+
+class _RangeReader(io.RawIOBase):
+    """A seekable view of one object that fetches the byte ranges read."""
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int) -> None:
+        self.client, self.bucket, self.key, self.size, self.position = client, bucket, key, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self.size - self.position)
+        if wanted <= 0:
+            return 0
+        end = self.position + wanted - 1
+        body = self.client.get_object(
+            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end}"
+        )["Body"].read()
+        buffer[: len(body)] = body
+        self.position += len(body)
+        return len(body)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
