@@ -131,3 +131,13 @@ def test_sweep_removes_only_old_temporary_files(store: Storage) -> None:
     fresh.write_bytes(b"in progress")
     assert store.sweep_temporary(older_than_s=60) == 1
     assert not old.exists() and fresh.exists()
+
+
+def test_modified_says_when_an_original_was_stored_or_touched(store: Storage) -> None:
+    placed = store.put_bytes(b"aged")
+    assert store.modified("0" * 64) is None
+    os.utime(store.path_for(placed.sha256), (1_000_000, 1_000_000))
+    assert store.modified(placed.sha256) == 1_000_000
+    store.touch(placed.sha256)
+    stamp = store.modified(placed.sha256)
+    assert stamp is not None and stamp > 1_000_000

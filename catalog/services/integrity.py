@@ -179,7 +179,10 @@ def collect_garbage(
     for sha256 in held:
         if sha256 in recorded:
             continue
-        if storage.path_for(sha256).stat().st_mtime > cutoff:
+        modified = storage.modified(sha256)
+        if modified is None:  # removed meanwhile
+            continue
+        if modified > cutoff:
             report.kept_young += 1
             continue
         report.orphans.append(sha256)

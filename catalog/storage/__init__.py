@@ -112,6 +112,13 @@ class Storage:
         except FileNotFoundError:
             pass
 
+    def modified(self, sha256: str) -> float | None:
+        """Return when the original was stored or last touched (seconds), None if missing."""
+        try:
+            return self.path_for(sha256).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
     def open(self, sha256: str) -> BinaryIO:
         """Open the original for reading; raise StorageError when it is missing."""
         path = self.path_for(sha256)
