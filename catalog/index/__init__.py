@@ -374,7 +374,7 @@ class CatalogIndex:
         video frames whose geometry they fit: a clip under a large logo or a ticker, or inset
         in a newscast frame, whose frame hashes differ too much. ``offsets`` (media id: match
         time minus query time) are where another witness, the sound, placed the query in a
-        video; its frames are compared along that offset rather than their own best run.
+        video; where its frames met, they are compared along that offset too.
         ``mirrored`` frames (the query's frames mirrored left to right) find, among the media
         the frames did not, a mirrored copy's original (kind ``mirrored_rotated``).
         """
@@ -432,8 +432,6 @@ class CatalogIndex:
         it best, a video by the segments its pairs form."""
         matches = []
         for media_id, found in pairs.items():
-            if not found:  # a video the sound placed, whose frames met nowhere
-                continue
             if found[0][1] is None:
                 time, _, distance = min(found, key=lambda item: item[2])
                 matches.append(
