@@ -30,6 +30,16 @@ DEFAULTS: dict[str, Any] = {
     # A deployment (config/production.py sets it): refuse to start without a strong SECRET_KEY.
     "PRODUCTION": False,
     "MEDIA_ROOT": None,
+    # Originals and derived files in an S3-compatible bucket ("s3://bucket/prefix"; empty:
+    # the folder MEDIA_ROOT, which then keeps only scratch files); the S3 endpoint when it is
+    # not AWS; credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Videos and
+    # downloads are streamed through the app, or, with S3_PRESIGNED_SECONDS > 0, answered by
+    # a redirect to a URL signed for that long (for S3_PRESIGN_ENDPOINT_URL, the address
+    # browsers reach, when it differs from S3_ENDPOINT_URL).
+    "STORAGE_URL": None,
+    "S3_ENDPOINT_URL": None,
+    "S3_PRESIGN_ENDPOINT_URL": None,
+    "S3_PRESIGNED_SECONDS": 0,
     "SECRET_KEY": None,
     "MAX_UPLOAD_MB": 200,
     # SQLite waits this long for a lock before giving up (milliseconds).
@@ -192,6 +202,12 @@ def finalise(app: Flask) -> None:
     if max_mb <= 0:
         raise RuntimeError("MAX_UPLOAD_MB must be positive")
     cfg["MAX_UPLOAD_MB"] = max_mb
+    presigned = cfg.get("S3_PRESIGNED_SECONDS") or 0
+    # S3 signs a URL for a week at most (SigV4).
+    whole = isinstance(presigned, int) and not isinstance(presigned, bool)
+    if not whole or not 0 <= presigned <= 604800:
+        raise RuntimeError(f"S3_PRESIGNED_SECONDS must be 0 to 604800 seconds, not {presigned!r}")
+    cfg["S3_PRESIGNED_SECONDS"] = presigned
     try:
         instances_from_setting(cfg.get("CAPTURE_INSTANCES"))
     except ValueError as exc:

@@ -30,7 +30,7 @@ from .models import Incident, Media, Party, PartyKind, Source, SourceKind, User
 from .services import editing, named
 from .services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
 from .services.matching import IndexHolder
-from .storage import Storage
+from .storage import Store
 
 INCIDENT = "Claimed drone strike on the Kremlin, 3 May 2023"
 MSK = timezone(timedelta(hours=3))
@@ -212,7 +212,7 @@ class DemoResult:
 
 def load(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     *,
     actor: User | None,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import schema
 from .db import database
 from .services.matching import get_index
+from .storage import StorageError, get_storage
 
 bp = Blueprint("health", __name__)
 
@@ -25,7 +26,8 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Answer 200 when the database is reachable and migrated, else 503 with the reason."""
+    """Answer 200 when the database is reachable and migrated, the media store answers and
+    the index is loaded; else 503 with the reason."""
     head = current_app.extensions["catalog.schema_head"]
     try:
         current = schema.current_revision(database().engine)
@@ -37,11 +39,16 @@ def readyz() -> ResponseReturnValue:
             jsonify(status="unavailable", database="not migrated", revision=current, expected=head),
             503,
         )
+    try:
+        get_storage().check()
+    except StorageError as exc:
+        current_app.logger.warning("readiness: media store unreachable: %s", exc)
+        return jsonify(status="unavailable", database="ok", storage="unreachable"), 503
     holder = get_index()
     if holder.preloading and not holder.loaded.is_set():
         return jsonify(status="unavailable", database="ok", index="loading"), 503
     index_state = "loaded" if holder.loaded.is_set() else "on demand"
-    return jsonify(status="ok", database="ok", revision=current, index=index_state)
+    return jsonify(status="ok", database="ok", storage="ok", revision=current, index=index_state)
 
 
 def init_app(app: Flask) -> None:

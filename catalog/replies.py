@@ -8,12 +8,16 @@ It sits below both blueprints so that neither imports the other; the report page
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Response, current_app, jsonify, render_template
+from flask import Response, current_app, jsonify, redirect, render_template, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wrappers import Response as BaseResponse
 
 from .services import Conflict, Invalid, NotFound, ServiceError, reports
 from .services.search import Rejected
+from .storage import Store
 
 PROBLEM = "application/problem+json"
 # Refusal codes that mean "this is not a file of a kind we take" (415) rather than a broken
@@ -61,3 +65,51 @@ def report_response(made: reports.Report, fmt: str, stem: str) -> Response | str
         response.headers["Content-Disposition"] = f"attachment; filename={stem}.csv"
         return response
     return render_template("report.html", report=made)
+
+
+def send_stored(
+    store: Store, sha256: str, mimetype: str, *, download_name: str | None = None
+) -> BaseResponse:
+    """Answer with a stored original: streamed from the store a piece at a time, with range
+    requests (players seek with them), or, where ``S3_PRESIGNED_SECONDS`` asks for it and the
+    store can sign one, a redirect to a short-lived URL of the bucket. ``download_name`` makes
+    it an attachment; without it the file is shown inline. StorageError when it is missing."""
+    seconds = int(current_app.config["S3_PRESIGNED_SECONDS"])
+    if seconds > 0:
+        url = store.presigned_url(sha256, seconds, mimetype=mimetype, download_name=download_name)
+        if url is not None:
+            moved = redirect(url, 302)
+            moved.headers["Cache-Control"] = "private, no-store"  # the URL expires
+            return moved
+    handle = store.open(sha256)
+    size = handle.seek(0, io.SEEK_END)
+    handle.seek(0)
+    response = send_file(
+        handle,
+        mimetype=mimetype,
+        as_attachment=download_name is not None,
+        download_name=download_name,
+        etag=sha256,
+        max_age=3600,
+        conditional=False,
+    )
+    if download_name is None:
+        response.headers["Content-Disposition"] = "inline"
+    # Behind a sign-in: browsers may keep it, shared caches may not.
+    response.cache_control.public = False
+    response.cache_control.private = True
+    response.content_length = size
+    try:
+        return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        handle.close()
+        raise
+
+
+def send_derived(data: bytes, name: str, tag: str) -> BaseResponse:
+    """Answer with a derived picture held in memory (a thumbnail, poster or still)."""
+    mimetype = "image/png" if name.endswith(".png") else "image/jpeg"
+    response = send_file(io.BytesIO(data), mimetype=mimetype, etag=tag, max_age=3600)
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response.make_conditional(request.environ)

@@ -16,6 +16,8 @@ client address comes from ``X-Forwarded-For`` only for the ``TRUSTED_PROXIES`` i
 from __future__ import annotations
 
 import time
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
@@ -84,6 +86,17 @@ def sign_in_succeeded(username: str) -> None:
         limiter.storage.clear(_pair(username) + suffix)
 
 
+def _policy(config: Any) -> dict[str, str]:
+    """The CSP, letting the player fetch from the bucket when videos are redirected there."""
+    policy = dict(CSP)
+    if config.get("STORAGE_URL") and int(config.get("S3_PRESIGNED_SECONDS") or 0) > 0:
+        endpoint = config.get("S3_PRESIGN_ENDPOINT_URL") or config.get("S3_ENDPOINT_URL")
+        parts = urlsplit(endpoint) if endpoint else None
+        origin = f"{parts.scheme}://{parts.netloc}" if parts else "https://*.amazonaws.com"
+        policy["media-src"] = f"'self' {origin}"
+    return policy
+
+
 def init_app(app: Flask) -> None:
     """Attach the security headers and the rate limiter."""
     production = bool(app.config.get("FORCE_HTTPS"))
@@ -93,7 +106,7 @@ def init_app(app: Flask) -> None:
         strict_transport_security=production,
         session_cookie_secure=bool(app.config.get("SESSION_COOKIE_SECURE")),
         session_cookie_http_only=True,
-        content_security_policy=CSP,
+        content_security_policy=_policy(app.config),
         frame_options="DENY",
         referrer_policy="same-origin",
     )

@@ -23,6 +23,7 @@ from catalog import create_app, schema
 from catalog.db import database, make_engine
 
 from .pgserver import PostgresServer, find_bindir
+from .s3server import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
 BACKENDS = ("sqlite", "postgresql")
 BACKENDS_KEY = pytest.StashKey[list[str]]()
@@ -95,6 +96,24 @@ def pg_server() -> Iterator[PostgresServer]:
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[SeaweedServer]:
+    """An S3-compatible server (SeaweedFS) on loopback ports, for the whole run."""
+    server = SeaweedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test server's key in the variables boto3 reads (names fixed by the settings)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ LAYERS: dict[str, int] = {
     "catalog.models": 3,
     "catalog.db": 4,
     "catalog.storage": 4,
-    "catalog.objectstore": 4,  # the same promises in an S3 bucket (uses storage's checks)
     "catalog.schema": 4,
     # use cases (the worked example is one, loaded through the others)
     "catalog.services": 5,

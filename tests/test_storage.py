@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.storage import Storage, StorageError, TooLarge
+from catalog.storage import DigestMismatch, Storage, StorageError, TooLarge
 
 
 @pytest.fixture
@@ -27,9 +27,10 @@ def test_put_stores_under_its_digest_read_only(store: Storage) -> None:
     sha = hashlib.sha256(data).hexdigest()
     stored = store.put_bytes(data)
     assert stored.created and stored.sha256 == sha and stored.size == len(data)
-    assert stored.path == store.root / "originals" / sha[:2] / sha[2:4] / sha
-    assert stored.path.read_bytes() == data
-    assert not stat.S_IMODE(stored.path.stat().st_mode) & 0o222
+    path = store.path_for(sha)
+    assert path == store.root / "originals" / sha[:2] / sha[2:4] / sha
+    assert path.read_bytes() == data
+    assert not stat.S_IMODE(path.stat().st_mode) & 0o222
     with store.open(sha) as handle:
         assert handle.read() == data
     assert list(store.iter_originals()) == [sha]
@@ -39,11 +40,11 @@ def test_put_stores_under_its_digest_read_only(store: Storage) -> None:
 
 def test_same_bytes_again_do_not_rewrite(store: Storage) -> None:
     first = store.put_bytes(b"x" * 1000)
-    before = first.path.stat()
+    before = store.path_for(first.sha256).stat()
     second = store.put_bytes(b"x" * 1000)
     assert not second.created
-    assert second.path == first.path
-    after = second.path.stat()
+    assert second.sha256 == first.sha256
+    after = store.path_for(second.sha256).stat()
     assert (after.st_ino, after.st_size) == (before.st_ino, before.st_size)  # not rewritten
     # But marked as just stored: gc sweeps only old orphans, and this one is about to be named.
     assert after.st_mtime_ns >= before.st_mtime_ns
@@ -54,11 +55,12 @@ def test_an_existing_original_is_never_overwritten(store: Storage) -> None:
     stored = store.put_bytes(b"original")
     # Even if the bytes on disk were damaged, a new put of the true bytes does not repair
     # (or hide) the damage: integrity checks must see it.
-    os.chmod(stored.path, 0o644)
-    stored.path.write_bytes(b"tampered")
+    path = store.path_for(stored.sha256)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"tampered")
     again = store.put_bytes(b"original")
     assert not again.created
-    assert stored.path.read_bytes() == b"tampered"
+    assert path.read_bytes() == b"tampered"
     assert store.hash_file(stored.sha256) != stored.sha256
 
 
@@ -107,12 +109,25 @@ def test_missing_original_is_a_clear_error(store: Storage) -> None:
 def test_derived_files_are_separate_and_replaceable(store: Storage) -> None:
     stored = store.put_bytes(b"video")
     store.put_derived(stored.sha256, "poster.jpg", b"one")
-    path = store.put_derived(stored.sha256, "poster.jpg", b"two")
-    assert path.read_bytes() == b"two"
+    store.put_derived(stored.sha256, "poster.jpg", b"two")
+    path = store.derived_path(stored.sha256, "poster.jpg")
+    assert path.read_bytes() == b"two" == store.read_derived(stored.sha256, "poster.jpg")
     assert path.is_relative_to(store.root / "derived")
     assert list(store.derived_names(stored.sha256)) == ["poster.jpg"]
+    assert list(store.iter_derived()) == [(stored.sha256, "poster.jpg")]
+    assert store.read_derived(stored.sha256, "thumb.jpg") is None
     with pytest.raises(ValueError):
         store.derived_path(stored.sha256, "../poster.jpg")
+
+
+def test_bytes_that_are_not_the_digest_promised_are_refused(store: Storage) -> None:
+    # A copy between stores names the digest it expects: damaged bytes must not be stored
+    # under another key as if they were new evidence.
+    with pytest.raises(DigestMismatch):
+        store.put_stream(io.BytesIO(b"damaged"), expected=hashlib.sha256(b"true").hexdigest())
+    assert leftovers(store) == []
+    kept = store.put_stream(io.BytesIO(b"true"), expected=hashlib.sha256(b"true").hexdigest())
+    assert kept.created and store.size(kept.sha256) == 4
 
 
 def test_discard_removes_original_and_derived(store: Storage) -> None:

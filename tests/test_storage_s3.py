@@ -5,34 +5,30 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
 import os
-from collections.abc import Iterator
+import socket
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from catalog.storage import StorageError, TooLarge
+from catalog.storage import DigestMismatch, StorageError, TooLarge
 from catalog.storage.s3 import ObjectStorage, parse_url
 
-from .s3server import ACCESS_KEY, SECRET_KEY, SeaweedServer
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SeaweedServer]:
-    started = SeaweedServer().start()
-    try:
-        yield started
-    finally:
-        started.stop()
+from .s3server import SeaweedServer
 
 
 @pytest.fixture
-def client(server: SeaweedServer, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def server(s3_server: SeaweedServer, s3_credentials: None) -> SeaweedServer:
+    return s3_server
+
+
+@pytest.fixture
+def client(server: SeaweedServer):  # noqa: ANN201
     return boto3.client(
         "s3",
         endpoint_url=server.endpoint_url,
@@ -125,6 +121,10 @@ def test_derived_files_are_apart_replaceable_and_go_with_their_original(
     assert store.read_derived(placed.sha256, "poster.jpg") == b"second"
     assert list(store.derived_names(placed.sha256)) == ["contact-sheet.jpg", "poster.jpg"]
     assert store.read_derived(placed.sha256, "waveform.png") is None
+    assert sorted(store.iter_derived()) == [
+        (placed.sha256, "contact-sheet.jpg"),
+        (placed.sha256, "poster.jpg"),
+    ]
     assert list(store.iter_originals()) == [placed.sha256]  # derived files are not originals
     with pytest.raises(ValueError):
         store.put_derived(placed.sha256, "../escape", b"")
@@ -146,3 +146,66 @@ def test_only_s3_urls_with_a_valid_bucket_are_taken(url: str) -> None:
     with pytest.raises(ValueError):
         parse_url(url)
     assert parse_url("s3://media-bucket/some/prefix/") == ("media-bucket", "some/prefix/")
+
+
+def test_bytes_that_are_not_the_digest_promised_are_refused(store: ObjectStorage) -> None:
+    with pytest.raises(DigestMismatch):
+        store.put_stream(io.BytesIO(b"damaged"), expected=hashlib.sha256(b"true").hexdigest())
+    assert keys(store) == [] and list(store.tmp.iterdir()) == []
+    kept = store.put_stream(io.BytesIO(b"true"), expected=hashlib.sha256(b"true").hexdigest())
+    assert kept.created and store.size(kept.sha256) == 4
+    assert store.size("0" * 64) is None
+
+
+def test_a_presigned_url_serves_the_original_for_a_while(store: ObjectStorage) -> None:
+    placed = store.put_bytes(b"signed bytes")
+    url = store.presigned_url(placed.sha256, 60, mimetype="video/mp4", download_name="clip é.mp4")
+    assert url is not None and url.startswith(store.client.meta.endpoint_url)
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"signed bytes"
+        assert answer.headers["Content-Type"] == "video/mp4"
+        assert "attachment" in answer.headers["Content-Disposition"]
+    # Tampering with what was signed is refused.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url.replace("video%2Fmp4", "text%2Fhtml"), timeout=10)
+    assert refused.value.code == 403
+    refused.value.close()
+
+
+def test_each_process_makes_its_own_client(store: ObjectStorage) -> None:
+    # gunicorn builds the app, and so the store, before it forks: a child must not reuse the
+    # parent's pooled connection.
+    placed = store.put_bytes(b"before the fork")
+    parent_client = store.client
+    _PARENT_CLIENTS[id(store)] = parent_client
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    # Under the fork start method a child's arguments are inherited, not pickled.
+    children = [
+        context.Process(target=_child_reads, args=(store, placed.sha256, answers)) for _ in range(3)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(30)
+    assert [child.exitcode for child in children] == [0, 0, 0]
+    assert [answers.get(timeout=5) for _ in children] == [True] * 3
+    assert store.client is parent_client
+    answers.close()
+
+
+_PARENT_CLIENTS: dict[int, object] = {}
+
+
+def _child_reads(store: ObjectStorage, sha256: str, answers) -> None:  # noqa: ANN001
+    with store.open(sha256) as handle:
+        read = handle.read() == b"before the fork"
+    answers.put(read and store.client is not _PARENT_CLIENTS.get(id(store)))
+
+
+def test_an_unreachable_store_is_a_clear_error_within_seconds(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StorageError, match="cannot be reached"):
+        ObjectStorage("s3://nowhere/x", tmp_path, endpoint_url=f"http://127.0.0.1:{port}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, jsonify, request, send_file, url_for
+from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
@@ -14,8 +14,8 @@ from marshmallow import ValidationError
 from ..db import get_session
 from ..jobs import enqueue_upload
 from ..models import Media, Role, UploadJob
-from ..replies import report_response
-from ..services import catalogue, editing, reports
+from ..replies import report_response, send_derived, send_stored
+from ..services import catalogue, editing, previews, reports
 from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput
 from ..services.matching import get_index, thresholds_from
 from ..services.provenance import summarise, summarise_one
@@ -186,13 +186,14 @@ def original(media_id: int):
     """Download the original file exactly as catalogued."""
     media = catalogue.find_media(get_session(), media_id)
     try:
-        handle = get_storage().open(media.sha256)
+        return send_stored(
+            get_storage(),
+            media.sha256,
+            media.mime_type,
+            download_name=media.original_filename or media.sha256,
+        )
     except StorageError as exc:
         abort(404, message=str(exc))
-    name = media.original_filename or media.sha256
-    return send_file(
-        handle, mimetype=media.mime_type, as_attachment=True, download_name=name, etag=media.sha256
-    )
 
 
 @blp.route("/<id:media_id>/files/<any('poster.jpg', 'contact-sheet.jpg', 'waveform.png'):name>")
@@ -202,10 +203,8 @@ def original(media_id: int):
 def derived(media_id: int, name: str):
     """Return a poster frame, contact sheet or waveform made at ingest."""
     media = catalogue.find_media(get_session(), media_id)
-    path = get_storage().derived_path(media.sha256, name)
-    if not path.is_file():
-        abort(404, message=f"this media has no {name}")
-    return send_file(path, mimetype="image/png" if name.endswith(".png") else "image/jpeg")
+    data = previews.derived(get_storage(), media, name)
+    return send_derived(data, name, f"{media.sha256}-{name}")
 
 
 @blp.route("/<id:media_id>/sightings", methods=["POST"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import admin, capture, evidence, index, media
+from . import admin, capture, evidence, index, media, storage
 
 catalog = AppGroup("catalog", help="Manage the media-evidence catalogue.")
 for command in (
@@ -14,6 +14,7 @@ for command in (
     *capture.COMMANDS,
     *evidence.COMMANDS,
     *index.COMMANDS,
+    *storage.COMMANDS,
 ):
     catalog.add_command(command)
 

@@ -35,7 +35,7 @@ from ..models import (
     utcnow,
 )
 from ..netguard import Refused, check_url
-from ..storage import Storage
+from ..storage import Store
 from ..tsa import load_roots
 from . import Invalid, NotFound, audit
 from .ingest import IngestDetails, SightingInput, ingest_bytes
@@ -168,7 +168,7 @@ def list_captures(
 
 def run_capture(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     capture_id: int,
     settings: CaptureSettings,
@@ -262,7 +262,7 @@ def _renew(capture: Capture, lease: timedelta, progress: str) -> None:
 
 def _keep_files(
     session: Session,
-    storage: Storage,
+    storage: Store,
     capture: Capture,
     folder: Path,
     result: dict[str, Any],
@@ -298,7 +298,7 @@ def _keep_files(
 
 def _ingest_media(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     capture: Capture,
     folder: Path,

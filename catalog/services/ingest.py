@@ -47,7 +47,7 @@ from ..models import (
     Sighting,
     User,
 )
-from ..storage import Storage, StoredFile
+from ..storage import Store, StoredFile
 from . import Invalid, audit, fetch
 from .matching import IndexHolder
 from .provenance import link_confidence
@@ -136,7 +136,7 @@ class IngestResult:
 
 def ingest_bytes(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     data: Source,
     details: IngestDetails,
@@ -203,7 +203,7 @@ def ingest_bytes(
 
 def ingest_fingerprinted(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     data: Source,
     stored: ImageFingerprint,
@@ -235,7 +235,7 @@ def ingest_fingerprinted(
 
 def ingest_video_fingerprinted(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     data: Source,
     found: VideoFingerprint,
@@ -270,7 +270,7 @@ def ingest_video_fingerprinted(
 
 def ingest_audio_fingerprinted(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     data: Source,
     heard: AudioFileFingerprint,
@@ -324,7 +324,7 @@ def _add_audio(session: Session, media: Media, fingerprint: AudioPrint | None) -
 
 def _commit_new(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     data: Source,
     sha256: str,
@@ -339,7 +339,7 @@ def _commit_new(
         # Held already (a job's original, or bytes of a media being added meanwhile): the
         # bytes were hashed as they were read, so they need not be copied again.
         storage.touch(sha256)
-        placed = StoredFile(sha256, size_of(data), storage.path_for(sha256), created=False)
+        placed = StoredFile(sha256, size_of(data), created=False)
     else:
         placed = storage.put_stream(stream_of(data))
     if placed.sha256 != sha256:
@@ -450,7 +450,7 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
     )
 
 
-def _discard_if_orphan(session: Session, storage: Storage, sha256: str, created: bool) -> None:
+def _discard_if_orphan(session: Session, storage: Store, sha256: str, created: bool) -> None:
     """Remove a file this call stored unless a committed record now refers to it."""
     if created and session.scalar(sa.select(Media.id).where(Media.sha256 == sha256)) is None:
         storage.discard(sha256)

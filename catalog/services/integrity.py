@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..models import CaptureFile, Media
-from ..storage import Storage, StorageError
+from ..storage import StorageError, Store
 from .audit import verify_chain
 from .timestamps import check_tokens
 from .uploads import pending_originals
@@ -63,7 +63,7 @@ class IntegrityReport:
 
 
 def verify(
-    session: Session, storage: Storage, roots: list[Any] | None = None, head_hours: float = 0
+    session: Session, storage: Store, roots: list[Any] | None = None, head_hours: float = 0
 ) -> IntegrityReport:
     """Check every original, every record, the audit chain and every trusted timestamp (against
     the authorities' ``roots``; with ``head_hours``, tokens over the chain's head are due that
@@ -117,7 +117,7 @@ def verify(
 
 
 def _verify_capture_files(
-    session: Session, storage: Storage, held: set[str], report: IntegrityReport
+    session: Session, storage: Store, held: set[str], report: IntegrityReport
 ) -> None:
     """Re-hash the files captures kept (screenshots, pages, web archives): originals too."""
     last_id = 0
@@ -158,7 +158,7 @@ class CollectReport:
 
 
 def collect_garbage(
-    session: Session, storage: Storage, *, older_than_s: float = 3600.0, dry_run: bool = False
+    session: Session, storage: Store, *, older_than_s: float = 3600.0, dry_run: bool = False
 ) -> CollectReport:
     """Remove originals no record names (left by a crash) and stale temporary files.
 

@@ -31,7 +31,7 @@ from ..hashing.video import probe_duration
 from ..hashing.views import Source, sha256_of, size_of, stream_of
 from ..index import Thresholds
 from ..models import CaptureFile, Media, UploadJob, UploadStatus, User, utcnow
-from ..storage import Storage
+from ..storage import Store
 from . import Conflict, audit, fetch
 from .ingest import (
     INGEST_LOCK,
@@ -84,7 +84,7 @@ class _Superseded(Exception):
 
 def accept_upload(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     data: Source,
     details: IngestDetails,
@@ -142,7 +142,7 @@ def accept_upload(
 
 def _ingest(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     data: Source,
     details: IngestDetails,
@@ -174,7 +174,7 @@ def get_upload(session: Session, job_id: int) -> UploadJob:
 
 def run_upload(
     session: Session,
-    storage: Storage,
+    storage: Store,
     holder: IndexHolder,
     job_id: int,
     settings: UploadSettings,
@@ -263,7 +263,7 @@ def attempt_failed(
 
 def _end_failed(
     session: Session,
-    storage: Storage | None,
+    storage: Store | None,
     job_id: int,
     mine: int | None,
     reason: str,
@@ -288,7 +288,7 @@ def _end_failed(
         _discard_if_unheld(session, storage, job.sha256, True, job.id)
 
 
-def retry_upload(session: Session, storage: Storage, job_id: int, actor: User | None) -> UploadJob:
+def retry_upload(session: Session, storage: Store, job_id: int, actor: User | None) -> UploadJob:
     """Queue again a failed job whose original was kept (the caller queues it); raise
     Conflict otherwise."""
     lock_for_write(session)
@@ -394,7 +394,7 @@ def _match_summary(match: dict[str, Any]) -> dict[str, Any]:
 
 
 def _discard_if_unheld(
-    session: Session, storage: Storage, sha256: str, created: bool, job_id: int | None
+    session: Session, storage: Store, sha256: str, created: bool, job_id: int | None
 ) -> None:
     """Remove an original no media, no capture and no other job refers to, under the lock
     every writer of such references takes, so none can take it up meanwhile."""

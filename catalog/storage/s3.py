@@ -18,29 +18,37 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from . import CHUNK, DERIVED_NAME_RE, SHA256_RE, StorageError, check_sha256, spooled
+from .base import (
+    CHUNK,
+    DERIVED_NAME_RE,
+    SHA256_RE,
+    StorageError,
+    StoredFile,
+    check_derived_name,
+    check_sha256,
+    spooled,
+)
 
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-@dataclass(frozen=True)
-class Placed:
-    """An original in the bucket; ``created`` is False when the bytes were already held."""
-
-    sha256: str
-    size: int
-    key: str
-    created: bool
+# Path-style addressing and SigV4 suit every S3-compatible server (and AWS); a store that does
+# not answer is reported within seconds rather than after botocore's minute-long waits.
+SIGNED = Config(
+    signature_version="s3v4",
+    s3={"addressing_style": "path"},
+    connect_timeout=5,
+    read_timeout=60,
+    retries={"max_attempts": 3, "mode": "standard"},
+)
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -61,18 +69,17 @@ class ObjectStorage:
         scratch: str | os.PathLike[str],
         *,
         endpoint_url: str | None = None,
+        presign_endpoint_url: str | None = None,
         client: Any = None,
         multipart_mb: int = 16,
     ) -> None:
         self.bucket, self.prefix = parse_url(url)
+        self.url = f"s3://{self.bucket}/{self.prefix}"
         self.tmp = Path(scratch)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        # Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (boto3's chain).
-        self.client = client or boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-        )
+        self._endpoints = (endpoint_url, presign_endpoint_url or endpoint_url)
+        self._given = client
+        self._clients: tuple[int, Any, Any] | None = None
         self.transfer = TransferConfig(
             multipart_threshold=multipart_mb * 1024 * 1024,
             multipart_chunksize=multipart_mb * 1024 * 1024,
@@ -80,13 +87,59 @@ class ObjectStorage:
         )
         self._ensure_bucket()
 
+    def _made(self) -> tuple[Any, Any]:
+        # A client's pooled connections must not cross a fork: gunicorn builds the app in its
+        # master and forks the workers, which would otherwise share one socket. Each process
+        # makes its own. Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+        # (boto3's chain). Presigned URLs name the host they were signed for, the one browsers
+        # reach, which may differ from the servers' address; signing is offline.
+        if self._clients is None or self._clients[0] != os.getpid():
+            client = self._given or boto3.client(
+                "s3", endpoint_url=self._endpoints[0], config=SIGNED
+            )
+            signer = (
+                client
+                if self._given is not None or self._endpoints[1] == self._endpoints[0]
+                else boto3.client("s3", endpoint_url=self._endpoints[1], config=SIGNED)
+            )
+            self._clients = (os.getpid(), client, signer)
+        return self._clients[1], self._clients[2]
+
+    @property
+    def client(self) -> Any:
+        """This process's S3 client."""
+        return self._made()[0]
+
+    @property
+    def signer(self) -> Any:
+        """This process's client for presigning URLs."""
+        return self._made()[1]
+
+    def describe(self) -> str:
+        """Return the bucket and prefix as an s3:// URL."""
+        return self.url
+
+    def check(self) -> None:
+        """Raise StorageError when the bucket cannot be reached."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
+
     def _ensure_bucket(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
             if _code(exc) not in ("404", "NoSuchBucket"):
                 raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
-            self.client.create_bucket(Bucket=self.bucket)
+            try:
+                self.client.create_bucket(Bucket=self.bucket)
+            except ClientError as made:
+                # Another server may have made it a moment ago.
+                if _code(made) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise StorageError(f"bucket {self.bucket} cannot be made ({made})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
 
     # -- originals ---------------------------------------------------------------------
 
@@ -103,31 +156,44 @@ class ObjectStorage:
             if _code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise StorageError(f"{key} cannot be read ({exc})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"{key} cannot be read ({exc})") from None
 
     def exists(self, sha256: str) -> bool:
         """Return whether the original is held."""
         return self._head(self.key_for(sha256)) is not None
 
-    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> Placed:
-        """Store the bytes read from ``stream``; raise TooLarge past ``max_bytes``."""
-        with spooled(stream, self.tmp, max_bytes) as (scratch, sha256, size):
+    def put_stream(
+        self, stream: BinaryIO, max_bytes: int | None = None, expected: str | None = None
+    ) -> StoredFile:
+        """Store the bytes read from ``stream``; raise TooLarge past ``max_bytes`` and
+        DigestMismatch when they do not hash to ``expected``."""
+        with spooled(stream, self.tmp, max_bytes, expected=expected) as (scratch, sha256, size):
             key = self.key_for(sha256)
             held = self._head(key)
             if held is not None:
                 self.touch(sha256)
-                return Placed(sha256, int(held["ContentLength"]), key, created=False)
-            self.client.upload_file(
-                str(scratch),
-                self.bucket,
-                key,
-                ExtraArgs={"Metadata": {"sha256": sha256}},
-                Config=self.transfer,
-            )
-            return Placed(sha256, size, key, created=True)
+                return StoredFile(sha256, int(held["ContentLength"]), created=False)
+            try:
+                self.client.upload_file(
+                    str(scratch),
+                    self.bucket,
+                    key,
+                    ExtraArgs={"Metadata": {"sha256": sha256}},
+                    Config=self.transfer,
+                )
+            except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+                raise StorageError(f"{sha256} could not be stored in {self.url} ({exc})") from None
+            return StoredFile(sha256, size, created=True)
 
-    def put_bytes(self, data: bytes) -> Placed:
+    def put_bytes(self, data: bytes) -> StoredFile:
         """Store ``data``."""
         return self.put_stream(io.BytesIO(data))
+
+    def put_path(self, path: str | os.PathLike[str], max_bytes: int | None = None) -> StoredFile:
+        """Store a copy of the file at ``path``."""
+        with open(path, "rb") as stream:
+            return self.put_stream(stream, max_bytes=max_bytes)
 
     def touch(self, sha256: str) -> None:
         """Mark a held original as just stored (``gc`` leaves young objects alone)."""
@@ -148,6 +214,31 @@ class ObjectStorage:
         """Return when the original was stored or last touched (seconds), None if missing."""
         head = self._head(self.key_for(sha256))
         return None if head is None else head["LastModified"].timestamp()
+
+    def size(self, sha256: str) -> int | None:
+        """Return the original's size in bytes, None if missing."""
+        head = self._head(self.key_for(sha256))
+        return None if head is None else int(head["ContentLength"])
+
+    def presigned_url(
+        self, sha256: str, seconds: int, *, mimetype: str, download_name: str | None
+    ) -> str | None:
+        """Return a URL that fetches the original for ``seconds``, with the type and (for a
+        download) the file name the app would have sent."""
+        params = {
+            "Bucket": self.bucket,
+            "Key": self.key_for(sha256),
+            "ResponseContentType": mimetype,
+        }
+        if download_name is not None:
+            quoted = quote(download_name, safe="")
+            params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quoted}"
+        else:
+            params["ResponseContentDisposition"] = "inline"
+        url: str = self.signer.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=seconds
+        )
+        return url
 
     def open(self, sha256: str) -> BinaryIO:
         """Open the original for reading (seekable); raise StorageError when it is missing."""
@@ -182,7 +273,7 @@ class ObjectStorage:
         digest = hashlib.sha256()
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self.key_for(sha256))["Body"]
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"original {sha256} cannot be read ({exc})") from None
         for chunk in body.iter_chunks(CHUNK):
             digest.update(chunk)
@@ -204,15 +295,16 @@ class ObjectStorage:
 
     def _derived_key(self, sha256: str, name: str) -> str:
         check_sha256(sha256)
-        if not DERIVED_NAME_RE.match(name):
-            raise ValueError(f"bad derived file name: {name!r}")
+        check_derived_name(name)
         return f"{self.prefix}derived/{sha256[:2]}/{sha256[2:4]}/{sha256}/{name}"
 
-    def put_derived(self, sha256: str, name: str, data: bytes) -> str:
-        """Write (or replace) a derived file; return its key."""
-        key = self._derived_key(sha256, name)
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
-        return key
+    def put_derived(self, sha256: str, name: str, data: bytes) -> None:
+        """Write (or replace) a derived file (a PUT is atomic: readers see old or new)."""
+        try:
+            key = self._derived_key(sha256, name)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"derived {name} of {sha256} could not be stored ({exc})") from None
 
     def read_derived(self, sha256: str, name: str) -> bytes | None:
         """Return a derived file's bytes, or None when it was not made."""
@@ -233,6 +325,19 @@ class ObjectStorage:
         )
         names = [item["Key"][len(folder) :] for page in pages for item in page.get("Contents", [])]
         yield from sorted(n for n in names if DERIVED_NAME_RE.match(n))
+
+    def iter_derived(self) -> Iterator[tuple[str, str]]:
+        """Yield (digest, name) of every derived file held, from one paged listing."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}derived/"
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                parts = item["Key"].rsplit("/", 2)
+                if len(parts) != 3:
+                    continue
+                if SHA256_RE.match(parts[1]) and DERIVED_NAME_RE.match(parts[2]):
+                    yield parts[1], parts[2]
 
 
 class _RangeReader(io.RawIOBase):

@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -22,7 +21,7 @@ from flask_login import current_user
 from ..db import get_session
 from ..jobs import enqueue_upload
 from ..models import Incident, MediaKind, Role, UploadJob, UploadStatus
-from ..replies import report_response
+from ..replies import report_response, send_derived, send_stored
 from ..services import NotFound, ServiceError, catalogue, editing, named, previews, reports, uploads
 from ..services.matching import get_index, thresholds_from
 from ..services.uploads import UploadSettings, accept_upload
@@ -387,8 +386,8 @@ def report(media_id: int, fmt: str):
 def picture(media_id: int, name: str):
     """A thumbnail or preview of the media (made on first request)."""
     media = _media(media_id)
-    path = previews.picture(get_storage(), media, name, int(current_app.config["MAX_IMAGE_PIXELS"]))
-    return send_file(path, mimetype="image/jpeg", max_age=3600)
+    data = previews.picture(get_storage(), media, name, int(current_app.config["MAX_IMAGE_PIXELS"]))
+    return send_derived(data, name, f"{media.sha256}-{name}")
 
 
 @bp.route("/media/<id:media_id>/frames/<int:millis>.jpg")
@@ -401,49 +400,43 @@ def frame(media_id: int, millis: int):
     if media.kind is not MediaKind.VIDEO or wanted is None:
         abort(404)
     previews.video_frames(get_storage(), media, strip, int(current_app.config["MAX_IMAGE_PIXELS"]))
-    path = get_storage().derived_path(media.sha256, previews.frame_name(wanted))
-    if not path.is_file():
-        abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=3600)
+    return _derived_file(media, previews.frame_name(wanted))
 
 
 @bp.route("/media/<id:media_id>/waveform.png")
 @role_required(Role.VIEWER)
 def waveform(media_id: int):
     """The picture of a recording's or a video's sound over time."""
-    path = get_storage().derived_path(_media(media_id).sha256, "waveform.png")
-    if not path.is_file():
-        abort(404)
-    return send_file(path, mimetype="image/png", max_age=3600)
+    return _derived_file(_media(media_id), "waveform.png")
 
 
 @bp.route("/media/<id:media_id>/contact-sheet.jpg")
 @role_required(Role.VIEWER)
 def contact_sheet(media_id: int):
     """The contact sheet of a video's sampled frames."""
-    path = get_storage().derived_path(_media(media_id).sha256, "contact-sheet.jpg")
-    if not path.is_file():
+    return _derived_file(_media(media_id), "contact-sheet.jpg")
+
+
+def _derived_file(media: Any, name: str):
+    try:
+        data = previews.derived(get_storage(), media, name)
+    except NotFound:
         abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=3600)
+    return send_derived(data, name, f"{media.sha256}-{name}")
 
 
 @bp.route("/media/<id:media_id>/play")
 @role_required(Role.VIEWER)
 def play(media_id: int):
     """The video or recording for the page's player: its sniffed type, inline, with range
-    requests."""
+    requests (streamed from the store, or a redirect to the bucket where presigned)."""
     media = _media(media_id)
     if media.kind is MediaKind.IMAGE:
         abort(404)
-    path = get_storage().path_for(media.sha256)
-    if not path.is_file():
+    try:
+        return send_stored(get_storage(), media.sha256, media.mime_type)
+    except StorageError:
         abort(404)
-    # A path (not a handle) lets Werkzeug answer range requests, which players use to seek.
-    response = send_file(
-        path, mimetype=media.mime_type, conditional=True, etag=media.sha256, max_age=3600
-    )
-    response.headers["Content-Disposition"] = "inline"
-    return response
 
 
 @bp.route("/media/<id:media_id>/original")
@@ -452,13 +445,11 @@ def original(media_id: int):
     """Download the original exactly as catalogued, as an attachment."""
     media = _media(media_id)
     try:
-        handle = get_storage().open(media.sha256)
+        return send_stored(
+            get_storage(),
+            media.sha256,
+            media.mime_type,
+            download_name=media.original_filename or media.sha256,
+        )
     except StorageError:
         return error_page(404, "The stored original is missing; run `flask catalog verify`.")
-    return send_file(
-        handle,
-        mimetype=media.mime_type,
-        as_attachment=True,
-        download_name=media.original_filename or media.sha256,
-        etag=media.sha256,
-    )

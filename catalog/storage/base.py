@@ -1,0 +1,190 @@
+"""What every store shares: the errors, the record of a stored original, digest and name checks,
+the hash-while-copying spool, and ``Store``, the promises each backend keeps.
+
+A store holds originals by their SHA-256, never overwritten, and derived files (thumbnails,
+posters, waveforms) beside them, which may be replaced. ``storage.local`` keeps them in a
+folder, ``storage.s3`` in an S3-compatible bucket; services see only ``Store``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+CHUNK = 1024 * 1024
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+DERIVED_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class StorageError(Exception):
+    """A file could not be stored or found."""
+
+
+class TooLarge(StorageError):
+    """The stream was longer than the limit given."""
+
+
+class DigestMismatch(StorageError):
+    """The bytes read were not the ones their digest promised (a damaged source)."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An original in the store; ``created`` is False when the bytes were already held."""
+
+    sha256: str
+    size: int
+    created: bool
+
+
+def check_sha256(sha256: str) -> str:
+    """Return ``sha256`` if it is 64 lowercase hex digits, else raise ValueError."""
+    if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
+        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    return sha256
+
+
+def check_derived_name(name: str) -> str:
+    """Return ``name`` if it may name a derived file, else raise ValueError."""
+    if not isinstance(name, str) or not DERIVED_NAME_RE.match(name):
+        raise ValueError(f"bad derived file name: {name!r}")
+    return name
+
+
+class Store(Protocol):
+    """The promises of a content-addressed store, whichever backend keeps the bytes."""
+
+    # A local folder for scratch files (uploads being hashed, captures being made).
+    tmp: Path
+
+    def describe(self) -> str:
+        """Return where the store is, for messages and logs (no credentials)."""
+        ...
+
+    def check(self) -> None:
+        """Raise StorageError when the store cannot be reached (readiness)."""
+        ...
+
+    def exists(self, sha256: str) -> bool:
+        """Return whether the original is held."""
+        ...
+
+    def put_stream(
+        self, stream: BinaryIO, max_bytes: int | None = None, expected: str | None = None
+    ) -> StoredFile:
+        """Store the bytes of ``stream``; TooLarge past ``max_bytes``, DigestMismatch when
+        they are not ``expected``; either way nothing is left."""
+        ...
+
+    def put_bytes(self, data: bytes) -> StoredFile:
+        """Store ``data``."""
+        ...
+
+    def put_path(self, path: str | os.PathLike[str], max_bytes: int | None = None) -> StoredFile:
+        """Store a copy of the file at ``path``."""
+        ...
+
+    def touch(self, sha256: str) -> None:
+        """Mark a held original as just stored, so ``gc`` leaves it alone for now."""
+        ...
+
+    def modified(self, sha256: str) -> float | None:
+        """Return when the original was stored or last touched, None if missing."""
+        ...
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open the original for reading (seekable); StorageError when missing."""
+        ...
+
+    def size(self, sha256: str) -> int | None:
+        """Return the original's size in bytes, None if missing."""
+        ...
+
+    def discard(self, sha256: str) -> None:
+        """Remove an original and its derived files (an undone ingest, an orphan)."""
+        ...
+
+    def iter_originals(self) -> Iterator[str]:
+        """Yield the digest of every original held."""
+        ...
+
+    def hash_file(self, sha256: str) -> str:
+        """Return the SHA-256 of the stored bytes, read afresh."""
+        ...
+
+    def sweep_temporary(self, older_than_s: float = 3600.0) -> int:
+        """Delete scratch left by interrupted work; return how many."""
+        ...
+
+    def put_derived(self, sha256: str, name: str, data: bytes) -> None:
+        """Write (or replace) a derived file."""
+        ...
+
+    def read_derived(self, sha256: str, name: str) -> bytes | None:
+        """Return a derived file's bytes, None when it was not made."""
+        ...
+
+    def derived_names(self, sha256: str) -> Iterator[str]:
+        """Yield the names of the derived files held for an original."""
+        ...
+
+    def iter_derived(self) -> Iterator[tuple[str, str]]:
+        """Yield (digest, name) of every derived file held."""
+        ...
+
+    def presigned_url(
+        self, sha256: str, seconds: int, *, mimetype: str, download_name: str | None
+    ) -> str | None:
+        """Return a short-lived URL the client may fetch the original from, or None when
+        the store cannot give one (a local folder)."""
+        ...
+
+
+@contextlib.contextmanager
+def spooled(
+    stream: BinaryIO,
+    folder: Path,
+    max_bytes: int | None,
+    *,
+    durable: bool = False,
+    expected: str | None = None,
+) -> Iterator[tuple[Path, str, int]]:
+    """Copy ``stream`` to a temporary file in ``folder`` while hashing it; yield (the file, its
+    SHA-256, its size) and remove the file afterwards, whatever happens. Raise TooLarge past
+    ``max_bytes`` and DigestMismatch when the digest is not ``expected``; ``durable`` fsyncs
+    the file before it is yielded."""
+    digest, size = hashlib.sha256(), 0
+    fd, name = tempfile.mkstemp(dir=folder, prefix="put-")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise TooLarge(f"file is larger than {max_bytes} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        if expected is not None and digest.hexdigest() != expected:
+            raise DigestMismatch(f"bytes read for {expected} hash to {digest.hexdigest()}")
+        yield tmp, digest.hexdigest(), size
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a new directory entry durable (the file's own fsync does not cover its name)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,127 @@
+"""Copying a catalogue's files from one store to another (a folder to a bucket, and back), for
+``catalog storage migrate``.
+
+Every original is streamed across under the digest it is held by and refused if its bytes hash
+to anything else; once written, the copy is read back and hashed again, and a copy that does
+not hash to its key is removed, so a later run retries it. What the target already holds is
+skipped, which makes an interrupted run resumable: run it again. Derived files follow their
+originals. The source is only read.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .base import StorageError, Store
+
+# Each outcome an original can have; the progress callback is told one per original.
+COPIED, PRESENT, FAILED = "copied", "present", "failed"
+
+
+@dataclass
+class TransferReport:
+    """What a copy did: counts, bytes sent, and every failure in words."""
+
+    originals: int = 0
+    copied: int = 0
+    present: int = 0
+    bytes_copied: int = 0
+    derived_copied: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """Return the report as JSON-ready data."""
+        return {
+            "ok": not self.failed,
+            "originals": self.originals,
+            "copied": self.copied,
+            "already_there": self.present,
+            "bytes_copied": self.bytes_copied,
+            "derived_copied": self.derived_copied,
+            "failed": self.failed,
+        }
+
+
+def plan(source: Store) -> list[str]:
+    """Return the digests of the originals ``source`` holds, in order."""
+    return sorted(source.iter_originals())
+
+
+def copy_store(
+    source: Store,
+    target: Store,
+    originals: list[str],
+    *,
+    jobs: int = 4,
+    on_original: Callable[[str, str], None] | None = None,
+) -> TransferReport:
+    """Copy ``originals`` and every derived file from ``source`` to ``target``; report what
+    was done. ``on_original(digest, outcome)`` is called as each original is settled."""
+    if source.describe() == target.describe():
+        raise StorageError(f"{target.describe()} is the store being copied")
+    report = TransferReport(originals=len(originals))
+    held = set(target.iter_originals())
+    todo = [sha256 for sha256 in originals if sha256 not in held]
+    for sha256 in originals:
+        if sha256 in held:
+            report.present += 1
+            if on_original:
+                on_original(sha256, PRESENT)
+    # Objects go up one by one over the network: a few at once keep the link busy.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        running = {pool.submit(_copy_one, source, target, sha256): sha256 for sha256 in todo}
+        for done in concurrent.futures.as_completed(running):
+            sha256 = running[done]
+            size, problem = done.result()
+            if problem is None:
+                report.copied += 1
+                report.bytes_copied += size
+            else:
+                report.failed.append(f"original {sha256}: {problem}")
+            if on_original:
+                on_original(sha256, COPIED if problem is None else FAILED)
+    report.derived_copied, derived_failures = _copy_derived(source, target, set(originals))
+    report.failed.extend(derived_failures)
+    return report
+
+
+def _copy_one(source: Store, target: Store, sha256: str) -> tuple[int, str | None]:
+    """Copy one original and read it back; return (its size, None) or (0, what went wrong)."""
+    try:
+        with source.open(sha256) as stream:
+            stored = target.put_stream(stream, expected=sha256)
+    except (StorageError, OSError) as exc:
+        return 0, str(exc)
+    try:
+        again = target.hash_file(sha256)
+    except (StorageError, OSError) as exc:
+        return 0, f"the copy cannot be read back ({exc})"
+    if again != sha256:
+        target.discard(sha256)
+        return 0, f"the copy read back hashes to {again}; removed, run again"
+    return stored.size, None
+
+
+def _copy_derived(source: Store, target: Store, originals: set[str]) -> tuple[int, list[str]]:
+    """Copy the derived files of ``originals`` that the target lacks."""
+    there = set(target.iter_derived())
+    copied, failures = 0, []
+    for sha256, name in _derived_of(source, originals):
+        if (sha256, name) in there:
+            continue
+        try:
+            data = source.read_derived(sha256, name)
+            if data is not None:
+                target.put_derived(sha256, name, data)
+                copied += 1
+        except (StorageError, OSError) as exc:
+            failures.append(f"derived {name} of {sha256}: {exc}")
+    return copied, failures
+
+
+def _derived_of(source: Store, originals: set[str]) -> Iterator[tuple[str, str]]:
+    for sha256, name in source.iter_derived():
+        if sha256 in originals:
+            yield sha256, name

@@ -1,0 +1,174 @@
+"""``catalog storage migrate --to URL``: a catalogue's originals and derived files copied from
+its folder into a bucket and back, each verified by SHA-256; a second run resumes; damaged
+bytes are refused, never stored under another digest; the catalogue, pointed at the copy,
+verifies clean and serves its pictures. Against the SeaweedFS server the suite starts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from catalog import schema
+from catalog.db import database, get_session, make_engine
+from catalog.services import accounts
+from catalog.storage import Storage, get_storage
+from catalog.storage.s3 import ObjectStorage
+
+from .api_tools import PASSWORD
+from .conftest import make_test_app
+from .media import encode, pattern
+from .s3server import SeaweedServer
+from .video_tools import clip
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def apps(database_url: str, tmp_path: Path) -> Iterator[list[Flask]]:
+    made: list[Flask] = []
+    yield made
+    for application in made:
+        database(application).engine.dispose()
+
+
+def catalogue_app(apps: list[Flask], database_url: str, folder: Path, **extra: object) -> Flask:
+    application = make_test_app(database_url, folder, **extra)
+    apps.append(application)
+    return application
+
+
+def filled(application: Flask) -> list[str]:
+    """Upload two pictures and a video through the API; return their digests."""
+    with application.app_context():
+        accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
+        _, secret = accounts.create_api_key(get_session(), "ana")
+    client, headers = application.test_client(), {"Authorization": f"Bearer {secret}"}
+    digests = []
+    for data, name in (
+        (encode(pattern(seed=1), "PNG"), "a.png"),
+        (encode(pattern(seed=2), "PNG"), "b.png"),
+        (clip("chair-20-sd-bar.mp4"), "chair.mp4"),
+    ):
+        # Encoded here: the test client would spool a large body to a file it never closes.
+        boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename=name)})
+        made = client.post(
+            "/api/v1/media",
+            headers=headers,
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+        assert made.status_code == 201, made.get_data(as_text=True)
+        digests.append(made.json["media"]["sha256"])
+    return digests
+
+
+def migrate(application: Flask, *args: str) -> tuple[int, str]:
+    """Run the command; return its exit status and what it printed (the report alone with
+    --json, the progress bar going to standard error)."""
+    result = application.test_cli_runner().invoke(args=["catalog", "storage", "migrate", *args])
+    return result.exit_code, result.stdout if "--json" in args else result.output
+
+
+def test_originals_go_to_the_bucket_verified_resumable_and_come_back(
+    apps: list[Flask],
+    database_url: str,
+    tmp_path: Path,
+    s3_server: SeaweedServer,
+    s3_credentials: None,
+) -> None:
+    local = catalogue_app(apps, database_url, tmp_path / "a")
+    digests = filled(local)
+    source = get_storage(local)
+    assert isinstance(source, Storage)
+    derived_before = sorted(source.iter_derived())
+    assert any(name == "contact-sheet.jpg" for _, name in derived_before)
+    url = "s3://migrated/catalogue"
+    endpoint = ["--endpoint-url", s3_server.endpoint_url]
+
+    code, output = migrate(local, "--to", url, *endpoint, "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["ok"] and report["copied"] == report["originals"] == 3
+    assert report["already_there"] == 0 and report["derived_copied"] == len(derived_before)
+    assert report["bytes_copied"] == sum(os.path.getsize(source.path_for(d)) for d in digests)
+
+    # Pointed at the bucket, the same catalogue verifies clean and serves its pictures.
+    remote = catalogue_app(
+        apps, database_url, tmp_path / "b", STORAGE_URL=url, S3_ENDPOINT_URL=s3_server.endpoint_url
+    )
+    bucket = get_storage(remote)
+    assert isinstance(bucket, ObjectStorage)
+    assert sorted(bucket.iter_originals()) == sorted(digests)
+    assert sorted(bucket.iter_derived()) == derived_before
+    verified = remote.test_cli_runner().invoke(args=["catalog", "verify"])
+    assert verified.exit_code == 0 and "3 originals re-hashed" in verified.output, verified.output
+
+    # A second run resumes: what is there is skipped; an object lost meanwhile is copied again.
+    bucket.client.delete_object(Bucket=bucket.bucket, Key=bucket.key_for(digests[0]))
+    code, output = migrate(local, "--to", url, *endpoint)
+    assert code == 0, output
+    assert "1 originals copied" in output and "2 already there" in output
+    assert "verified by SHA-256" in output
+
+    # And back, from the bucket to a new folder.
+    back = tmp_path / "back"
+    code, output = migrate(remote, "--to", f"file://{back}", "--json")
+    assert code == 0 and json.loads(output)["copied"] == 3, output
+    returned = catalogue_app(apps, database_url, tmp_path / "c", MEDIA_ROOT=str(back))
+    verified = returned.test_cli_runner().invoke(args=["catalog", "verify"])
+    assert verified.exit_code == 0, verified.output
+    for digest in digests:
+        assert (
+            hashlib.sha256(
+                (back / "originals" / digest[:2] / digest[2:4] / digest).read_bytes()
+            ).hexdigest()
+            == digest
+        )
+
+
+def test_damaged_bytes_are_refused_and_named_never_stored_under_another_digest(
+    apps: list[Flask],
+    database_url: str,
+    tmp_path: Path,
+    s3_server: SeaweedServer,
+    s3_credentials: None,
+) -> None:
+    local = catalogue_app(apps, database_url, tmp_path / "a")
+    digests = filled(local)
+    source = get_storage(local)
+    assert isinstance(source, Storage)
+    damaged = source.path_for(digests[1])
+    os.chmod(damaged, 0o644)
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"\x00")
+    url = "s3://damaged/x"
+    code, output = migrate(local, "--to", url, "--endpoint-url", s3_server.endpoint_url)
+    assert code == 1
+    assert f"FAILED original {digests[1]}" in output and "2 originals copied" in output
+    bucket = ObjectStorage(url, tmp_path / "scratch", endpoint_url=s3_server.endpoint_url)
+    assert sorted(bucket.iter_originals()) == sorted([digests[0], digests[2]])
+
+
+def test_the_store_itself_and_bad_urls_are_refused(
+    apps: list[Flask], database_url: str, tmp_path: Path
+) -> None:
+    local = catalogue_app(apps, database_url, tmp_path / "a")
+    code, output = migrate(local, "--to", str(tmp_path / "a" / "media"))
+    assert code == 1 and "is the store being copied" in output
+    code, output = migrate(local, "--to", "ftp://example.org/x")
+    assert code == 1 and "s3://bucket/prefix or a folder" in output
