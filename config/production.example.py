@@ -8,7 +8,13 @@ PRODUCTION = True
 
 # PostgreSQL is the shared catalogue when several app servers run (see README).
 DATABASE_URL = "postgresql+psycopg://catalog@db.internal/catalog"
-# Originals must be on storage every app server sees (a shared mount).
+# Originals in an S3-compatible bucket that every app server and worker reaches; give the
+# endpoint (for a store other than AWS) as CATALOG_S3_ENDPOINT_URL and the key as
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment. Without STORAGE_URL, originals
+# are kept under MEDIA_ROOT, which must then be a mount every server shares.
+# STORAGE_URL = "s3://catalog-evidence/catalog"
+# Scratch for uploads being hashed and captures being made (local disk of each machine);
+# the originals too when STORAGE_URL is not set.
 MEDIA_ROOT = "/srv/catalog/media"
 MAX_UPLOAD_MB = 500
 
@@ -24,7 +30,7 @@ PREFERRED_URL_SCHEME = "https"
 # Sign-in counters (per address, and failures per account and address) are kept in memory per
 # worker by default; give every worker and app server one shared store so they count together,
 # e.g. "redis://cache.internal:6379/1".
-RATE_LIMIT_STORAGE_URI = "memory://"
+RATE_LIMIT_STORAGE_URI = "memory://"  # several servers: "redis://cache.internal:6379/1"
 # How many proxies (load balancer, nginx) stand in front of the app: their X-Forwarded-For and
 # X-Forwarded-Proto are believed, nobody else's. 0 when clients connect directly.
 TRUSTED_PROXIES = 1

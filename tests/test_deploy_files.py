@@ -1,0 +1,100 @@
+"""The deployment examples of docs/deploy.md hold: the systemd units pass ``systemd-analyze
+verify``; the compose file gives every app server, the worker and the migration the same shared
+settings, each a setting the app knows; the commands they run exist; the environment file
+names the same shared settings as the compose file."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from catalog.config import DEFAULTS
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+# Read by the app's factory or gunicorn's settings, not DEFAULTS; AWS_* are boto3's own.
+OUTSIDE_DEFAULTS = {
+    "CATALOG_SECRET_KEY",
+    "CATALOG_SETTINGS",
+    "CATALOG_INSTANCE_PATH",
+    "CATALOG_BIND",
+    "CATALOG_WORKERS",
+}
+SHARED = {
+    "CATALOG_DATABASE_URL",
+    "CATALOG_STORAGE_URL",
+    "CATALOG_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "CATALOG_SECRET_KEY",
+    "CATALOG_QUEUE_URL",
+    "CATALOG_QUEUE_EMBEDDED_WORKER",
+    "CATALOG_RATE_LIMIT_STORAGE_URI",
+}
+
+
+def known(name: str) -> bool:
+    return (
+        name.startswith("AWS_")
+        or name in OUTSIDE_DEFAULTS
+        or name.removeprefix("CATALOG_") in DEFAULTS
+    )
+
+
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed here")
+    # Point the units at this checkout, which has the programs they run.
+    for unit in sorted((DEPLOY / "systemd").glob("catalog-*.*")):
+        text = unit.read_text().replace(
+            "/srv/catalog/.venv", str(Path(sys.executable).parent.parent)
+        )
+        (tmp_path / unit.name).write_text(text.replace("/srv/catalog", str(ROOT)))
+    units = sorted(str(p) for p in tmp_path.iterdir())
+    assert len(units) == 4
+    checked = subprocess.run([analyze, "verify", *units], capture_output=True, text=True)
+    assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+
+
+def test_compose_gives_every_process_the_same_shared_settings() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    catalogue = ["migrate", "app-1", "app-2", "worker"]
+    shared = {name: services[name]["environment"] for name in catalogue}
+    for name, environment in shared.items():
+        assert SHARED <= set(environment), (name, SHARED - set(environment))
+        assert all(known(key) for key in environment), (name, environment)
+        for key in SHARED:
+            assert environment[key] == shared["migrate"][key], (name, key)
+    assert shared["app-1"]["CATALOG_QUEUE_EMBEDDED_WORKER"] == "false"
+    for name in ("app-1", "app-2"):
+        assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
+        assert services[name]["volumes"] != services["worker"]["volumes"]  # own index folders
+
+
+def test_the_environment_file_names_the_shared_settings_and_only_known_ones() -> None:
+    names = {
+        line.split("=", 1)[0]
+        for line in (DEPLOY / "systemd" / "catalog.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert SHARED <= names and all(known(name) for name in names), names - SHARED
+
+
+@pytest.mark.parametrize(
+    "command", [["db", "upgrade"], ["worker"], ["verify"], ["storage", "migrate"]]
+)
+def test_the_commands_the_examples_run_exist(command: list[str]) -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "catalog", *command, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0, ran.stderr
