@@ -246,10 +246,15 @@ def requeue_abandoned(app: Flask) -> int:
     return sum(len(ids) for ids in found.values())
 
 
-def run_worker(app: Flask, workers: int) -> None:
+def make_consumer(app: Flask, workers: int, *, scheduler: bool = True) -> Any:
+    """Return the queue's consumer: ``workers`` threads; with ``scheduler``, it also queues the
+    periodic jobs (one consumer per deployment should, or each queues them)."""
+    return queue(app).create_consumer(workers=workers, worker_type="thread", periodic=scheduler)
+
+
+def run_worker(app: Flask, workers: int, *, scheduler: bool = True) -> None:
     """Run the consumer until stopped (SIGTERM or SIGINT)."""
     requeued = requeue_abandoned(app)
     if requeued:
         log.warning("queued %d abandoned captures and uploads again", requeued)
-    consumer = queue(app).create_consumer(workers=workers, worker_type="thread", periodic=True)
-    consumer.run()
+    make_consumer(app, workers, scheduler=scheduler).run()

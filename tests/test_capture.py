@@ -28,6 +28,7 @@ from catalog.capture.extractors import extract
 from catalog.capture.gallery import ask_gallery_dl, instances_from_setting
 from catalog.capture.page import read_page
 from catalog.db import get_session, make_engine
+from catalog.jobs import make_consumer
 from catalog.models import AuditEvent, Capture, CaptureStatus, Media, Sighting, utcnow
 from catalog.netguard import AddressPolicy, Limits, Refused, fetch
 from catalog.services import accounts, captures
@@ -614,3 +615,14 @@ def test_recheck_marks_deleted_posts_and_never_an_unreachable_one(
     session.expire_all()
     assert captured.deleted_at == first
     assert runner.invoke(args=["catalog", "recheck", "--incident", "Nope"]).exit_code != 0
+
+
+@pytest.mark.parametrize("scheduler", [True, False])
+def test_only_a_worker_with_the_scheduler_queues_the_periodic_jobs(
+    app: Flask, scheduler: bool
+) -> None:
+    # A deployment runs one worker with the scheduler and the others with --no-scheduler, so
+    # the deletion watch and the head's timestamp are queued once, not once per worker.
+    consumer = make_consumer(app, 1, scheduler=scheduler)
+    assert consumer.periodic is scheduler
+    assert consumer.scheduler is not None and len(consumer.worker_threads) == 1

@@ -146,10 +146,17 @@ def recheck_command(incident: str | None, as_json: bool) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=None, help="Job threads (QUEUE_WORKERS)."
 )
-def worker_command(workers: int | None) -> None:
-    """Run background jobs (captures) until stopped."""
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Also queue the scheduled jobs (deletion watch, timestamps); one worker of a "
+    "deployment does, the others run with --no-scheduler.",
+)
+def worker_command(workers: int | None, scheduler: bool) -> None:
+    """Run background jobs (captures, uploads, the deletion watch) until stopped."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    run_worker(app, workers or int(app.config["QUEUE_WORKERS"]))
+    run_worker(app, workers or int(app.config["QUEUE_WORKERS"]), scheduler=scheduler)
 
 
 COMMANDS = [capture_command, recheck_command, worker_command]
