@@ -143,6 +143,7 @@ bench: install-dev system-deps bench-deps
 	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.capture
 	$(BIN)/python -m benchmarks.audio
+	$(BIN)/python -m benchmarks.servers
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install-dev system-deps
