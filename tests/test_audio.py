@@ -5,6 +5,8 @@ unrelated sound, silence and near-silence never match. Every recording is genera
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
 import numpy as np
 import pytest
@@ -156,6 +158,44 @@ def test_removed_recordings_are_not_found(long_recording: np.ndarray) -> None:
     built.add(5, fingerprint_samples(long_recording))
     built.remove(5)
     assert found(built, excerpt(long_recording, START, LENGTH)) == [] and len(built) == 0
+
+
+def test_a_saved_sound_index_mapped_back_answers_as_before_and_takes_more(
+    index: AudioIndex, long_recording: np.ndarray, tmp_path: Path
+) -> None:
+    # What a snapshot holds: every worker maps it instead of reading the recordings again.
+    index.save(tmp_path)
+    mapped = AudioIndex()
+    assert mapped.open_base(tmp_path) and len(mapped) == len(index) == 13
+    assert mapped.recordings_in_memory == 0
+    query = excerpt(long_recording, START, LENGTH)
+    before, after = found(index, query), found(mapped, query)
+    assert [(m.recording_id, m.offset_s, m.query_coverage) for m in after] == [
+        (m.recording_id, m.offset_s, m.query_coverage) for m in before
+    ]
+    assert isinstance(mapped._base.values, np.memmap)  # mapped, not read into memory
+    # A recording added past the snapshot is found beside those in it.
+    newer = recording(120, seed=7)
+    assert mapped.add(200, fingerprint_samples(newer)) and len(mapped) == 14
+    assert found(mapped, excerpt(newer, 30.0, LENGTH))[0].recording_id == 200
+    # A mapped recording removed is not found; one added again under its id is found only
+    # where its new sound is.
+    mapped.remove(ORIGINAL)
+    assert found(mapped, query) == [] and len(mapped) == 13
+    mapped.add(ORIGINAL, fingerprint_samples(newer))
+    assert found(mapped, query) == []
+    assert {m.recording_id for m in found(mapped, excerpt(newer, 30.0, LENGTH))} == {200, ORIGINAL}
+    # Saved again, the mapped and the added come together.
+    again = tmp_path / "again"
+    again.mkdir()
+    mapped.save(again)
+    reopened = AudioIndex()
+    assert reopened.open_base(again) and len(reopened) == 14
+    assert found(reopened, query) == []
+
+
+def test_a_snapshot_without_sound_maps_nothing(tmp_path: Path) -> None:
+    assert not AudioIndex().open_base(tmp_path)
 
 
 @pytest.mark.parametrize("codec", ["aac", "libopus", "libmp3lame", "flac", "pcm_s16le"])

@@ -16,6 +16,7 @@ from PIL import Image
 from catalog import schema
 from catalog.db import database, get_session
 from catalog.hashing import fingerprint_image, fingerprint_query
+from catalog.hashing.audio import query_variants
 from catalog.hashing.features import Features
 from catalog.index import CatalogIndex, HammingIndex
 from catalog.index.keypoints import KeypointIndex
@@ -24,6 +25,8 @@ from catalog.services import accounts, snapshots
 from catalog.services.matching import IndexHolder, get_index, prepare_snapshot, write_snapshot
 
 from .api_tools import keys, upload
+from .audio_tools import OTHER_SENTENCES, excerpt, recording
+from .audio_tools import encode as encode_sound
 from .media import BRIDGE, encode, index_fingerprint, photo, sample
 
 __all__ = ["keys"]  # a fixture, used by name
@@ -287,3 +290,29 @@ def test_the_master_writes_a_snapshot_before_forking_only_when_one_is_due(
     second = prepare_snapshot(app)
     assert second is not None and second != first
     assert json.loads((second / "meta.json").read_text())["pictures"] == 4
+
+
+def test_recordings_are_kept_in_the_snapshot_and_a_worker_maps_them(app, client, keys) -> None:
+    # A restarted worker is ready from the snapshot for sound too: it reads only the
+    # recordings catalogued past it.
+    first = recording(60, seed=21)
+    second = recording(60, seed=22, sentences=OTHER_SENTENCES)
+    sounds = {}
+    for samples, name in ((first, "one.mp3"), (second, "two.mp3")):
+        answer = upload(client, keys["analyst"], encode_sound(samples, "libmp3lame"), name)
+        assert answer.status_code == 201, answer.get_json()
+        sounds[int(answer.get_json()["media"]["id"])] = samples
+        if name == "one.mp3":
+            folder = Path(app.config["INDEX_DIR"])
+            with app.app_context():
+                path = write_snapshot(get_session(), folder, "flat")
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["recordings"] == 1 and meta["audio_watermark"] > 0
+    holder = IndexHolder("flat", 0, folder)
+    with database(app).sessions() as session:
+        holder.refresh(session, force=True)
+    assert holder.index.snapshot == path.name
+    assert len(holder.audio) == 2 and holder.audio.recordings_in_memory == 1
+    for media_id, samples in sounds.items():
+        matches = holder.audio.search(query_variants(excerpt(samples, 20.0, 15.0)))
+        assert matches and matches[0].recording_id == media_id

@@ -22,6 +22,7 @@ from ..hashing.features import Features, align
 from ..hashing.perceptual import BIT_LENGTHS, PDQ, PHASH, HashValue
 from ..hashing.pipeline import QueryFingerprint
 from . import vocabulary as words
+from .audio import AudioIndex
 from .hamming import FLAT, MULTIHASH, HammingIndex, Hit
 from .keypoints import FeatureMatch, KeypointIndex, LoadFeatures
 
@@ -107,6 +108,8 @@ class CatalogIndex:
         self.kind = kind
         self.hashes = {name: HammingIndex(bits, kind) for name, bits in BIT_LENGTHS.items()}
         self.keypoints = KeypointIndex(vocabulary or words.default(), keep_features=keep_features)
+        # Sound, indexed apart; its watermark is the highest sound row read.
+        self.audio = AudioIndex()
         # Highest database ids loaded, so a refresh reads only what is newer.
         self.hash_watermark = 0
         self.feature_watermark = 0
@@ -121,6 +124,7 @@ class CatalogIndex:
         for name, index in self.hashes.items():
             index.save(folder, name)
         self.keypoints.save(folder / "keypoints")
+        self.audio.save(folder)
         meta = {
             "format": SNAPSHOT_FORMAT,
             "vocabulary": self.keypoints.vocabulary.digest,
@@ -128,6 +132,8 @@ class CatalogIndex:
             "feature_watermark": self.feature_watermark,
             "hashes": {name: len(index) for name, index in self.hashes.items()},
             "pictures": len(self.keypoints),
+            "audio_watermark": self.audio.watermark,
+            "recordings": len(self.audio),
             "check": list(self.check) if self.check else None,
         }
         (folder / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -144,6 +150,9 @@ class CatalogIndex:
         for name, hashes in index.hashes.items():
             hashes.open_base(folder, name)
         index.keypoints.open_base(folder / "keypoints")
+        # A snapshot written before sound was kept in it: the recordings are read afresh.
+        if index.audio.open_base(folder):
+            index.audio.watermark = int(meta.get("audio_watermark", 0))
         index.hash_watermark = int(meta["hash_watermark"])
         index.feature_watermark = int(meta["feature_watermark"])
         index.snapshot = folder.name

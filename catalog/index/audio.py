@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..hashing.audio import ITEM_S, VALUE_SPAN_S, AudioPrint, QueryVariant
+from .audio_base import SoundBase
 
 # Alignments a query variant checks (the best voted), and the votes one needs. Two exact
 # 32-bit values at one alignment are enough to be worth checking: music laid under speech
@@ -90,10 +92,16 @@ class AudioMatch:
 
 
 class AudioIndex:
-    """Recordings' fingerprints and the inverted index of their values; thread-safe."""
+    """Recordings' fingerprints and the inverted index of their values; thread-safe.
+
+    A snapshot's recordings are mapped from disk (``open_base``); those added since are held
+    in memory beside them.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._base: SoundBase | None = None
+        self._hidden: set[int] = set()  # recordings of the base removed or added again
         self._prints: dict[int, AudioPrint] = {}
         self._removed: set[int] = set()
         self._keys = np.zeros(0, dtype=np.uint32)
@@ -105,7 +113,36 @@ class AudioIndex:
         self.watermark = 0  # the highest stored row read (the service's bookkeeping)
 
     def __len__(self) -> int:
+        base = len(self._base) if self._base is not None else 0
+        return base - len(self._hidden) + len(self._prints)
+
+    @property
+    def recordings_in_memory(self) -> int:
+        """How many recordings are held past the mapped snapshot."""
         return len(self._prints)
+
+    def open_base(self, folder: Path) -> bool:
+        """Map the recordings a snapshot holds (before any is added); False when it has none."""
+        with self._lock:
+            self._base = SoundBase.open(folder)
+            return self._base is not None
+
+    def save(self, folder: Path) -> None:
+        """Write every recording held, mapped or in memory, as a snapshot's sound part."""
+        with self._lock:
+            held = dict(
+                (rid, found)
+                for rid, found in (self._base.items() if self._base is not None else [])
+                if rid not in self._hidden
+            )
+            held.update(self._prints)
+        SoundBase.build(held.items()).save(folder)
+
+    def _reference(self, recording_id: int) -> AudioPrint | None:
+        found = self._prints.get(recording_id)
+        if found is None and self._base is not None and recording_id not in self._hidden:
+            found = self._base.print_of(recording_id)
+        return found
 
     @property
     def postings(self) -> int:
@@ -121,6 +158,8 @@ class AudioIndex:
         with self._lock:
             if recording_id in self._removed:  # its old postings must go before new ones come
                 self._merge()
+            if self._base is not None and recording_id in self._base:
+                self._hidden.add(recording_id)  # the mapped postings are the old ones
             self._prints[recording_id] = fingerprint
             self._pending.append(
                 (
@@ -140,6 +179,8 @@ class AudioIndex:
         with self._lock:
             if self._prints.pop(recording_id, None) is not None:
                 self._removed.add(recording_id)
+            if self._base is not None and recording_id in self._base:
+                self._hidden.add(recording_id)
 
     def merge(self) -> None:
         """Fold every pending posting into the main sorted arrays."""
@@ -174,9 +215,10 @@ class AudioIndex:
         self._positions = all_positions[order]
         self._pending, self._pending_count, self._recent = [], 0, None
 
-    def _parts(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """The sorted parts a look-up searches: the main arrays, and the postings added since
-        they were built, sorted on their own (small: a search never re-sorts the catalogue)."""
+    def _parts(self) -> list[tuple[tuple[np.ndarray, np.ndarray, np.ndarray], set[int]]]:
+        """The sorted parts a look-up searches, each with the recordings whose postings there
+        no longer count: the mapped snapshot, the main arrays in memory, and the postings added
+        since they were built, sorted on their own (a search never re-sorts the catalogue)."""
         if self._pending and self._recent is None:
             keys = np.concatenate([p[0] for p in self._pending])
             order = np.argsort(keys, kind="stable")
@@ -185,8 +227,11 @@ class AudioIndex:
                 np.concatenate([p[1] for p in self._pending])[order],
                 np.concatenate([p[2] for p in self._pending])[order],
             )
-        parts = [(self._keys, self._recordings, self._positions)]
-        return parts + ([self._recent] if self._recent is not None else [])
+        parts = [((self._keys, self._recordings, self._positions), self._removed)]
+        if self._base is not None:
+            base = self._base
+            parts.insert(0, ((base.keys, base.recordings, base.positions), self._hidden))
+        return parts + ([(self._recent, self._removed)] if self._recent is not None else [])
 
     def search(self, variants: list[QueryVariant], exclude: int | None = None) -> list[AudioMatch]:
         """Return the recordings sharing the query's sound, best first (most of the query
@@ -215,14 +260,11 @@ class AudioIndex:
         if not len(where):
             return []
         values = variant.print.values[where]
-        found = [_hits(part, values, where) for part in self._parts() if len(part[0])]
+        found = [_hits(part, values, where, gone) for part, gone in self._parts() if len(part[0])]
         if not found:
             return []
         recordings = np.concatenate([f[0] for f in found])
         shifts = np.concatenate([f[1] for f in found])
-        if self._removed:
-            kept = ~np.isin(recordings, np.fromiter(self._removed, dtype=np.int64))
-            recordings, shifts = recordings[kept], shifts[kept]
         if not len(recordings):
             return []
         codes = recordings * (1 << 32) + (shifts + (1 << 31))
@@ -248,7 +290,7 @@ class AudioIndex:
         self, variant: QueryVariant, recording_id: int, shift: int, votes: int
     ) -> AudioMatch | None:
         """Compare the query with a recording along one alignment, window by window."""
-        query, reference = variant.print, self._prints.get(recording_id)
+        query, reference = variant.print, self._reference(recording_id)
         if reference is None:
             return None
         matched: list[tuple[int, int, int]] = []  # (query start, query end, shift) per window
@@ -283,10 +325,14 @@ class AudioIndex:
 
 
 def _hits(
-    part: tuple[np.ndarray, np.ndarray, np.ndarray], values: np.ndarray, where: np.ndarray
+    part: tuple[np.ndarray, np.ndarray, np.ndarray],
+    values: np.ndarray,
+    where: np.ndarray,
+    gone: set[int],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every posting of the query's values in one sorted part: (recording, alignment), the
-    values held too widely left out, and the commonest dropped past ``MAX_HITS``."""
+    values held too widely left out, the commonest dropped past ``MAX_HITS``, and the
+    postings of the recordings ``gone`` from this part skipped."""
     keys, recordings, positions = part
     low = np.searchsorted(keys, values, "left")
     counts = np.searchsorted(keys, values, "right") - low
@@ -302,7 +348,11 @@ def _hits(
     # running index within each range.
     starts = np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
     shifts = positions[starts].astype(np.int64) - np.repeat(where, counts)
-    return recordings[starts], shifts
+    found = np.asarray(recordings[starts])
+    if gone:
+        kept = ~np.isin(found, np.fromiter(gone, dtype=np.int64))
+        return found[kept], shifts[kept]
+    return found, shifts
 
 
 def _best_window(

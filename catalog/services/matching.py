@@ -52,8 +52,6 @@ class IndexHolder:
     ) -> None:
         self.kind = kind
         self.index = CatalogIndex(kind)
-        # Sound is indexed apart from pictures, in memory, from the rows (no snapshot yet).
-        self.audio = AudioIndex()
         self.refresh_seconds = refresh_seconds
         self.folder = folder
         self.snapshot_pictures = snapshot_pictures
@@ -64,6 +62,11 @@ class IndexHolder:
         self.load_seconds: float | None = None
         self.preloading = False
         self._writer: Any = None  # the process writing a new snapshot, if any
+
+    @property
+    def audio(self) -> AudioIndex:
+        """The sound index of the index in use (mapped from its snapshot, plus what is newer)."""
+        return self.index.audio
 
     def refresh(self, session: Session, *, force: bool = False) -> int:
         """Read rows newer than the watermarks if the interval has passed; return rows added."""
@@ -83,9 +86,10 @@ class IndexHolder:
             if newer is not None:
                 # Fill the new index before it replaces the old: searches meanwhile use the old.
                 added += load_hashes(session, newer) + load_features(session, newer)
+                added += load_audio(session, newer.audio)
                 self.index = newer
             added += load_hashes(session, self.index) + load_features(session, self.index)
-            added += load_audio(session, self.audio)
+            added += load_audio(session, self.index.audio)
             self.last_refresh = time.monotonic()
             if not self.loaded.is_set():
                 self.load_seconds = self.last_refresh - started
@@ -114,7 +118,9 @@ class IndexHolder:
             return
         if self._writer is not None and self._writer.is_alive():
             return
-        if self.index.keypoints.pictures_in_memory < self.snapshot_pictures:
+        # A recording's postings weigh about as much as ten pictures' keypoints.
+        held = self.index.keypoints.pictures_in_memory
+        if held + 10 * self.index.audio.recordings_in_memory < self.snapshot_pictures:
             return
         # A process of its own: writing a million pictures' snapshot takes CPU a worker
         # serving searches should not give up, and one lock file keeps it to one at a time.
@@ -264,7 +270,7 @@ def write_snapshot(session: Session, folder: Path, kind: str, *, rebuild: bool =
                 index = None
         if index is None:
             index, path = CatalogIndex(kind), None
-        added = load_hashes(session, index)
+        added = load_hashes(session, index) + load_audio(session, index.audio)
         load_features(session, index, merge=False)
         if path is not None and not added and not index.keypoints.pictures_in_memory:
             return path  # nothing new since the current snapshot
@@ -357,19 +363,26 @@ def _pictures_past_snapshot(session: Session, folder: Path, kind: str) -> int | 
     """Return how many keypoint rows lie past the current snapshot (None: no usable one)."""
     path = snapshots.current(folder)
     if path is None:
-        return None if session.scalar(sa.select(MediaHash.id).limit(1)) else 0
+        held = session.scalar(sa.select(MediaHash.id).limit(1)) or session.scalar(
+            sa.select(MediaAudio.id).limit(1)
+        )
+        return None if held else 0
     try:
         meta = read_snapshot_meta(path)
     except (OSError, ValueError):
         return None
-    return int(
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(MediaFeatures)
-            .where(MediaFeatures.id > int(meta["feature_watermark"]))
-        )
-        or 0
+    pictures = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(MediaFeatures)
+        .where(MediaFeatures.id > int(meta["feature_watermark"]))
     )
+    recordings = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(MediaAudio)
+        .where(MediaAudio.id > int(meta.get("audio_watermark", 0)))
+    )
+    # Weighed as the snapshot trigger weighs them (a recording as ten pictures).
+    return int(pictures or 0) + 10 * int(recordings or 0)
 
 
 def get_index(app: Flask | None = None) -> IndexHolder:
