@@ -14,15 +14,19 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import resource
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from catalog.hashing.audio import (
     RATE,
     AudioPrint,
+    QueryVariant,
     decode_audio,
     fingerprint_samples,
     listen,
@@ -134,7 +138,44 @@ def scale(recordings: int, seconds: float, queries: int) -> list[tuple[str, ...]
                 f" (12 readings of an 8 s query), found {hits}/{len(asked)}",
             ),
         ]
+    rows += _mapped(index, asked, readings)
     return rows
+
+
+def _mapped(
+    index: AudioIndex, asked: list[int], readings: list[list[QueryVariant]]
+) -> list[tuple[str, ...]]:
+    """The same index saved as a snapshot's sound and mapped back, as a restarted worker
+    opens it: time to save and to open, size on disk, look-ups over the mapped arrays."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-sound-snapshot-"))
+    try:
+        took = time.perf_counter()
+        index.save(folder)
+        saved = time.perf_counter() - took
+        size = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
+        took = time.perf_counter()
+        mapped = AudioIndex()
+        mapped.open_base(folder)
+        opened = time.perf_counter() - took
+        times, hits = [], 0
+        for i, variants in zip(asked, readings, strict=True):
+            t0 = time.perf_counter()
+            matches = mapped.search(variants)
+            times.append(time.perf_counter() - t0)
+            hits += any(m.recording_id == i for m in matches)
+        return [
+            (
+                f"{len(mapped):,} recordings: snapshot",
+                f"saved in {saved:.1f} s, {size:.0f} MB on disk, mapped in {opened * 1000:.0f} ms",
+            ),
+            (
+                f"{len(mapped):,} recordings mapped: look-up p50 / p99",
+                f"{statistics.median(times) * 1000:.1f} / {np.percentile(times, 99) * 1000:.1f} ms"
+                f" (first look-ups read the pages from disk), found {hits}/{len(asked)}",
+            ),
+        ]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _chords_samples(seed: int, seconds: float) -> np.ndarray:

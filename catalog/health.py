@@ -12,19 +12,24 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import schema
 from .db import database
+from .security import talisman
 from .services.matching import get_index
 from .storage import StorageError, get_storage
 
 bp = Blueprint("health", __name__)
 
 
+# Probes answer over plain HTTP even where FORCE_HTTPS redirects everything else: a load
+# balancer or container runtime checks the server directly, behind the TLS it terminates.
 @bp.get("/healthz")
+@talisman(force_https=False)
 def healthz() -> ResponseReturnValue:
     """Answer while the process is alive."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@talisman(force_https=False)
 def readyz() -> ResponseReturnValue:
     """Answer 200 when the database is reachable and migrated, the media store answers and
     the index is loaded; else 503 with the reason."""

@@ -14,10 +14,11 @@ from typing import Any
 from flask import Response, current_app, jsonify, redirect, render_template, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response as BaseResponse
+from werkzeug.wsgi import FileWrapper
 
 from .services import Conflict, Invalid, NotFound, ServiceError, reports
 from .services.search import Rejected
-from .storage import Store
+from .storage import CHUNK, Store
 
 PROBLEM = "application/problem+json"
 # Refusal codes that mean "this is not a file of a kind we take" (415) rather than a broken
@@ -68,14 +69,20 @@ def report_response(made: reports.Report, fmt: str, stem: str) -> Response | str
 
 
 def send_stored(
-    store: Store, sha256: str, mimetype: str, *, download_name: str | None = None
+    store: Store,
+    sha256: str,
+    mimetype: str,
+    *,
+    download_name: str | None = None,
+    presign: bool = False,
 ) -> BaseResponse:
     """Answer with a stored original: streamed from the store a piece at a time, with range
     requests (players seek with them), or, where ``S3_PRESIGNED_SECONDS`` asks for it and the
-    store can sign one, a redirect to a short-lived URL of the bucket. ``download_name`` makes
-    it an attachment; without it the file is shown inline. StorageError when it is missing."""
+    store can sign one, a redirect to a short-lived URL of the bucket (``presign``: pages only;
+    API clients may carry their key across a redirect). ``download_name`` makes it an
+    attachment; without it the file is shown inline. StorageError when it is missing."""
     seconds = int(current_app.config["S3_PRESIGNED_SECONDS"])
-    if seconds > 0:
+    if presign and seconds > 0:
         url = store.presigned_url(sha256, seconds, mimetype=mimetype, download_name=download_name)
         if url is not None:
             moved = redirect(url, 302)
@@ -93,6 +100,9 @@ def send_stored(
         max_age=3600,
         conditional=False,
     )
+    # Werkzeug's own wrapper, not the server's: gunicorn's wsgi.file_wrapper cannot seek, and
+    # a range would then be reached by reading (from the bucket) everything before it.
+    response.response = FileWrapper(handle, CHUNK)
     if download_name is None:
         response.headers["Content-Disposition"] = "inline"
     # Behind a sign-in: browsers may keep it, shared caches may not.

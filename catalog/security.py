@@ -16,14 +16,14 @@ client address comes from ``X-Forwarded-For`` only for the ``TRUSTED_PROXIES`` i
 from __future__ import annotations
 
 import time
-from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .storage import get_storage
 
 CSP = {
     "default-src": "'self'",
@@ -86,14 +86,14 @@ def sign_in_succeeded(username: str) -> None:
         limiter.storage.clear(_pair(username) + suffix)
 
 
-def _policy(config: Any) -> dict[str, str]:
-    """The CSP, letting the player fetch from the bucket when videos are redirected there."""
+def _policy(app: Flask) -> dict[str, str]:
+    """The CSP, letting the player fetch from the bucket (its one origin) when videos are
+    redirected there."""
     policy = dict(CSP)
-    if config.get("STORAGE_URL") and int(config.get("S3_PRESIGNED_SECONDS") or 0) > 0:
-        endpoint = config.get("S3_PRESIGN_ENDPOINT_URL") or config.get("S3_ENDPOINT_URL")
-        parts = urlsplit(endpoint) if endpoint else None
-        origin = f"{parts.scheme}://{parts.netloc}" if parts else "https://*.amazonaws.com"
-        policy["media-src"] = f"'self' {origin}"
+    if int(app.config.get("S3_PRESIGNED_SECONDS") or 0) > 0:
+        origin = get_storage(app).presign_origin()
+        if origin is not None:
+            policy["media-src"] = f"'self' {origin}"
     return policy
 
 
@@ -106,7 +106,7 @@ def init_app(app: Flask) -> None:
         strict_transport_security=production,
         session_cookie_secure=bool(app.config.get("SESSION_COOKIE_SECURE")),
         session_cookie_http_only=True,
-        content_security_policy=_policy(app.config),
+        content_security_policy=_policy(app),
         frame_options="DENY",
         referrer_policy="same-origin",
     )

@@ -76,6 +76,12 @@ def test_compose_gives_every_process_the_same_shared_settings() -> None:
     for name in ("app-1", "app-2"):
         assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
         assert services[name]["volumes"] != services["worker"]["volumes"]  # own index folders
+    # The migration makes the bucket, so it waits for the store as well as the database.
+    assert {"postgres", "s3"} <= set(services["migrate"]["depends_on"])
+    # The store is given the very key every process uses, not a copy to keep in step.
+    store = services["s3"]
+    assert store["environment"]["AWS_ACCESS_KEY_ID"] == shared["app-1"]["AWS_ACCESS_KEY_ID"]
+    assert "$$AWS_SECRET_ACCESS_KEY" in " ".join(store["command"])
 
 
 def test_the_environment_file_names_the_shared_settings_and_only_known_ones() -> None:

@@ -263,6 +263,10 @@ def test_production_settings_force_https_and_secure_cookies(
     secure = client.get("/login", base_url="https://localhost")
     assert "max-age" in secure.headers["Strict-Transport-Security"]
     assert "Secure" in secure.headers["Set-Cookie"] and "HttpOnly" in secure.headers["Set-Cookie"]
+    # The probes answer over plain HTTP: a balancer checks servers behind the TLS it ends.
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/api/v1/media").status_code in (301, 302)
 
 
 def test_gc_removes_old_orphans_only(app: Flask, runner, session) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from catalog import schema
 from catalog.db import database, get_session, make_engine
+from catalog.models import Media
+from catalog.replies import send_stored
 from catalog.services import accounts
 from catalog.storage import get_storage
 from catalog.storage.s3 import SIGNED, ObjectStorage
@@ -184,6 +187,14 @@ def test_with_presigned_urls_videos_and_downloads_redirect_to_the_bucket(
     assert f"media-src 'self' {s3_server.endpoint_url}" in policy
     download = analyst.get(f"/media/{media_id}/original")
     assert download.status_code == 302
+    # The API streams: its clients may carry their key across a redirect to the bucket.
+    with app.app_context():
+        accounts.create_user(get_session(), "api-user", PASSWORD, "viewer")
+        _, secret = accounts.create_api_key(get_session(), "api-user")
+    streamed = analyst.get(
+        f"/api/v1/media/{media_id}/original", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert streamed.status_code == 200 and streamed.data == data
     with urllib.request.urlopen(download.headers["Location"], timeout=10) as answer:
         assert answer.read() == data
         assert answer.headers["Content-Disposition"] == "attachment; filename*=UTF-8''chair.mp4"
@@ -240,3 +251,52 @@ def test_readiness_says_when_the_bucket_cannot_be_reached(app: Flask, client: Fl
 def test_a_storage_url_of_another_kind_stops_the_app_at_start(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="STORAGE_URL"):
         make_test_app(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, STORAGE_URL="ftp://host/x")
+
+
+@pytest.mark.parametrize("app", [{"S3_PRESIGNED_SECONDS": 120}], indirect=True)
+def test_a_missing_original_is_said_not_signed(app: Flask, analyst: FlaskClient) -> None:
+    media_id = uploaded(analyst, encode(pattern(seed=4), "JPEG"), name="p.jpg")
+    store = get_storage(app)
+    assert isinstance(store, ObjectStorage)
+    with app.app_context():
+        sha = get_session().get(Media, media_id).sha256
+    store.client.delete_object(Bucket=store.bucket, Key=store.key_for(sha))
+    missing = analyst.get(f"/media/{media_id}/original")
+    assert missing.status_code == 404 and "catalog verify" in missing.get_data(as_text=True)
+
+
+def test_ranges_are_reached_by_seeking_under_a_server_whose_file_wrapper_cannot_seek(
+    app: Flask,
+) -> None:
+    # gunicorn's wsgi.file_wrapper has no seek: a range must still start where it is asked,
+    # not after everything before it has been read from the bucket.
+    from gunicorn.http.wsgi import FileWrapper as GunicornWrapper
+
+    store = get_storage(app)
+    data = os.urandom(3 * 1024 * 1024)
+    placed = store.put_bytes(data)
+    reads: list[int] = []
+    opened = store.open
+
+    def counted(sha256: str):  # noqa: ANN202 - the store's own handle, its reads counted
+        handle = opened(sha256)
+        raw = handle.raw
+        original = raw.readinto
+
+        def readinto(buffer):  # noqa: ANN001, ANN202
+            reads.append(raw.tell())
+            return original(buffer)
+
+        raw.readinto = readinto
+        return handle
+
+    environ = {"wsgi.file_wrapper": GunicornWrapper, "HTTP_RANGE": "bytes=3000000-3000099"}
+    with app.test_request_context(environ_overrides=environ):
+        store.open = counted  # type: ignore[method-assign]
+        try:
+            response = send_stored(store, placed.sha256, "video/mp4")
+            body = b"".join(response.response)
+        finally:
+            del store.open
+    assert response.status_code == 206 and body == data[3_000_000:3_000_100]
+    assert reads and min(reads) >= 3_000_000, reads  # nothing before the range was fetched

@@ -3,11 +3,13 @@ store's promises, kept in a bucket."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import io
 import multiprocessing
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -65,9 +67,37 @@ def test_the_bucket_is_made_and_originals_live_under_their_digest(store: ObjectS
 
 def test_the_same_bytes_again_are_not_written_again(store: ObjectStorage) -> None:
     first = store.put_bytes(b"one file")
+    original = store.key_for(first.sha256)
+    stamp = store.client.head_object(Bucket=store.bucket, Key=original)["LastModified"]
+    time.sleep(1.1)  # S3 keeps times to the second
     again = store.put_bytes(b"one file")
     assert first.created and not again.created and again.size == first.size
-    assert len(keys(store)) == 1
+    after = store.client.head_object(Bucket=store.bucket, Key=original)["LastModified"]
+    assert after == stamp  # the original was not written again, only marked as stored
+    assert keys(store) == sorted([original, original.replace("/originals/", "/touched/")])
+
+
+def test_of_servers_storing_the_same_bytes_at_once_one_writes(store: ObjectStorage) -> None:
+    # Both may find the key free; the write itself is conditional (If-None-Match), so only
+    # one is told it created the original.
+    data = os.urandom(200_000)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        placed = list(pool.map(lambda _: store.put_bytes(data), range(8)))
+    assert sum(p.created for p in placed) == 1
+    assert store.hash_file(placed[0].sha256) == placed[0].sha256
+
+
+def test_a_local_copy_is_checked_and_removed_afterwards(store: ObjectStorage) -> None:
+    placed = store.put_bytes(b"a long video, say")
+    with store.local_copy(placed.sha256) as path:
+        assert path.read_bytes() == b"a long video, say" and path.parent == store.tmp
+    assert not path.exists()
+    # Bytes in the bucket that are not what their key promises are not handed on.
+    store.client.put_object(Bucket=store.bucket, Key=store.key_for(placed.sha256), Body=b"x")
+    with pytest.raises(DigestMismatch):
+        with store.local_copy(placed.sha256):
+            pass
+    assert list(store.tmp.iterdir()) == []
 
 
 def test_a_large_file_goes_up_in_parts_and_reads_back_by_ranges(store: ObjectStorage) -> None:
@@ -135,10 +165,13 @@ def test_derived_files_are_apart_replaceable_and_go_with_their_original(
 def test_touch_makes_an_original_young_again(store: ObjectStorage) -> None:
     placed = store.put_bytes(b"kept")
     before = store.modified(placed.sha256)
+    time.sleep(1.1)  # S3 keeps times to the second
     store.touch(placed.sha256)
     after = store.modified(placed.sha256)
-    assert before is not None and after is not None and after >= before
+    assert before is not None and after is not None and after >= before + 1
     assert store.hash_file(placed.sha256) == placed.sha256  # the bytes are untouched
+    store.discard(placed.sha256)
+    assert keys(store) == [] and store.modified(placed.sha256) is None  # the mark goes too
 
 
 @pytest.mark.parametrize("url", ["s3://", "file:///tmp", "s3://Bad_Bucket/x", "s3://ab"])

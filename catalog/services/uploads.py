@@ -194,7 +194,9 @@ def run_upload(
     keeper = _Keeper(session, job_id, mine, lease)
     keeper.start()
     try:
-        with storage.open(job.sha256) as original:
+        # Decoded from a local copy: a video is read back and forth, and a store that fails
+        # mid-read must end in another attempt, never in the file being judged broken.
+        with storage.local_copy(job.sha256) as path, open(path, "rb") as original:
             _ingest(
                 session,
                 storage,

@@ -15,6 +15,8 @@ from flask import Flask, current_app
 
 from .base import (
     CHUNK,
+    DERIVED_NAME_RE,
+    SHA256_RE,
     DigestMismatch,
     StorageError,
     Store,
@@ -27,6 +29,8 @@ from .local import Storage
 
 __all__ = [
     "CHUNK",
+    "DERIVED_NAME_RE",
+    "SHA256_RE",
     "DigestMismatch",
     "Storage",
     "StorageError",

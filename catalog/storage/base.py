@@ -103,6 +103,11 @@ class Store(Protocol):
         """Open the original for reading (seekable); StorageError when missing."""
         ...
 
+    def local_copy(self, sha256: str) -> contextlib.AbstractContextManager[Path]:
+        """A context giving a local file that holds the original, digest checked (for work
+        that reads it many times over, such as decoding a long video)."""
+        ...
+
     def size(self, sha256: str) -> int | None:
         """Return the original's size in bytes, None if missing."""
         ...
@@ -137,6 +142,10 @@ class Store(Protocol):
 
     def iter_derived(self) -> Iterator[tuple[str, str]]:
         """Yield (digest, name) of every derived file held."""
+        ...
+
+    def presign_origin(self) -> str | None:
+        """Return the origin presigned URLs point at, None when the store gives none."""
         ...
 
     def presigned_url(

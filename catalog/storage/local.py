@@ -9,6 +9,7 @@ Derived files sit under ``derived/`` and are replaced atomically.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -122,6 +123,14 @@ class Storage:
         except FileNotFoundError:
             raise StorageError(f"original {sha256} is missing from storage") from None
 
+    @contextlib.contextmanager
+    def local_copy(self, sha256: str) -> Iterator[Path]:
+        """Yield the original's own path (it is a local file already)."""
+        path = self.path_for(sha256)
+        if not path.is_file():
+            raise StorageError(f"original {sha256} is missing from storage")
+        yield path
+
     def discard(self, sha256: str) -> None:
         """Remove an original this process just created and whose record was not committed.
 
@@ -160,6 +169,10 @@ class Storage:
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
         return removed
+
+    def presign_origin(self) -> str | None:
+        """A folder is served by the app itself."""
+        return None
 
     def presigned_url(
         self, sha256: str, seconds: int, *, mimetype: str, download_name: str | None

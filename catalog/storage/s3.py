@@ -11,6 +11,7 @@ seekable reader that fetches byte ranges, so a video is decoded without being do
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -132,8 +133,14 @@ class ObjectStorage:
         except ClientError as exc:
             if _code(exc) not in ("404", "NoSuchBucket"):
                 raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
+            region = self.client.meta.region_name
+            where = (
+                {"CreateBucketConfiguration": {"LocationConstraint": region}}
+                if region and region != "us-east-1" and self._endpoints[0] is None
+                else {}
+            )
             try:
-                self.client.create_bucket(Bucket=self.bucket)
+                self.client.create_bucket(Bucket=self.bucket, **where)
             except ClientError as made:
                 # Another server may have made it a moment ago.
                 if _code(made) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
@@ -175,16 +182,43 @@ class ObjectStorage:
                 self.touch(sha256)
                 return StoredFile(sha256, int(held["ContentLength"]), created=False)
             try:
-                self.client.upload_file(
-                    str(scratch),
-                    self.bucket,
-                    key,
-                    ExtraArgs={"Metadata": {"sha256": sha256}},
-                    Config=self.transfer,
-                )
-            except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+                if size <= self.transfer.multipart_threshold:
+                    # Written only if absent (If-None-Match): of two servers storing the same
+                    # bytes at once, one writes and the other is told they are held.
+                    with open(scratch, "rb") as body:
+                        self.client.put_object(
+                            Bucket=self.bucket,
+                            Key=key,
+                            Body=body,
+                            Metadata={"sha256": sha256},
+                            IfNoneMatch="*",
+                        )
+                else:
+                    # s3transfer sends no If-None-Match with multipart uploads: at worst the
+                    # same bytes are written twice under their digest.
+                    self.client.upload_file(
+                        str(scratch),
+                        self.bucket,
+                        key,
+                        ExtraArgs={"Metadata": {"sha256": sha256}},
+                        Config=self.transfer,
+                    )
+            except ClientError as exc:
+                if _code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    self.touch(sha256)
+                    return StoredFile(sha256, size, created=False)
+                raise StorageError(f"{sha256} could not be stored in {self.url} ({exc})") from None
+            except (BotoCoreError, S3UploadFailedError) as exc:
                 raise StorageError(f"{sha256} could not be stored in {self.url} ({exc})") from None
             return StoredFile(sha256, size, created=True)
+
+    @contextlib.contextmanager
+    def local_copy(self, sha256: str) -> Iterator[Path]:
+        """Yield a local file holding the original (downloaded to scratch, its digest
+        checked, removed afterwards), for work that reads a file many times over."""
+        with self.open(sha256) as stream:
+            with spooled(stream, self.tmp, None, expected=sha256) as (path, _, _):
+                yield path
 
     def put_bytes(self, data: bytes) -> StoredFile:
         """Store ``data``."""
@@ -195,36 +229,44 @@ class ObjectStorage:
         with open(path, "rb") as stream:
             return self.put_stream(stream, max_bytes=max_bytes)
 
+    def _touched_key(self, sha256: str) -> str:
+        check_sha256(sha256)
+        return f"{self.prefix}touched/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
     def touch(self, sha256: str) -> None:
-        """Mark a held original as just stored (``gc`` leaves young objects alone)."""
-        key = self.key_for(sha256)
+        """Mark a held original as just stored (``gc`` leaves young objects alone): an empty
+        marker object beside it, so the original itself is never written again."""
         try:
-            self.client.copy_object(
-                Bucket=self.bucket,
-                Key=key,
-                CopySource={"Bucket": self.bucket, "Key": key},
-                Metadata={"sha256": sha256, "touched": str(int(time.time()))},
-                MetadataDirective="REPLACE",
-            )
-        except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchKey"):
-                raise StorageError(f"{key} cannot be touched ({exc})") from None
+            self.client.put_object(Bucket=self.bucket, Key=self._touched_key(sha256), Body=b"")
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"{sha256} cannot be marked as stored ({exc})") from None
 
     def modified(self, sha256: str) -> float | None:
         """Return when the original was stored or last touched (seconds), None if missing."""
         head = self._head(self.key_for(sha256))
-        return None if head is None else head["LastModified"].timestamp()
+        if head is None:
+            return None
+        marker = self._head(self._touched_key(sha256))
+        stamps = [head["LastModified"]] + ([marker["LastModified"]] if marker else [])
+        return max(stamp.timestamp() for stamp in stamps)
 
     def size(self, sha256: str) -> int | None:
         """Return the original's size in bytes, None if missing."""
         head = self._head(self.key_for(sha256))
         return None if head is None else int(head["ContentLength"])
 
+    def presign_origin(self) -> str | None:
+        """Return the scheme and host presigned URLs point at (for the page's CSP)."""
+        parts = urlsplit(self.signer.meta.endpoint_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     def presigned_url(
         self, sha256: str, seconds: int, *, mimetype: str, download_name: str | None
     ) -> str | None:
         """Return a URL that fetches the original for ``seconds``, with the type and (for a
         download) the file name the app would have sent."""
+        if self._head(self.key_for(sha256)) is None:
+            raise StorageError(f"original {sha256} is missing from storage")
         params = {
             "Bucket": self.bucket,
             "Key": self.key_for(sha256),
@@ -251,32 +293,43 @@ class ObjectStorage:
 
     def discard(self, sha256: str) -> None:
         """Remove an original and its derived files (an undone ingest, an orphan)."""
-        keys = [self.key_for(sha256)] + [
+        keys = [self.key_for(sha256), self._touched_key(sha256)] + [
             self._derived_key(sha256, n) for n in self.derived_names(sha256)
         ]
-        for key in keys:
-            self.client.delete_object(Bucket=self.bucket, Key=key)
+        try:
+            for key in keys:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"original {sha256} could not be removed ({exc})") from None
+
+    def _keys(self, prefix: str) -> Iterator[str]:
+        """Yield every key under ``prefix``, a page of a thousand at a time."""
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"{self.url} cannot be listed ({exc})") from None
 
     def iter_originals(self) -> Iterator[str]:
         """Yield the digest of every original held, in no particular order."""
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}originals/"
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                name = item["Key"].rsplit("/", 1)[-1]
-                if SHA256_RE.match(name):
-                    yield name
+        for key in self._keys(f"{self.prefix}originals/"):
+            name = key.rsplit("/", 1)[-1]
+            if SHA256_RE.match(name):
+                yield name
 
     def hash_file(self, sha256: str) -> str:
         """Return the SHA-256 of the stored bytes, read afresh (for integrity checks)."""
         digest = hashlib.sha256()
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self.key_for(sha256))["Body"]
+            for chunk in body.iter_chunks(CHUNK):
+                digest.update(chunk)
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"original {sha256} cannot be read ({exc})") from None
-        for chunk in body.iter_chunks(CHUNK):
-            digest.update(chunk)
         return digest.hexdigest()
 
     def sweep_temporary(self, older_than_s: float = 3600.0) -> int:
@@ -310,34 +363,27 @@ class ObjectStorage:
         """Return a derived file's bytes, or None when it was not made."""
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self._derived_key(sha256, name))
+            data: bytes = body["Body"].read()
         except ClientError as exc:
             if _code(exc) in ("404", "NoSuchKey"):
                 return None
             raise StorageError(f"derived {name} of {sha256} cannot be read ({exc})") from None
-        data: bytes = body["Body"].read()
+        except BotoCoreError as exc:
+            raise StorageError(f"derived {name} of {sha256} cannot be read ({exc})") from None
         return data
 
     def derived_names(self, sha256: str) -> Iterator[str]:
         """Yield the names of the derived files held for an original."""
         folder = self._derived_key(sha256, "x")[:-1]
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=folder
-        )
-        names = [item["Key"][len(folder) :] for page in pages for item in page.get("Contents", [])]
+        names = [key[len(folder) :] for key in self._keys(folder)]
         yield from sorted(n for n in names if DERIVED_NAME_RE.match(n))
 
     def iter_derived(self) -> Iterator[tuple[str, str]]:
         """Yield (digest, name) of every derived file held, from one paged listing."""
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}derived/"
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                parts = item["Key"].rsplit("/", 2)
-                if len(parts) != 3:
-                    continue
-                if SHA256_RE.match(parts[1]) and DERIVED_NAME_RE.match(parts[2]):
-                    yield parts[1], parts[2]
+        for key in self._keys(f"{self.prefix}derived/"):
+            parts = key.rsplit("/", 2)
+            if len(parts) == 3 and SHA256_RE.match(parts[1]) and DERIVED_NAME_RE.match(parts[2]):
+                yield parts[1], parts[2]
 
 
 class _RangeReader(io.RawIOBase):
@@ -365,9 +411,13 @@ class _RangeReader(io.RawIOBase):
         if wanted <= 0:
             return 0
         end = self.position + wanted - 1
-        body = self.client.get_object(
-            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end}"
-        )["Body"].read()
+        try:
+            body = self.client.get_object(
+                Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end}"
+            )["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            # Not an OSError: a decoder must not take a store that failed for a broken file.
+            raise StorageError(f"{self.key} could not be read ({exc})") from None
         buffer[: len(body)] = body
         self.position += len(body)
         return len(body)

@@ -92,15 +92,12 @@ def _copy_one(source: Store, target: Store, sha256: str) -> tuple[int, str | Non
     try:
         with source.open(sha256) as stream:
             stored = target.put_stream(stream, expected=sha256)
+        again = target.hash_file(sha256)
+        if again != sha256:
+            target.discard(sha256)
+            return 0, f"the copy read back hashes to {again}; removed, run again"
     except (StorageError, OSError) as exc:
         return 0, str(exc)
-    try:
-        again = target.hash_file(sha256)
-    except (StorageError, OSError) as exc:
-        return 0, f"the copy cannot be read back ({exc})"
-    if again != sha256:
-        target.discard(sha256)
-        return 0, f"the copy read back hashes to {again}; removed, run again"
     return stored.size, None
 
 

@@ -434,7 +434,7 @@ def play(media_id: int):
     if media.kind is MediaKind.IMAGE:
         abort(404)
     try:
-        return send_stored(get_storage(), media.sha256, media.mime_type)
+        return send_stored(get_storage(), media.sha256, media.mime_type, presign=True)
     except StorageError:
         abort(404)
 
@@ -450,6 +450,7 @@ def original(media_id: int):
             media.sha256,
             media.mime_type,
             download_name=media.original_filename or media.sha256,
+            presign=True,
         )
     except StorageError:
         return error_page(404, "The stored original is missing; run `flask catalog verify`.")
