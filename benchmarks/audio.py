@@ -121,12 +121,7 @@ def scale(recordings: int, seconds: float, queries: int) -> list[tuple[str, ...]
         index.search(readings[0])  # merges the pending postings
         built = time.perf_counter() - took
         grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-        times, hits = [], 0
-        for i, variants in zip(asked, readings, strict=True):
-            t0 = time.perf_counter()
-            matches = index.search(variants)
-            times.append(time.perf_counter() - t0)
-            hits += any(m.recording_id == i for m in matches)
+        times, hits = _lookups(index, asked, readings)
         rows += [
             (
                 f"{size:,} recordings: index",
@@ -140,6 +135,19 @@ def scale(recordings: int, seconds: float, queries: int) -> list[tuple[str, ...]
         ]
     rows += _mapped(index, asked, readings)
     return rows
+
+
+def _lookups(
+    index: AudioIndex, asked: list[int], readings: list[list[QueryVariant]]
+) -> tuple[list[float], int]:
+    """Time each query's search; return the times and how many found their recording."""
+    times, hits = [], 0
+    for i, variants in zip(asked, readings, strict=True):
+        began = time.perf_counter()
+        matches = index.search(variants)
+        times.append(time.perf_counter() - began)
+        hits += any(m.recording_id == i for m in matches)
+    return times, hits
 
 
 def _mapped(
@@ -157,12 +165,7 @@ def _mapped(
         mapped = AudioIndex()
         mapped.open_base(folder)
         opened = time.perf_counter() - took
-        times, hits = [], 0
-        for i, variants in zip(asked, readings, strict=True):
-            t0 = time.perf_counter()
-            matches = mapped.search(variants)
-            times.append(time.perf_counter() - t0)
-            hits += any(m.recording_id == i for m in matches)
+        times, hits = _lookups(mapped, asked, readings)
         return [
             (
                 f"{len(mapped):,} recordings: snapshot",

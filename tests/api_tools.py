@@ -9,6 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from catalog.db import get_session
 from catalog.services import accounts
@@ -49,6 +51,18 @@ def upload(
         form["metadata"] = metadata if isinstance(metadata, str) else json.dumps(metadata)
     return client.post(
         "/api/v1/media", headers=headers, data=form, content_type="multipart/form-data"
+    )
+
+
+def post_media(client: FlaskClient, headers: dict, data: bytes, name: str):  # noqa: ANN201
+    """Upload through the API with the body encoded in memory: for bodies over 500 KB the test
+    client spools to a temporary file that it never closes."""
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename=name)})
+    return client.post(
+        "/api/v1/media",
+        headers=headers,
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 

@@ -179,10 +179,8 @@ def app_factory(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
         database(application).engine.dispose()
 
 
-@pytest.fixture
-def app(migrated_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """The app on the shared migrated database, every change rolled back after the test."""
-    application = make_test_app(migrated_url, tmp_path)
+def rolled_back(application: Flask) -> Iterator[Flask]:
+    """Yield ``application`` with every database change it makes rolled back afterwards."""
     db = database(application)
     connection = db.engine.connect()
     outer = connection.begin()
@@ -192,6 +190,12 @@ def app(migrated_url: str, tmp_path: Path) -> Iterator[Flask]:
     outer.rollback()
     connection.close()
     db.engine.dispose()
+
+
+@pytest.fixture
+def app(migrated_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on the shared migrated database, every change rolled back after the test."""
+    yield from rolled_back(make_test_app(migrated_url, tmp_path))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from werkzeug.test import encode_multipart
 from catalog.db import get_session
 from catalog.models import Media, MediaAudio
 
-from .api_tools import keys
+from .api_tools import keys, post_media
 from .audio_tools import OTHER_SENTENCES, encode, excerpt, film, recording, speech
 from .media import pattern
 
@@ -43,13 +43,7 @@ def read_in_the_request(app: Flask) -> None:
 def post(client: FlaskClient, headers: dict, data: bytes, name: str) -> dict:
     """Upload through the API, the body encoded in memory (bodies over 500 KB would be
     spooled by the test client to a file it never closes)."""
-    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename=name)})
-    answer = client.post(
-        "/api/v1/media",
-        headers=headers,
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-    )
+    answer = post_media(client, headers, data, name)
     assert answer.status_code in (200, 201), answer.get_data(as_text=True)
     return answer.json
 

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from catalog import schema
-from catalog.db import database, get_session, make_engine
+from catalog.db import get_session, make_engine
 from catalog.models import Media
 from catalog.replies import send_stored
 from catalog.services import accounts
@@ -28,7 +28,7 @@ from catalog.storage import get_storage
 from catalog.storage.s3 import SIGNED, ObjectStorage
 
 from .api_tools import ASTRONAUT, upload
-from .conftest import make_test_app
+from .conftest import make_test_app, rolled_back
 from .media import encode, pattern
 from .s3server import SeaweedServer
 from .test_web import sign_in, uploaded
@@ -68,14 +68,7 @@ def app(
         S3_ENDPOINT_URL=s3_server.endpoint_url,
         **extra,
     )
-    db = database(application)
-    connection = db.engine.connect()
-    outer = connection.begin()
-    db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
-    yield application
-    outer.rollback()
-    connection.close()
-    db.engine.dispose()
+    yield from rolled_back(application)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ verifies clean and serves its pictures. Against the SeaweedFS server the suite s
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -14,8 +13,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from catalog import schema
 from catalog.db import database, get_session, make_engine
@@ -23,7 +20,7 @@ from catalog.services import accounts
 from catalog.storage import Storage, get_storage
 from catalog.storage.s3 import ObjectStorage
 
-from .api_tools import PASSWORD
+from .api_tools import PASSWORD, post_media
 from .conftest import make_test_app
 from .media import encode, pattern
 from .s3server import SeaweedServer
@@ -53,29 +50,35 @@ def catalogue_app(apps: list[Flask], database_url: str, folder: Path, **extra: o
     return application
 
 
-def filled(application: Flask) -> list[str]:
-    """Upload two pictures and a video through the API; return their digests."""
+def filled(application: Flask) -> tuple[list[str], dict[str, str], int]:
+    """Upload two pictures and a video through the API; return their digests, the API key's
+    headers and the video's id."""
     with application.app_context():
         accounts.create_user(get_session(), "ana", PASSWORD, "analyst")
         _, secret = accounts.create_api_key(get_session(), "ana")
     client, headers = application.test_client(), {"Authorization": f"Bearer {secret}"}
-    digests = []
+    digests, video = [], 0
     for data, name in (
         (encode(pattern(seed=1), "PNG"), "a.png"),
         (encode(pattern(seed=2), "PNG"), "b.png"),
         (clip("chair-20-sd-bar.mp4"), "chair.mp4"),
     ):
-        # Encoded here: the test client would spool a large body to a file it never closes.
-        boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename=name)})
-        made = client.post(
-            "/api/v1/media",
-            headers=headers,
-            data=body,
-            content_type=f"multipart/form-data; boundary={boundary}",
-        )
+        made = post_media(client, headers, data, name)
         assert made.status_code == 201, made.get_data(as_text=True)
         digests.append(made.json["media"]["sha256"])
-    return digests
+        video = made.json["media"]["id"]
+    return digests, headers, video
+
+
+@pytest.fixture
+def local(apps: list[Flask], database_url: str, tmp_path: Path):  # noqa: ANN201
+    """A catalogue in a folder holding two pictures and a video: (app, store, digests,
+    API headers, the video's id)."""
+    application = catalogue_app(apps, database_url, tmp_path / "a")
+    digests, headers, video = filled(application)
+    source = get_storage(application)
+    assert isinstance(source, Storage)
+    return application, source, digests, headers, video
 
 
 def migrate(application: Flask, *args: str) -> tuple[int, str]:
@@ -91,11 +94,9 @@ def test_originals_go_to_the_bucket_verified_resumable_and_come_back(
     tmp_path: Path,
     s3_server: SeaweedServer,
     s3_credentials: None,
+    local: tuple,
 ) -> None:
-    local = catalogue_app(apps, database_url, tmp_path / "a")
-    digests = filled(local)
-    source = get_storage(local)
-    assert isinstance(source, Storage)
+    local, source, digests, headers, video = local
     derived_before = sorted(source.iter_derived())
     assert any(name == "contact-sheet.jpg" for _, name in derived_before)
     url = "s3://migrated/catalogue"
@@ -118,6 +119,12 @@ def test_originals_go_to_the_bucket_verified_resumable_and_come_back(
     assert sorted(bucket.iter_derived()) == derived_before
     verified = remote.test_cli_runner().invoke(args=["catalog", "verify"])
     assert verified.exit_code == 0 and "3 originals re-hashed" in verified.output, verified.output
+    served = remote.test_client().get(
+        f"/api/v1/media/{video}/files/contact-sheet.jpg", headers=headers
+    )
+    assert served.status_code == 200 and served.data[:3] == b"\xff\xd8\xff"
+    with remote.test_client().get(f"/api/v1/media/{video}/original", headers=headers) as got:
+        assert hashlib.sha256(got.data).hexdigest() == digests[2]
 
     # A second run resumes: what is there is skipped; an object lost meanwhile is copied again.
     bucket.client.delete_object(Bucket=bucket.bucket, Key=bucket.key_for(digests[0]))
@@ -133,26 +140,16 @@ def test_originals_go_to_the_bucket_verified_resumable_and_come_back(
     returned = catalogue_app(apps, database_url, tmp_path / "c", MEDIA_ROOT=str(back))
     verified = returned.test_cli_runner().invoke(args=["catalog", "verify"])
     assert verified.exit_code == 0, verified.output
+    back_store = get_storage(returned)
+    assert isinstance(back_store, Storage)
     for digest in digests:
-        assert (
-            hashlib.sha256(
-                (back / "originals" / digest[:2] / digest[2:4] / digest).read_bytes()
-            ).hexdigest()
-            == digest
-        )
+        assert hashlib.sha256(back_store.path_for(digest).read_bytes()).hexdigest() == digest
 
 
 def test_damaged_bytes_are_refused_and_named_never_stored_under_another_digest(
-    apps: list[Flask],
-    database_url: str,
-    tmp_path: Path,
-    s3_server: SeaweedServer,
-    s3_credentials: None,
+    tmp_path: Path, s3_server: SeaweedServer, s3_credentials: None, local: tuple
 ) -> None:
-    local = catalogue_app(apps, database_url, tmp_path / "a")
-    digests = filled(local)
-    source = get_storage(local)
-    assert isinstance(source, Storage)
+    local, source, digests, _, _ = local
     damaged = source.path_for(digests[1])
     os.chmod(damaged, 0o644)
     damaged.write_bytes(damaged.read_bytes()[:-1] + b"\x00")
