@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, redirect, render_template, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import FileWrapper
 
@@ -24,6 +25,15 @@ PROBLEM = "application/problem+json"
 # Refusal codes that mean "this is not a file of a kind we take" (415) rather than a broken
 # file of a kind we do take (422).
 UNSUPPORTED_CODES = ("not_an_image", "unsupported_format", "not_a_video", "not_audio")
+
+
+# Status phrases as RFC 9110 names them, where Werkzeug keeps the older ones.
+_RENAMED = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def status_title(status: int) -> str:
+    """Return the status phrase every problem answer uses as its title."""
+    return _RENAMED.get(status) or HTTP_STATUS_CODES.get(status, "Error")
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:

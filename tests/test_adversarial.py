@@ -6,8 +6,10 @@ bounded hypothesis fuzz of upload and search."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -206,6 +208,8 @@ def test_bad_files_through_the_form(
     # The form answers 422 whatever the reason; the message says which, and that nothing stays.
     assert response.status_code == 422, case
     assert text in page and "Nothing was stored" in page, case
+    # Two sentences, not one run into the next ("…supported format Nothing was stored.").
+    assert re.search(r"[.!?] Nothing was stored\.", html.unescape(page)), case
     assert held(app) == before
 
 

@@ -135,14 +135,11 @@ def sign_in(browser, base: str, username: str, **context: object):
     page = browser.new_page(**context)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # The Content-Security-Policy allows no inline script or style: a page needing one fails here.
+    # The Content-Security-Policy allows no inline script or style: a page needing one fails
+    # here; and no page may log an error, such as a missing icon or file.
     page.on(
         "console",
-        lambda message: (
-            errors.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
+        lambda message: errors.append(message.text) if message.type == "error" else None,
     )
     page.goto(f"{base}/")
     assert page.url.startswith(f"{base}/login")
@@ -153,6 +150,17 @@ def sign_in(browser, base: str, username: str, **context: object):
     assert f"Signed in as {username}" in page.inner_text("main")
     page.script_errors = errors
     return page
+
+
+def fits_its_cards(page) -> list[str]:  # noqa: ANN001
+    """Return what runs past the right edge of the card it sits in (empty when all fit)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.card *')].filter(e => {
+            const card = e.closest('.card').getBoundingClientRect();
+            const box = e.getBoundingClientRect();
+            return box.width > 0 && box.right > card.right + 1;
+        }).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 40))"""
+    )
 
 
 def variant_of(path: Path) -> bytes:
@@ -272,9 +280,20 @@ def test_viewer_sees_no_edit_controls_and_pages_fit_a_phone(
     assert page.locator("text=Add an acknowledgement").count() == 0
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1] + 1, f"the page is wider than the phone: {width}"
+    assert fits_its_cards(page) == [], "something runs past its card at 390 px"
+    # Collapsed sections show their marker, so a closed one does not look empty.
+    displays = page.evaluate(
+        "() => [...document.querySelectorAll('summary')].map(s => getComputedStyle(s).display)"
+    )
+    assert displays and set(displays) == {"list-item"}, displays
     page.screenshot(path=str(shots / "media-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    assert fits_its_cards(page) == [], "something runs past its card at 1366 px"
     page.goto(f"{live_server}/upload")
     assert "403" in page.inner_text("main")
+    # The refusal itself is logged as a failed load; nothing else may be.
+    assert all("403" in error for error in page.script_errors), page.script_errors
+    page.script_errors.clear()
     page.goto(f"{live_server}/api/v1/docs")
     page.wait_for_selector(
         ".swagger-ui .opblock", timeout=20_000

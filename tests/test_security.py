@@ -31,6 +31,7 @@ from .test_web import PASSWORD, sign_in, token, uploaded
 PUBLIC = {
     "static",
     "web.login",
+    "web.favicon",
     "web.static",
     "bootstrap.static",
     "health.healthz",
@@ -58,6 +59,7 @@ def test_every_route_has_a_role_rule(app: Flask) -> None:
                 "search.search_by_file",
                 "web.logout",
                 "web.end_my_sessions",
+                "web.end_one_session",
             ):
                 declared = getattr(target, "_catalog_post_role", target._catalog_role)
                 assert declared.allows(Role.ANALYST) and declared is not Role.VIEWER, (

@@ -5,6 +5,7 @@ password change or disabling ends them all."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -162,3 +163,30 @@ def test_another_user_agent_does_not_matter(app: Flask, users) -> None:
     sign_in(client, "viewer")
     other = with_cookie(app, cookie_of(client))
     assert other.get("/media", headers={"User-Agent": "something else"}).status_code == 200
+
+
+def test_a_user_ends_one_session_and_no_one_elses(app: Flask, users) -> None:
+    laptop, phone, other = app.test_client(), app.test_client(), app.test_client()
+    sign_in(laptop, "analyst")
+    sign_in(phone, "analyst")
+    sign_in(other, "viewer")
+    page = laptop.get("/account/sessions").get_data(as_text=True)
+    rows = [int(n) for n in re.findall(r'data-end-session="(\d+)"', page)]
+    assert len(rows) == 2 and "Sign out here" in page and ">End<" in page
+    phone_row = max(rows)  # the later sign-in
+    with database(app) as session:
+        viewer_row = session.scalar(sa.select(UserSession.id).where(UserSession.id.not_in(rows)))
+    # Ending the phone's session signs the phone out, and only the phone.
+    ended = laptop.post(f"/account/sessions/{phone_row}/end", data={"csrf_token": token(laptop)})
+    assert ended.status_code == 302 and ended.headers["Location"].endswith("/account/sessions")
+    assert phone.get("/media").status_code == 302 and laptop.get("/media").status_code == 200
+    with database(app) as session:
+        event = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert event.action == "user.session_end" and event.details["session"] == phone_row
+    # Someone else's session is not theirs to end.
+    refused = laptop.post(f"/account/sessions/{viewer_row}/end", data={"csrf_token": token(laptop)})
+    assert refused.status_code == 302 and other.get("/media").status_code == 200
+    # Ending this browser's own session signs it out.
+    (own,) = [r for r in rows if r != phone_row]
+    out = laptop.post(f"/account/sessions/{own}/end", data={"csrf_token": token(laptop)})
+    assert out.headers["Location"].endswith("/login") and laptop.get("/media").status_code == 302

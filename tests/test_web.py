@@ -19,7 +19,7 @@ from catalog.models import Media, Role
 from catalog.services import accounts
 
 from .media import encode, pattern, sample
-from .video_tools import clip
+from .video_tools import clip, transform
 
 PASSWORD = "correct horse battery"
 PHOTO = sample("photos/china.jpg")
@@ -198,12 +198,12 @@ def test_the_url_map_has_the_forms_we_know(app: Flask) -> None:
     endpoints = {endpoint for _, endpoint, _ in page_posts(app)}
     known = {"web.login", "web.logout", "web.search", "web.upload", "web.review_link"}
     assert known | {"web.captures_page", "web.retry_upload_job"} <= endpoints
-    assert len(endpoints) == 25
+    assert len(endpoints) == 27
 
 
 def test_viewers_cannot_post_any_form(app: Flask, viewer: FlaskClient) -> None:
     writes = [(path, role) for path, _, role in page_posts(app) if role is not Role.VIEWER]
-    assert len(writes) == 21
+    assert len(writes) == 22
     for path, role in writes:
         response = viewer.post(
             path,
@@ -750,3 +750,94 @@ def test_error_pages(analyst: FlaskClient) -> None:
     assert analyst.get("/media/99999999999999").status_code == 404
     api = analyst.get("/api/v1/nothing")
     assert api.status_code == 404 and api.mimetype == "application/problem+json"
+
+
+def test_every_page_names_the_site_icon_and_the_icon_is_served(analyst: FlaskClient) -> None:
+    # Without one, the browser asks for /favicon.ico on every page and logs an error.
+    signed_out = analyst.application.test_client()
+    for client, path in [(analyst, p) for p in ("/", "/search", "/upload", "/api/v1/docs")] + [
+        (signed_out, "/login")
+    ]:
+        html = client.get(path).get_data(as_text=True)
+        assert re.search(
+            r'<link rel="icon" type="image/svg\+xml" href="[^"]+favicon\.svg"', html
+        ), path
+    for path in ("/favicon.ico", "/static/catalog/favicon.svg"):
+        with analyst.application.test_client().get(path) as icon:
+            assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+            assert icon.data.startswith(b"<svg")
+
+
+def test_a_sighting_shows_its_platform_by_name_and_both_its_times(analyst: FlaskClient) -> None:
+    media_id = uploaded(
+        analyst,
+        **{
+            "sighting-url": "https://x.com/a/status/1",
+            "sighting-platform": "x",
+            "sighting-posted_at": "2023-05-03T02:30+03:00",
+            "sighting-observed_at": "2023-05-03T04:00Z",
+        },
+    )
+    html = page(analyst, f"/media/{media_id}")
+    assert re.search(r'data-platform="x">X \(Twitter\)</span>', html)  # not a bare "x"
+    # The time it was posted leads; the time someone saw it is shown beside it.
+    assert "2023-05-02 23:30 UTC" in html
+    assert re.search(r"data-observed>observed 2023-05-03 04:00 UTC<", html)
+    form = page(analyst, "/upload")
+    assert '<option value="x">X (Twitter)</option>' in form
+
+
+def test_one_first_seen_badge_when_a_copy_was_seen_earlier(analyst: FlaskClient) -> None:
+    first = uploaded(
+        analyst, **{"sighting-url": "https://t.me/c/7", "sighting-posted_at": "2023-05-04T10:00Z"}
+    )
+    copy = uploaded(
+        analyst,
+        smaller(PHOTO),
+        **{"sighting-url": "https://t.me/c/6", "sighting-posted_at": "2023-05-03T10:00Z"},
+    )
+    assert copy != first
+    html = page(analyst, f"/media/{first}")
+    # The provenance panel's "first seen" is the copy's earlier sighting; this file's own
+    # first sighting is labelled as such, not as a second "first seen" with another date.
+    assert html.count(">first seen<") == 1
+    assert ">first of this file<" in html
+    alone = page(analyst, f"/media/{copy}")
+    assert alone.count(">first seen<") == 2 and "first of this file" not in alone
+
+
+def test_a_whole_copy_fills_both_timelines_as_its_coverage_says(analyst: FlaskClient) -> None:
+    data = clip("chair-20-sd-bar.mp4")
+    first = uploaded(analyst, data, name="a.mp4")
+    second = uploaded(analyst, transform(data), name="b.mp4")
+    html = page(analyst, f"/compare/{first}/{second}")
+    assert re.search(r"coverage: #\d+ 100% · #\d+ 100%", html), html
+    block = html[html.index("data-segments") :]
+    rect = r'<rect x="([\d.]+)" y="4" width="([\d.]+)" height="16" class="timeline-segment"'
+    ends = [
+        max(float(x) + float(w) for x, w in re.findall(rect, svg))
+        for svg in re.findall(r"<svg .*?</svg>", block, re.S)[:2]
+    ]
+    # A sampled frame stands for the time until the next: the last one reaches the end.
+    assert len(ends) == 2 and min(ends) >= 990, ends
+
+
+def test_a_new_copy_is_offered_its_incident_in_one_click(analyst: FlaskClient) -> None:
+    first = uploaded(analyst, incident="Claimed strike")
+    copy = uploaded(analyst, smaller(PHOTO))
+    html = page(analyst, f"/media/{copy}")
+    offered = re.search(r'data-offered-incident="(\d+)"', html)
+    assert offered and "Copies of this file belong to" in html and "Claimed strike" in html
+    incident_id = offered.group(1)
+    before = page(analyst, f"/incidents/{incident_id}")
+    assert "1 media in 1 cluster" in before
+    joined = analyst.post(
+        f"/media/{copy}/incident/{incident_id}", data={"csrf_token": token(analyst)}
+    )
+    assert joined.status_code == 302
+    after = page(analyst, f"/media/{copy}")
+    assert "data-offered-incident" not in after and "Added to the incident." in after
+    assert "2 media in 1 cluster" in page(analyst, f"/incidents/{incident_id}")
+    # Nothing is offered to a media already in an incident, and a form without its token fails.
+    assert "data-offered-incident" not in page(analyst, f"/media/{first}")
+    assert analyst.post(f"/media/{copy}/incident/{incident_id}").status_code == 400

@@ -20,7 +20,7 @@ from werkzeug.routing import IntegerConverter
 
 from ..db import get_session
 from ..models import Role, User
-from ..replies import PROBLEM, problem, service_error
+from ..replies import PROBLEM, problem, service_error, status_title
 from ..services import ServiceError, accounts
 
 PREFIX = "/api/v1"
@@ -98,7 +98,7 @@ class CatalogApi(Api):
         data = getattr(error, "data", None) or {}
         body: dict[str, Any] = {
             "type": "about:blank",
-            "title": error.name,
+            "title": status_title(error.code or 500),
             "status": error.code,
             "detail": data.get("message") or error.description,
         }

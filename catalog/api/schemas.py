@@ -190,6 +190,7 @@ class MediaSummary(Schema):
     title = fields.String(allow_none=True)
     credit = fields.String(allow_none=True)
     incident = fields.Function(lambda m: m.incident.title if m.incident else None)
+    incident_id = fields.Integer(allow_none=True)
     verification = fields.Function(lambda m: m.verification.value)
     created_at = AwareDateTime()
 

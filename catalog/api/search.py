@@ -87,7 +87,7 @@ def lookup_sha256(sha256: str):
     if len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256):
         from flask_smorest import abort
 
-        abort(400, message="a SHA-256 is 64 hexadecimal digits")
+        abort(422, message="a SHA-256 is 64 hexadecimal digits")
     return extended(catalogue.get_media_by_sha256(get_session(), sha256))
 
 

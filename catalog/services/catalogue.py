@@ -5,7 +5,7 @@ afterwards to connect them (link reviews). Changes to records live in ``editing`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -101,6 +101,8 @@ class MediaRecord:
     provenance: ProvenanceSummary
     audit: list[AuditEvent]
     frame_times: list[float]
+    # Incidents its copies belong to, offered when it belongs to none itself.
+    offered_incidents: list[Incident] = field(default_factory=list)
 
 
 def describe(
@@ -118,7 +120,18 @@ def describe(
     )
     times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
     provenance = summarise(session, [media_id], min_confidence, known={media_id: media})[media_id]
-    return MediaRecord(media, links, provenance, audit.media_history(session, media_id), times)
+    offered: list[Incident] = []
+    if media.incident_id is None:
+        ids = {c["incident_id"] for c in provenance.cluster if c.get("incident_id") is not None}
+        if ids:
+            offered = list(
+                session.scalars(
+                    sa.select(Incident).where(Incident.id.in_(ids)).order_by(Incident.title)
+                )
+            )
+    return MediaRecord(
+        media, links, provenance, audit.media_history(session, media_id), times, offered
+    )
 
 
 def by_sha256(session: Session, sha256: str) -> Media:

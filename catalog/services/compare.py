@@ -74,8 +74,31 @@ def compare(
         for match in holder.index.match_frames(sorted(frames.items()), thresholds):
             if match.media_id == b_id:
                 result.video = {"distance": match.distance, "score": match.score, **match.details}
+                if "segments" in result.video:
+                    result.video["segments"] = _drawn(result.video["segments"], a, b)
     result.audio = _shared_sound(a, b)
     return result
+
+
+def _drawn(segments: list[dict[str, Any]], a: Media, b: Media) -> list[dict[str, Any]]:
+    """Segments as the timelines draw them: a sampled frame stands for the time until the
+    next one, so a segment runs to the frame after its last (or the end of the video), and a
+    copy matched from first frame to last fills its timeline, as its coverage says."""
+    a_times = sorted({h.frame_time_s for h in a.hashes if h.frame_time_s is not None})
+    b_times = sorted({h.frame_time_s for h in b.hashes if h.frame_time_s is not None})
+
+    def through(end: float, times: list[float], duration: float | None) -> float:
+        later = [t for t in times if t > end + 1e-6]
+        return later[0] if later else max(end, duration or end)
+
+    return [
+        {
+            **segment,
+            "query_end": through(segment["query_end"], a_times, a.duration_s),
+            "match_end": through(segment["match_end"], b_times, b.duration_s),
+        }
+        for segment in segments
+    ]
 
 
 def _shared_sound(a: Media, b: Media) -> dict[str, Any] | None:

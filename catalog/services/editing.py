@@ -139,6 +139,12 @@ def update_media(
     return media
 
 
+def join_incident(session: Session, media_id: int, incident_id: int, actor: User | None) -> Media:
+    """Put a media in an existing incident (one its copies belong to); audited."""
+    incident = get_named(session, Incident, incident_id)
+    return update_media(session, media_id, {"incident": incident.title}, actor)
+
+
 def get_sighting(session: Session, sighting_id: int) -> Sighting:
     """Return one sighting, or raise NotFound."""
     return fetch(session, Sighting, sighting_id, "sighting")

@@ -504,7 +504,12 @@ def _summary(
     group = {origin, *members}
     summary = ProvenanceSummary()
     summary.cluster = [
-        {"media_id": m, "title": rows[m].title if m in rows else None, "relation": members[m]}
+        {
+            "media_id": m,
+            "title": rows[m].title if m in rows else None,
+            "relation": members[m],
+            "incident_id": rows[m].incident_id if m in rows else None,
+        }
         for m in sorted(members)
     ]
     sources: set[str] = set()

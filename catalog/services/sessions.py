@@ -111,6 +111,28 @@ def end_all(session: Session, user: User, *, actor: User | None, keep: str | Non
     return ended
 
 
+def end_one(session: Session, user: User, row_id: int) -> bool:
+    """End one of ``user``'s own sessions (another browser, a lost phone); audited; return
+    whether it was theirs and still open. Nobody ends another user's session this way."""
+    lock_for_write(session)
+    ended = _deleted(
+        session.execute(
+            sa.delete(UserSession).where(UserSession.id == row_id, UserSession.user_id == user.id)
+        )
+    )
+    if ended:
+        audit.record(
+            session,
+            user,
+            "user.session_end",
+            "user",
+            user.id,
+            {"username": user.username, "session": row_id},
+        )
+    session.commit()
+    return bool(ended)
+
+
 def drop_sessions(session: Session, user_id: int, *, except_id: int | None = None) -> int:
     """Delete a user's session rows in the caller's transaction; return how many."""
     query = sa.delete(UserSession).where(UserSession.user_id == user_id)

@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from ..models import Role
 from ..replies import service_error
 from ..services import NotFound, ServiceError
+from .forms import platform_label
 
 bp = Blueprint(
     "web",
@@ -177,6 +178,12 @@ def _handle_csrf(error: CSRFError):
     )
 
 
+def as_sentence(text: object) -> str:
+    """Return ``text`` ending as a sentence does, so another may follow it."""
+    said = str(text).strip()
+    return said if not said or said[-1] in ".!?" else f"{said}."
+
+
 def init_app(app: Flask) -> None:
     """Register the pages, sessions, CSRF protection, error pages and template helpers."""
     from . import auth, browse, captures, media, search  # noqa: F401 - they add their routes to bp
@@ -203,7 +210,9 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _handle_http)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(ServiceError, _handle_service_error)
-    app.jinja_env.filters.update(utc=_utc, filesize=_filesize, clock=_clock)
+    app.jinja_env.filters.update(
+        utc=_utc, filesize=_filesize, clock=_clock, sentence=as_sentence, platform=platform_label
+    )
     app.jinja_env.globals.update(can=can)
 
 

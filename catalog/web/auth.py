@@ -51,6 +51,12 @@ def load_user(key: str) -> User | None:
     return user
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """The site's icon where a browser asks for it by the old name (images opened alone)."""
+    return bp.send_static_file("favicon.svg")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     login_limits,
@@ -122,6 +128,23 @@ def my_sessions():
         sessions=sessions.list_sessions(get_session(), current_user.id),
         current=sessions.session_id_of(current_user.get_id()),
     )
+
+
+@bp.route("/account/sessions/<int:row_id>/end", methods=["POST"])
+@role_required(Role.VIEWER)
+def end_one_session(row_id: int):
+    """End one of your sessions: another browser's, or this one (which signs you out)."""
+    current = sessions.session_id_of(current_user.get_id())
+    if not sessions.end_one(get_session(), current_user, row_id):
+        flash("That session had already ended.", "warning")
+        return redirect(url_for("web.my_sessions"))
+    if row_id == current:
+        logout_user()
+        session.clear()
+        flash("Signed out.", "info")
+        return redirect(url_for("web.login"))
+    flash("That session has ended: the browser that held it must sign in again.", "info")
+    return redirect(url_for("web.my_sessions"))
 
 
 @bp.route("/account/sessions/end", methods=["POST"])

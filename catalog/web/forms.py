@@ -38,6 +38,25 @@ PLATFORMS = [
     "wire",
     "other",
 ]
+# How each platform is named to people ("x" alone reads like a close button).
+PLATFORM_LABELS = {
+    "telegram": "Telegram",
+    "x": "X (Twitter)",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "tiktok": "TikTok",
+    "youtube": "YouTube",
+    "vk": "VK",
+    "website": "Website",
+    "tv": "TV",
+    "wire": "News wire",
+    "other": "Other",
+}
+
+
+def platform_label(value: object) -> str:
+    """Return a platform's name for people (values not in the list as they were given)."""
+    return PLATFORM_LABELS.get(str(value), str(value))
 
 
 class AwareDateTimeField(StringField):
@@ -92,7 +111,9 @@ class LoginForm(FlaskForm):
 class SightingFields(FlaskForm):
     url = StringField("Where it was seen (URL)", validators=[*_url(), _http_only])
     platform = SelectField(
-        "Platform", choices=[SelectChoice(p, p or "—") for p in PLATFORMS], validators=[Optional()]
+        "Platform",
+        choices=[SelectChoice(p, PLATFORM_LABELS.get(p, "—")) for p in PLATFORMS],
+        validators=[Optional()],
     )
     source = StringField("Source (outlet or account)", validators=[Optional(), Length(max=200)])
     account = StringField("Account", validators=[Optional(), Length(max=200)])

@@ -26,7 +26,15 @@ from ..services import NotFound, ServiceError, catalogue, editing, named, previe
 from ..services.matching import get_index, thresholds_from
 from ..services.uploads import UploadSettings, accept_upload
 from ..storage import StorageError, get_storage
-from . import bp, error_page, flash_errors, redirect_back, role_required, wants_json
+from . import (
+    as_sentence,
+    bp,
+    error_page,
+    flash_errors,
+    redirect_back,
+    role_required,
+    wants_json,
+)
 from .forms import (
     AcknowledgementForm,
     ConfirmForm,
@@ -74,7 +82,7 @@ def upload():
                 settings=UploadSettings.from_config(config),
             )
         except ServiceError as exc:
-            form.file.errors = [*form.file.errors, f"{exc} Nothing was stored."]
+            form.file.errors = [*form.file.errors, f"{as_sentence(exc)} Nothing was stored."]
         else:
             if isinstance(result, UploadJob):  # a long video: a worker reads it
                 enqueue_upload(result.id)
@@ -236,6 +244,19 @@ def edit_media(media_id: int):
     _save(
         lambda: editing.update_media(get_session(), media_id, form.changes(), current_user),
         "Saved.",
+    )
+    return _back(media_id)
+
+
+@bp.route("/media/<id:media_id>/incident/<id:incident_id>", methods=["POST"])
+@role_required(Role.ANALYST)
+def join_incident(media_id: int, incident_id: int):
+    """Put the media in the incident its copies belong to (one click on its page)."""
+    if not ConfirmForm().validate():
+        return error_page(400, "The form expired; reload the page and try again.")
+    _save(
+        lambda: editing.join_incident(get_session(), media_id, incident_id, current_user),
+        "Added to the incident.",
     )
     return _back(media_id)
 
