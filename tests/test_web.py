@@ -4,9 +4,12 @@ typed; the pictures and files the pages use; error pages."""
 
 from __future__ import annotations
 
+import html as html_lib
 import io
+import json
 import re
 
+import numpy as np
 import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
@@ -501,7 +504,7 @@ def test_link_review_and_compare(analyst: FlaskClient) -> None:
     )
     compared = page(analyst, f"/compare/{first}/{second}")
     assert (
-        "pdq</strong> least distance" in compared
+        re.search(r"PDQ: \d+ of 256 bits differ at the closest views", compared)
         and "data-compare-slider" in compared
         and "(rejected)" in compared
     )
@@ -841,3 +844,84 @@ def test_a_new_copy_is_offered_its_incident_in_one_click(analyst: FlaskClient) -
     # Nothing is offered to a media already in an incident, and a form without its token fails.
     assert "data-offered-incident" not in page(analyst, f"/media/{first}")
     assert analyst.post(f"/media/{copy}/incident/{incident_id}").status_code == 400
+
+
+def cropped_with_caption(data: bytes) -> bytes:
+    """A 75 % crop of the picture with a caption bar laid over its foot, as reposts do."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    w, h = image.size
+    crop = image.crop((w // 8, h // 8, w - w // 8, h - h // 8))
+    bar = Image.new("RGB", (crop.width, crop.height // 6), (250, 250, 250))
+    crop.paste(bar, (0, crop.height - bar.height))
+    return encode(crop, "JPEG", quality=88)
+
+
+def test_compare_aligns_a_cropped_captioned_copy_and_shows_what_differs(
+    analyst: FlaskClient,
+) -> None:
+    original = uploaded(analyst)
+    copy = uploaded(analyst, cropped_with_caption(PHOTO), name="repost.jpg")
+    html = page(analyst, f"/compare/{copy}/{original}")
+    why = re.search(r"data-why>([^<]+)<", html)
+    assert why, html
+    sentence = why.group(1)
+    # "N keypoints of #original fit #copy …; #copy shows 56% of #original, …"
+    assert re.search(rf"\d+ keypoints of #{original} fit #{copy}", sentence), sentence
+    shown = int(re.search(rf"#{copy} shows (\d+)% of #{original}", sentence).group(1))
+    assert 45 <= shown <= 70, sentence  # a 75 % crop shows about 56 % of the area
+    layers = {}
+    for layer in ("base", "aligned", "difference"):
+        with analyst.get(f"/compare/{copy}/{original}/{layer}.jpg") as answer:
+            assert answer.status_code == 200 and answer.mimetype == "image/jpeg"
+            layers[layer] = np.asarray(Image.open(io.BytesIO(answer.data)).convert("L"), float)
+    # The original is drawn in the copy's own box, so the two layers line up pixel for pixel.
+    assert layers["base"].shape == layers["aligned"].shape == layers["difference"].shape
+    difference = layers["difference"]
+    rows = difference.shape[0]
+    picture, caption = difference[: rows * 2 // 3], difference[rows - rows // 8 :]
+    assert picture.mean() < 40 < caption.mean(), (picture.mean(), caption.mean())
+    # Confirm or reject on the page itself, coming back to it.
+    assert "data-review" in html and ">Confirm<" in html and ">Reject<" in html
+    link = re.search(r'action="/links/(\d+)/review"', html).group(1)
+    back = f"/compare/{copy}/{original}"
+    done = analyst.post(
+        f"/links/{link}/review",
+        data={"csrf_token": token(analyst), "review": "confirmed", "next": back},
+    )
+    assert done.headers["Location"] == back and "<strong>confirmed</strong>" in page(analyst, back)
+
+
+def test_a_crop_is_named_one_way_everywhere_it_is_shown(
+    app: Flask, analyst: FlaskClient, tmp_path
+) -> None:
+    original = uploaded(analyst)
+    copy = uploaded(analyst, cropped_with_caption(PHOTO), name="repost.jpg")
+    name = "a crop or part of the same picture"
+    said = {
+        "upload answer": page(analyst, f"/media/{copy}?upload=new"),
+        "compare": page(analyst, f"/compare/{copy}/{original}"),
+        "report": page(analyst, f"/media/{copy}/report.html"),
+        "search": analyst.post(
+            "/search",
+            data={
+                "csrf_token": token(analyst),
+                "file": (io.BytesIO(cropped_with_caption(PHOTO)), "q.jpg"),
+            },
+            content_type="multipart/form-data",
+        ).get_data(as_text=True),
+    }
+    for where, html in said.items():
+        text = html_lib.unescape(html)
+        assert name in text, where
+        # Keypoint evidence is points that fit, never an "orb distance".
+        assert "orb distance" not in text, where
+        assert re.search(r"keypoints (of #\d+ )?fit", text), where
+    report = analyst.get(f"/media/{copy}/report.json").get_json()
+    links = [link for m in report["media"] for link in m["links"]]
+    assert any(link["kind_label"] == name and "keypoints fit" in link["evidence"] for link in links)
+    query = tmp_path / "q.jpg"
+    query.write_bytes(cropped_with_caption(PHOTO))
+    found = app.test_cli_runner().invoke(args=["catalog", "search", "--json", str(query)])
+    lines = [json.loads(line) for line in found.stdout.splitlines() if line.strip()]
+    matches = [m for line in lines for m in line.get("matches", [])]
+    assert any(m["kind_label"] == name and "keypoints fit" in m["evidence"] for m in matches), lines

@@ -252,6 +252,10 @@ class MatchOut(Schema):
     media_id = fields.Integer()
     sha256 = fields.String()
     kind = fields.String()
+    kind_label = fields.String(metadata={"description": "the kind as people read it"})
+    evidence = fields.String(
+        metadata={"description": "what shows the match, with its unit and algorithm"}
+    )
     match = fields.String(
         metadata={
             "description": "the evidence: sha256, pdq, phash, orb; for videos and recordings"

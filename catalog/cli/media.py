@@ -38,6 +38,7 @@ from ..services.ingest import (
 )
 from ..services.matching import get_index, thresholds_from
 from ..services.search import search_file
+from ..services.wording import evidence_text, kind_label
 from ..storage import get_storage
 
 # Files each hashing process may have hashed, or be hashing, ahead of the ingest: two keep
@@ -331,8 +332,8 @@ def search_command(files: tuple[str, ...], as_json: bool, limit: int | None) -> 
         for m in matches:
             title = f"  {m.media.title}" if m.media.title else ""
             click.echo(
-                f"  {m.kind:<18} {m.evidence:<6} distance {m.distance:>5.1f}  score {m.score:.2f}  "
-                f"media {m.media.id} {m.media.sha256[:12]}{title}"
+                f"  {kind_label(m.kind)}: {evidence_text(m.evidence, m.distance, m.details)}"
+                f"  score {m.score:.2f}  media {m.media.id} {m.media.sha256[:12]}{title}"
             )
 
 

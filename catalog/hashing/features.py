@@ -180,6 +180,22 @@ def align(query_rgb: np.ndarray, check: Verification, width: int, height: int) -
     )
 
 
+def place(
+    candidate_rgb: np.ndarray, check: Verification, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the candidate where it sits in the query's frame (``width`` x ``height``); return
+    the picture and the mask of the query's pixels it covers (for showing the two aligned)."""
+    matrix = np.array(check.matrix, dtype=np.float64).reshape(2, 3)
+    size = (int(width), int(height))
+    placed = cv2.warpAffine(
+        np.ascontiguousarray(candidate_rgb), matrix, size, flags=cv2.INTER_LINEAR
+    )
+    covered = cv2.warpAffine(
+        np.full(candidate_rgb.shape[:2], 255, np.uint8), matrix, size, flags=cv2.INTER_NEAREST
+    )
+    return placed, covered > 0
+
+
 def _coverage(matrix: np.ndarray, candidate: Features, query: Features) -> tuple[float, float]:
     """Return the shares of the query and of the candidate that overlap once aligned."""
     corners = np.array(

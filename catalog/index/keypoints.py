@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hashing.features import DESCRIPTOR_BYTES, Features, Verification, verify
+from ..hashing.features import DESCRIPTOR_BYTES, Features, Verification, extract, verify
 from .columns import Column, load_array, save_array
 from .vocabulary import SIGNATURE_DISTANCE, Vocabulary
 
@@ -375,6 +375,15 @@ def _merged(segments: list[_Segment], words: int) -> tuple[np.ndarray, np.ndarra
         sigs[destination] = segment.sigs
         free += count
     return offsets, slots, sigs
+
+
+def fit_pictures(query_rgb: np.ndarray, candidate_rgb: np.ndarray) -> Verification | None:
+    """Fit the similarity that places the candidate picture in the query picture, from their
+    own keypoints (for showing two media aligned); None when too few fit."""
+    query, candidate = extract(query_rgb), extract(candidate_rgb)
+    if not len(query) or not len(candidate):
+        return None
+    return verify(query, candidate, correspondences(query, candidate))
 
 
 def correspondences(query: Features, stored: Features) -> np.ndarray:

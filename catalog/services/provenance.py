@@ -29,6 +29,7 @@ from ..models import (
     Sighting,
     Source,
 )
+from .wording import kind_label
 
 # Strongest stance first: an official acknowledgement outweighs an airing on state media.
 STATUS_ORDER = [
@@ -230,11 +231,7 @@ def _relation(kind: LinkKind, algorithm: str | None, origin_is_source: bool) -> 
         return (
             "the original this was derived from" if origin_is_source else "a copy derived from this"
         )
-    return (
-        "a crop or part of the same picture"
-        if algorithm == "orb"
-        else "a copy (re-encode, resize or edit)"
-    )
+    return kind_label("cropped_contained" if algorithm == "orb" else "near_duplicate")
 
 
 def clusters(

@@ -19,6 +19,7 @@ from . import NotFound, audit
 from .catalogue import get_media, links_of
 from .named import get_named, incident_detail
 from .provenance import DEFAULT_CONFIDENCE, clusters, grouped, summarise
+from .wording import evidence_text, link_label
 
 SCOPES = ("media", "cluster")
 FORMATS = ("json", "csv", "html")
@@ -115,8 +116,10 @@ def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> 
                 "source_media_id": link.source_media_id,
                 "target_media_id": link.target_media_id,
                 "kind": link.kind.value,
+                "kind_label": link_label(link.kind.value, link.algorithm),
                 "algorithm": link.algorithm,
                 "distance": link.distance,
+                "evidence": evidence_text(link.algorithm, link.distance),
                 "frame_time": link.frame_time_s,
                 "review": link.review.value,
             }
@@ -341,8 +344,8 @@ def as_csv(report: Report) -> str:
                     **base,
                     "section": "link",
                     "distance": link["distance"],
-                    "detail": f"{link['kind']} #{link['source_media_id']}"
-                    f" -> #{link['target_media_id']} ({link['algorithm']}, {link['review']})",
+                    "detail": f"#{link['source_media_id']} {link['kind_label']}"
+                    f" of #{link['target_media_id']} ({link['evidence']}, {link['review']})",
                 }
             )
         for flag in m["provenance"]["flags"]:

@@ -25,6 +25,7 @@ from ..models import Media
 from . import Invalid
 from .matching import IndexHolder
 from .provenance import ProvenanceSummary, summarise
+from .wording import evidence_text, kind_label
 
 EXACT = "exact"
 NEAR_DUPLICATE = "near_duplicate"
@@ -69,6 +70,7 @@ class SearchMatch:
             "media_id": self.media.id,
             "sha256": self.media.sha256,
             "kind": self.kind,
+            "kind_label": kind_label(self.kind),
             "match": self.evidence,
             "distance": self.distance,
             "score": self.score,
@@ -79,6 +81,7 @@ class SearchMatch:
         if self.frame_time is not None:
             data["time"] = self.frame_time
         data.update(self.details)
+        data["evidence"] = evidence_text(self.evidence, self.distance, self.details)
         data["provenance"] = self.provenance.as_dict()
         return data
 

@@ -32,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..models import Role
 from ..replies import service_error
-from ..services import NotFound, ServiceError
+from ..services import NotFound, ServiceError, wording
 from .forms import platform_label
 
 bp = Blueprint(
@@ -211,9 +211,16 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(ServiceError, _handle_service_error)
     app.jinja_env.filters.update(
-        utc=_utc, filesize=_filesize, clock=_clock, sentence=as_sentence, platform=platform_label
+        utc=_utc,
+        filesize=_filesize,
+        clock=_clock,
+        sentence=as_sentence,
+        platform=platform_label,
+        kind_label=wording.kind_label,
     )
-    app.jinja_env.globals.update(can=can)
+    app.jinja_env.globals.update(
+        can=can, evidence_text=wording.evidence_text, link_label=wording.link_label
+    )
 
 
 @bp.app_context_processor

@@ -11,13 +11,16 @@ from ..db import get_session
 from ..hashing import sha256_of
 from ..hashing.thumbs import image_jpeg
 from ..hashing.views import Source, size_of
-from ..models import Role
+from ..models import MediaKind, Role
+from ..replies import send_derived
 from ..services import Invalid, NotFound, ServiceError, catalogue
+from ..services.alignment import align_pair, explain, overlay_jpeg
 from ..services.compare import compare as compare_media
 from ..services.matching import get_index, thresholds_from
 from ..services.search import search_file, search_hash
+from ..storage import get_storage
 from . import bp, role_required
-from .forms import HashSearchForm, SearchFileForm
+from .forms import HashSearchForm, ReviewForm, SearchFileForm
 
 SHA256_CHARS = set("0123456789abcdef")
 
@@ -136,4 +139,25 @@ def compare(a_id: int, b_id: int):
     result = compare_media(
         get_session(), get_index(), a_id, b_id, thresholds_from(current_app.config)
     )
-    return render_template("compare.html", c=result)
+    reason = None
+    if result.a.kind is MediaKind.IMAGE and result.b.kind is MediaKind.IMAGE:
+        pictures = align_pair(get_storage(), result.a, result.b, _max_pixels())
+        reason = explain(pictures, result.a, result.b)
+    return render_template(
+        "compare.html", c=result, reason=reason, review=ReviewForm(formdata=None)
+    )
+
+
+@bp.route("/compare/<id:a_id>/<id:b_id>/<any(base, aligned, difference):layer>.jpg")
+@role_required(Role.VIEWER)
+def compare_layer(a_id: int, b_id: int, layer: str):
+    """One layer of the aligned overlay: the first picture, the second drawn in its frame, or
+    where they differ."""
+    session = get_session()
+    a, b = catalogue.find_media(session, a_id), catalogue.find_media(session, b_id)
+    data = overlay_jpeg(align_pair(get_storage(), a, b, _max_pixels()), layer)
+    return send_derived(data, f"{layer}.jpg", f"{a.sha256[:16]}-{b.sha256[:16]}-{layer}")
+
+
+def _max_pixels() -> int:
+    return int(current_app.config["MAX_IMAGE_PIXELS"])
