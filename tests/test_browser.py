@@ -193,7 +193,10 @@ def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(
     page.fill("#sighting-url", "https://t.me/channel/101")
     page.select_option("#sighting-platform", "telegram")
     page.fill("#sighting-source", "Channel 101")
-    page.fill("#sighting-posted_at", "2023-05-03T02:30+03:00")
+    # A real picker, and the zone beside it.
+    assert page.get_attribute("#sighting-posted_at", "type") == "datetime-local"
+    page.fill("#sighting-posted_at", "2023-05-03T02:30")
+    page.select_option("select[name='sighting-posted_at-tz']", "+03:00")
     page.screenshot(path=str(shots / "upload.png"), full_page=True)
     page.click("[data-submit]")
     page.wait_for_url(f"{base}/media/*?upload=new")
@@ -260,7 +263,23 @@ def test_analyst_uploads_finds_duplicates_records_provenance_and_compares(
     page.dispatch_event("[data-compare-slider]", "input")
     assert "80%" in page.eval_on_selector("[data-overlay-top]", "el => el.style.clipPath")
     assert re.search(r"PDQ: \d+ of 256 bits differ", page.inner_text("[data-compare-facts]"))
+    # Aligned: both layers in one box, the slider no wider than the picture; why they match;
+    # what differs; then Confirm, with a note, on the page itself.
+    assert "keypoints of #" in page.inner_text("[data-why]")
+    boxes = page.evaluate(
+        """() => ['[data-overlay-aligned]', '[data-overlay-top]', '[data-compare-slider]']
+            .map(s => document.querySelector(s).getBoundingClientRect())
+            .map(r => [Math.round(r.width), Math.round(r.height)])"""
+    )
+    assert boxes[0] == boxes[1] and boxes[2][0] <= boxes[0][0] + 1, boxes
+    assert page.locator("[data-difference] img").evaluate("img => img.naturalWidth") > 0
     page.screenshot(path=str(shots / "compare.png"), full_page=True)
+    review = page.locator("[data-review]").first
+    review.locator("input[name=note]").fill("same picture, reposted smaller")
+    review.locator("button", has_text="Confirm").click()
+    page.wait_for_url(f"{base}/compare/**")
+    assert "confirmed" in page.locator("[data-review]").first.inner_text()
+    assert "same picture, reposted smaller" in page.locator("[data-review]").first.inner_text()
 
     page.goto(f"{base}/incidents")
     page.click("text=Claimed strike, 3 May")

@@ -60,6 +60,7 @@ def test_every_route_has_a_role_rule(app: Flask) -> None:
                 "web.logout",
                 "web.end_my_sessions",
                 "web.end_one_session",
+                "web.set_my_timezone",
             ):
                 declared = getattr(target, "_catalog_post_role", target._catalog_role)
                 assert declared.allows(Role.ANALYST) and declared is not Role.VIEWER, (

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
-from PIL import Image
+from PIL import Image, ImageOps
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -201,7 +201,7 @@ def test_the_url_map_has_the_forms_we_know(app: Flask) -> None:
     endpoints = {endpoint for _, endpoint, _ in page_posts(app)}
     known = {"web.login", "web.logout", "web.search", "web.upload", "web.review_link"}
     assert known | {"web.captures_page", "web.retry_upload_job"} <= endpoints
-    assert len(endpoints) == 27
+    assert len(endpoints) == 28
 
 
 def test_viewers_cannot_post_any_form(app: Flask, viewer: FlaskClient) -> None:
@@ -884,11 +884,21 @@ def test_compare_aligns_a_cropped_captioned_copy_and_shows_what_differs(
     assert "data-review" in html and ">Confirm<" in html and ">Reject<" in html
     link = re.search(r'action="/links/(\d+)/review"', html).group(1)
     back = f"/compare/{copy}/{original}"
+    form = re.search(r"<form[^>]*data-review>.*?</form>", html, re.S).group(0)
+    assert f'name="next" value="{back}"' in form and 'name="note"' in form
+    assert form.count('name="next"') == 1  # one place to come back to
     done = analyst.post(
         f"/links/{link}/review",
-        data={"csrf_token": token(analyst), "review": "confirmed", "next": back},
+        data={
+            "csrf_token": token(analyst),
+            "review": "confirmed",
+            "note": "same rocket, caption added",
+            "next": back,
+        },
     )
-    assert done.headers["Location"] == back and "<strong>confirmed</strong>" in page(analyst, back)
+    assert done.headers["Location"] == back
+    after = page(analyst, back)
+    assert "<strong>confirmed</strong>" in after and "same rocket, caption added" in after
 
 
 def test_a_crop_is_named_one_way_everywhere_it_is_shown(
@@ -925,3 +935,89 @@ def test_a_crop_is_named_one_way_everywhere_it_is_shown(
     lines = [json.loads(line) for line in found.stdout.splitlines() if line.strip()]
     matches = [m for line in lines for m in line.get("matches", [])]
     assert any(m["kind_label"] == name and "keypoints fit" in m["evidence"] for m in matches), lines
+
+
+def test_times_show_the_viewers_local_time_beside_utc_once_they_choose_a_place(
+    analyst: FlaskClient,
+) -> None:
+    media_id = uploaded(
+        analyst,
+        **{"sighting-url": "https://t.me/c/8", "sighting-posted_at": "2023-05-03T02:30+03:00"},
+    )
+    assert "2023-05-02 23:30 UTC<" in page(analyst, f"/media/{media_id}")  # UTC alone
+    settings = page(analyst, "/account/sessions")
+    assert 'name="timezone"' in settings and '<option value="Europe/Moscow"' in settings
+    saved = analyst.post(
+        "/account/timezone", data={"csrf_token": token(analyst), "timezone": "Europe/Moscow"}
+    )
+    assert saved.status_code == 302
+    # Another day there: the date is said too.
+    assert "2023-05-02 23:30 UTC (2023-05-03 02:30 Europe/Moscow)" in page(
+        analyst, f"/media/{media_id}"
+    )
+    refused = analyst.post(
+        "/account/timezone", data={"csrf_token": token(analyst), "timezone": "Mars/Olympus"}
+    )
+    assert refused.status_code == 302
+    assert "is not a timezone name" in page(analyst, "/account/sessions")
+    analyst.post("/account/timezone", data={"csrf_token": token(analyst), "timezone": ""})
+    assert "2023-05-02 23:30 UTC<" in page(analyst, f"/media/{media_id}")
+
+
+def test_date_times_are_picked_with_their_zone_beside_them(
+    app: Flask, analyst: FlaskClient
+) -> None:
+    form = page(analyst, "/upload")
+    assert re.search(
+        r'<input type="datetime-local" class="form-control" id="sighting-posted_at"', form
+    )
+    assert '<select class="form-select flex-grow-0 w-auto" name="sighting-posted_at-tz"' in form
+    assert '<option value="+03:00">+03:00</option>' in form and 'placeholder="2023' not in form
+    media_id = uploaded(
+        analyst,
+        **{
+            "sighting-url": "https://t.me/c/9",
+            "sighting-posted_at": "2023-05-03T02:30",
+            "sighting-posted_at-tz": "+03:00",
+            "sighting-observed_at": "2023-05-03T09:00",
+            "sighting-observed_at-tz": "Europe/Kyiv",
+        },
+    )
+    with app.app_context():
+        sighting = get_session().get(Media, media_id).sightings[0]
+        assert sighting.posted_at.isoformat() == "2023-05-02T23:30:00+00:00"
+        assert sighting.observed_at.isoformat() == "2023-05-03T06:00:00+00:00"
+    # A viewer who chose a place gets it preselected, and the times shown in it.
+    analyst.post(
+        "/account/timezone", data={"csrf_token": token(analyst), "timezone": "Europe/Kyiv"}
+    )
+    html = page(analyst, f"/media/{media_id}")
+    assert re.search(r'<option value="Europe/Kyiv" selected>', html)
+    assert 'value="2023-05-03T02:30"' in html  # 23:30 UTC is 02:30 in Kyiv that May
+    bad = upload(
+        analyst, **{"sighting-posted_at": "2023-05-03T02:30", "sighting-posted_at-tz": "Mars/Base"}
+    )
+    assert bad.status_code == 422 and "Add the timezone" in bad.get_data(as_text=True)
+
+
+def smooth_scene() -> Image.Image:
+    """A picture with too little texture for keypoints: a ramp with one soft blob off-centre."""
+    y, x = np.mgrid[0:240, 0:320]
+    ramp = (x * 0.5 + y * 0.3).astype(np.float32)
+    blob = 120 * np.exp(-(((x - 80) ** 2 + (y - 90) ** 2) / (2 * 35.0**2)))
+    grey = np.clip(ramp + blob, 0, 255).astype(np.uint8)
+    return Image.fromarray(np.stack([grey, grey // 2 + 60, 255 - grey], axis=2))
+
+
+def test_without_keypoints_the_overlay_turns_the_copy_as_its_hash_matched(
+    analyst: FlaskClient,
+) -> None:
+    scene = smooth_scene()
+    original = uploaded(analyst, encode(scene, "PNG"), name="scene.png")
+    mirrored = uploaded(analyst, encode(ImageOps.mirror(scene), "PNG"), name="mirror.png")
+    html = page(analyst, f"/compare/{original}/{mirrored}")
+    assert f"No keypoints of #{mirrored} fit #{original}" in html
+    assert f"shows #{mirrored} mirrored, scaled" in html
+    with analyst.get(f"/compare/{original}/{mirrored}/difference.jpg") as answer:
+        difference = np.asarray(Image.open(io.BytesIO(answer.data)).convert("L"), float)
+    assert difference.mean() < 20, difference.mean()  # turned back, it lines up

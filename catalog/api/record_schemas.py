@@ -94,6 +94,11 @@ class TagOut(Schema):
 
 class LinkReviewIn(Schema):
     review = fields.String(required=True, validate=validate.OneOf(["confirmed", "rejected"]))
+    note = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "why, in the reviewer's words"},
+    )
 
 
 class UserIn(Schema):

@@ -223,7 +223,9 @@ class AcknowledgementItem(MethodView):
 @blp.response(200, LinkOut)
 def review_link(args: dict[str, Any], link_id: int):
     """Confirm or reject a link between two media."""
-    return catalogue.review_link(get_session(), link_id, args["review"], api_user())
+    return catalogue.review_link(
+        get_session(), link_id, args["review"], api_user(), note=args.get("note")
+    )
 
 
 @blp.route("/incidents/<id:record_id>/report")

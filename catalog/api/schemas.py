@@ -176,6 +176,7 @@ class LinkOut(Schema):
     review = fields.Function(
         lambda link: link.review.value, metadata={"enum": [r.value for r in LinkReview]}
     )
+    review_note = fields.String(allow_none=True)
 
 
 class MediaSummary(Schema):

@@ -227,6 +227,8 @@ class MediaLink(Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the reviewer confirmed or rejected it, in their words.
+    review_note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     source_media: Mapped[Media] = relationship(foreign_keys=[source_media_id])

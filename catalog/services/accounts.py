@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 import secrets
+import zoneinfo
 from datetime import timedelta
 from typing import Any
 
@@ -184,6 +185,35 @@ def set_password(
 ) -> User:
     """Replace a user's password."""
     return update_user(session, get_user(session, username).id, {"password": password}, actor=actor)
+
+
+def timezones() -> list[str]:
+    """Return the IANA timezone names a user may choose, sorted."""
+    return sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
+
+
+def set_timezone(session: Session, user: User, name: str | None) -> User:
+    """Set where ``user`` reads local time beside UTC (None or "": UTC only); audited."""
+    wanted = (name or "").strip() or None
+    if wanted is not None and wanted not in zoneinfo.available_timezones():
+        raise Invalid(f"{wanted!r} is not a timezone name (such as Europe/Kyiv)")
+    lock_for_write(session)
+    held = user_by_id(session, user.id)
+    if held.timezone != wanted:
+        audit.record(
+            session,
+            user,
+            "user.update",
+            "user",
+            held.id,
+            {
+                "username": held.username,
+                "changes": {"timezone": {"from": held.timezone, "to": wanted}},
+            },
+        )
+        held.timezone = wanted
+    session.commit()
+    return held
 
 
 def set_role(

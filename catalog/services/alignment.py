@@ -34,6 +34,7 @@ class Alignment:
     placed: np.ndarray  # the second, in the first one's frame
     covered: np.ndarray  # bool: the first one's pixels the second covers
     fit: Verification | None
+    turn: str = "as it is"  # without a fit: how the second was turned or mirrored
 
 
 def align_pair(storage: Store, a: Media, b: Media, max_pixels: int) -> Alignment:
@@ -44,12 +45,15 @@ def align_pair(storage: Store, a: Media, b: Media, max_pixels: int) -> Alignment
     fit = fit_pictures(base, other)
     if fit is not None:
         placed, covered = place(other, fit, width, height)
-    else:
-        placed = np.asarray(
-            Image.fromarray(other).resize((width, height), Image.Resampling.BILINEAR)
-        )
-        covered = np.ones((height, width), dtype=bool)
-    return Alignment(base, placed, covered, fit)
+        return Alignment(base, placed, covered, fit)
+    # No keypoints agree (a flat picture, a small one): turn and mirror it the way that looks
+    # most like the first, as the hashes' dihedral forms match, and scale it into the box.
+    turn, placed = min(
+        ((name, _fitted(form, width, height)) for name, form in _dihedral(other)),
+        key=lambda item: _gap(base, item[1]),
+    )
+    covered = np.ones((height, width), dtype=bool)
+    return Alignment(base, placed, covered, None, turn)
 
 
 def overlay_jpeg(alignment: Alignment, which: str) -> bytes:
@@ -76,8 +80,8 @@ def explain(alignment: Alignment, a: Media, b: Media) -> str:
     fit = alignment.fit
     if fit is None:
         return (
-            f"No keypoints of #{b.id} fit #{a.id}: the overlay scales #{b.id} into the box of "
-            f"#{a.id} without aligning it."
+            f"No keypoints of #{b.id} fit #{a.id}: the overlay shows #{b.id} {alignment.turn}, "
+            f"scaled into the box of #{a.id}, without aligning it further."
         )
     turn = abs(fit.rotation_deg)
     turned = f"turned {turn:.0f}°" if turn >= 0.5 else "not turned"
@@ -87,6 +91,30 @@ def explain(alignment: Alignment, a: Media, b: Media) -> str:
         f"{fit.candidate_coverage:.0%} of #{b.id}, which fills {fit.query_coverage:.0%} of "
         f"#{a.id}."
     )
+
+
+def _dihedral(rgb: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The eight turns and mirror images of a picture, named."""
+    turned = [("as it is", rgb)] + [(f"turned {90 * k}°", np.rot90(rgb, -k)) for k in (1, 2, 3)]
+    mirrored = [
+        ("mirrored" if name == "as it is" else f"mirrored and {name}", form[:, ::-1])
+        for name, form in turned
+    ]
+    return turned + mirrored
+
+
+def _fitted(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    picture = Image.fromarray(np.ascontiguousarray(rgb))
+    return np.asarray(picture.resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _gap(one: np.ndarray, other: np.ndarray) -> float:
+    """How unlike two pictures of one size look, coarsely (grey 32 x 32, mean difference)."""
+
+    def small(rgb: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(rgb).convert("L").resize((32, 32)), dtype=np.float32)
+
+    return float(np.abs(small(one) - small(other)).mean())
 
 
 def _picture(storage: Store, media: Media, max_pixels: int) -> np.ndarray:

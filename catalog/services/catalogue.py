@@ -237,22 +237,28 @@ def list_media(
     return rows[:limit], next_cursor
 
 
-def review_link(session: Session, link_id: int, review: str, actor: User | None) -> MediaLink:
-    """Confirm or reject a link between two media."""
+def review_link(
+    session: Session, link_id: int, review: str, actor: User | None, note: str | None = None
+) -> MediaLink:
+    """Confirm or reject a link between two media, with the reviewer's note if given."""
     if review not in (LinkReview.CONFIRMED.value, LinkReview.REJECTED.value):
         raise Invalid("review must be confirmed or rejected")
+    said = (note or "").strip() or None
+    if said is not None and len(said) > 2000:
+        raise Invalid("a review note must be at most 2000 characters")
     lock_for_write(session)
     link = fetch(session, MediaLink, link_id, "link")
     link.review = LinkReview(review)
     link.reviewed_by_id = actor.id if actor else None
     link.reviewed_at = utcnow()
+    link.review_note = said
     audit.record(
         session,
         actor,
         f"link.{review}",
         "link",
         link.id,
-        {"source": link.source_media_id, "target": link.target_media_id},
+        {"source": link.source_media_id, "target": link.target_media_id, "note": said},
     )
     session.commit()
     return link

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
@@ -33,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from ..models import Role
 from ..replies import service_error
 from ..services import NotFound, ServiceError, wording
-from .forms import platform_label
+from .forms import ZONE_CHOICES, platform_label
 
 bp = Blueprint(
     "web",
@@ -124,13 +125,22 @@ def error_page(status: int, message: str):
 
 
 def _utc(moment: datetime | None, with_seconds: bool = False) -> str:
+    """A time in UTC, with the viewer's local time beside it when they chose a place."""
     if moment is None:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(
-        "%Y-%m-%d %H:%M:%S UTC" if with_seconds else "%Y-%m-%d %H:%M UTC"
-    )
+    shape = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M"
+    said = moment.astimezone(UTC).strftime(shape) + " UTC"
+    place = viewer_zone()
+    if place:
+        try:
+            local = moment.astimezone(ZoneInfo(place))
+        except (ZoneInfoNotFoundError, ValueError):
+            return said
+        same_day = local.date() == moment.astimezone(UTC).date()
+        said += f" ({local.strftime(shape[9:] if same_day else shape)} {place})"
+    return said
 
 
 def _filesize(size: int | None) -> str:
@@ -178,6 +188,11 @@ def _handle_csrf(error: CSRFError):
     )
 
 
+def viewer_zone() -> str | None:
+    """Return the place the signed-in user reads local time in, if they chose one."""
+    return getattr(current_user, "timezone", None) if current_user else None
+
+
 def as_sentence(text: object) -> str:
     """Return ``text`` ending as a sentence does, so another may follow it."""
     said = str(text).strip()
@@ -219,7 +234,11 @@ def init_app(app: Flask) -> None:
         kind_label=wording.kind_label,
     )
     app.jinja_env.globals.update(
-        can=can, evidence_text=wording.evidence_text, link_label=wording.link_label
+        can=can,
+        evidence_text=wording.evidence_text,
+        link_label=wording.link_label,
+        zone_choices=ZONE_CHOICES,
+        viewer_zone=viewer_zone,
     )
 
 

@@ -27,9 +27,9 @@ from ..security import (
     sign_in_succeeded,
     sign_in_wait,
 )
-from ..services import accounts, sessions
+from ..services import ServiceError, accounts, sessions
 from . import bp, login_manager, role_required, safe_next
-from .forms import LoginForm
+from .forms import ConfirmForm, LoginForm
 
 
 def lifetimes() -> tuple[timedelta, timedelta]:
@@ -127,7 +127,25 @@ def my_sessions():
         "sessions.html",
         sessions=sessions.list_sessions(get_session(), current_user.id),
         current=sessions.session_id_of(current_user.get_id()),
+        timezones=accounts.timezones(),
+        confirm=ConfirmForm(formdata=None),
     )
+
+
+@bp.route("/account/timezone", methods=["POST"])
+@role_required(Role.VIEWER)
+def set_my_timezone():
+    """Choose the place whose local time is shown beside UTC on every page."""
+    if not ConfirmForm().validate():
+        flash("The form expired; try again.", "warning")
+        return redirect(url_for("web.my_sessions"))
+    try:
+        accounts.set_timezone(get_session(), current_user, request.form.get("timezone"))
+    except ServiceError as exc:
+        flash(f"Not saved: {exc}", "danger")
+    else:
+        flash("Saved: times are shown in UTC with your local time beside them.", "success")
+    return redirect(url_for("web.my_sessions"))
 
 
 @bp.route("/account/sessions/<int:row_id>/end", methods=["POST"])

@@ -3,9 +3,10 @@ inputs the services take."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -18,6 +19,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.utils import unset_value
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..models import AckStatus, PartyKind, SourceKind, Verification
@@ -60,7 +62,14 @@ def platform_label(value: object) -> str:
 
 
 class AwareDateTimeField(StringField):
-    """A date and time typed with its timezone (ISO 8601; 'Z' for UTC)."""
+    """A date and time with its timezone: a date-time picker and a zone beside it (the zone
+    sent as ``<name>-tz``: UTC, an offset such as +03:00, or a place such as Europe/Kyiv), or
+    typed in full (ISO 8601; 'Z' for UTC)."""
+
+    def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
+        # The zone is a field of its own in the form; read it before the value is parsed.
+        self.zone_text = (formdata.get(f"{self.name}-tz") or "").strip() if formdata else ""
+        super().process(formdata, data, extra_filters=extra_filters)
 
     def process_formdata(self, valuelist: list[str]) -> None:
         text = (valuelist[0] if valuelist else "").strip()
@@ -75,13 +84,50 @@ class AwareDateTimeField(StringField):
         except ValueError:
             raise ValueError(f"Not a date and time; write it like {TIME_HINT}.") from None
         if value.tzinfo is None:
-            raise ValueError(f"Add the timezone, like {TIME_HINT} or 2023-05-02T23:30Z.")
+            zone = zone_of(getattr(self, "zone_text", ""))
+            if zone is None:
+                raise ValueError(f"Add the timezone, like {TIME_HINT} or 2023-05-02T23:30Z.")
+            value = value.replace(tzinfo=zone)
         self.data = value
 
     def _value(self) -> str:
         if getattr(self, "raw_text", None) is not None:
             return self.raw_text
         return self.data.isoformat(timespec="minutes") if self.data else ""
+
+    def picker_value(self, zone_name: str) -> str:
+        """The value for a date-time picker showing the time in ``zone_name``."""
+        if getattr(self, "raw_text", None) is not None:
+            return self.raw_text
+        zone = zone_of(zone_name) or UTC
+        return self.data.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if self.data else ""
+
+
+def zone_of(text: str) -> tzinfo | None:
+    """Return the zone a form names: "UTC", an offset such as +03:00, or a place; else None."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.upper() in ("UTC", "Z"):
+        return UTC
+    if text[0] in "+-":
+        try:
+            return datetime.fromisoformat(f"2000-01-01T00:00{text}").tzinfo
+        except ValueError:
+            return None
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+# The zones a picker offers besides the viewer's own: UTC and every whole and half-hour offset
+# in use, as offsets rather than places (a place's offset changes with the season).
+ZONE_CHOICES = ["UTC"] + [
+    f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    for minutes in range(-12 * 60, 14 * 60 + 1, 30)
+    if minutes != 0
+]
 
 
 def _choices(enum: type[Enum], blank: str | None = None) -> list[SelectChoice]:
@@ -301,6 +347,7 @@ class SearchFileForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     review = SelectField("Review", choices=[SelectChoice("confirmed"), SelectChoice("rejected")])
+    note = StringField("Why (optional)", validators=[Optional(), Length(max=2000)])
     next = HiddenField()
 
 

@@ -371,7 +371,9 @@ def review_link(link_id: int):
     form = ReviewForm()
     if not form.validate():
         abort(400)
-    link = catalogue.review_link(get_session(), link_id, form.review.data, current_user)
+    link = catalogue.review_link(
+        get_session(), link_id, form.review.data, current_user, note=form.note.data
+    )
     flash(f"Link {form.review.data}.", "success")
     return redirect_back(url_for("web.media_page", media_id=link.source_media_id) + "#links")
 
