@@ -446,3 +446,30 @@ def test_analyst_captures_a_post_through_the_form_and_follows_it(
             finally:
                 worker.terminate()
                 worker.wait(30)
+
+
+def test_a_long_title_stays_inside_its_card_on_the_upload_answer(
+    browser, live_server: str, tmp_path: Path
+) -> None:
+    base = live_server
+    page = sign_in(browser, base, "ana", viewport={"width": 1366, "height": 900})
+    title = (
+        "Smoke over the refinery at dawn, as first posted by the regional emergency service " * 3
+    )
+    page.goto(f"{base}/upload")
+    page.set_input_files("input[name=file]", str(PHOTOS / "astronaut.png"))
+    page.fill("#title", title.strip())
+    page.click("[data-submit]")
+    page.wait_for_url(f"{base}/media/*")
+    copy = tmp_path / "astronaut-copy.jpg"
+    copy.write_bytes(variant_of(PHOTOS / "astronaut.png"))
+    page.goto(f"{base}/upload")
+    page.set_input_files("input[name=file]", str(copy))
+    page.click("[data-submit]")
+    page.wait_for_url(f"{base}/media/*")
+    assert page.locator("[data-near-duplicates] .pair-card").count() >= 1
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert fits_its_cards(page) == [], f"something runs past its card at {width} px"
+    assert page.script_errors == []
+    page.close()
