@@ -1021,3 +1021,18 @@ def test_without_keypoints_the_overlay_turns_the_copy_as_its_hash_matched(
     with analyst.get(f"/compare/{original}/{mirrored}/difference.jpg") as answer:
         difference = np.asarray(Image.open(io.BytesIO(answer.data)).convert("L"), float)
     assert difference.mean() < 20, difference.mean()  # turned back, it lines up
+
+
+def test_without_keypoints_a_letterboxed_copy_is_shown_without_its_bars(
+    analyst: FlaskClient,
+) -> None:
+    scene = smooth_scene()
+    boxed = Image.new("RGB", (320, 360), (0, 0, 0))
+    boxed.paste(scene, (0, 60))
+    original = uploaded(analyst, encode(scene, "PNG"), name="scene.png")
+    copy = uploaded(analyst, encode(boxed, "PNG"), name="boxed.png")
+    html = page(analyst, f"/compare/{original}/{copy}")
+    assert f"shows #{copy} as it is without its bars, scaled" in html, html
+    with analyst.get(f"/compare/{original}/{copy}/difference.jpg") as answer:
+        difference = np.asarray(Image.open(io.BytesIO(answer.data)).convert("L"), float)
+    assert difference.mean() < 20, difference.mean()

@@ -2,8 +2,9 @@
 in the other (from their own keypoints, as the matcher's check fits it), the second picture
 drawn in the first one's frame, their difference, and a plain sentence of why they match.
 
-Without a fit (too few keypoints agree: another scene, a flat picture), the second is scaled
-into the first one's box, and the sentence says the overlay is not aligned.
+Without a fit (too few keypoints agree: another scene, a flat picture), the second is turned or
+mirrored as it looks most like the first, its bars trimmed if that fits better, and scaled into
+the first one's box; the sentence says so.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PIL import Image
 from ..hashing import ImageRejected
 from ..hashing.decode import open_image
 from ..hashing.features import Verification, place
+from ..hashing.trim import trim
 from ..index.keypoints import fit_pictures
 from ..models import Media, MediaKind
 from ..storage import StorageError, Store
@@ -48,8 +50,15 @@ def align_pair(storage: Store, a: Media, b: Media, max_pixels: int) -> Alignment
         return Alignment(base, placed, covered, fit)
     # No keypoints agree (a flat picture, a small one): turn and mirror it the way that looks
     # most like the first, as the hashes' dihedral forms match, and scale it into the box.
+    # A copy boxed in bars (letterboxed, pillarboxed) is also tried without them.
+    inner = trim(other)
+    sources = [("", other)] + ([(" without its bars", inner)] if inner is not None else [])
     turn, placed = min(
-        ((name, _fitted(form, width, height)) for name, form in _dihedral(other)),
+        (
+            (name + trimmed, _fitted(form, width, height))
+            for trimmed, picture in sources
+            for name, form in _dihedral(picture)
+        ),
         key=lambda item: _gap(base, item[1]),
     )
     covered = np.ones((height, width), dtype=bool)
