@@ -85,3 +85,15 @@ def test_the_readme_api_session_runs_twice_and_touches_only_what_it_made(
         assert status == 200 and len(listed["items"]) == 2  # theirs, and the session's clip
     finally:
         server.stop()
+
+
+def test_the_readme_says_how_the_first_user_gets_a_password() -> None:
+    # `user create` asks for one at the prompt; a script passes --password instead.
+    text = (ROOT / "README.md").read_text()
+    first = text[: text.index("## The web interface")]
+    assert "asks for a password" in first and "--password" in first
+    ran = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "catalog", "user", "create", "--help"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "--password" in ran.stdout
