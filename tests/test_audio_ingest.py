@@ -4,7 +4,6 @@ the pictures, the sound or both, with the shared stretches placed in both."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -13,8 +12,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from PIL import Image
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from catalog.db import get_session
 from catalog.models import Media, MediaAudio
@@ -170,22 +167,12 @@ def test_unrelated_and_silent_recordings_match_nothing(
     assert "not matched by sound" in page
 
 
-def upload_status(client: FlaskClient, headers: dict, data: bytes, name: str):
-    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename=name)})
-    return client.post(
-        "/api/v1/media",
-        headers=headers,
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-    )
-
-
 @pytest.mark.parametrize("codec", ["pcm_s16le", "flac"])
 def test_a_cut_recording_is_refused_with_a_reason(
     client: FlaskClient, keys: dict, codec: str
 ) -> None:
     whole = encode(recording(10, seed=3), codec)
-    answer = upload_status(client, keys["analyst"], whole[: len(whole) // 2], "cut")
+    answer = post_media(client, keys["analyst"], whole[: len(whole) // 2], "cut")
     assert answer.status_code == 422 and answer.json["code"] == "truncated", answer.json
     assert "cut short" in answer.json["detail"] or "truncated" in answer.json["detail"]
 
@@ -200,7 +187,7 @@ def test_a_file_disguised_as_a_recording_is_refused(client: FlaskClient, keys: d
         b"RIFF\x10\x00\x00\x00WAVE",
         unknown_codec,
     ):
-        answer = upload_status(client, keys["analyst"], disguised, "x.ogg")
+        answer = post_media(client, keys["analyst"], disguised, "x.ogg")
         assert answer.status_code in (415, 422), answer.get_data(as_text=True)
         assert answer.mimetype == "application/problem+json"
 
@@ -210,7 +197,7 @@ def test_a_wav_written_to_a_pipe_is_not_taken_for_a_cut_one(
 ) -> None:
     wav = encode(recording(6, seed=7), "pcm_s16le")
     streamed = wav[:4] + b"\xff\xff\xff\xff" + wav[8:]  # the size a pipe's writer leaves
-    assert upload_status(client, keys["analyst"], streamed, "pipe.wav").status_code == 201
+    assert post_media(client, keys["analyst"], streamed, "pipe.wav").status_code == 201
 
 
 def test_the_media_page_plays_the_recording_and_shows_its_sound(

@@ -9,8 +9,11 @@ the first one's box; the sentence says so.
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -42,7 +45,21 @@ class Alignment:
 def align_pair(storage: Store, a: Media, b: Media, max_pixels: int) -> Alignment:
     """Place picture ``b`` in picture ``a``'s frame; NotFound when either is not a picture
     that can be read."""
-    base, other = _picture(storage, a, max_pixels), _picture(storage, b, max_pixels)
+    for media in (a, b):
+        if media.kind is not MediaKind.IMAGE:
+            raise NotFound(f"#{media.id} is not a picture")
+    # Each store is one object per process, hashed by identity.
+    return _aligned(cast(Hashable, storage), a.id, a.sha256, b.id, b.sha256, max_pixels)
+
+
+# A compare page and its three layers ask for the same pair at once: decode and fit it once.
+# Originals never change under their digest, so a kept answer stays right.
+@functools.lru_cache(maxsize=8)
+def _aligned(
+    storage: Store, a_id: int, a_sha256: str, b_id: int, b_sha256: str, max_pixels: int
+) -> Alignment:
+    base = _picture(storage, a_id, a_sha256, max_pixels)
+    other = _picture(storage, b_id, b_sha256, max_pixels)
     height, width = base.shape[:2]
     fit = fit_pictures(base, other)
     if fit is not None:
@@ -126,12 +143,10 @@ def _gap(one: np.ndarray, other: np.ndarray) -> float:
     return float(np.abs(small(one) - small(other)).mean())
 
 
-def _picture(storage: Store, media: Media, max_pixels: int) -> np.ndarray:
+def _picture(storage: Store, media_id: int, sha256: str, max_pixels: int) -> np.ndarray:
     """Decode a stored picture at the working size."""
-    if media.kind is not MediaKind.IMAGE:
-        raise NotFound(f"#{media.id} is not a picture")
     try:
-        with storage.open(media.sha256) as stream:
+        with storage.open(sha256) as stream:
             return open_image(stream, max_pixels).rgb
     except (StorageError, ImageRejected) as exc:
-        raise NotFound(f"#{media.id} cannot be shown aligned: {exc}") from None
+        raise NotFound(f"#{media_id} cannot be shown aligned: {exc}") from None
