@@ -33,7 +33,7 @@ import numpy as np
 
 from catalog import create_app
 from catalog.db import get_session
-from catalog.services import accounts
+from catalog.services.people import accounts
 from tests.media import (
     ALL_PHOTOS,
     BRIDGE_EDITS,

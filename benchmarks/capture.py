@@ -23,7 +23,7 @@ from catalog import create_app, schema
 from catalog.db import database, get_session, make_engine
 from catalog.jobs import enqueue_capture
 from catalog.models import Capture, CaptureStatus
-from catalog.services import captures
+from catalog.services.collection import captures
 from tests.postsite import PostSite
 
 from .speed import ROOT, table

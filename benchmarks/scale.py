@@ -42,7 +42,7 @@ from catalog import create_app, schema
 from catalog.db import database, get_session, make_engine
 from catalog.hashing import fingerprint_image
 from catalog.models import Media, MediaFeatures, MediaHash
-from catalog.services import accounts
+from catalog.services.people import accounts
 
 from . import distractors, import_memory
 from .accuracy import Query, build_validation

@@ -30,8 +30,7 @@ from PIL import Image, ImageFilter
 from catalog import create_app, schema
 from catalog.db import database, make_engine
 from catalog.models import Media, MediaHash
-from catalog.services.matching import IndexHolder, thresholds_from
-from catalog.services.search import search_hash
+from catalog.services.media import IndexHolder, search_hash, thresholds_from
 from tests.media import ALL_PHOTOS, BRIDGE_EDITS, PHOTOS, TE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,9 +26,8 @@ from PIL import Image, ImageDraw
 from catalog import create_app, schema
 from catalog.db import database, get_session, make_engine
 from catalog.hashing.video import fingerprint_video
-from catalog.services.ingest import IngestDetails, ingest_bytes
-from catalog.services.matching import get_index, thresholds_from
-from catalog.services.search import search_file
+from catalog.services.media import get_index, ingest_bytes, search_file, thresholds_from
+from catalog.services.records import IngestDetails
 from catalog.storage import get_storage
 from tests.audio_tools import (
     OTHER_SENTENCES,

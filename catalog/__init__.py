@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import api, cli, db, health, jobs, security, storage, web
     from . import config as settings
-    from .services import matching
+    from .services.media import matching
 
     # The instance folder holds the default database, media and secret key; deployments
     # may put it elsewhere.

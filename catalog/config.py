@@ -125,7 +125,7 @@ DEFAULTS: dict[str, Any] = {
     "CAPTURE_ATTEMPTS": 3,
     "CAPTURE_RETRY_SECONDS": 30,
     "CAPTURE_BROWSER": True,
-    # The deletion watch: each sighting's URL is re-checked once this many hours have passed
+    # The deletion re-check: each sighting's URL is re-checked once this many hours have passed
     # since its last check (0: never on a schedule), at most RECHECK_BATCH every ten minutes.
     "RECHECK_HOURS": 24,
     "RECHECK_BATCH": 500,

@@ -27,9 +27,8 @@ from sqlalchemy.orm import Session
 
 from .index import Thresholds
 from .models import Incident, Media, Party, PartyKind, Source, SourceKind, User
-from .services import editing, named
-from .services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
-from .services.matching import IndexHolder
+from .services.media import IndexHolder, ingest_bytes
+from .services.records import AcknowledgementInput, IngestDetails, SightingInput, editing, named
 from .storage import Store
 
 INCIDENT = "Claimed drone strike on the Kremlin, 3 May 2023"

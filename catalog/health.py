@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import schema
 from .db import database
 from .security import talisman
-from .services.matching import get_index
+from .services.media import get_index
 from .storage import StorageError, get_storage
 
 bp = Blueprint("health", __name__)

@@ -6,7 +6,7 @@ the queue is a SQLite file in the instance folder and no other server is needed;
 ``QUEUE_URL=redis://...`` puts it on Redis, shared by every app server and worker machine.
 It runs jobs in threads of a long-lived consumer (``flask catalog worker``), retries a job
 at a delay it chooses (``RetryTask``: the wait doubles per attempt here), and has periodic
-jobs (the deletion watch, the audit chain's timestamps). RQ and Dramatiq need Redis or
+jobs (the deletion re-check, the audit chain's timestamps). RQ and Dramatiq need Redis or
 RabbitMQ even for one machine; Celery is far larger.
 
 Each job only carries a capture's or an upload's id; what the job has done is in the
@@ -119,8 +119,7 @@ def _enqueue(task: str, row_id: int, delay: float | None, app: Flask | None) -> 
 def _run_upload(job_id: int) -> str:
     """The job: one attempt at an upload; ask Huey to retry later when worth it."""
     from .db import get_session
-    from .services import uploads
-    from .services.matching import get_index, thresholds_from
+    from .services.media import get_index, thresholds_from, uploads
     from .storage import get_storage
 
     config = current_app.config
@@ -138,8 +137,8 @@ def _run_upload(job_id: int) -> str:
 def _run_capture(capture_id: int) -> str:
     """The job: one attempt at a capture; ask Huey to retry later when worth it."""
     from .db import get_session
-    from .services.captures import CaptureSettings, RetryLater, attempt_failed, run_capture
-    from .services.matching import get_index, thresholds_from
+    from .services.collection import CaptureSettings, RetryLater, attempt_failed, run_capture
+    from .services.media import get_index, thresholds_from
     from .storage import get_storage
 
     config = current_app.config
@@ -169,13 +168,13 @@ def _retry(session: Any, model: Any, row_id: int) -> str:
 
 
 def _recheck_due() -> int:
-    """The scheduled deletion watch: re-check the sightings not checked for RECHECK_HOURS,
+    """The scheduled deletion re-check: re-check the sightings not checked for RECHECK_HOURS,
     at most RECHECK_BATCH a run (every ten minutes), so sites are not hammered."""
     from itertools import islice
 
     from .db import get_session
     from .netguard import AddressPolicy
-    from .services import watch
+    from .services.collection import recheck_sightings
 
     config = current_app.config
     hours = float(config["RECHECK_HOURS"])
@@ -185,7 +184,7 @@ def _recheck_due() -> int:
     # One run at a time, across every worker: a run that is slow (sites that answer late)
     # must not be joined by the next, on the same sightings.
     with queue().lock_task("recheck"):
-        checks = watch.recheck(get_session(), policy, older_than=timedelta(hours=hours))
+        checks = recheck_sightings(get_session(), policy, older_than=timedelta(hours=hours))
         return sum(1 for _ in islice(checks, int(config["RECHECK_BATCH"])))
 
 
@@ -193,7 +192,7 @@ def _stamp_head_due() -> int:
     """The scheduled anchor of the audit chain: a token over its head every
     TIMESTAMP_HEAD_HOURS, when it has grown."""
     from .db import get_session
-    from .services.timestamps import head_due, stamp_audit_head, timestamp_authorities
+    from .services.evidence import head_due, stamp_audit_head, timestamp_authorities
     from .tsa import load_roots
 
     config = current_app.config

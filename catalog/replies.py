@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import FileWrapper
 
 from .services import Conflict, Invalid, NotFound, ServiceError, reports
-from .services.search import Rejected
+from .services.media import Rejected
 from .storage import CHUNK, Store
 
 PROBLEM = "application/problem+json"

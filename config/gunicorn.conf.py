@@ -17,7 +17,7 @@ timeout = 120
 def on_starting(server):
     """Bring this server's index snapshot up to date once, before the workers map it."""
     from catalog.db import database
-    from catalog.services.matching import prepare_snapshot
+    from catalog.services.media.matching import prepare_snapshot
     from wsgi import app
 
     prepare_snapshot(app)
@@ -45,7 +45,7 @@ def on_exit(server):
 def post_worker_init(worker):
     """Start loading the index; /readyz answers 503 until it is in memory."""
     from catalog.index import set_threads
-    from catalog.services.matching import start_preload
+    from catalog.services.media.matching import start_preload
 
     # FAISS's thread count belongs to the thread that sets it, and the app was created in the
     # master (on_starting): set it in the worker's own thread, which serves the requests. A

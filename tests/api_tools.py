@@ -13,7 +13,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from catalog.db import get_session
-from catalog.services import accounts
+from catalog.services.people import accounts
 
 from .media import encode, sample
 

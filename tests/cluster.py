@@ -149,7 +149,7 @@ def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def worker(env: dict[str, str], folder: Path) -> Process:
-    """The job worker (captures, the deletion watch, timestamps), a process of its own."""
+    """The job worker (captures, the deletion re-check, timestamps), a process of its own."""
     folder.mkdir(parents=True, exist_ok=True)
     own = {
         **env,

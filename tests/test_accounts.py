@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from catalog.models import ApiKey, AuditEvent, Role, User, utcnow
-from catalog.services import Conflict, Invalid, NotFound, accounts
+from catalog.services import Conflict, Invalid, NotFound
+from catalog.services.people import accounts
 
 PASSWORD = "correct horse battery"
 

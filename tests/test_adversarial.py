@@ -25,7 +25,7 @@ from werkzeug.test import encode_multipart
 
 from catalog.db import get_session
 from catalog.models import Media
-from catalog.services import accounts
+from catalog.services.people import accounts
 from catalog.storage import get_storage
 
 from .api_tools import assert_problem, keys

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from catalog.db import get_session
-from catalog.services import accounts
+from catalog.services.people import accounts
 
 from .api_tools import ASTRONAUT, PASSWORD, SHA0, assert_problem, keys, upload
 from .media import encode, pattern

@@ -1,11 +1,14 @@
 """The house as drawn in docs/architecture.md: imports flow one way, from the entry points to
 the services to the pure cores, with no circles, and the web and API packages never import
-each other. Read from the source of every module under catalog/, so a new import against the
-direction fails here, whether it sits at the top of a file or inside a function."""
+each other. Inside the services, each domain is a package ranked like the units, and one
+domain uses another only through what that package's __init__.py exports. Read from the
+source of every module under catalog/, so a new import against the direction fails here,
+whether it sits at the top of a file or inside a function."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,7 +23,7 @@ CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 LAYERS: dict[str, int] = {
     # pure cores: bytes in, hashes out; nearest neighbours
     "catalog.hashing": 0,
-    "catalog.netguard": 0,  # requests only to public addresses (captures, the deletion watch)
+    "catalog.netguard": 0,  # requests only to public addresses (captures, the deletion re-check)
     "catalog.tsa": 0,  # trusted timestamps (RFC 3161): asking for tokens, checking them
     "catalog.index": 1,
     "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
@@ -44,6 +47,20 @@ LAYERS: dict[str, int] = {
     "catalog.health": 8,
     "catalog": 9,  # the create_app factory
 }
+# The domains of the use cases (packages under catalog/services/), ranked the same way: a domain
+# imports its own modules, the services' base (catalog/services/__init__.py: the errors) and
+# domains of a lower rank, and those only by the names their __init__.py lists in __all__.
+# Room is left for the next ones: text, watches and alerts, review, place and time, exchange.
+DOMAINS: dict[str, int] = {
+    "catalog.services.evidence": 1,  # the audit chain, its timestamps, clusters, provenance
+    "catalog.services.people": 2,  # users, keys, browser sessions
+    "catalog.services.records": 2,  # typed fields, named records, details, reading, editing
+    "catalog.services.media": 3,  # ingest, uploads, the index, search, compare
+    "catalog.services.collection": 4,  # captures of post pages, the deletion re-check
+    "catalog.services.reports": 5,  # provenance reports and their formats
+    "catalog.services.custody": 5,  # verify what we hold, collect what was left behind
+}
+SERVICES = "catalog.services"
 PURE = ("catalog.hashing", "catalog.index", "catalog.netguard", "catalog.capture", "catalog.tsa")
 WEB_STACK = ("flask", "flask_login", "flask_wtf", "werkzeug", "sqlalchemy", "alembic")
 
@@ -166,6 +183,123 @@ def test_no_import_circles_between_modules() -> None:
         if module not in state:
             visit(module, [module])
     assert not circles, circles
+
+
+def import_statements(source: str, name: str, *, is_package: bool) -> list[tuple[str, list[str]]]:
+    """Return each import of the source as (absolute module, the names taken from it)."""
+    package = name if is_package else name.rsplit(".", 1)[0]
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = parts[: len(parts) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.append((target, [alias.name for alias in node.names]))
+    return found
+
+
+def domain_of(module: str) -> str | None:
+    """Return the services domain a module belongs to (None outside the domains)."""
+    parts = module.split(".")
+    domain = ".".join(parts[:3])
+    return domain if len(parts) >= 3 and parts[:2] == ["catalog", "services"] else None
+
+
+def exported(domain: str) -> set[str]:
+    """Return the names a domain's __init__.py lists in __all__."""
+    path = CATALOG.parent.joinpath(*domain.split("."), "__init__.py")
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def domain_faults(source: str, name: str, *, is_package: bool) -> list[str]:
+    """Name each import of a services module that breaks the domains' rules."""
+    here = domain_of(name)
+    faults = []
+    for target, names in import_statements(source, name, is_package=is_package):
+        there = domain_of(target)
+        if target == SERVICES:  # the base: only errors and helpers, never a domain
+            domains = [f"{SERVICES}.{n}" for n in names if f"{SERVICES}.{n}" in DOMAINS]
+            faults += [f"{d} taken from {SERVICES} (import the domain itself)" for d in domains]
+            continue
+        if there is None or there == here:
+            continue
+        if there not in DOMAINS:
+            faults.append(f"{target}: not a ranked domain")
+        elif here is None:
+            faults.append(f"{target}: the base {SERVICES} imports no domain")
+        elif DOMAINS[there] >= DOMAINS[here]:
+            faults.append(f"{target} ({there}, rank {DOMAINS[there]}) against the direction")
+        elif target != there:
+            faults.append(f"{target}: through a module, not the package {there}")
+        else:
+            faults += [
+                f"{there}.{n}: not in its __all__" for n in names if n not in exported(there)
+            ]
+    return faults
+
+
+def service_sources() -> list[Path]:
+    return [p for p in sources() if module_name(p).startswith(SERVICES)]
+
+
+def test_every_service_module_sits_in_a_ranked_domain() -> None:
+    loose = [
+        module_name(p)
+        for p in service_sources()
+        if module_name(p) != SERVICES and domain_of(module_name(p)) not in DOMAINS
+    ]
+    assert not loose, f"services outside a ranked domain: {loose}"
+    packages = {f"{SERVICES}.{p.name}" for p in (CATALOG / "services").iterdir() if p.is_dir()}
+    assert packages - {f"{SERVICES}.__pycache__"} == set(DOMAINS)
+
+
+@pytest.mark.parametrize(
+    "path", service_sources(), ids=lambda p: str(p.relative_to(CATALOG.parent))
+)
+def test_domains_use_each_other_through_their_packages(path: Path) -> None:
+    name = module_name(path)
+    faults = domain_faults(path.read_text(), name, is_package=path.name == "__init__.py")
+    assert not faults, f"{name}: {faults}"
+
+
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_each_domain_exports_what_its_all_lists(domain: str) -> None:
+    module = importlib.import_module(domain)
+    names = exported(domain)
+    assert names, f"{domain} lists nothing in __all__"
+    assert not [n for n in names if not hasattr(module, n)]
+    assert sorted(module.__all__) == sorted(names)
+
+
+def test_the_domain_checker_sees_wrong_imports() -> None:
+    here = "catalog.services.media.probe"
+    deep = "from ..records.details import IngestDetails\n"
+    assert domain_faults(deep, here, is_package=False) == [
+        "catalog.services.records.details: through a module, not the package "
+        "catalog.services.records"
+    ]
+    hidden = "from ..records import _named\n"
+    assert domain_faults(hidden, here, is_package=False) == [
+        "catalog.services.records._named: not in its __all__"
+    ]
+    upward = "def f():\n    from ..collection import run_capture\n"
+    assert "against the direction" in domain_faults(upward, here, is_package=False)[0]
+    sideways = "from ..people import create_user\n"
+    assert domain_faults(sideways, "catalog.services.records.probe", is_package=False)
+    assert domain_faults("from .media import ingest_bytes\n", SERVICES, is_package=True)
+    assert domain_faults("from .. import media\n", here, is_package=False)
+    fine = "from .. import Invalid\nfrom ..records import IngestDetails\nfrom .search import x\n"
+    assert domain_faults(fine, here, is_package=False) == []
 
 
 def test_the_checker_sees_wrong_imports() -> None:

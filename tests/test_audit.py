@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from catalog.models import GENESIS_HASH, AuditEvent
-from catalog.services import accounts, audit
+from catalog.services.evidence import audit
+from catalog.services.people import accounts
 
 
 def make_events(session: Session, count: int = 4) -> list[AuditEvent]:

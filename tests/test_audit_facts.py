@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from catalog.db import get_session
 from catalog.models import AuditEvent, MediaLink
-from catalog.services import audit
+from catalog.services.evidence import audit
 
 from .api_tools import keys, upload
 from .media import encode, pattern

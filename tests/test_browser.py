@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 
 from catalog import create_app, schema
 from catalog.db import get_session, make_engine
-from catalog.services import accounts
+from catalog.services.people import accounts
 
 from .media import PHOTOS, VIDEOS
 from .postsite import PostSite

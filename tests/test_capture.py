@@ -31,7 +31,8 @@ from catalog.db import get_session, make_engine
 from catalog.jobs import make_consumer
 from catalog.models import AuditEvent, Capture, CaptureStatus, Media, Sighting, utcnow
 from catalog.netguard import AddressPolicy, Limits, Refused, fetch
-from catalog.services import accounts, captures
+from catalog.services.collection import captures
+from catalog.services.people import accounts
 from catalog.storage import get_storage
 
 from .api_tools import PASSWORD
@@ -322,7 +323,7 @@ def test_a_capture_held_by_another_worker_is_left_alone(
     made.status, made.attempts = CaptureStatus.RUNNING, 1
     made.lease_until = utcnow() + timedelta(minutes=5)  # another worker's, still running
     session.commit()
-    from catalog.services.matching import get_index, thresholds_from
+    from catalog.services.media import get_index, thresholds_from
 
     settings = captures.CaptureSettings.from_config(capturing.config)
     left = captures.run_capture(
@@ -622,7 +623,7 @@ def test_only_a_worker_with_the_scheduler_queues_the_periodic_jobs(
     app: Flask, scheduler: bool
 ) -> None:
     # A deployment runs one worker with the scheduler and the others with --no-scheduler, so
-    # the deletion watch and the head's timestamp are queued once, not once per worker.
+    # the deletion re-check and the head's timestamp are queued once, not once per worker.
     consumer = make_consumer(app, 1, scheduler=scheduler)
     assert consumer.periodic is scheduler
     assert consumer.scheduler is not None and len(consumer.worker_threads) == 1

@@ -7,7 +7,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from catalog.models import ApiKey, AuditEvent, User
-from catalog.services import accounts
+from catalog.services.people import accounts
 
 PASSWORD = "correct horse battery"
 

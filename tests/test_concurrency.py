@@ -24,9 +24,10 @@ from flask import Flask
 from catalog import schema
 from catalog.db import database, get_session, make_engine
 from catalog.models import Incident, Media, MediaFeatures, MediaHash, Sighting
-from catalog.services import accounts, audit, named
-from catalog.services.ingest import IngestDetails, ingest_bytes
-from catalog.services.matching import IndexHolder, get_index, thresholds_from
+from catalog.services.evidence import audit
+from catalog.services.media import IndexHolder, get_index, ingest_bytes, thresholds_from
+from catalog.services.people import accounts
+from catalog.services.records import IngestDetails, named
 from catalog.storage import get_storage
 
 from .media import encode, pattern

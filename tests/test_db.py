@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from catalog import db, schema
 from catalog.db import database, get_session, lock_for_write, make_engine
 from catalog.models import AuditEvent, User
-from catalog.services import accounts, audit
+from catalog.services.evidence import audit
+from catalog.services.people import accounts
 
 from .api_tools import PASSWORD, upload
 

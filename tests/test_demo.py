@@ -58,7 +58,7 @@ def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(
         == "Photographer / AFP via Getty Images"
     )
 
-    from catalog.services import accounts
+    from catalog.services.people import accounts
 
     accounts.create_user(session, "ana", PASSWORD, "analyst")
     sign_in(client, "ana")

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from catalog.index import read_snapshot_meta
-from catalog.services.snapshots import current
+from catalog.services.media.snapshots import current
 
 from .cluster import (
     AppServer,

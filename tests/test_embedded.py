@@ -121,7 +121,7 @@ def test_xmp_fields_are_kept() -> None:
 
 def test_credentials_are_stored_and_shown(app: Flask, client) -> None:
     from catalog.db import get_session
-    from catalog.services import accounts
+    from catalog.services.people import accounts
 
     from .test_web import PASSWORD, sign_in, uploaded
 

@@ -30,7 +30,7 @@ from catalog.models import (
     Sighting,
     Source,
 )
-from catalog.services.provenance import clusters, link_confidence, summarise
+from catalog.services.evidence import clusters, link_confidence, summarise
 from catalog.storage import get_storage
 
 from .media import encode, pattern
@@ -277,7 +277,7 @@ def test_export_writes_json_csv_and_html_for_an_incident(
 def test_reports_through_pages_and_api(
     app: Flask, client, session: Session, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    from catalog.services import accounts
+    from catalog.services.people import accounts
 
     from .test_web import PASSWORD, sign_in
 
@@ -339,7 +339,7 @@ def test_summaries_made_together_keep_their_own_sources(session: Session) -> Non
 
 def test_csv_cells_never_start_a_formula(app: Flask, session: Session) -> None:
     from catalog.services import reports
-    from catalog.services.ingest import AcknowledgementInput, IngestDetails, SightingInput
+    from catalog.services.records import AcknowledgementInput, IngestDetails, SightingInput
 
     from .test_ingest_search import ingest
 

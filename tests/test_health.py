@@ -39,7 +39,7 @@ def test_readyz_when_database_is_unreachable(app_factory: Callable[..., Flask]) 
 
 
 def test_readyz_waits_for_the_index_when_it_is_preloading(app: Flask, client: FlaskClient) -> None:
-    from catalog.services.matching import get_index
+    from catalog.services.media import get_index
 
     holder = get_index(app)
     holder.preloading = True

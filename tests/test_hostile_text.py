@@ -49,7 +49,7 @@ def test_each_parser_finishes_on_a_megabyte_of_hostile_text(parser: str) -> None
         f"""
         from catalog.hashing.embedded import read_xmp
         from catalog.hashing.perceptual import parse_hex
-        from catalog.services.accounts import USERNAME_RE
+        from catalog.services.people import USERNAME_RE
         from catalog.services.records import clean_filename, clean_text, clean_url
         from catalog.storage import SHA256_RE
 

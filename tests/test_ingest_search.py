@@ -23,10 +23,17 @@ from catalog.models import (
     MediaLink,
     Sighting,
 )
-from catalog.services import Invalid, audit
-from catalog.services.ingest import AcknowledgementInput, IngestDetails, SightingInput, ingest_bytes
-from catalog.services.matching import get_index, thresholds_from
-from catalog.services.search import Rejected, search_file, search_hash
+from catalog.services import Invalid
+from catalog.services.evidence import audit
+from catalog.services.media import (
+    Rejected,
+    get_index,
+    ingest_bytes,
+    search_file,
+    search_hash,
+    thresholds_from,
+)
+from catalog.services.records import AcknowledgementInput, IngestDetails, SightingInput
 from catalog.storage import get_storage
 
 from .media import encode, pattern, sample
@@ -344,7 +351,7 @@ def test_a_file_that_changed_after_it_was_fingerprinted_is_refused(
 ) -> None:
     # As in a folder being imported: the file is hashed, then rewritten before it is stored.
     from catalog.hashing.pipeline import fingerprint_for_ingest
-    from catalog.services.ingest import ingest_fingerprinted
+    from catalog.services.media import ingest_fingerprinted
 
     stored, query = fingerprint_for_ingest(ASTRONAUT, app.config["MAX_IMAGE_PIXELS"])
     rewritten = encode(pattern(seed=31), "PNG")

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from catalog import schema
 from catalog.db import get_session, make_engine
 from catalog.models import Media, Role
-from catalog.services import accounts
+from catalog.services.people import accounts
 from catalog.storage import get_storage
 
 from .media import encode, pattern

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from catalog.db import get_session
 from catalog.models import AuditEvent, UserSession, utcnow
-from catalog.services import accounts
+from catalog.services.people import accounts
 
 from .test_web import PASSWORD, sign_in, token, users
 

@@ -21,8 +21,9 @@ from catalog.hashing.features import Features
 from catalog.index import CatalogIndex, HammingIndex
 from catalog.index.keypoints import KeypointIndex
 from catalog.index.vocabulary import Vocabulary, default
-from catalog.services import accounts, snapshots
-from catalog.services.matching import IndexHolder, get_index, prepare_snapshot, write_snapshot
+from catalog.services.media import IndexHolder, get_index, snapshots
+from catalog.services.media.matching import prepare_snapshot, write_snapshot
+from catalog.services.people import accounts
 
 from .api_tools import keys, upload
 from .audio_tools import OTHER_SENTENCES, excerpt, recording

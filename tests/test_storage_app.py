@@ -23,7 +23,7 @@ from catalog import schema
 from catalog.db import get_session, make_engine
 from catalog.models import Media
 from catalog.replies import send_stored
-from catalog.services import accounts
+from catalog.services.people import accounts
 from catalog.storage import get_storage
 from catalog.storage.s3 import SIGNED, ObjectStorage
 

@@ -16,7 +16,7 @@ from flask import Flask
 
 from catalog import schema
 from catalog.db import database, get_session, make_engine
-from catalog.services import accounts
+from catalog.services.people import accounts
 from catalog.storage import Storage, get_storage
 from catalog.storage.s3 import ObjectStorage
 

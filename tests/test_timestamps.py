@@ -16,8 +16,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from catalog.models import AuditEvent, Capture, Incident, TimestampToken
-from catalog.services import audit, named
-from catalog.services.timestamps import head_due
+from catalog.services.evidence import audit, head_due
+from catalog.services.records import named
 
 from .postsite import PostSite
 from .tsaserver import TimestampAuthority

@@ -24,8 +24,10 @@ from werkzeug.test import encode_multipart
 from catalog import schema
 from catalog.db import get_session, make_engine
 from catalog.models import Media, Sighting, UploadJob, UploadStatus, utcnow
-from catalog.services import accounts, audit, integrity, uploads
-from catalog.services.matching import get_index, thresholds_from
+from catalog.services.custody import integrity
+from catalog.services.evidence import audit
+from catalog.services.media import get_index, thresholds_from, uploads
+from catalog.services.people import accounts
 from catalog.storage import get_storage
 
 from .api_tools import PASSWORD, keys

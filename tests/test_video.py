@@ -17,9 +17,8 @@ from catalog.hashing import fingerprint_query
 from catalog.hashing.video import VideoFingerprint, VideoRejected, fingerprint_video
 from catalog.index import CatalogIndex, Thresholds
 from catalog.models import LinkKind, Media, MediaFeatures, MediaHash, MediaKind, MediaLink
-from catalog.services.ingest import IngestDetails, ingest_bytes
-from catalog.services.matching import get_index, thresholds_from
-from catalog.services.search import Rejected, search_file
+from catalog.services.media import Rejected, get_index, ingest_bytes, search_file, thresholds_from
+from catalog.services.records import IngestDetails
 from catalog.storage import get_storage
 
 from .media import CHAIRS, LONERS, PATTERNS
@@ -402,7 +401,7 @@ def test_the_pattern_family_is_one_cluster(app: Flask, session: Session) -> None
     """Catalogued one after another, the pattern clips link into one cluster, the pair that
     never meets directly included: a link's confidence rests on the frames that met on their
     own, not on those the looser distance added along the offset."""
-    from catalog.services.provenance import clusters
+    from catalog.services.evidence import clusters
 
     ids = {ingest(app, clip(name), title=name).media.id: name for name in PATTERNS}
     large = next(i for i, name in ids.items() if "large-logo" in name)

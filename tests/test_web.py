@@ -19,7 +19,7 @@ from werkzeug.test import encode_multipart
 
 from catalog.db import get_session
 from catalog.models import Media, Role
-from catalog.services import accounts
+from catalog.services.people import accounts
 
 from .media import encode, pattern, sample
 from .video_tools import clip, transform

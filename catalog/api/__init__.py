@@ -21,7 +21,8 @@ from werkzeug.routing import IntegerConverter
 from ..db import get_session
 from ..models import Role, User
 from ..replies import PROBLEM, problem, service_error, status_title
-from ..services import ServiceError, accounts
+from ..services import ServiceError
+from ..services.people import accounts
 
 PREFIX = "/api/v1"
 

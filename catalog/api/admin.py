@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..models import Role
-from ..services import accounts, sessions
+from ..services.people import accounts, sessions
 from . import api_user, require
 from .record_schemas import (
     KeyCreated,

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from ..db import get_session
 from ..jobs import enqueue_capture
 from ..models import CaptureStatus, Role
-from ..services import captures
+from ..services.collection import captures
 from . import api_user, require
 from .schemas import MAX_ID, AwareDateTime, choice
 

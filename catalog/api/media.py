@@ -15,11 +15,17 @@ from ..db import get_session
 from ..jobs import enqueue_upload
 from ..models import Media, Role, UploadJob
 from ..replies import report_response, send_derived, send_stored
-from ..services import catalogue, editing, previews, reports
-from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput
-from ..services.matching import get_index, thresholds_from
-from ..services.provenance import summarise, summarise_one
-from ..services.uploads import UploadSettings, accept_upload
+from ..services import reports
+from ..services.evidence import summarise, summarise_one
+from ..services.media import get_index, previews, thresholds_from
+from ..services.media.uploads import UploadSettings, accept_upload
+from ..services.records import (
+    AcknowledgementInput,
+    IngestDetails,
+    SightingInput,
+    catalogue,
+    editing,
+)
 from ..storage import StorageError, get_storage
 from . import api_user, require
 from .schemas import (

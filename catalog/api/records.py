@@ -13,9 +13,9 @@ from flask_smorest import Blueprint
 from ..db import get_session
 from ..models import Incident, Party, Role, Source, Tag
 from ..replies import report_response
-from ..services import catalogue, editing, named, reports
-from ..services.ingest import AcknowledgementInput
-from ..services.matching import thresholds_from
+from ..services import reports
+from ..services.media import thresholds_from
+from ..services.records import AcknowledgementInput, catalogue, editing, named
 from . import api_user, require
 from .record_schemas import (
     IncidentDetail,

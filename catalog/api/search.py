@@ -10,9 +10,8 @@ from flask_smorest import Blueprint
 from ..db import get_session
 from ..hashing import sha256_of
 from ..models import Role
-from ..services import catalogue
-from ..services.matching import get_index, thresholds_from
-from ..services.search import search_file, search_hash
+from ..services.media import get_index, search_file, search_hash, thresholds_from
+from ..services.records import catalogue
 from . import require
 from .schemas import (
     HashQuery,

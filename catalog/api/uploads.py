@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from ..db import get_session
 from ..jobs import enqueue_upload
 from ..models import Role, UploadStatus
-from ..services import uploads
+from ..services.media import uploads
 from ..storage import get_storage
 from . import api_user, require
 from .schemas import AwareDateTime

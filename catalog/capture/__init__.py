@@ -2,7 +2,7 @@
 HTML, every HTTP exchange as WARC), what the page says about the post, and its media files.
 
 ``capture_page`` runs the capture (``browser``) in a process of its own and returns what it
-kept; the capture service (``catalog.services.captures``) stores the files and ingests the
+kept; the capture service (``catalog.services.collection``) stores the files and ingests the
 media. Pure: no Flask, no database.
 """
 

@@ -10,7 +10,9 @@ from flask.cli import AppGroup
 from .. import schema
 from ..db import database, get_session
 from ..models import Role
-from ..services import ServiceError, accounts, audit, sessions
+from ..services import ServiceError
+from ..services.evidence import audit
+from ..services.people import accounts, sessions
 
 
 def _fail(exc: ServiceError) -> None:

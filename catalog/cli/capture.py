@@ -24,15 +24,17 @@ from ..db import get_session
 from ..jobs import run_worker
 from ..models import Capture, Incident
 from ..netguard import AddressPolicy
-from ..services import ServiceError, accounts, watch
-from ..services.captures import (
+from ..services import ServiceError
+from ..services.collection import (
     CaptureSettings,
     RetryLater,
-    capture_media,
     create_capture,
+    recheck_sightings,
     run_capture,
 )
-from ..services.matching import get_index, thresholds_from
+from ..services.collection.captures import capture_media
+from ..services.media import get_index, thresholds_from
+from ..services.people import accounts
 from ..storage import get_storage
 
 
@@ -130,7 +132,7 @@ def recheck_command(incident: str | None, as_json: bool) -> None:
     ):
         raise click.ClickException(f"no incident named {incident!r}")
     policy = AddressPolicy.from_setting(current_app.config.get("CAPTURE_ALLOWED_HOSTS"))
-    for check in watch.recheck(session, policy, incident=incident):
+    for check in recheck_sightings(session, policy, incident=incident):
         if as_json:
             click.echo(
                 json.dumps(
@@ -150,11 +152,11 @@ def recheck_command(incident: str | None, as_json: bool) -> None:
     "--scheduler/--no-scheduler",
     default=True,
     show_default=True,
-    help="Also queue the scheduled jobs (deletion watch, timestamps); one worker of a "
+    help="Also queue the scheduled jobs (deletion re-check, timestamps); one worker of a "
     "deployment does, the others run with --no-scheduler.",
 )
 def worker_command(workers: int | None, scheduler: bool) -> None:
-    """Run background jobs (captures, uploads, the deletion watch) until stopped."""
+    """Run background jobs (captures, uploads, the deletion re-check) until stopped."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     run_worker(app, workers or int(app.config["QUEUE_WORKERS"]), scheduler=scheduler)
 

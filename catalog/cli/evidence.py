@@ -12,10 +12,11 @@ from flask import current_app, render_template
 from flask.cli import with_appcontext
 
 from ..db import get_session
-from ..services import ServiceError, accounts, reports
-from ..services.integrity import collect_garbage, verify
-from ..services.matching import get_index, thresholds_from
-from ..services.timestamps import stamp_audit_head, timestamp_authorities
+from ..services import ServiceError, reports
+from ..services.custody import collect_garbage, verify
+from ..services.evidence import stamp_audit_head, timestamp_authorities
+from ..services.media import get_index, thresholds_from
+from ..services.people import accounts
 from ..storage import get_storage
 from ..tsa import load_roots
 

@@ -12,8 +12,8 @@ from flask.cli import AppGroup
 
 from ..db import get_session
 from ..index import read_snapshot_meta
-from ..services import snapshots
-from ..services.matching import write_snapshot
+from ..services.media import snapshots
+from ..services.media.matching import write_snapshot
 
 
 @click.group("index", cls=AppGroup)

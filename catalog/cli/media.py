@@ -28,17 +28,18 @@ from flask.cli import with_appcontext
 
 from ..db import get_session
 from ..hashing.pipeline import FileFingerprint, fingerprint_file
-from ..services import ServiceError, accounts
-from ..services.ingest import (
-    IngestDetails,
-    SightingInput,
+from ..services import ServiceError
+from ..services.evidence import evidence_text, kind_label
+from ..services.media import (
+    get_index,
     ingest_audio_fingerprinted,
     ingest_fingerprinted,
     ingest_video_fingerprinted,
+    search_file,
+    thresholds_from,
 )
-from ..services.matching import get_index, thresholds_from
-from ..services.search import search_file
-from ..services.wording import evidence_text, kind_label
+from ..services.people import accounts
+from ..services.records import IngestDetails, SightingInput
 from ..storage import get_storage
 
 # Files each hashing process may have hashed, or be hashing, ahead of the ingest: two keep

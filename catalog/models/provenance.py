@@ -99,7 +99,7 @@ class Sighting(Base):
         sa.ForeignKey("captures.id", ondelete="SET NULL"), index=True
     )
     notes: Mapped[str | None] = mapped_column(sa.Text)
-    # The deletion watch's last look at the URL: when, and "live", "deleted" or "unreachable".
+    # The deletion re-check's last look at the URL: when, and "live", "deleted" or "unreachable".
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     check_state: Mapped[str | None] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -33,7 +33,8 @@ from werkzeug.exceptions import HTTPException
 
 from ..models import Role
 from ..replies import service_error
-from ..services import NotFound, ServiceError, wording
+from ..services import NotFound, ServiceError
+from ..services.evidence import wording
 from .forms import ZONE_CHOICES, platform_label
 
 bp = Blueprint(

@@ -27,7 +27,8 @@ from ..security import (
     sign_in_succeeded,
     sign_in_wait,
 )
-from ..services import ServiceError, accounts, sessions
+from ..services import ServiceError
+from ..services.people import accounts, sessions
 from . import bp, login_manager, role_required, safe_next
 from .forms import ConfirmForm, LoginForm
 

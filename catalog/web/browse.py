@@ -12,9 +12,10 @@ from flask_login import current_user
 from ..db import get_session
 from ..models import AckStatus, Incident, MediaKind, Party, Role, Source, Verification
 from ..replies import report_response
-from ..services import ServiceError, catalogue, editing, named, reports
-from ..services.matching import thresholds_from
-from ..services.provenance import grouped
+from ..services import ServiceError, reports
+from ..services.evidence import grouped
+from ..services.media import thresholds_from
+from ..services.records import catalogue, editing, named
 from . import bp, role_required
 from .forms import (
     AcknowledgementForm,

@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..db import get_session
 from ..jobs import enqueue_capture
 from ..models import CaptureStatus, Role
-from ..services import captures
+from ..services.collection import captures
 from ..storage import StorageError, get_storage
 from . import bp, error_page, role_required
 from .forms import CaptureForm

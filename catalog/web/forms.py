@@ -23,7 +23,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..models import AckStatus, PartyKind, SourceKind, Verification
-from ..services.ingest import AcknowledgementInput, IngestDetails, SightingInput
+from ..services.records import AcknowledgementInput, IngestDetails, SightingInput
 
 TIME_HINT = "2023-05-03T02:30+03:00"
 PLATFORMS = [

@@ -22,9 +22,10 @@ from ..db import get_session
 from ..jobs import enqueue_upload
 from ..models import Incident, MediaKind, Role, UploadJob, UploadStatus
 from ..replies import report_response, send_derived, send_stored
-from ..services import NotFound, ServiceError, catalogue, editing, named, previews, reports, uploads
-from ..services.matching import get_index, thresholds_from
-from ..services.uploads import UploadSettings, accept_upload
+from ..services import NotFound, ServiceError, reports
+from ..services.media import get_index, previews, thresholds_from, uploads
+from ..services.media.uploads import UploadSettings, accept_upload
+from ..services.records import catalogue, editing, named
 from ..storage import StorageError, get_storage
 from . import (
     as_sentence,

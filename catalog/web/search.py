@@ -13,11 +13,11 @@ from ..hashing.thumbs import image_jpeg
 from ..hashing.views import Source, size_of
 from ..models import MediaKind, Role
 from ..replies import send_derived
-from ..services import Invalid, NotFound, ServiceError, catalogue
-from ..services.alignment import align_pair, explain, overlay_jpeg
-from ..services.compare import compare as compare_media
-from ..services.matching import get_index, thresholds_from
-from ..services.search import search_file, search_hash
+from ..services import Invalid, NotFound, ServiceError
+from ..services.media import get_index, search_file, search_hash, thresholds_from
+from ..services.media.alignment import align_pair, explain, overlay_jpeg
+from ..services.media.compare import compare as compare_media
+from ..services.records import catalogue
 from ..storage import get_storage
 from . import bp, role_required
 from .forms import HashSearchForm, ReviewForm, SearchFileForm

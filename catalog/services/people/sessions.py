@@ -16,9 +16,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write, write_if_free
-from ..models import User, UserSession, utcnow
-from . import audit
+from ...db import lock_for_write, write_if_free
+from ...models import User, UserSession, utcnow
+from ..evidence import audit
 
 # How often a session's last activity is written (not on every request: each write locks).
 TOUCH_EVERY = timedelta(minutes=1)

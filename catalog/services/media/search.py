@@ -9,23 +9,22 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..hashing import ImageRejected, fingerprint_query, parse_hex, sha256_of
-from ..hashing.audio import (
+from ...hashing import ImageRejected, fingerprint_query, parse_hex, sha256_of
+from ...hashing.audio import (
     AudioFileFingerprint,
     AudioRejected,
     QueryVariant,
 )
-from ..hashing.perceptual import BIT_LENGTHS, PDQ
-from ..hashing.pipeline import QueryFingerprint
-from ..hashing.video import VideoFingerprint, VideoRejected, fingerprint_timed
-from ..hashing.views import Source, size_of
-from ..index import Match, Thresholds
-from ..index.audio import AudioMatch
-from ..models import Media
-from . import Invalid
+from ...hashing.perceptual import BIT_LENGTHS, PDQ
+from ...hashing.pipeline import QueryFingerprint
+from ...hashing.video import VideoFingerprint, VideoRejected, fingerprint_timed
+from ...hashing.views import Source, size_of
+from ...index import Match, Thresholds
+from ...index.audio import AudioMatch
+from ...models import Media
+from .. import Invalid
+from ..evidence import ProvenanceSummary, evidence_text, kind_label, summarise
 from .matching import IndexHolder
-from .provenance import ProvenanceSummary, summarise
-from .wording import evidence_text, kind_label
 
 EXACT = "exact"
 NEAR_DUPLICATE = "near_duplicate"

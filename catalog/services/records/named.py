@@ -1,6 +1,7 @@
 """The named records analysts share across media: incidents, sources, parties and tags.
 
-Each can be listed, read, created, renamed or otherwise changed, and deleted. A name is
+Each is found by its name or made on first use (ingest and editing name them as people type
+them), and can be listed, read, created, renamed or otherwise changed, and deleted. A name is
 unique per kind. Deleting refuses while evidence still points at the record (an incident with
 media, a party with acknowledgements), because the database would otherwise silently drop or
 blank that evidence; a tag is only a label, so deleting it just takes it off its media. Every
@@ -10,13 +11,13 @@ change is audited with what it was before and after.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from ..db import lock_for_write
-from ..models import (
+from ...db import lock_for_write
+from ...models import (
     Acknowledgement,
     Incident,
     Media,
@@ -29,16 +30,53 @@ from ..models import (
     User,
     media_tags,
 )
-from . import Conflict, Invalid, audit, fetch
-from .records import (
+from .. import Conflict, Invalid, fetch
+from ..evidence import audit
+from .fields import (
     Cleaner,
     apply_changes,
     choice_cleaner,
     clean_text,
-    party_named,
     text_cleaner,
     url_cleaner,
 )
+
+T = TypeVar("T", Incident, Source, Party, Tag)
+
+
+def _named(session: Session, model: type[T], field: str, value: str, limit: int) -> T:
+    """Return the ``model`` row whose name column equals ``value``, creating it if needed."""
+    value = clean_text(value, field, limit) or ""
+    if not value:
+        raise Invalid(f"{field} is empty")
+    column = getattr(model, "title" if model is Incident else "name")
+    found = session.scalar(sa.select(model).where(column == value))
+    if found is None:
+        found = model(**{column.key: value})
+        session.add(found)
+        session.flush()
+        audit.note_created(session, found)  # an event of its own, by whoever brought it
+    return found
+
+
+def incident_named(session: Session, title: str) -> Incident:
+    """Return the incident with this title, creating it if needed."""
+    return _named(session, Incident, "incident", title, 300)
+
+
+def source_named(session: Session, name: str) -> Source:
+    """Return the source with this name, creating it if needed."""
+    return _named(session, Source, "source", name, 200)
+
+
+def party_named(session: Session, name: str) -> Party:
+    """Return the party with this name, creating it if needed."""
+    return _named(session, Party, "party", name, 200)
+
+
+def tag_named(session: Session, name: str) -> Tag:
+    """Return the tag with this name (spaces trimmed), creating it if needed."""
+    return _named(session, Tag, "tag", name, 100)
 
 
 def _date(_session: Session, value: Any) -> date | None:

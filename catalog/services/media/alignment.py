@@ -18,14 +18,14 @@ from typing import cast
 import numpy as np
 from PIL import Image
 
-from ..hashing import ImageRejected
-from ..hashing.decode import open_image
-from ..hashing.features import Verification, place
-from ..hashing.trim import trim
-from ..index.keypoints import fit_pictures
-from ..models import Media, MediaKind
-from ..storage import StorageError, Store
-from . import NotFound
+from ...hashing import ImageRejected
+from ...hashing.decode import open_image
+from ...hashing.features import Verification, place
+from ...hashing.trim import trim
+from ...index.keypoints import fit_pictures
+from ...models import Media, MediaKind
+from ...storage import StorageError, Store
+from .. import NotFound
 
 # Where the second picture does not reach, the overlay and the difference show this grey.
 UNCOVERED = 40

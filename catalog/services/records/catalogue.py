@@ -11,8 +11,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from ..db import lock_for_write
-from ..models import (
+from ...db import lock_for_write
+from ...models import (
     Acknowledgement,
     AckStatus,
     AuditEvent,
@@ -30,8 +30,8 @@ from ..models import (
     Verification,
     utcnow,
 )
-from . import Invalid, NotFound, audit, fetch
-from .provenance import DEFAULT_CONFIDENCE, ProvenanceSummary, summarise
+from .. import Invalid, NotFound, fetch
+from ..evidence import DEFAULT_CONFIDENCE, ProvenanceSummary, audit, summarise
 
 # Built once: reading one media is the commonest request after search. The incident and the
 # few tags come in the media's own query (a join); each longer list in a query of its own.

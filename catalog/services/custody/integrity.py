@@ -11,11 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..models import CaptureFile, Media
-from ..storage import StorageError, Store
-from .audit import verify_chain
-from .timestamps import check_tokens
-from .uploads import pending_originals
+from ...models import CaptureFile, Media
+from ...storage import StorageError, Store
+from ..evidence import check_tokens, verify_chain
+from ..media import pending_originals
 
 
 @dataclass

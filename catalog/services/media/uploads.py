@@ -26,24 +26,24 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ..db import hold_lock, lock_for_write
-from ..hashing.video import probe_duration
-from ..hashing.views import Source, sha256_of, size_of, stream_of
-from ..index import Thresholds
-from ..models import CaptureFile, Media, UploadJob, UploadStatus, User, utcnow
-from ..storage import Store
-from . import Conflict, audit, fetch
-from .ingest import (
-    INGEST_LOCK,
+from ...db import hold_lock, lock_for_write
+from ...hashing.video import probe_duration
+from ...hashing.views import Source, sha256_of, size_of, stream_of
+from ...index import Thresholds
+from ...models import CaptureFile, Media, UploadJob, UploadStatus, User, utcnow
+from ...storage import Store
+from .. import Conflict, fetch
+from ..evidence import audit
+from ..records import (
     AcknowledgementInput,
     IngestDetails,
-    IngestResult,
     SightingInput,
     check_details,
-    ingest_bytes,
+    clean_filename,
 )
+from .commit import INGEST_LOCK, IngestResult
+from .ingest import ingest_bytes
 from .matching import IndexHolder
-from .records import clean_filename
 from .search import Rejected, SearchMatch
 
 log = logging.getLogger(__name__)

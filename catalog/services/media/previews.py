@@ -7,12 +7,12 @@ import io
 import threading
 from typing import BinaryIO
 
-from ..hashing import ImageRejected
-from ..hashing.thumbs import image_jpeg, video_frames_jpeg
-from ..hashing.video import VideoRejected
-from ..models import Media, MediaKind
-from ..storage import StorageError, Store
-from . import NotFound
+from ...hashing import ImageRejected
+from ...hashing.thumbs import image_jpeg, video_frames_jpeg
+from ...hashing.video import VideoRejected
+from ...models import Media, MediaKind
+from ...storage import StorageError, Store
+from .. import NotFound
 
 SIZES = {"thumb.jpg": 360, "preview.jpg": 1600}
 FRAME_SIDE = 240

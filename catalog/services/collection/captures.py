@@ -19,12 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from ..capture import GRACE_S, CaptureFailed, capture_page
-from ..capture.gallery import instances_from_setting
-from ..capture.page import platform_of
-from ..db import lock_for_write
-from ..index import Thresholds
-from ..models import (
+from ...capture import GRACE_S, CaptureFailed, capture_page
+from ...capture.gallery import instances_from_setting
+from ...capture.page import platform_of
+from ...db import lock_for_write
+from ...index import Thresholds
+from ...models import (
     Capture,
     CaptureFile,
     CaptureMedia,
@@ -34,15 +34,13 @@ from ..models import (
     User,
     utcnow,
 )
-from ..netguard import Refused, check_url
-from ..storage import Store
-from ..tsa import load_roots
-from . import Invalid, NotFound, audit
-from .ingest import IngestDetails, SightingInput, ingest_bytes
-from .matching import IndexHolder
-from .records import clean_text, incident_named
-from .search import Rejected
-from .timestamps import stamp_capture, timestamp_authorities
+from ...netguard import Refused, check_url
+from ...storage import Store
+from ...tsa import load_roots
+from .. import Invalid, NotFound
+from ..evidence import audit, stamp_capture, timestamp_authorities
+from ..media import IndexHolder, Rejected, ingest_bytes
+from ..records import IngestDetails, SightingInput, clean_text, incident_named
 
 # Failures worth another attempt: the site may answer later. A page that answered 404, a
 # forbidden address or an oversized answer will not change by waiting.
@@ -74,7 +72,7 @@ class CaptureSettings:
     @classmethod
     def from_config(cls, config: Any) -> CaptureSettings:
         """Read the CAPTURE_* settings."""
-        from ..netguard import AddressPolicy
+        from ...netguard import AddressPolicy
 
         hosts = AddressPolicy.from_setting(config.get("CAPTURE_ALLOWED_HOSTS")).allowed_hosts
         return cls(
@@ -156,7 +154,7 @@ def list_captures(
     if url:
         query = query.where(Capture.url == url)
     if incident:
-        from ..models import Incident
+        from ...models import Incident
 
         query = query.join(Incident, Capture.incident_id == Incident.id).where(
             Incident.title == incident

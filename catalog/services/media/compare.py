@@ -10,13 +10,13 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..hashing import HashValue
-from ..hashing.audio import AudioPrint, QueryVariant
-from ..hashing.perceptual import least_distance
-from ..index import Thresholds
-from ..index.audio import AudioIndex
-from ..models import Media, MediaHash, MediaLink
-from .catalogue import get_media
+from ...hashing import HashValue
+from ...hashing.audio import AudioPrint, QueryVariant
+from ...hashing.perceptual import least_distance
+from ...index import Thresholds
+from ...index.audio import AudioIndex
+from ...models import Media, MediaHash, MediaLink
+from ..records import get_media
 from .matching import IndexHolder
 
 

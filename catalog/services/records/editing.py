@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write
-from ..models import Acknowledgement, AckStatus, Incident, Media, Sighting, User, Verification
-from . import Invalid, audit, fetch
+from ...db import lock_for_write
+from ...models import Acknowledgement, AckStatus, Incident, Media, Sighting, User, Verification
+from .. import Invalid, fetch
+from ..evidence import audit
 from .catalogue import get_media
-from .ingest import (
+from .details import (
     AcknowledgementInput,
     IngestDetails,
     SightingInput,
@@ -28,20 +29,16 @@ from .ingest import (
     check_details,
     sighting_fields,
 )
-from .named import get_named
-from .records import (
+from .fields import (
     Cleaner,
     apply_changes,
     aware,
     choice_cleaner,
-    incident_named,
-    party_named,
-    source_named,
-    tag_named,
     text_cleaner,
     url_cleaner,
 )
-from .records import shown as as_shown
+from .fields import shown as as_shown
+from .named import get_named, incident_named, party_named, source_named, tag_named
 
 
 def _time(field: str) -> Cleaner:

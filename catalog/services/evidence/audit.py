@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db import hold_lock, lock_for_write
-from ..models import GENESIS_HASH, AuditEvent, MediaLink, User, utcnow
+from ...db import hold_lock, lock_for_write
+from ...models import GENESIS_HASH, AuditEvent, MediaLink, User, utcnow
 
 SYSTEM_ACTOR = "system"
 # Any constant works; it only has to be the same in every process.

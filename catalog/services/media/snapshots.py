@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..storage.base import fsync_dir
+from ...storage.base import fsync_dir
 
 CURRENT = "current"
 PREFIX = "snapshot-"

@@ -27,12 +27,12 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from ..db import database, make_engine
-from ..hashing.audio import AudioPrint
-from ..hashing.features import DESCRIPTOR_BYTES, Features
-from ..index import CatalogIndex, LoadFeatures, Thresholds, read_snapshot_meta, set_threads
-from ..index.audio import AudioIndex
-from ..models import MediaAudio, MediaFeatures, MediaHash
+from ...db import database, make_engine
+from ...hashing.audio import AudioPrint
+from ...hashing.features import DESCRIPTOR_BYTES, Features
+from ...index import CatalogIndex, LoadFeatures, Thresholds, read_snapshot_meta, set_threads
+from ...index.audio import AudioIndex
+from ...models import MediaAudio, MediaFeatures, MediaHash
 from . import snapshots
 
 BATCH = 50_000

@@ -1,5 +1,6 @@
-"""Named records that ingest and editing share: find-or-create incidents, sources, parties
-and tags, and the checks on what people type into them."""
+"""The checks on what people type into records, which ingest, editing and every named record
+share: free text, file names, URLs and times, field cleaners, and changes applied field by
+field with the old and new values the audit trail keeps."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..models import Incident, Party, Source, Tag
-from . import Invalid, audit
+from ...models import Incident, Party, Source
+from .. import Invalid
 
 MAX_URL = 2048
-T = TypeVar("T", Incident, Source, Party, Tag)
 Cleaner = Callable[[Session, Any], Any]
 
 
@@ -70,41 +69,6 @@ def aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise Invalid(f"{field} needs a timezone (for example 2023-05-03T02:30:00+03:00)")
     return value
-
-
-def _named(session: Session, model: type[T], field: str, value: str, limit: int) -> T:
-    """Return the ``model`` row whose name column equals ``value``, creating it if needed."""
-    value = clean_text(value, field, limit) or ""
-    if not value:
-        raise Invalid(f"{field} is empty")
-    column = getattr(model, "title" if model is Incident else "name")
-    found = session.scalar(sa.select(model).where(column == value))
-    if found is None:
-        found = model(**{column.key: value})
-        session.add(found)
-        session.flush()
-        audit.note_created(session, found)  # an event of its own, by whoever brought it
-    return found
-
-
-def incident_named(session: Session, title: str) -> Incident:
-    """Return the incident with this title, creating it if needed."""
-    return _named(session, Incident, "incident", title, 300)
-
-
-def source_named(session: Session, name: str) -> Source:
-    """Return the source with this name, creating it if needed."""
-    return _named(session, Source, "source", name, 200)
-
-
-def party_named(session: Session, name: str) -> Party:
-    """Return the party with this name, creating it if needed."""
-    return _named(session, Party, "party", name, 200)
-
-
-def tag_named(session: Session, name: str) -> Tag:
-    """Return the tag with this name (spaces trimmed), creating it if needed."""
-    return _named(session, Tag, "tag", name, 100)
 
 
 def text_cleaner(field: str, limit: int) -> Cleaner:

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from cryptography import x509
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write
-from ..models import AuditEvent, Capture, CaptureFile, TimestampToken, utcnow
-from ..tsa import TimestampError, request_token, verify_token
+from ...db import lock_for_write
+from ...models import AuditEvent, Capture, CaptureFile, TimestampToken, utcnow
+from ...tsa import TimestampError, request_token, verify_token
 
 
 def timestamp_authorities(config: Any) -> list[str]:

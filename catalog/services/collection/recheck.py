@@ -1,4 +1,4 @@
-"""The deletion watch: re-checking the URLs where media were seen, and marking the posts
+"""The deletion re-check: looking again at the URLs where media were seen, and marking the posts
 that are gone.
 
 A post that answers 404 or 410, or a platform's "not available" page, is ``deleted``: its
@@ -18,10 +18,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db import lock_for_write
-from ..models import Incident, Media, Sighting, utcnow
-from ..netguard import AddressPolicy, Limits, Refused, fetch
-from . import audit
+from ...db import lock_for_write
+from ...models import Incident, Media, Sighting, utcnow
+from ...netguard import AddressPolicy, Limits, Refused, fetch
+from ..evidence import audit
 
 LIVE, DELETED, UNREACHABLE = "live", "deleted", "unreachable"
 GONE_STATUSES = {404, 410}
@@ -49,7 +49,7 @@ class Check:
     reason: str
 
 
-def recheck(
+def recheck_sightings(
     session: Session,
     policy: AddressPolicy,
     *,
@@ -126,6 +126,6 @@ def _record(session: Session, check: Check) -> None:
                 "evidence": check.reason,
                 "checked_at": now.isoformat(),
             },
-            actor_label="deletion watch",
+            actor_label="deletion watch",  # the name events already recorded carry
         )
     session.commit()

@@ -14,9 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import lock_for_write, write_if_free
-from ..models import ApiKey, Role, User, utcnow
-from . import Conflict, Invalid, NotFound, audit, fetch, sessions
+from ...db import lock_for_write, write_if_free
+from ...models import ApiKey, Role, User, utcnow
+from .. import Conflict, Invalid, NotFound, fetch
+from ..evidence import audit
+from . import sessions
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10

@@ -1,0 +1,49 @@
+"""Evidence: what the catalogue can prove and how media relate. The audit trail (every change
+a chained event, ``audit``), its trusted timestamps (RFC 3161), the cluster walk over links,
+the provenance rolled up over a cluster, and the one vocabulary for matches.
+
+The lowest domain: the others record their changes here and read provenance from here.
+"""
+
+from . import audit
+from .audit import SYSTEM_ACTOR, ChainReport, verify_chain
+from .facts import LinkFact
+from .provenance import STATUS_WORDS, ProvenanceSummary, summarise, summarise_one
+from .timestamps import (
+    StampReport,
+    check_tokens,
+    head_due,
+    stamp_audit_head,
+    stamp_capture,
+    timestamp_authorities,
+)
+from .walk import DEFAULT_CONFIDENCE, MAX_CLUSTER, clusters, grouped, link_confidence
+from .wording import ALGORITHM_NAMES, KIND_LABELS, evidence_text, kind_label, link_label
+
+__all__ = [
+    "ALGORITHM_NAMES",
+    "DEFAULT_CONFIDENCE",
+    "KIND_LABELS",
+    "MAX_CLUSTER",
+    "STATUS_WORDS",
+    "SYSTEM_ACTOR",
+    "ChainReport",
+    "LinkFact",
+    "ProvenanceSummary",
+    "StampReport",
+    "audit",
+    "check_tokens",
+    "clusters",
+    "evidence_text",
+    "grouped",
+    "head_due",
+    "kind_label",
+    "link_confidence",
+    "link_label",
+    "stamp_audit_head",
+    "stamp_capture",
+    "summarise",
+    "summarise_one",
+    "timestamp_authorities",
+    "verify_chain",
+]

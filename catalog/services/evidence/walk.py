@@ -1,0 +1,128 @@
+"""The cluster walk: which media belong together. A cluster is the media joined by
+near-duplicate, derived-from and frame-of links that an analyst confirmed, or that the matcher
+proposed with at least the configured confidence; rejected links never join. Also how sure the
+matcher was of a link (``link_confidence``), which ingest uses to choose a link's witness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ...models import LinkKind, LinkReview, MediaLink
+from .wording import kind_label
+
+DEFAULT_CONFIDENCE = 0.45
+MAX_CLUSTER = 500  # a runaway chain of weak links must not load the whole catalogue
+
+
+def link_confidence(algorithm: str | None, distance: float | None) -> float:
+    """How sure the matcher was of a link, from 0 to 1 (a verified keypoint match counts 0.9)."""
+    if algorithm == "sha256":
+        return 1.0
+    if algorithm == "orb":
+        return 0.9
+    if distance is None:
+        return 0.5
+    if algorithm == "audio":  # the distance is the share of fingerprint bits that differ
+        return max(0.0, 1 - float(distance) / 0.35) * 0.9  # unrelated sound: about 0.35
+    bits = {"pdq": 64, "phash": 32}.get(algorithm or "", 64)  # half the hash: a coin toss
+    return max(0.0, 1 - float(distance) / bits)
+
+
+# Built once: these run for every search answer, as plain column queries with the names
+# joined in (no ORM objects, no statement built per call).
+_LINKS = sa.select(
+    MediaLink.source_media_id,
+    MediaLink.target_media_id,
+    MediaLink.kind,
+    MediaLink.algorithm,
+    MediaLink.distance,
+    MediaLink.review,
+).where(
+    sa.or_(
+        MediaLink.source_media_id.in_(sa.bindparam("ids", expanding=True)),
+        MediaLink.target_media_id.in_(sa.bindparam("ids", expanding=True)),
+    ),
+    MediaLink.review != LinkReview.REJECTED,
+)
+
+
+def _relation(kind: LinkKind, algorithm: str | None, origin_is_source: bool) -> str:
+    """How the far end of a link relates to the near end, in words."""
+    if kind is LinkKind.FRAME_OF:
+        return "the video this is a frame of" if origin_is_source else "a frame of this video"
+    if kind is LinkKind.DERIVED_FROM:
+        return (
+            "the original this was derived from" if origin_is_source else "a copy derived from this"
+        )
+    return kind_label("cropped_contained" if algorithm == "orb" else "near_duplicate")
+
+
+def clusters(
+    session: Session,
+    media_ids: list[int],
+    min_confidence: float = DEFAULT_CONFIDENCE,
+    links: Iterable[tuple[Any, ...]] | None = None,
+) -> dict[int, dict[int, str]]:
+    """Return, for each media, the other members of its cluster and how each relates to it.
+
+    ``links`` passes the links touching ``media_ids`` when the caller has read them already
+    (as _LINKS would, and in its order: it decides the wording where two paths are equally
+    short), saving the first query of the walk.
+    """
+    edges: dict[int, list[tuple[int, str]]] = {}
+    seen: set[int] = set(media_ids)
+    frontier = set(media_ids)
+    while frontier and len(seen) < MAX_CLUSTER:
+        ids = sorted(frontier)
+        frontier = set()
+        if links is None:
+            step: Iterable[Any] = session.execute(_LINKS, {"ids": ids})
+        else:
+            step = [link for link in links if link[5] is not LinkReview.REJECTED]
+            links = None
+        for source, target, kind, algorithm, distance, review in step:
+            if (
+                review is not LinkReview.CONFIRMED
+                and link_confidence(algorithm, distance) < min_confidence
+            ):
+                continue
+            edges.setdefault(source, []).append((target, _relation(kind, algorithm, True)))
+            edges.setdefault(target, []).append((source, _relation(kind, algorithm, False)))
+            for node in (source, target):
+                if node not in seen:
+                    seen.add(node)
+                    frontier.add(node)
+    found: dict[int, dict[int, str]] = {}
+    for origin in media_ids:
+        members: dict[int, str] = {}
+        queue = [(origin, "", 0)]
+        while queue:
+            node, via, depth = queue.pop(0)
+            for neighbour, relation in edges.get(node, []):
+                if neighbour == origin or neighbour in members:
+                    continue
+                members[neighbour] = relation if depth == 0 else f"{relation} of #{node} ({via})"
+                queue.append((neighbour, relation, depth + 1))
+        found[origin] = members
+    return found
+
+
+def grouped(
+    session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE
+) -> list[list[int]]:
+    """Group ``media_ids`` by the clusters they fall into (within the set), biggest group first."""
+    wanted = set(media_ids)
+    members = clusters(session, sorted(wanted), min_confidence)
+    groups: list[list[int]] = []
+    placed: set[int] = set()
+    for m in sorted(wanted):
+        if m not in placed:
+            group = sorted({m} | (set(members[m]) & wanted))
+            placed.update(group)
+            groups.append(group)
+    return sorted(groups, key=lambda g: (-len(g), g[0]))

@@ -1,0 +1,48 @@
+"""Records: what analysts say about media. The checks on typed fields (``fields``); the named
+records (incidents, sources, parties, tags: found or made by name, listed, edited,
+``named``); the details given with a new media (``details``); reading the catalogue
+(``catalogue``) and changing what is recorded after ingest (``editing``)."""
+
+from .catalogue import MediaFilter, MediaRecord, by_sha256, by_url, get_media, links_of
+from .details import (
+    AcknowledgementInput,
+    IngestDetails,
+    SightingInput,
+    apply_details,
+    check_details,
+    record_details,
+)
+from .fields import aware, clean_filename, clean_text, clean_url
+from .named import (
+    get_named,
+    incident_detail,
+    incident_named,
+    party_named,
+    source_named,
+    tag_named,
+)
+
+__all__ = [
+    "AcknowledgementInput",
+    "IngestDetails",
+    "MediaFilter",
+    "MediaRecord",
+    "SightingInput",
+    "apply_details",
+    "aware",
+    "by_sha256",
+    "by_url",
+    "check_details",
+    "clean_filename",
+    "clean_text",
+    "clean_url",
+    "get_media",
+    "get_named",
+    "incident_detail",
+    "incident_named",
+    "links_of",
+    "party_named",
+    "record_details",
+    "source_named",
+    "tag_named",
+]

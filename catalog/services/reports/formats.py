@@ -1,0 +1,172 @@
+"""A report written out: as JSON, or as CSV with one row per fact (hash, sighting,
+acknowledgement, link, event) whose text cells a spreadsheet shows as text, never runs as a
+formula. The printable HTML page is the web layer's template."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from .contents import Report, iso
+
+FORMATS = ("json", "csv", "html")
+CSV_COLUMNS = [
+    "section",
+    "media_id",
+    "sha256",
+    "time",
+    "party",
+    "status",
+    "source",
+    "url",
+    "distance",
+    "detail",
+]
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """Return the report as JSON-ready data."""
+    return {
+        "title": report.title,
+        "scope": report.scope,
+        "generated_at": iso(report.generated_at),
+        "incident": report.incident,
+        "clusters": report.clusters,
+        "media": report.media,
+    }
+
+
+# A spreadsheet takes a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Return a text cell a spreadsheet will show as text, never run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _SafeWriter(csv.DictWriter):
+    """A DictWriter whose every text cell is neutralised: names, statements and URLs come
+    from users and from the files themselves."""
+
+    def writerow(self, rowdict: Any) -> Any:
+        return super().writerow({k: neutralise(v) for k, v in rowdict.items()})
+
+
+def as_csv(report: Report) -> str:
+    """Return the report as CSV: one row per hash, sighting, acknowledgement, link and event."""
+    out = io.StringIO()
+    writer = _SafeWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    if report.incident:
+        for a in report.incident["acknowledgements"]:
+            writer.writerow(
+                {
+                    "section": "incident_acknowledgement",
+                    "time": a["stated_at"],
+                    "party": a["party"],
+                    "status": a["status"],
+                    "source": a["source"],
+                    "url": a["url"],
+                    "detail": a["statement"],
+                }
+            )
+    for m in report.media:
+        base = {"media_id": m["id"], "sha256": m["sha256"]}
+        writer.writerow(
+            {
+                **base,
+                "section": "media",
+                "time": m["catalogued_at"],
+                "detail": f"{m['kind']} {m['mime_type']} {m['size_bytes']} bytes;"
+                f" title: {m['title'] or ''}; credit: {m['credit'] or ''};"
+                f" verification: {m['verification']}",
+            }
+        )
+        for h in m["hashes"]:
+            writer.writerow(
+                {
+                    **base,
+                    "section": "hash",
+                    "time": h["frame_time"],
+                    "detail": f"{h['algorithm']}/{h['variant']} {h['hex']}",
+                }
+            )
+        for s in m["sightings"]:
+            writer.writerow(
+                {
+                    **base,
+                    "section": "sighting",
+                    "time": s["posted_at"] or s["observed_at"],
+                    "source": s["source"],
+                    "url": s["url"],
+                    "detail": f"deleted {s['deleted_at']}" if s["deleted_at"] else s["platform"],
+                }
+            )
+        for a in m["acknowledgements"]:
+            writer.writerow(
+                {
+                    **base,
+                    "section": "acknowledgement",
+                    "time": a["stated_at"],
+                    "party": a["party"],
+                    "status": a["status"],
+                    "source": a["source"],
+                    "url": a["url"],
+                    "detail": a["statement"],
+                }
+            )
+        for a in m["provenance"]["acknowledgements"]:
+            writer.writerow(
+                {
+                    **base,
+                    "section": "provenance",
+                    "time": a["stated_at"],
+                    "party": a["party"],
+                    "status": a["status"],
+                    "source": a["source"],
+                    "url": a["url"],
+                    "detail": a["summary"],
+                }
+            )
+        first = m["provenance"]["earliest_sighting"]
+        if first:
+            writer.writerow(
+                {
+                    **base,
+                    "section": "first_seen",
+                    "time": first["time"],
+                    "source": first["source"],
+                    "url": first["url"],
+                    "detail": "this file"
+                    if first["this_file"]
+                    else f"as #{first['media_id']}, {first['relation']}",
+                }
+            )
+        for link in m["links"]:
+            writer.writerow(
+                {
+                    **base,
+                    "section": "link",
+                    "distance": link["distance"],
+                    "detail": f"#{link['source_media_id']} {link['kind_label']}"
+                    f" of #{link['target_media_id']} ({link['evidence']}, {link['review']})",
+                }
+            )
+        for flag in m["provenance"]["flags"]:
+            writer.writerow({**base, "section": "flag", "detail": flag["message"]})
+        for e in m["audit"]:
+            writer.writerow(
+                {
+                    **base,
+                    "section": "audit",
+                    "time": e["at"],
+                    "party": e["actor"],
+                    "status": e["action"],
+                    "detail": e["hash"],
+                }
+            )
+    return out.getvalue()
