@@ -17,7 +17,10 @@ COPY config config
 COPY migrations migrations
 COPY alembic.ini wsgi.py ./
 
-# An ordinary user, so Chromium keeps its sandbox; state under /var/lib/catalog.
+# An ordinary user; captures run as it with an environment of their own, and Chromium keeps its
+# sandbox, which needs user namespaces: run the container with a seccomp profile that allows
+# them, or captures are refused and /readyz says why (docs/deploy.md). State under
+# /var/lib/catalog.
 RUN useradd --system --create-home --home-dir /var/lib/catalog catalog
 USER catalog
 ENV CATALOG_SETTINGS=/srv/catalog/config/production.example.py \

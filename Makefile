@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test lint hooks bench bench-deps browser-deps audio-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: capture-user run demo test lint hooks bench bench-deps browser-deps audio-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -45,6 +45,29 @@ browser-deps:
 		( $$SUDO apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null ) \
 		|| echo "  Chromium could not be installed: captures will have no screenshot."; \
+	fi
+
+# The unprivileged user captures run as when the worker is root (CAPTURE_USER): a captured
+# page is hostile, and Chromium keeps its sandbox only when it is not root. That user must be
+# able to start this checkout's Python: where the interpreter lies under a folder closed to
+# others (pyenv under /root), it is given leave to pass through (an ACL, x only), nothing more.
+CAPTURE_USER ?= catalog-capture
+capture-user: $(BIN)/python
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		if ! id -u $(CAPTURE_USER) >/dev/null 2>&1; then \
+			echo "creating the capture user $(CAPTURE_USER)"; \
+			useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(CAPTURE_USER); \
+		fi; \
+		if ! $(BIN)/python -c "import subprocess, sys; subprocess.run([sys.executable, '-c', ''], user='$(CAPTURE_USER)', group='$(CAPTURE_USER)', extra_groups=[], check=True)" 2>/dev/null; then \
+			command -v setfacl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends acl >/dev/null; }; \
+			dir=$$(dirname "$$(readlink -f $(BIN)/python)"); \
+			while [ "$$dir" != "/" ]; do \
+				case "$$(stat -c %A "$$dir")" in *x|*t) ;; *) \
+					echo "letting $(CAPTURE_USER) pass through $$dir (to start Python)"; setfacl -m u:$(CAPTURE_USER):x "$$dir";; \
+				esac; \
+				dir=$$(dirname "$$dir"); \
+			done; \
+		fi; \
 	fi
 
 # Chromaprint, the audio fingerprinter (Debian's libchromaprint1, through pyacoustid).
@@ -95,7 +118,7 @@ bench-deps:
 migrate: install
 	$(BIN)/flask --app wsgi catalog db upgrade
 
-run: migrate browser-deps audio-deps
+run: migrate browser-deps audio-deps capture-user
 	@echo
 	@echo "  Media-evidence catalogue on http://$(HOST):$(PORT)/"
 	@echo "  First user:  $(BIN)/flask --app wsgi catalog user create NAME --role admin"
@@ -106,7 +129,7 @@ run: migrate browser-deps audio-deps
 # The worked example (the claimed Kremlin drone strike of 3 May 2023, generated stand-in media)
 # in an instance folder of its own, served like `make run`; a demo analyst gets a fresh password.
 DEMO_INSTANCE ?= $(CURDIR)/demo-instance
-demo: install
+demo: install capture-user
 	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/flask --app wsgi catalog db upgrade
 	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/flask --app wsgi catalog demo --copy-to $(DEMO_INSTANCE)/to-upload
 	@password=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))'); \
@@ -117,7 +140,7 @@ demo: install
 	echo "  Upload $(DEMO_INSTANCE)/to-upload/column-of-smoke-reposted.mp4 to see the match and its provenance."; echo
 	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
-test: install-dev system-deps lint
+test: install-dev system-deps capture-user lint
 	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)
 
 # The house rules, failing on any finding: lint, formatting, types (strict on the pure cores).

@@ -125,6 +125,13 @@ DEFAULTS: dict[str, Any] = {
     "CAPTURE_ATTEMPTS": 3,
     "CAPTURE_RETRY_SECONDS": 30,
     "CAPTURE_BROWSER": True,
+    # The unprivileged user a root worker runs each capture process as (`make run` and
+    # `make test` create it); captures never run as root, nor with the worker's environment.
+    "CAPTURE_USER": "catalog-capture",
+    # Chromium keeps its sandbox; where it cannot start, captures are refused with the
+    # reason. Setting this runs a hostile page's renderer WITHOUT a sandbox: only where the
+    # whole worker is itself a disposable sandbox (docs/deploy.md).
+    "CAPTURE_UNSAFE_NO_SANDBOX": False,
     # The deletion re-check: each sighting's URL is re-checked once this many hours have passed
     # since its last check (0: never on a schedule), at most RECHECK_BATCH every ten minutes.
     "RECHECK_HOURS": 24,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import schema
 from .db import database
 from .security import talisman
+from .services.collection import CaptureSettings, capture_refusal
 from .services.media import get_index
 from .storage import StorageError, get_storage
 
@@ -53,7 +54,20 @@ def readyz() -> ResponseReturnValue:
     if holder.preloading and not holder.loaded.is_set():
         return jsonify(status="unavailable", database="ok", index="loading"), 503
     index_state = "loaded" if holder.loaded.is_set() else "on demand"
-    return jsonify(status="ok", database="ok", storage="ok", revision=current, index=index_state)
+    # Captures run here (this process's embedded worker, or a worker of the same image): a
+    # machine where they would be refused is not ready, and says why.
+    refused = capture_refusal(CaptureSettings.from_config(current_app.config))
+    if refused:
+        current_app.logger.error("readiness: captures are refused: %s", refused)
+        return jsonify(status="unavailable", database="ok", storage="ok", capture=refused), 503
+    return jsonify(
+        status="ok",
+        database="ok",
+        storage="ok",
+        revision=current,
+        index=index_state,
+        capture="unsandboxed" if current_app.config.get("CAPTURE_UNSAFE_NO_SANDBOX") else "ok",
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -40,6 +40,12 @@ HOP_HEADERS = {
 }
 # Sent to the host they were meant for only: dropped when a redirect leads elsewhere.
 PRIVATE_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+# What captures and re-checks call themselves: an ordinary desktop browser, so a site answers
+# them as it answers its readers and is not told that it is being archived.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36"
+)
 
 
 class Refused(Exception):

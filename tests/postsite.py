@@ -121,6 +121,11 @@ class PostSite:
             except OSError:
                 pass  # the client gave up, as it should
             return None
+        if path == "/secret.json":  # public to anyone who asks, but no page may read it
+            return _send(handler, 200, "application/json", b'{"secret": "tell-no-page"}')
+        if path.startswith("/media/slow-"):  # a picture that takes 2.5 s to come
+            time.sleep(2.5)
+            return _send(handler, 200, "image/jpeg", self.files["/media/g1.jpg"][1])
         if path == "/huge":
             return _send(handler, 200, "text/html", b"<p>" + b"x" * (12 * 1024 * 1024))
         return _send(handler, 404, "text/html", b"<h1>Not found</h1>")
@@ -249,6 +254,34 @@ for (let i = 0; i < d.data.length; i++) d.data[i] = (i % 4 == 3) ? 255 : Math.ra
 c.putImageData(d, 0, 0);</script></body></html>"""
 
 
+def _reader(site: PostSite) -> str:
+    """A page whose script reads another origin's answer and tries to send and to post."""
+    other = f"http://localhost:{site.port}/secret.json"
+    return f"""<!doctype html><html><head><title>waiting</title></head><body><p>reads</p>
+<script>
+fetch("{other}").then(r => r.text()).then(t => {{ document.title = "read " + t; }})
+  .catch(() => {{ document.title = "blocked"; }});
+fetch("/echo", {{method: "POST", body: "x"}}).catch(() => {{}});
+</script></body></html>"""
+
+
+def _dirty(site: PostSite) -> str:
+    """A post whose text carries a NUL, replacement characters and far too many words."""
+    caption = "Smoke \x00over the dome \ufffd\ufffd " + "very long " * 3000
+    return f"""<!doctype html><html><head><title>Dirty</title>
+<meta property="og:description" content="{html.escape(caption)}">
+<meta property="og:image" content="{site.url("/media/photo.jpg")}">
+<meta name="twitter:creator" content="@dirty\x00account"></head>
+<body><p>dirty</p></body></html>"""
+
+
+def _slow_pictures(site: PostSite) -> str:
+    """A post of ten pictures, each slow to come: together longer than a capture's time."""
+    pictures = "".join(f'<img src="/media/slow-{n}.jpg" alt="">' for n in range(10))
+    return f"""<!doctype html><html><head><title>Slow</title></head>
+<body><p>ten slow pictures</p>{pictures}</body></html>"""
+
+
 def _same_twice(site: PostSite) -> str:
     return """<!doctype html><html><head><meta property="og:image" content="/media/photo.jpg">
 </head><body><img src="/media/photo-again.jpg"><p>The same picture, twice</p></body></html>"""
@@ -268,4 +301,7 @@ PAGES = {
     "/post/disguised": _disguised,
     "/post/sneaky": _private_resource,
     "/@newsdesk/109300": _toot_page,
+    "/post/reader": _reader,
+    "/post/dirty": _dirty,
+    "/post/slow-pictures": _slow_pictures,
 }

@@ -1,24 +1,29 @@
 """Capturing a post before it disappears: the page as Chromium loaded it (screenshot, rendered
 HTML, every HTTP exchange as WARC), what the page says about the post, and its media files.
 
-``capture_page`` runs the capture (``browser``) in a process of its own and returns what it
-kept; the capture service (``catalog.services.collection``) stores the files and ingests the
-media. Pure: no Flask, no database.
+``capture_page`` runs the capture (``browser``) in a process of its own, as the capture user
+with a clean environment and Chromium's sandbox (``sandbox``), in a private folder; it copies
+out only the regular files the process names, and returns what it kept. The capture service
+(``catalog.services.collection``) stores the files and ingests the media. Pure: no Flask, no
+database.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
+import stat
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from . import sandbox
 from .browser import Job, find_chromium
 
 # Time the capture process gets beyond the page's own limit, to write what it has.
@@ -27,13 +32,23 @@ GRACE_S = 15.0
 WATCH_EVERY_S = 0.25
 
 
+# The only names the capture process may give its files: anything else it names is refused.
+FILE_NAMES = re.compile(
+    r"(archive\.warc\.gz|archive\.wacz|screenshot\.png|page\.html|media-\d{1,4})"
+)
+# What is kept of a capture process that had to be stopped: files written whole before the end.
+SALVAGED = {"archive.warc.gz": "warc", "screenshot.png": "screenshot", "page.html": "html"}
+
+
 class CaptureFailed(Exception):
     """The capture process could not finish: it overran its time (``abandoned``: the page
-    keeps the browser busy, and would again) or it crashed (``crashed``)."""
+    keeps the browser busy, and would again) or it crashed (``crashed``); ``partial`` holds
+    what it had kept by then (files copied out, as a result's ``files``)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, partial: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.partial = partial
 
 
 def capture_page(
@@ -46,48 +61,133 @@ def capture_page(
     use_browser: bool = True,
     instances: dict[str, Any] | None = None,
     max_memory_mb: float = 0,
+    user: str | None = None,
+    unsafe_no_sandbox: bool = False,
 ) -> dict[str, Any]:
     """Capture ``url`` into ``folder``; return the capture process's result.
 
-    The process and everything it started (Playwright's driver, Chromium) run in a session of
-    their own and are killed together when the capture overruns its time or, together, its
-    memory (``max_memory_mb``, 0: no limit): a hostile page ends as a failed capture, never
-    as a hung worker or a machine out of memory.
+    The process runs as the capture user (``user``) with an environment of its own and
+    Chromium's sandbox, in a private folder; only the regular files it names are copied into
+    ``folder``. It and everything it started (Playwright's driver, Chromium) run in a session
+    of their own and are killed together when the capture overruns its time or, together, its
+    memory (``max_memory_mb``, 0: no limit): a hostile page ends as a failed capture, never as
+    a hung worker or a machine out of memory. Raise SandboxUnavailable when Chromium cannot be
+    sandboxed here (and ``unsafe_no_sandbox`` is not set).
     """
     folder.mkdir(parents=True, exist_ok=True)
+    chromium = find_chromium() if use_browser else None
+    refused = sandbox.check(chromium, user, unsafe_no_sandbox)
+    if refused:
+        raise sandbox.SandboxUnavailable(refused)
+    identity = sandbox.capture_identity(user)
+    private = sandbox.private_folder(identity)
     job = Job(
         url=url,
-        folder=str(folder),
+        folder=str(private / "files"),
         allowed_hosts=allowed_hosts,
         max_bytes=max_bytes,
         timeout_s=timeout_s,
-        chromium=find_chromium() if use_browser else None,
+        chromium=chromium,
         instances=instances or {},
+        sandbox=not unsafe_no_sandbox,
     )
+    (private / "files").mkdir()
+    if identity.switches:
+        os.chown(private / "files", identity.uid or 0, identity.gid or 0)
     deadline = time.monotonic() + timeout_s * 2 + GRACE_S
-    with tempfile.TemporaryFile() as errors:  # a file: a pipe not read while we watch could fill
-        process = subprocess.Popen(
-            [sys.executable, "-m", "catalog.capture.browser", json.dumps(asdict(job))],
-            cwd=Path(__file__).resolve().parents[2],
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            start_new_session=True,
-        )
-        seen: dict[int, str] = {}  # every process the capture started, by id and start time
-        try:
-            _watch(process, deadline, max_memory_mb, timeout_s * 2 + GRACE_S, seen)
-        finally:
-            seen.update(_started(family(process.pid)))  # while it lives, its children are its
-            _kill_group(process.pid, seen)
-            process.wait()
-        errors.seek(0)
-        last_words = errors.read().decode("utf-8", "replace")
-    result_file = folder / "result.json"
-    if process.returncode != 0 or not result_file.exists():
-        last = last_words.strip().splitlines()[-1:] or ["no message"]
-        raise CaptureFailed("crashed", f"the capture process failed: {last[0][:300]}")
-    result: dict[str, Any] = json.loads(result_file.read_text())
+    try:
+        # A file: a pipe not read while we watch could fill.
+        with tempfile.TemporaryFile() as errors:
+            process = sandbox.start(
+                ["-m", "catalog.capture.browser", json.dumps(asdict(job))],
+                identity,
+                private / "home",
+                subprocess.DEVNULL,
+                errors.fileno(),
+            )
+            seen: dict[int, str] = {}  # every process the capture started, by id and start time
+            try:
+                _watch(process, deadline, max_memory_mb, timeout_s * 2 + GRACE_S, seen)
+            except CaptureFailed as exc:
+                exc.partial = _salvage(private / "files", folder)
+                raise
+            finally:
+                seen.update(_started(family(process.pid)))  # while it lives, its children are its
+                _kill_group(process.pid, seen)
+                process.wait()
+            errors.seek(0)
+            last_words = errors.read().decode("utf-8", "replace")
+        raw = _read_regular(private / "files", "result.json", 16 * 1024 * 1024)
+        if process.returncode != 0 or raw is None:
+            last = last_words.strip().splitlines()[-1:] or ["no message"]
+            raise CaptureFailed(
+                "crashed",
+                f"the capture process failed: {last[0][:300]}",
+                _salvage(private / "files", folder),
+            )
+        result: dict[str, Any] = json.loads(raw)
+        return _collect(private / "files", folder, result)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _read_regular(folder: Path, name: str, limit: int) -> bytes | None:
+    """Read a regular file directly inside ``folder``, never through a link; None if it is
+    missing, not a regular file, or larger than ``limit``."""
+    try:
+        fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        return stream.read(limit + 1)[:limit]
+
+
+def _copy_out(source: Path, target: Path, name: str) -> bool:
+    """Copy one file the capture process made into the worker's folder: only a regular file
+    under one of its known names, directly in its folder, never through a link."""
+    if not FILE_NAMES.fullmatch(name):
+        return False
+    try:
+        fd = os.open(source / name, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return False
+        with open(target / name, "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+    return True
+
+
+def _collect(source: Path, target: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Copy out the files the result names; drop (with a note) any name that is not one of
+    its own files: the result was written by a process that loaded a hostile page."""
+    notes = [str(n) for n in result.get("notes", []) if isinstance(n, str)]
+    for key in ("files", "media"):
+        kept = []
+        for item in result.get(key) or []:
+            name = item.get("file") if isinstance(item, dict) else None
+            if isinstance(name, str) and _copy_out(source, target, name):
+                kept.append(item)
+            else:
+                notes.append(f"a file the capture named was refused: {str(name)[:100]!r}")
+        result[key] = kept
+    result["notes"] = notes
     return result
+
+
+def _salvage(source: Path, target: Path) -> dict[str, Any] | None:
+    """Copy out what a stopped capture process had written (its archive, screenshot and
+    rendered page), as a result's ``files``; None when there is nothing."""
+    files = [
+        {"role": role, "file": name}
+        for name, role in SALVAGED.items()
+        if (source / name).is_file() and _copy_out(source, target, name)
+    ]
+    return {"files": files} if files else None
 
 
 def _watch(
@@ -125,12 +225,12 @@ def family(pid: int) -> list[int]:
     """Return ``pid`` and every process descended from it (Linux; Chromium's browser runs in
     a session of its own, so the process group does not hold it)."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            parent = int(entry.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue  # ended meanwhile
-        children.setdefault(parent, []).append(int(stat.parent.name))
+        children.setdefault(parent, []).append(int(entry.parent.name))
     found, todo = [], [pid]
     while todo:
         current = todo.pop()

@@ -25,11 +25,13 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from ..netguard import AddressPolicy, Exchange, Limits, Refused, fetch
+from ..netguard import BROWSER_USER_AGENT, AddressPolicy, Exchange, Limits, Refused, fetch
 from .archive import Archive
 from .extractors import extract
 from .gallery import ask_gallery_dl
@@ -40,13 +42,18 @@ MAX_SCREENSHOT_HEIGHT = 16_000
 MAX_REQUESTS = 400
 MEDIA_TYPES = ("image/", "video/", "audio/", "application/octet-stream")
 NOT_FORWARDED = {"range", "if-range"}
+# What a captured page's own requests may be: reads, on the ports web pages are served from.
+PAGE_METHODS = {"GET", "HEAD"}
+WEB_PORTS = {80, 443}
+# A CORS grant to an origin no page has: the browser refuses the page's read of the answer.
+NO_GRANT = "https://cross-origin-read-not-granted.invalid"
 # Smaller pictures are icons, avatars and tracking pixels, not the post's media (pixels).
 MIN_PICTURE_SIDE = 100
 VIEWPORT = {"width": 1280, "height": 900}
-USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/130.0 Safari/537.36 evidence-capture"
-)
+# An ordinary desktop browser's: a distinctive name would tell a site that it is being
+# archived, and a site may answer an archive differently from its readers. With Chromium, its
+# own major version is put in (``user_agent_of``).
+USER_AGENT = BROWSER_USER_AGENT
 
 
 @dataclass
@@ -60,6 +67,7 @@ class Job:
     timeout_s: float
     chromium: str | None
     extractors: bool = True  # ask yt-dlp's and gallery-dl's extractors too
+    sandbox: bool = True  # Chromium's own sandbox (off only by CAPTURE_UNSAFE_NO_SANDBOX)
     instances: dict[str, Any] = field(default_factory=dict)  # gallery-dl's self-hosted servers
 
 
@@ -75,6 +83,10 @@ class _State:
     notes: list[str] = field(default_factory=list)
     requests: int = 0
     main: Exchange | None = None
+    # When the whole capture must be written: past it nothing more is fetched, and what was
+    # fetched is kept as a partial capture (``out_of_time``) rather than lost to a kill.
+    deadline: float = float("inf")
+    out_of_time: bool = False
 
     def get(self, url: str, method: str = "GET", headers=None, body: bytes = b"") -> Exchange:  # noqa: ANN001
         """Fetch through the guard, archive every exchange, keep the budget; return the answer."""
@@ -83,8 +95,17 @@ class _State:
             raise Refused("too_many_requests", f"the page made more than {MAX_REQUESTS} requests")
         if self.budget <= 0:
             raise Refused("too_large", "the page and its media passed the capture's size limit")
-        limits = Limits(min(self.limits.max_bytes, self.budget), self.limits.timeout_s)
-        exchanges = fetch(url, self.policy, limits, method=method, headers=headers, body=body)
+        left = self.deadline - time.monotonic()
+        if left <= 1:
+            self.out_of_time = True
+            raise Refused("out_of_time", "the capture's time ran out before this was fetched")
+        limits = Limits(min(self.limits.max_bytes, self.budget), min(self.limits.timeout_s, left))
+        try:
+            exchanges = fetch(url, self.policy, limits, method=method, headers=headers, body=body)
+        except Refused as exc:
+            if exc.code == "timeout" and limits.timeout_s < self.limits.timeout_s:
+                self.out_of_time = True  # cut short by the capture's time, not its own
+            raise
         for exchange in exchanges:
             self.archive.add(exchange)
             self.budget -= len(exchange.body)
@@ -100,6 +121,9 @@ def run(job: Job) -> dict[str, Any]:
     policy = AddressPolicy(frozenset(h.lower() for h in job.allowed_hosts))
     limits = Limits(job.max_bytes, job.timeout_s)
     state = _State(Archive(folder / "archive.warc.gz", job.url), policy, limits, job.max_bytes)
+    # The capture's own time, inside the worker's hard limit (twice the page's time and a
+    # grace): the rest of the grace is for packaging the archive and writing the result.
+    state.deadline = time.monotonic() + job.timeout_s * 2
     result: dict[str, Any] = {"url": job.url, "files": [], "media": [], "notes": state.notes}
     try:
         html = None
@@ -128,6 +152,9 @@ def run(job: Job) -> dict[str, Any]:
         result["error"] = {"code": exc.code, "message": str(exc)}
     finally:
         state.archive.close()
+    if state.out_of_time:
+        result["partial"] = True
+        state.notes.append("partial: the capture's time ran out before everything was fetched")
     result["files"].append(_package(folder, state.main.url if state.main else job.url, state.notes))
     for role, name in (("screenshot", "screenshot.png"), ("html", "page.html")):
         if (folder / name).exists():
@@ -147,7 +174,6 @@ def _browse(job: Job, state: _State, folder: Path) -> str | None:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         raise _BrowserMissing("Playwright is not installed") from exc
-    # Chromium's own sandbox cannot start as root; there the capture's process is the limit.
     args = [
         "--proxy-server=127.0.0.1:9",  # nothing Playwright does not intercept gets out
         "--proxy-bypass-list=<-loopback>",
@@ -156,21 +182,28 @@ def _browse(job: Job, state: _State, folder: Path) -> str | None:
         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
         "--disable-background-networking",
     ]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")
     with sync_playwright() as playwright:
         try:
-            browser = playwright.chromium.launch(executable_path=job.chromium, args=args)
+            browser = launch(playwright, job.chromium, args, job.sandbox)
         except PlaywrightError as exc:
             raise _BrowserMissing(str(exc).splitlines()[0]) from exc
+        if not job.sandbox:
+            state.notes.append(
+                "captured without Chromium's sandbox (CAPTURE_UNSAFE_NO_SANDBOX is set)"
+            )
         context = browser.new_context(
             viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
-            user_agent=USER_AGENT,
+            user_agent=user_agent_of(browser.version),
             service_workers="block",
             accept_downloads=False,
         )
 
         def route(route, request) -> None:  # noqa: ANN001
+            refused = _page_may_not(request.method, request.url, job)
+            if refused:
+                state.notes.append(f"refused: {request.method} {request.url[:200]} ({refused})")
+                route.abort("blockedbyclient")
+                return
             # Whole answers, not the ranges a media element asks for: the archive keeps the
             # file, and the browser plays a whole answer as well.
             headers = [(k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED]
@@ -188,7 +221,11 @@ def _browse(job: Job, state: _State, folder: Path) -> str | None:
                 return
             if request.is_navigation_request() and request.frame == page.main_frame:
                 state.main = answer
-            route.fulfill(status=answer.status, headers=dict(answer.headers), body=answer.body)
+            route.fulfill(
+                status=answer.status,
+                headers=answer_headers(answer.headers, request.headers.get("origin"), request.url),
+                body=answer.body,
+            )
 
         context.route("**/*", route)
         page = context.new_page()
@@ -235,6 +272,42 @@ def _browse(job: Job, state: _State, folder: Path) -> str | None:
             state.notes.append(f"screenshot missing: {str(exc).splitlines()[0]}")
         browser.close()
         return html
+
+
+def _page_may_not(method: str, url: str, job: Job) -> str | None:
+    """Why a request the page makes is refused, or None: a captured page is archived, not
+    browsed, so it may read (GET, HEAD) on the usual web ports, or the captured URL's own, or
+    any port of a host the operator allowed; nothing else (a form sent, a PUT, a port scan)."""
+    if method not in PAGE_METHODS:
+        return f"a captured page may only read (GET, HEAD), not {method}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return "not a valid URL"
+    own = urlsplit(job.url)
+    own_port = own.port or {"http": 80, "https": 443}.get(own.scheme)
+    host = (parts.hostname or "").lower()
+    if (
+        port in WEB_PORTS
+        or (host == (own.hostname or "").lower() and port == own_port)
+        or host in {h.lower() for h in job.allowed_hosts}
+    ):
+        return None
+    return f"port {port} is not a usual web port"
+
+
+def answer_headers(headers: list[tuple[str, str]], origin: str | None, url: str) -> dict[str, str]:
+    """The headers handed to the browser with an answer, as the site sent them. Playwright
+    adds a CORS grant to a fulfilled answer that has none, which would let the page's script
+    read what another site answered (and send it home); a cross-origin answer without a grant
+    gets one that matches no page instead, so the browser refuses the read as it would have."""
+    given = {k.lower(): v for k, v in headers}
+    if origin and "access-control-allow-origin" not in given:
+        target = urlsplit(url)
+        if origin.strip().lower() != f"{target.scheme}://{target.netloc}".lower():
+            given["access-control-allow-origin"] = NO_GRANT
+    return given
 
 
 def _within_budget(state: _State, data: bytes, missing: str) -> bool:
@@ -345,8 +418,60 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def launch(playwright: Any, chromium: str | None, args: list[str], sandbox: bool) -> Any:
+    """Start Chromium with its sandbox on (Playwright turns it off unless asked not to), or,
+    when ``sandbox`` is false, explicitly without it."""
+    return playwright.chromium.launch(
+        executable_path=chromium,
+        args=args if sandbox else [*args, "--no-sandbox"],
+        chromium_sandbox=sandbox,
+    )
+
+
+def user_agent_of(version: str) -> str:
+    """Return the User-Agent an ordinary Chrome of this major version sends on Linux."""
+    major = version.split(".", 1)[0]
+    if not major.isdigit():
+        return USER_AGENT
+    return USER_AGENT.replace("Chrome/130.0.0.0", f"Chrome/{major}.0.0.0")
+
+
+def probe(chromium: str, sandbox: bool) -> str:
+    """Start Chromium as a capture would and say whether its pages run sandboxed: a renderer
+    in a user namespace other than this process's is."""
+    from playwright.sync_api import sync_playwright
+
+    own = os.readlink("/proc/self/ns/user")
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium, ["--disable-background-networking"], sandbox)
+        page = browser.new_page()
+        page.goto("about:blank")
+        namespaces = set()
+        for pid in _descendants(os.getpid()):
+            try:
+                line = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"--type=renderer" in line:
+                    namespaces.add(os.readlink(f"/proc/{pid}/ns/user"))
+            except OSError:
+                continue
+        browser.close()
+    return "sandboxed" if namespaces and own not in namespaces else "unsandboxed"
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process descended from ``pid`` (Linux)."""
+    from . import family
+
+    return [p for p in family(pid) if p != pid]
+
+
 def main() -> int:
-    """Entry point of the capture process: a Job as JSON on the command line."""
+    """Entry point of the capture process: a Job as JSON on the command line (or
+    ``--probe [chromium, sandbox]``: start the browser once and say how it ran)."""
+    if sys.argv[1] == "--probe":
+        chromium, unsafe = json.loads(sys.argv[2])
+        print(probe(chromium, not unsafe), flush=True)
+        return 0
     job = Job(**json.loads(sys.argv[1]))
     run(job)
     return 0

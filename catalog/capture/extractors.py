@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..netguard import Exchange, Refused
+from ..netguard import BROWSER_USER_AGENT, Exchange, Refused
 
 # The capture's fetch: URL, method, headers, body -> the final answer (raises Refused).
 Get = Callable[[str, str, list[tuple[str, str]], bytes], Exchange]
@@ -75,7 +75,10 @@ def extract(url: str, get: Get, timeout_s: float) -> Extracted | None:
             data = request.data
             body = data.read() if hasattr(data, "read") else bytes(data or b"")
             try:
-                answer = get(request.url, request.method, list(request.headers.items()), body)
+                headers = list(request.headers.items())
+                if not any(k.lower() == "user-agent" for k, _ in headers):
+                    headers.append(("User-Agent", BROWSER_USER_AGENT))  # as a reader's browser
+                answer = get(request.url, request.method, headers, body)
             except Refused as exc:
                 raise TransportError(cause=exc) from exc
             response = Response(
@@ -93,6 +96,11 @@ def extract(url: str, get: Get, timeout_s: float) -> Extracted | None:
         "logger": _Quiet(),
         "socket_timeout": timeout_s,
         "cachedir": False,  # nothing written in the user's home
+        # Every request goes through the guarded handler: no format is tested by fetching it,
+        # and ffmpeg, which would fetch on its own past the guard, is never found or asked.
+        "check_formats": False,
+        "ffmpeg_location": "/nonexistent/ffmpeg-is-not-used-by-captures",
+        "fixup": "never",
     }
     try:
         with yt_dlp.YoutubeDL(options) as ydl:

@@ -41,7 +41,9 @@ POST_TYPES = {
     "DiscussionForumPosting",
 }
 MAX_MEDIA = 20
-MAX_TEXT = 20000
+# A bound against a runaway page only: the capture service cuts a caption to what a sighting
+# keeps, and notes the cut.
+MAX_TEXT = 200_000
 
 
 @dataclass

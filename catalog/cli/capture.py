@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -28,6 +29,8 @@ from ..services import ServiceError
 from ..services.collection import (
     CaptureSettings,
     RetryLater,
+    attempt_failed,
+    capture_refusal,
     create_capture,
     recheck_sightings,
     run_capture,
@@ -77,6 +80,12 @@ def capture_command(
                 attempts = capture.attempts or 1
                 time.sleep(float(config["CAPTURE_RETRY_SECONDS"]) * 2 ** (attempts - 1))
                 capture = session.get(Capture, capture.id) or capture
+            except KeyboardInterrupt:
+                # Stopped by hand: the capture ends failed, not "running" with nobody on it.
+                session.rollback()
+                stopped = replace(settings, attempts=0)
+                attempt_failed(session, capture.id, "the capture command was interrupted", stopped)
+                raise
         _emit(capture_line(session, capture), as_json)
 
 
@@ -158,6 +167,10 @@ def recheck_command(incident: str | None, as_json: bool) -> None:
 def worker_command(workers: int | None, scheduler: bool) -> None:
     """Run background jobs (captures, uploads, the deletion re-check) until stopped."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    refused = capture_refusal(CaptureSettings.from_config(app.config))
+    if refused:
+        # Uploads and the other jobs still run; each capture fails with this reason.
+        click.secho(f"CAPTURES ARE REFUSED on this worker: {refused}", err=True, fg="red")
     run_worker(app, workers or int(app.config["QUEUE_WORKERS"]), scheduler=scheduler)
 
 

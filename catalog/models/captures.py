@@ -23,6 +23,9 @@ class CaptureStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
+    # Its time ran out or its process was stopped before it fetched everything: what it had
+    # fetched is kept, and another attempt is made while attempts remain.
+    PARTIAL = "partial"
     FAILED = "failed"
 
 

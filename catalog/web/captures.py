@@ -72,7 +72,11 @@ def capture_file(capture_id: int, role: str):
     except StorageError:
         return error_page(404, "The stored file is missing; run `flask catalog verify`.")
     if role == "screenshot":
-        return send_file(handle, mimetype="image/png", max_age=3600, etag=kept.sha256)
+        shown = send_file(handle, mimetype="image/png", max_age=3600, etag=kept.sha256)
+        # Evidence like the rest: kept by this browser only, never by a shared cache.
+        shown.cache_control.public = False
+        shown.cache_control.private = True
+        return shown
     mimetype, suffix = DOWNLOADS[role]
     # An attachment, and nosniff on every answer: the browser saves it, never renders it here.
     return send_file(

@@ -3,7 +3,14 @@ archive, its media ingested with a sighting each, ``captures``); the deletion re
 again at every sighting's URL and records when a post is gone (``recheck``). Sources that a
 team follows ("watches") build on these."""
 
-from .captures import CaptureSettings, RetryLater, attempt_failed, create_capture, run_capture
+from .captures import (
+    CaptureSettings,
+    RetryLater,
+    attempt_failed,
+    capture_refusal,
+    create_capture,
+    run_capture,
+)
 from .recheck import Check, recheck_sightings
 
 __all__ = [
@@ -11,6 +18,7 @@ __all__ = [
     "Check",
     "RetryLater",
     "attempt_failed",
+    "capture_refusal",
     "create_capture",
     "recheck_sightings",
     "run_capture",

@@ -9,6 +9,7 @@ one sighting per media and capture) and adds nothing twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import mimetypes
 import tempfile
 from dataclasses import dataclass, field
@@ -20,8 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from ...capture import GRACE_S, CaptureFailed, capture_page
+from ...capture.browser import find_chromium
 from ...capture.gallery import instances_from_setting
 from ...capture.page import platform_of
+from ...capture.sandbox import SandboxUnavailable
+from ...capture.sandbox import check as sandbox_check
 from ...db import lock_for_write
 from ...index import Thresholds
 from ...models import (
@@ -41,6 +45,9 @@ from .. import Invalid, NotFound
 from ..evidence import audit, stamp_capture, timestamp_authorities
 from ..media import IndexHolder, Rejected, ingest_bytes
 from ..records import IngestDetails, SightingInput, clean_text, incident_named
+from .post import clean_post
+
+log = logging.getLogger(__name__)
 
 # Failures worth another attempt: the site may answer later. A page that answered 404, a
 # forbidden address or an oversized answer will not change by waiting.
@@ -68,6 +75,8 @@ class CaptureSettings:
     roots_pem: str | None = None  # the authorities' roots, to check each token as it comes
     instances: dict[str, Any] = field(default_factory=dict)  # gallery-dl's self-hosted servers
     max_memory_mb: float = 0  # the capture's processes together (0: no limit)
+    user: str | None = None  # who a root worker runs the capture process as
+    unsafe_no_sandbox: bool = False  # Chromium without its sandbox (an operator's choice)
 
     @classmethod
     def from_config(cls, config: Any) -> CaptureSettings:
@@ -87,11 +96,20 @@ class CaptureSettings:
             roots_pem=config.get("TIMESTAMP_ROOTS"),
             instances=instances_from_setting(config.get("CAPTURE_INSTANCES")),
             max_memory_mb=float(config["CAPTURE_MAX_MEMORY_MB"]),
+            user=config.get("CAPTURE_USER"),
+            unsafe_no_sandbox=bool(config.get("CAPTURE_UNSAFE_NO_SANDBOX")),
         )
 
 
 class RetryLater(Exception):
     """The capture failed in a way another attempt may mend."""
+
+
+def capture_refusal(settings: CaptureSettings) -> str | None:
+    """Return why captures are refused on this machine (no capture user, or no sandbox for
+    Chromium), or None when they can run; probed once per process."""
+    chromium = find_chromium() if settings.use_browser else None
+    return sandbox_check(chromium, settings.user, settings.unsafe_no_sandbox)
 
 
 def create_capture(
@@ -181,6 +199,34 @@ def run_capture(
     capture = _claim(session, capture_id, lease)
     if capture is None:  # finished, or another worker holds it (a job delivered twice)
         return get_capture(session, capture_id)
+    try:
+        return _attempt(session, storage, holder, capture, settings, thresholds, lease)
+    except RetryLater:
+        raise
+    except Exception:
+        # Something unforeseen: the capture must not stay "running" with nobody running it.
+        # The viewer is told plainly; the details go to the log.
+        log.exception("capture %s broke", capture_id)
+        session.rollback()
+        return _failed(
+            session,
+            get_capture(session, capture_id),
+            "crashed",
+            "an internal error ended this attempt (the server's log has the details)",
+            settings,
+        )
+
+
+def _attempt(
+    session: Session,
+    storage: Store,
+    holder: IndexHolder,
+    capture: Capture,
+    settings: CaptureSettings,
+    thresholds: Thresholds,
+    lease: timedelta,
+) -> Capture:
+    """One attempt of a claimed capture: the page loaded, its files kept, its media ingested."""
     with tempfile.TemporaryDirectory(prefix="capture-", dir=storage.tmp) as folder:
         try:
             result = capture_page(
@@ -192,15 +238,24 @@ def run_capture(
                 use_browser=settings.use_browser,
                 instances=settings.instances,
                 max_memory_mb=settings.max_memory_mb,
+                user=settings.user,
+                unsafe_no_sandbox=settings.unsafe_no_sandbox,
             )
+        except SandboxUnavailable as exc:
+            return _failed(session, capture, "no_sandbox", f"captures are refused: {exc}", settings)
         except CaptureFailed as exc:
-            # What the load fetched before the process was stopped is evidence too.
-            partial = Path(folder) / "archive.warc.gz"
-            if partial.exists() and partial.stat().st_size:
-                result = {"files": [{"role": "warc", "file": partial.name}], "notes": [str(exc)]}
+            # What the load fetched before the process was stopped is evidence too: kept, and
+            # the capture is partial rather than failed.
+            if exc.partial:
+                result = {**exc.partial, "notes": [str(exc)]}
                 _keep_files(session, storage, capture, Path(folder), result, lease)
+                return _partial(session, capture, str(exc), settings)
             return _failed(session, capture, exc.code, str(exc), settings)
         error = result.get("error")
+        if error and error.get("code") == "out_of_time":
+            # Its time ran out before the page itself came: what it fetched is still kept.
+            _keep_files(session, storage, capture, Path(folder), result, lease)
+            return _partial(session, capture, str(error.get("message")), settings)
         if error and error["code"] in RETRYABLE:
             return _failed(session, capture, error["code"], error["message"], settings)
         _keep_files(session, storage, capture, Path(folder), result, lease)
@@ -211,6 +266,9 @@ def run_capture(
         )
     if settings.authorities:
         _stamp(session, capture.id, settings.authorities, load_roots(settings.roots_pem))
+    if result.get("partial"):
+        ran_out = "its time ran out before everything was fetched"
+        return _partial(session, capture, ran_out, settings)
     return _done(session, capture)
 
 
@@ -287,10 +345,15 @@ def _keep_files(
                 content_type=CONTENT_TYPES.get(role, "application/octet-stream"),
             )
         )
-    capture.http_status = result.get("status")
-    capture.final_url = (result.get("final_url") or "")[:2048] or None
-    capture.post = result.get("post")
-    capture.notes = list(result.get("notes", []))[:100]
+    notes = [str(n)[:2000] for n in result.get("notes", []) if isinstance(n, str)]
+    post = clean_post(result.get("post"), notes)
+    status = result.get("status")
+    capture.http_status = status if isinstance(status, int) else None
+    final_url = result.get("final_url")
+    capture.final_url = final_url[:2048] if isinstance(final_url, str) and final_url else None
+    if post:
+        capture.post = {**post, "posted_at": _iso(post.get("posted_at"))}
+    capture.notes = notes[:100]
     session.commit()
 
 
@@ -310,10 +373,10 @@ def _ingest_media(
     The same bytes at two URLs of the post, or an attempt that died between the sighting's
     commit and the capture's note of the media, add nothing twice: media already seen by this
     capture (by SHA-256) are only noted."""
-    post = result.get("post") or {}
+    notes = list(capture.notes or [])
+    post = clean_post(capture.post, notes)
     found = result.get("media", [])
     observed = capture.started_at or utcnow()
-    notes = list(capture.notes or [])
     for n, item in enumerate(found, start=1):
         lock_for_write(session)
         capture = get_capture(session, capture.id)
@@ -326,7 +389,7 @@ def _ingest_media(
                 url=capture.url,
                 platform=post.get("platform") or platform_of(capture.url),
                 account=post.get("account"),
-                posted_at=_parse(post.get("posted_at")),
+                posted_at=post.get("posted_at"),
                 observed_at=observed,
                 caption=post.get("caption"),
                 capture_id=capture.id,
@@ -404,29 +467,52 @@ def _seen_by_capture(session: Session, capture_id: int, path: Path, url: str) ->
 
 
 def _done(session: Session, capture: Capture) -> Capture:
+    return _finish(session, capture, CaptureStatus.DONE, None)
+
+
+def _partial(session: Session, capture: Capture, reason: str, settings: CaptureSettings) -> Capture:
+    """End an attempt that kept only part of the post: another attempt while attempts remain
+    (RetryLater; what was kept stays), else the capture ends partial, with the reason."""
+    lock_for_write(session)
+    capture = get_capture(session, capture.id)
+    if capture.status is not CaptureStatus.RUNNING:  # ended meanwhile by another worker
+        session.rollback()
+        return capture
+    if capture.attempts < settings.attempts:
+        capture.lease_until = None
+        capture.status = CaptureStatus.QUEUED
+        capture.progress = f"attempt {capture.attempts} kept part of the post ({reason[:200]});"
+        capture.progress += " will retry"
+        session.commit()
+        raise RetryLater(reason)
+    session.rollback()
+    return _finish(session, capture, CaptureStatus.PARTIAL, reason)
+
+
+def _finish(
+    session: Session, capture: Capture, status: CaptureStatus, reason: str | None
+) -> Capture:
+    """End a capture that kept something: done, or partial with the reason."""
     lock_for_write(session)
     capture = get_capture(session, capture.id)
     if capture.status is not CaptureStatus.RUNNING:  # ended meanwhile by another worker
         session.rollback()
         return capture
     capture.lease_until = None
-    capture.status = CaptureStatus.DONE
+    capture.status = status
     capture.finished_at = utcnow()
     capture.progress = None
-    capture.error = None
-    audit.record(
-        session,
-        capture.created_by,
-        "capture.done",
-        "capture",
-        capture.id,
-        {
-            "url": capture.url,
-            "files": {f.role: f.sha256 for f in capture.files},
-            "media": [m.media_id for m in capture.found],
-            "notes": capture.notes or [],
-        },
-    )
+    capture.error = reason[:2000] if reason else None
+    details: dict[str, Any] = {
+        "url": capture.url,
+        "files": {f.role: f.sha256 for f in capture.files},
+        "media": [m.media_id for m in capture.found],
+        "notes": capture.notes or [],
+    }
+    if reason:
+        details["reason"] = capture.error
+    action = f"capture.{status.value}"
+    audit.record(session, capture.created_by, action, "capture", capture.id, details)
     session.commit()
     return capture
 
@@ -478,8 +564,8 @@ def _filename(item: dict[str, Any]) -> str:
     return name or "capture"
 
 
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def capture_media(session: Session, capture: Capture) -> list[tuple[CaptureMedia, Media]]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ...db import lock_for_write
 from ...models import Incident, Media, Sighting, utcnow
-from ...netguard import AddressPolicy, Limits, Refused, fetch
+from ...netguard import BROWSER_USER_AGENT, AddressPolicy, Limits, Refused, fetch
 from ..evidence import audit
 
 LIVE, DELETED, UNREACHABLE = "live", "deleted", "unreachable"
@@ -80,7 +80,7 @@ def recheck_sightings(
 def check_url_state(sighting_id: int, url: str, policy: AddressPolicy, limits: Limits) -> Check:
     """Fetch a sighting's URL and say whether the post is live, deleted or unreachable."""
     try:
-        answer = fetch(url, policy, limits, headers=[("User-Agent", "evidence-recheck")])[-1]
+        answer = fetch(url, policy, limits, headers=[("User-Agent", BROWSER_USER_AGENT)])[-1]
     except Refused as exc:
         return Check(sighting_id, url, UNREACHABLE, None, f"{exc.code}: {exc}")
     if answer.status in GONE_STATUSES:

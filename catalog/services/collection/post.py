@@ -1,0 +1,69 @@
+"""What a captured post says, made fit to record: the text a page or an extractor gave (caption,
+account, platform, title) with control characters, NULs and replacement characters taken out
+and lengths bounded, and its posted time read strictly, each change noted in words.
+
+The capture process wrote these values after loading a hostile page, so nothing in them is
+trusted: one stray character or an extractor's 40,000-character description must cost a note,
+never the capture.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+# The longest each field may be when recorded (as a typed sighting's fields may be).
+LIMITS = {"caption": 20000, "account": 200, "platform": 64, "title": 500}
+KEPT_CONTROLS = {"\n", "\t"}
+
+
+def clean_value(value: Any, field: str, notes: list[str]) -> str | None:
+    """Return ``value`` as recordable text (None when empty), noting what was taken out or cut."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        notes.append(f"the post's {field} was not text and was left out")
+        return None
+    kept = "".join(
+        ch
+        for ch in value
+        if ch in KEPT_CONTROLS or (unicodedata.category(ch) not in ("Cc", "Cs") and ch != "\ufffd")
+    )
+    if len(kept) != len(value):
+        notes.append(
+            f"{len(value) - len(kept)} control or unreadable characters were taken out of the"
+            f" post's {field}"
+        )
+    kept = kept.strip()
+    limit = LIMITS.get(field, 2000)
+    if len(kept) > limit:
+        notes.append(f"the post's {field} was cut to {limit:,} of its {len(kept):,} characters")
+        kept = kept[:limit].rstrip()
+    return kept or None
+
+
+def posted_time(value: Any, notes: list[str]) -> datetime | None:
+    """Return the post's own posted time when it is a full time with its zone; else None, noted."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value)[:64])
+    except ValueError:
+        notes.append(f"the post's posted time {str(value)[:64]!r} could not be read")
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        notes.append(f"the post's posted time {str(value)[:64]!r} has no zone and was left out")
+        return None
+    return moment
+
+
+def clean_post(post: Any, notes: list[str]) -> dict[str, Any]:
+    """Return the post's fields fit to record (text cleaned and bounded, posted time read)."""
+    if not isinstance(post, dict):
+        return {}
+    cleaned: dict[str, Any] = dict(post)
+    for field in LIMITS:
+        cleaned[field] = clean_value(post.get(field), field, notes)
+    cleaned["posted_at"] = posted_time(post.get("posted_at"), notes)
+    return cleaned
