@@ -75,6 +75,10 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_WAIT_SECONDS": 900,
     "LOGIN_FAILURE_WINDOW_SECONDS": 3600,
     "RATE_LIMIT_STORAGE_URI": "memory://",
+    # Captures and uploads each user may ask for (pages and API together), in the same
+    # notation; over it the request is refused (429) and nothing is stored or queued.
+    "CAPTURE_RATE_LIMIT": "60 per hour",
+    "UPLOAD_RATE_LIMIT": "300 per hour",
     # A PEM file of the certificates whose signers' Content Credentials are trusted (the C2PA
     # trust list); without it a signed file shows as signed by a signer not on the list.
     "C2PA_TRUST_ANCHORS": None,
@@ -90,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_JOB_VIDEO_SECONDS": 120,
     "UPLOAD_JOB_ATTEMPTS": 3,
     "UPLOAD_JOB_LEASE_SECONDS": 600,
+    # The longest one attempt at such a job may read its video (seconds; 0: no limit): past
+    # it the attempt stops and the job fails with the reason, its stored file kept.
+    "UPLOAD_JOB_TIMEOUT_SECONDS": 3600,
     "SEARCH_LIMIT": 50,
     # Each process re-reads new hashes from the database at most this often (seconds).
     "INDEX_REFRESH_SECONDS": 1.0,

@@ -31,17 +31,26 @@ from huey.exceptions import RetryTask
 
 from .db import database
 from .models import Capture, CaptureStatus, UploadJob, UploadStatus, utcnow
+from .queue_format import JsonSerializer
 
 log = logging.getLogger(__name__)
 
 
 def _make_huey(url: str) -> Huey:
-    """Return the Huey instance for a QUEUE_URL."""
+    """Return the Huey instance for a QUEUE_URL, its messages in plain JSON (never pickle)."""
     if url.startswith("sqlite:///"):
-        return SqliteHuey("catalog", filename=url.removeprefix("sqlite:///"), utc=True)
+        return SqliteHuey(
+            "catalog",
+            filename=url.removeprefix("sqlite:///"),
+            utc=True,
+            serializer=JsonSerializer(),
+        )
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("catalog", url=url, utc=True)
-    raise RuntimeError(f"QUEUE_URL must be sqlite:///path or redis://host:port/db, not {url!r}")
+        return RedisHuey("catalog", url=url, utc=True, serializer=JsonSerializer())
+    raise RuntimeError(
+        "QUEUE_URL must be sqlite:///path, redis://:password@host:port/db, rediss://... or"
+        " unix://:password@/path/to/socket"
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -137,6 +146,7 @@ def _run_upload(job_id: int) -> str:
 def _run_capture(capture_id: int) -> str:
     """The job: one attempt at a capture; ask Huey to retry later when worth it."""
     from .db import get_session
+    from .services import INTERNAL_ERROR
     from .services.collection import CaptureSettings, RetryLater, attempt_failed, run_capture
     from .services.media import get_index, thresholds_from
     from .storage import get_storage
@@ -150,11 +160,12 @@ def _run_capture(capture_id: int) -> str:
         )
     except RetryLater:
         return _retry(session, Capture, capture_id)
-    except Exception as exc:  # noqa: BLE001 - the capture must not stay "running" for ever
+    except Exception:  # noqa: BLE001 - the capture must not stay "running" for ever
+        # The details (a repr, SQL) go to the worker's log; viewers read a plain reason.
         log.exception("capture %s broke", capture_id)
         session.rollback()
         try:
-            capture = attempt_failed(session, capture_id, f"internal error: {exc!r}", settings)
+            capture = attempt_failed(session, capture_id, INTERNAL_ERROR, settings)
         except RetryLater:
             return _retry(session, Capture, capture_id)
     return capture.status.value

@@ -48,6 +48,13 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     return response
 
 
+def too_many(detail: str, wait: int) -> Response:
+    """Return a 429 problem saying when to try again."""
+    response = problem(429, status_title(429), detail)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def service_error(error: ServiceError) -> Response:
     """Map a service's domain error to its HTTP status (one place for every JSON answer)."""
     if isinstance(error, Rejected):

@@ -11,16 +11,23 @@ address earn growing waits before that address may try that account again; the a
 owner, signing in from elsewhere, is never held up. Counters live in the limiter's store
 (``RATE_LIMIT_STORAGE_URI``: memory for one process, Redis for several), and behind proxies the
 client address comes from ``X-Forwarded-For`` only for the ``TRUSTED_PROXIES`` in front.
+
+Captures and uploads make work for the job workers and the store, so each user may ask for
+``CAPTURE_RATE_LIMIT`` and ``UPLOAD_RATE_LIMIT`` of them, counted per user (the signed-in one
+or the API key's), in the pages and the API together (``work_wait``).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from typing import Literal
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
+from limits import RateLimitItem, parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .storage import get_storage
@@ -86,6 +93,41 @@ def sign_in_succeeded(username: str) -> None:
         limiter.storage.clear(_pair(username) + suffix)
 
 
+Work = Literal["capture", "upload"]
+WORK_LIMITS: dict[str, str] = {"capture": "CAPTURE_RATE_LIMIT", "upload": "UPLOAD_RATE_LIMIT"}
+
+
+def work_wait(kind: Work, user_id: int) -> int:
+    """Count one capture or upload asked for by the user and return 0; or, over the user's
+    limit, count nothing and return the seconds until one more is allowed."""
+    if not limiter.enabled:
+        return 0
+    items = _limits(current_app.config[WORK_LIMITS[kind]])
+    strategy, keys = limiter.limiter, (kind, f"user/{user_id}")
+    for item in items:
+        if not strategy.test(item, *keys):
+            reset = strategy.get_window_stats(item, *keys).reset_time
+            return max(1, math.ceil(reset - time.time()))
+    for item in items:
+        strategy.hit(item, *keys)
+    return 0
+
+
+def work_message(kind: Work, wait: int) -> str:
+    """What a user over their limit of captures or uploads is told."""
+    return f"too many {kind}s asked for by this user for now: try again in {wait} s"
+
+
+def _limits(setting: object) -> list[RateLimitItem]:
+    """Parse a limit in Flask-Limiter's notation ("60 per hour; 10 per minute")."""
+    try:
+        return parse_many(str(setting))
+    except ValueError:
+        raise RuntimeError(
+            f"{setting!r} is not a rate limit (write e.g. '60 per hour; 10 per minute')"
+        ) from None
+
+
 def _policy(app: Flask) -> dict[str, str]:
     """The CSP, letting the player fetch from the bucket (its one origin) when videos are
     redirected there."""
@@ -110,6 +152,8 @@ def init_app(app: Flask) -> None:
         frame_options="DENY",
         referrer_policy="same-origin",
     )
+    for setting in WORK_LIMITS.values():
+        _limits(app.config[setting])  # a typo stops the start, not the first request
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATE_LIMIT_STORAGE_URI"]
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)

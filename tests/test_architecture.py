@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "catalog.hashing": 0,
     "catalog.netguard": 0,  # requests only to public addresses (captures, the deletion re-check)
     "catalog.tsa": 0,  # trusted timestamps (RFC 3161): asking for tokens, checking them
+    "catalog.queue_format": 0,  # what the job queue may hold: plain JSON, never pickle
     "catalog.index": 1,
     "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
     # foundation: settings, the domain model, sessions, files, migrations
@@ -61,7 +62,14 @@ DOMAINS: dict[str, int] = {
     "catalog.services.custody": 5,  # verify what we hold, collect what was left behind
 }
 SERVICES = "catalog.services"
-PURE = ("catalog.hashing", "catalog.index", "catalog.netguard", "catalog.capture", "catalog.tsa")
+PURE = (
+    "catalog.hashing",
+    "catalog.index",
+    "catalog.netguard",
+    "catalog.capture",
+    "catalog.tsa",
+    "catalog.queue_format",
+)
 WEB_STACK = ("flask", "flask_login", "flask_wtf", "werkzeug", "sqlalchemy", "alembic")
 
 

@@ -1,14 +1,17 @@
 """The deployment examples of docs/deploy.md hold: the systemd units pass ``systemd-analyze
 verify``; the compose file gives every app server, the worker and the migration the same shared
 settings, each a setting the app knows; the commands they run exist; the environment file
-names the same shared settings as the compose file."""
+names the same shared settings as the compose file; Redis asks for a password and every URL
+that names it gives one, in the examples and in the documentation."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -17,6 +20,7 @@ from catalog.config import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+unix")
 # Read by the app's factory or gunicorn's settings, not DEFAULTS; AWS_* are boto3's own.
 OUTSIDE_DEFAULTS = {
     "CATALOG_SECRET_KEY",
@@ -36,6 +40,15 @@ SHARED = {
     "CATALOG_QUEUE_EMBEDDED_WORKER",
     "CATALOG_RATE_LIMIT_STORAGE_URI",
 }
+
+
+def redis_urls(values: list[str]) -> list[str]:
+    """The values among ``values`` that are URLs of a Redis."""
+    return [v for v in values if urlsplit(v).scheme in REDIS_SCHEMES]
+
+
+def assert_password_given(url: str) -> None:
+    assert urlsplit(url).password, f"{url} names a Redis without its password"
 
 
 def known(name: str) -> bool:
@@ -82,6 +95,45 @@ def test_compose_gives_every_process_the_same_shared_settings() -> None:
     store = services["s3"]
     assert store["environment"]["AWS_ACCESS_KEY_ID"] == shared["app-1"]["AWS_ACCESS_KEY_ID"]
     assert "$$AWS_SECRET_ACCESS_KEY" in " ".join(store["command"])
+
+
+def test_compose_starts_redis_with_a_password_that_every_url_to_it_gives() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    redis = services["redis"]
+    # The server requires the password from the shared .env (compose stops without it).
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    started = " ".join(redis["command"])
+    assert "requirepass" in started and "$$REDIS_PASSWORD" in started
+    assert "redis-server" in started and "--requirepass" not in started  # not shown by `ps`
+    for name in ("migrate", "app-1", "app-2", "worker"):
+        environment = services[name]["environment"]
+        urls = redis_urls([str(v) for v in environment.values()])
+        assert {"CATALOG_QUEUE_URL", "CATALOG_RATE_LIMIT_STORAGE_URI"} <= {
+            k for k, v in environment.items() if v in urls
+        }
+        for url in urls:
+            assert_password_given(url)
+            assert urlsplit(url).password == "${REDIS_PASSWORD}", url
+
+
+def test_the_environment_file_and_the_docs_give_redis_its_password() -> None:
+    settings = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "systemd" / "catalog.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    urls = redis_urls(list(settings.values()))
+    assert (
+        settings["CATALOG_QUEUE_URL"] in urls and settings["CATALOG_RATE_LIMIT_STORAGE_URI"] in urls
+    )
+    for url in urls:
+        assert_password_given(url)
+    documented = (ROOT / "docs" / "deploy.md").read_text() + (ROOT / "README.md").read_text()
+    written = re.findall(r"`((?:rediss?|unix|redis\+unix)://[^`\s]*)`", documented)
+    assert any(u.startswith("rediss://") for u in written), "the TLS form is not documented"
+    for url in written:
+        if url.split("://", 1)[1]:  # a URL, not the scheme's name alone
+            assert_password_given(url)
 
 
 def test_the_environment_file_names_the_shared_settings_and_only_known_ones() -> None:

@@ -12,6 +12,8 @@ from marshmallow import Schema, fields, validate
 from ..db import get_session
 from ..jobs import enqueue_capture
 from ..models import CaptureStatus, Role
+from ..replies import too_many
+from ..security import work_message, work_wait
 from ..services.collection import captures
 from . import api_user, require
 from .schemas import MAX_ID, AwareDateTime, choice
@@ -88,8 +90,12 @@ class CaptureCollection(MethodView):
     @blp.doc(**SECURED)
     @blp.arguments(CaptureIn)
     @blp.response(202, CaptureOut)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, args: dict[str, Any]):
         """Capture a URL: answered at once (202); the capture runs as a job, follow it by id."""
+        wait = work_wait("capture", api_user().id)
+        if wait:
+            return too_many(work_message("capture", wait), wait)
         capture = captures.create_capture(
             get_session(), args["url"], incident=args.get("incident"), actor=api_user()
         )

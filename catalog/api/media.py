@@ -14,7 +14,8 @@ from marshmallow import ValidationError
 from ..db import get_session
 from ..jobs import enqueue_upload
 from ..models import Media, Role, UploadJob
-from ..replies import report_response, send_derived, send_stored
+from ..replies import report_response, send_derived, send_stored, too_many
+from ..security import work_message, work_wait
 from ..services import reports
 from ..services.evidence import summarise, summarise_one
 from ..services.media import get_index, previews, thresholds_from
@@ -105,12 +106,17 @@ class MediaCollection(MethodView):
         description="a video longer than UPLOAD_JOB_VIDEO_SECONDS: stored, and read by a job"
         " worker; follow the upload (Location) until it names the media",
     )
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, files: dict[str, Any]):
         """Upload an image or video with optional metadata (a JSON object in 'metadata')."""
         # A form field, parsed here: one multipart body cannot be split over two schemas
         # in the OpenAPI document.
         details = _details(request.form.get("metadata"))
         upload = files["file"]
+        wait = work_wait("upload", api_user().id)
+        if wait:
+            upload.close()
+            return too_many(work_message("upload", wait), wait)
         details.original_filename = upload.filename  # reduced to a plain name by the service
         config = current_app.config
         # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.

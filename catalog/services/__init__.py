@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+# What viewers read when a job's attempt broke on something unforeseen; the details (a repr,
+# with SQL) go to the worker's log only.
+INTERNAL_ERROR = "an internal error stopped this attempt (the worker's log has the details)"
 
 
 class ServiceError(Exception):

@@ -10,9 +10,10 @@ from flask_login import current_user
 from ..db import get_session
 from ..jobs import enqueue_capture
 from ..models import CaptureStatus, Role
+from ..security import work_message, work_wait
 from ..services.collection import captures
 from ..storage import StorageError, get_storage
-from . import bp, error_page, role_required
+from . import as_sentence, bp, error_page, role_required
 from .forms import CaptureForm
 
 # Served for download only, never shown in the catalogue's own pages: a captured page is
@@ -29,19 +30,24 @@ DOWNLOADS = {
 def captures_page():
     """The form to capture a URL, and the captures made so far."""
     form = CaptureForm()
+    answer = 200
     if request.method == "POST" and form.validate_on_submit():
-        capture = captures.create_capture(
-            get_session(), form.url.data, incident=form.incident.data, actor=current_user
-        )
-        enqueue_capture(capture.id)
-        return go(url_for("web.capture_page", capture_id=capture.id))
+        wait = work_wait("capture", current_user.id)
+        if not wait:
+            capture = captures.create_capture(
+                get_session(), form.url.data, incident=form.incident.data, actor=current_user
+            )
+            enqueue_capture(capture.id)
+            return go(url_for("web.capture_page", capture_id=capture.id))
+        form.url.errors = [as_sentence(work_message("capture", wait))]
+        answer = 429
     status = request.args.get("status") or None
     listed = captures.list_captures(
         get_session(),
         status=status if status in {s.value for s in CaptureStatus} else None,
         limit=100,
     )
-    return render_template("captures.html", form=form, captures=listed, status=status)
+    return render_template("captures.html", form=form, captures=listed, status=status), answer
 
 
 @bp.route("/captures/<id:capture_id>")

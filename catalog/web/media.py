@@ -22,6 +22,7 @@ from ..db import get_session
 from ..jobs import enqueue_upload
 from ..models import Incident, MediaKind, Role, UploadJob, UploadStatus
 from ..replies import report_response, send_derived, send_stored
+from ..security import work_message, work_wait
 from ..services import NotFound, ServiceError, reports
 from ..services.media import get_index, previews, thresholds_from, uploads
 from ..services.media.uploads import UploadSettings, accept_upload
@@ -65,7 +66,13 @@ def home():
 def upload():
     """Add an image or video with what is known about it; say at once if it was known."""
     form = UploadForm()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    # Counted once the form is valid: a mistyped form costs the user none of their uploads.
+    wait = work_wait("upload", current_user.id) if valid else 0
+    if wait:
+        form.file.data.close()
+        form.file.errors = [as_sentence(work_message("upload", wait))]
+    elif valid:
         config = current_app.config
         upload = form.file.data
         details = form.details()
@@ -97,15 +104,15 @@ def upload():
             return jsonify(ok=True, redirect=target) if wants_json() else redirect(target)
         finally:
             upload.close()  # release the spooled temporary file at once
+    status = 200 if request.method != "POST" else 429 if wait else 422
     if request.method == "POST":
         if wants_json():
             return jsonify(
                 ok=False,
                 message="The upload was not accepted. Nothing was stored.",
                 errors=form.all_errors(),
-            ), 422
+            ), status
         flash_errors(form)
-    status = 422 if request.method == "POST" else 200
     return render_template("upload.html", form=form, incidents=_incident_titles()), status
 
 

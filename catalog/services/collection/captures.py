@@ -196,7 +196,7 @@ def run_capture(
     left; otherwise the capture ends done or failed, with the reason.
     """
     lease = _lease(settings)
-    capture = _claim(session, capture_id, lease)
+    capture = _claim(session, capture_id, lease, settings)
     if capture is None:  # finished, or another worker holds it (a job delivered twice)
         return get_capture(session, capture_id)
     try:
@@ -278,11 +278,29 @@ def _lease(settings: CaptureSettings) -> timedelta:
     return timedelta(seconds=settings.timeout_s * 2 + GRACE_S + 600)
 
 
-def _claim(session: Session, capture_id: int, lease: timedelta) -> Capture | None:
+def _claim(
+    session: Session, capture_id: int, lease: timedelta, settings: CaptureSettings
+) -> Capture | None:
     """Take a queued capture, or one whose worker's lease ran out, for this attempt; return
-    it, or None when it is finished or another worker holds it."""
+    it, or None when it is finished or another worker holds it. A capture whose workers died
+    ``settings.attempts`` times is failed instead: its page is taking workers down."""
     lock_for_write(session)
     now = utcnow()
+    abandoned = session.scalar(
+        sa.select(Capture)
+        .where(
+            Capture.id == capture_id,
+            Capture.status == CaptureStatus.RUNNING,
+            sa.or_(Capture.lease_until.is_(None), Capture.lease_until < now),
+            Capture.attempts >= settings.attempts,
+        )
+        .with_for_update()
+    )
+    if abandoned is not None:
+        _give_up(
+            session, abandoned, f"the worker stopped {abandoned.attempts} times during this capture"
+        )
+        return None
     claimed = session.execute(
         sa.update(Capture)
         .where(
@@ -541,10 +559,15 @@ def _failed(
         capture.progress = f"attempt {capture.attempts} failed ({message[:200]}); will retry"
         session.commit()
         raise RetryLater(message)
+    return _give_up(session, capture, message)
+
+
+def _give_up(session: Session, capture: Capture, reason: str) -> Capture:
+    """Fail the capture for good with ``reason``, in the caller's write transaction."""
     capture.status = CaptureStatus.FAILED
-    capture.finished_at = utcnow()
+    capture.finished_at, capture.lease_until = utcnow(), None
     capture.progress = None
-    capture.error = message[:2000]
+    capture.error = reason[:2000]
     audit.record(
         session,
         capture.created_by,

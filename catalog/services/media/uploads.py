@@ -7,7 +7,8 @@ transaction, so a worker killed at any point leaves either no media and a job to
 or the media and a finished job: never a media whose job runs a second time. A worker holds a
 job by a lease it renews while it works; a job whose lease ran out is taken up by the next
 worker, and every write checks that the writer still holds it. A worker that dies reading
-the same video again and again fails the job after ``UPLOAD_JOB_ATTEMPTS``.
+the same video again and again fails the job after ``UPLOAD_JOB_ATTEMPTS``, and an attempt
+still reading the video after ``UPLOAD_JOB_TIMEOUT_SECONDS`` is stopped and fails the job.
 
 Evidence accepted is not thrown away lightly: the original is removed only when the file
 itself is refused (truncated, not a video after all); a job that failed for any other reason
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +34,7 @@ from ...hashing.views import Source, sha256_of, size_of, stream_of
 from ...index import Thresholds
 from ...models import CaptureFile, Media, UploadJob, UploadStatus, User, utcnow
 from ...storage import Store
-from .. import Conflict, fetch
+from .. import INTERNAL_ERROR, Conflict, fetch
 from ..evidence import audit
 from ..records import (
     AcknowledgementInput,
@@ -61,6 +63,7 @@ class UploadSettings:
     job_after_s: float  # videos longer than this go to a worker (0: never)
     attempts: int
     lease_s: float
+    timeout_s: float = 0  # the longest an attempt may read the video (0: no limit)
 
     @classmethod
     def from_config(cls, config: Any) -> UploadSettings:
@@ -71,6 +74,7 @@ class UploadSettings:
             job_after_s=float(config["UPLOAD_JOB_VIDEO_SECONDS"]),
             attempts=int(config["UPLOAD_JOB_ATTEMPTS"]),
             lease_s=float(config["UPLOAD_JOB_LEASE_SECONDS"]),
+            timeout_s=float(config["UPLOAD_JOB_TIMEOUT_SECONDS"]),
         )
 
 
@@ -80,6 +84,10 @@ class RetryLater(Exception):
 
 class _Superseded(Exception):
     """Another worker finished the job, or holds it now: this attempt's work is dropped."""
+
+
+class _TimedOut(Exception):
+    """The attempt ran past ``UPLOAD_JOB_TIMEOUT_SECONDS``: stopped, its work dropped."""
 
 
 def accept_upload(
@@ -191,7 +199,7 @@ def run_upload(
         return get_upload(session, job_id)
     job, mine = claimed
     details, actor = details_from_json(job.details), job.created_by
-    keeper = _Keeper(session, job_id, mine, lease)
+    keeper = _Keeper(session, job_id, mine, lease, settings.timeout_s)
     keeper.start()
     try:
         # Decoded from a local copy: a video is read back and forth, and a store that fails
@@ -213,12 +221,16 @@ def run_upload(
             )
     except _Superseded:
         session.rollback()
+    except _TimedOut as exc:  # another attempt would take as long: failed, the file kept
+        session.rollback()
+        _end_failed(session, storage, job_id, mine, str(exc), discard=False)
     except Rejected as exc:  # the file itself is refused: another attempt would be too
         session.rollback()
         _end_failed(session, storage, job_id, mine, str(exc), discard=True)
-    except Exception as exc:  # noqa: BLE001 - the job must not stay "running" for ever
+    except Exception:  # noqa: BLE001 - the job must not stay "running" for ever
+        log.exception("upload %s: attempt %s broke", job_id, mine)
         session.rollback()
-        attempt_failed(session, job_id, mine, f"internal error: {exc!r}", settings)
+        attempt_failed(session, job_id, mine, INTERNAL_ERROR, settings)
     finally:
         keeper.stop()
     session.expire_all()
@@ -341,9 +353,13 @@ class _Keeper:
     writes its progress, each in a short transaction of its own, only while this worker holds
     the job."""
 
-    def __init__(self, session: Session, job_id: int, mine: int, lease: timedelta) -> None:
+    def __init__(
+        self, session: Session, job_id: int, mine: int, lease: timedelta, timeout_s: float = 0
+    ) -> None:
         self.bind = session.get_bind()
         self.job_id, self.mine, self.lease = job_id, mine, lease
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
         self.last = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"upload-{job_id}", daemon=True)
@@ -360,7 +376,13 @@ class _Keeper:
             self._write()
 
     def progress(self, share: float) -> None:
-        """Note the share of the video read (at most once a second)."""
+        """Note the share of the video read (at most once a second); stop the attempt, from
+        inside the reading, once it has run past its time."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _TimedOut(
+                f"reading the video took longer than the limit of {self.timeout_s:g} s"
+                f" (stopped at {share:.0%})"
+            )
         now = utcnow().timestamp()
         if now - self.last < PROGRESS_EVERY_S and share < 1.0:
             return
