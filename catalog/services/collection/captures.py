@@ -41,7 +41,7 @@ from ...models import (
 from ...netguard import Refused, check_url
 from ...storage import Store
 from ...tsa import load_roots
-from .. import Invalid, NotFound
+from .. import INTERNAL_ERROR, Invalid, NotFound
 from ..evidence import audit, stamp_capture, timestamp_authorities
 from ..media import IndexHolder, Rejected, ingest_bytes
 from ..records import IngestDetails, SightingInput, clean_text, incident_named
@@ -212,7 +212,7 @@ def run_capture(
             session,
             get_capture(session, capture_id),
             "crashed",
-            "an internal error ended this attempt (the server's log has the details)",
+            INTERNAL_ERROR,
             settings,
         )
 
