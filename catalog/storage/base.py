@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 CHUNK = 1024 * 1024
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-DERIVED_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline.
+SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+DERIVED_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
 
 class StorageError(Exception):

@@ -40,7 +40,7 @@ from .base import (
     spooled,
 )
 
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_RE = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 # Path-style addressing and SigV4 suit every S3-compatible server (and AWS); a store that does
 # not answer is reported within seconds rather than after botocore's minute-long waits.
 SIGNED = Config(
