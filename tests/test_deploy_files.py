@@ -76,8 +76,11 @@ def test_compose_gives_every_process_the_same_shared_settings() -> None:
     for name in ("app-1", "app-2"):
         assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
         assert services[name]["volumes"] != services["worker"]["volumes"]  # own index folders
-    # The migration makes the bucket, so it waits for the store as well as the database.
+    # The migration makes the bucket, so it waits for the store as well as the database; it
+    # alone may make one.
     assert {"postgres", "s3"} <= set(services["migrate"]["depends_on"])
+    assert [n for n in catalogue if "CATALOG_S3_CREATE_BUCKET" in shared[n]] == ["migrate"]
+    assert shared["migrate"]["CATALOG_S3_CREATE_BUCKET"] == "true"
     # The store is given the very key every process uses, not a copy to keep in step.
     store = services["s3"]
     assert store["environment"]["AWS_ACCESS_KEY_ID"] == shared["app-1"]["AWS_ACCESS_KEY_ID"]

@@ -77,7 +77,8 @@ def filled(application: Flask) -> tuple[list[str], dict[str, str], int]:
 def local(apps: list[Flask], database_url: str, tmp_path: Path):  # noqa: ANN201
     """A catalogue in a folder holding two pictures and a video: (app, store, digests,
     API headers, the video's id)."""
-    application = catalogue_app(apps, database_url, tmp_path / "a")
+    # Allowed to make the bucket it is told to copy into.
+    application = catalogue_app(apps, database_url, tmp_path / "a", S3_CREATE_BUCKET=True)
     digests, headers, video = filled(application)
     source = get_storage(application)
     assert isinstance(source, Storage)

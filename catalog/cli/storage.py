@@ -56,6 +56,7 @@ def migrate_command(to_url: str, endpoint_url: str | None, jobs: int, as_json: b
             to_url,
             config["MEDIA_ROOT"],
             endpoint_url=endpoint_url or config.get("S3_ENDPOINT_URL"),
+            create_bucket=bool(config.get("S3_CREATE_BUCKET")),
         )
     except (ValueError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -129,6 +129,10 @@ class Store(Protocol):
         """Delete scratch left by interrupted work; return how many."""
         ...
 
+    def abort_uploads(self, older_than_s: float = 3600.0) -> int:
+        """Abort uploads in parts begun longer ago and never finished; return how many."""
+        ...
+
     def put_derived(self, sha256: str, name: str, data: bytes) -> None:
         """Write (or replace) a derived file."""
         ...
