@@ -1,6 +1,6 @@
 # The catalogue's image for docker compose (deploy/compose.yaml) and other container runners:
 # the app, its command line and the job worker, on Debian 12 as the tests run them.
-FROM python:3.11-slim-bookworm
+FROM python:3.11.11-slim-bookworm
 
 # Chromaprint (sound fingerprints), Chromium and fonts (screenshots of captured posts), and
 # the PostgreSQL client tools for backups and the restore drill.
@@ -10,8 +10,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /srv/catalog
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# Every package pinned with the hashes of its files (requirements.lock, from requirements.txt).
+COPY requirements.lock .
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY catalog catalog
 COPY config config
 COPY migrations migrations

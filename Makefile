@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: capture-user run demo test lint hooks bench bench-deps browser-deps audio-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: capture-user run demo test lint audit lock hooks bench bench-deps browser-deps audio-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -24,13 +24,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Stamps make re-runs fast: packages are reinstalled only when a requirements file changes.
-$(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# Installs come from the lock files: every package, dependencies included, pinned with the
+# hashes of its files, so pip refuses a file that differs from the one locked. Stamps make
+# re-runs fast: packages are reinstalled only when a lock file changes.
+$(VENV)/.installed-runtime: requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements.lock requirements-dev.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@ $(VENV)/.installed-runtime
 
 install: $(VENV)/.installed-runtime
@@ -140,8 +142,27 @@ demo: install capture-user
 	echo "  Upload $(DEMO_INSTANCE)/to-upload/column-of-smoke-reposted.mp4 to see the match and its provenance."; echo
 	CATALOG_INSTANCE_PATH=$(DEMO_INSTANCE) $(BIN)/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
-test: install-dev system-deps capture-user lint
+test: install-dev system-deps capture-user lint audit
 	$(BIN)/python -m pytest $(foreach db,$(DBS),--db $(db)) $(PYTEST_ARGS)
+
+# Known vulnerabilities in the locked packages, from the package index's advisories (pip-audit):
+# one fails the run. Packages whose advisories cannot be had are named as not audited, and
+# fail the run too with AUDIT_REQUIRED=1.
+AUDIT_REQUIRED ?=
+audit: install-dev
+	AUDIT_REQUIRED=$(AUDIT_REQUIRED) $(BIN)/python -m tools.audit requirements-dev.lock
+
+# The lock files, after a pin in requirements.txt or requirements-dev.txt changed (the suite
+# fails while they disagree). The development lock keeps the runtime lock's versions, so the
+# tests run what a deployment installs; `make lock LOCK_ARGS=--upgrade` moves every package
+# not pinned by hand to its newest release.
+LOCK_ARGS ?=
+LOCKING := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links $(LOCK_ARGS)
+lock: install-dev
+	$(BIN)/pip-compile $(LOCKING) --output-file requirements.lock requirements.txt
+	$(BIN)/pip-compile $(LOCKING) --constraint requirements.lock \
+		--output-file requirements-dev.lock requirements-dev.txt
 
 # The house rules, failing on any finding: lint, formatting, types (strict on the pure cores).
 # The same checks run before each commit once `make hooks` has installed them.

@@ -120,6 +120,7 @@ def serving(uploads: int, lookup_seconds: float, workers: int) -> list[tuple[str
             url, "s3://bench/catalogue", s3.endpoint_url, (ACCESS_KEY, SECRET_KEY), redis.socket,
             CATALOG_INSTANCE_PATH=str(work / "operator"),
             CATALOG_LOGIN_RATE_LIMIT="100000 per minute",
+            CATALOG_S3_CREATE_BUCKET="true",
         )  # fmt: skip
         headers = analyst_key(env)
         rows: list[tuple[str, ...]] = []
@@ -194,6 +195,7 @@ def migrating(originals: int) -> list[tuple[str, ...]]:
                 "AWS_ACCESS_KEY_ID": ACCESS_KEY,
                 "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
                 "AWS_DEFAULT_REGION": "us-east-1",
+                "CATALOG_S3_CREATE_BUCKET": "true",  # migrate makes the bucket it copies into
             }
         )
         rows = []

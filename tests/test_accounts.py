@@ -32,6 +32,7 @@ def test_create_user_hashes_password_and_audits(session: Session) -> None:
     [
         ("", PASSWORD, "viewer", Invalid),
         ("bad name", PASSWORD, "viewer", Invalid),
+        ("ok\n", PASSWORD, "viewer", Invalid),
         ("x" * 65, PASSWORD, "viewer", Invalid),
         ("ok", "short", "viewer", Invalid),
         ("ok", PASSWORD, "superuser", Invalid),

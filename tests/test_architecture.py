@@ -3,7 +3,8 @@ the services to the pure cores, with no circles, and the web and API packages ne
 each other. Inside the services, each domain is a package ranked like the units, and one
 domain uses another only through what that package's __init__.py exports. Read from the
 source of every module under catalog/, so a new import against the direction fails here,
-whether it sits at the top of a file or inside a function."""
+whether it sits at the top of a file or inside a function, or is made by name
+(``importlib.import_module("catalog.web")``, ``__import__``) with a literal name."""
 
 from __future__ import annotations
 
@@ -87,6 +88,32 @@ def imports_of(path: Path, runtime_only: bool = False) -> set[str]:
     return imports_in(path.read_text(), name, is_package=package, runtime_only=runtime_only)
 
 
+# Calls that import a module named by a string: importlib.import_module and __import__.
+BY_NAME = ("import_module", "__import__")
+
+
+def imported_by_name(node: ast.AST, package: str) -> str | None:
+    """Return the module a call imports by a literal name (``import_module("catalog.web")``,
+    ``import_module(".web", __package__)``, ``__import__("catalog.web")``), else None."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    first = node.args[0]
+    if called not in BY_NAME or not isinstance(first, ast.Constant):
+        return None
+    if not isinstance(first.value, str):
+        return None
+    text = first.value
+    if not text.startswith("."):
+        return text
+    # A relative name counts from the package the call names, taken to be the module's own.
+    dots = len(text) - len(text.lstrip("."))
+    parts = package.split(".")
+    base = parts[: len(parts) - dots + 1]
+    return ".".join(base + ([text[dots:]] if text[dots:] else []))
+
+
 def imports_in(source: str, name: str, *, is_package: bool, runtime_only: bool = False) -> set[str]:
     """Return the absolute names imported by the source of module ``name`` (with
     ``runtime_only``, leave out imports made only for the type checker)."""
@@ -114,6 +141,8 @@ def imports_in(source: str, name: str, *, is_package: bool, runtime_only: bool =
                 found.add(target)
             # "from . import web" imports the module catalog.web; "from .x import y" names y.
             found.update(f"{target}.{alias.name}" for alias in node.names)
+        elif (by_name := imported_by_name(node, package)) is not None:
+            found.add(by_name)
     return found
 
 
@@ -208,6 +237,8 @@ def import_statements(source: str, name: str, *, is_package: bool) -> list[tuple
             else:
                 target = node.module or ""
             found.append((target, [alias.name for alias in node.names]))
+        elif (by_name := imported_by_name(node, package)) is not None:
+            found.append((by_name, []))
     return found
 
 
@@ -324,3 +355,28 @@ def test_the_checker_sees_wrong_imports() -> None:
     assert not imports_in(typed, "catalog.models.x", is_package=False, runtime_only=True) & {
         "catalog.models.media"
     }
+
+
+def test_the_checker_sees_imports_made_by_name() -> None:
+    # A module named by a string is imported all the same: it is ranked like any other.
+    for call in (
+        'importlib.import_module("catalog.web")',
+        'import_module("catalog.web.media")',
+        '__import__("catalog.web")',
+        'importlib.import_module("..web", __package__)',
+    ):
+        source = f"import importlib\n\ndef f():\n    return {call}\n"
+        found = imports_in(source, "catalog.api.probe", is_package=False)
+        web = {m for m in found if unit_of(m) == "catalog.web"}
+        assert web, (call, found)
+        assert all(LAYERS[unit_of(m)] >= LAYERS["catalog.api"] for m in web)
+    # A name made at run time cannot be read, and a call of another kind is no import.
+    dynamic = 'import importlib\nname = "catalog.web"\nimportlib.import_module(name)\n'
+    assert imports_in(dynamic, "catalog.api.probe", is_package=False) == {"importlib"}
+    assert imports_in('print("catalog.web")\n', "catalog.api.probe", is_package=False) == set()
+    # The domains' rules see it too.
+    deep = 'import importlib\nimportlib.import_module("catalog.services.records.details")\n'
+    assert domain_faults(deep, "catalog.services.media.probe", is_package=False) == [
+        "catalog.services.records.details: through a module, not the package "
+        "catalog.services.records"
+    ]

@@ -110,3 +110,35 @@ def test_production_refuses_a_missing_or_weak_secret_key(
     assert not (clean_env / "secret_key").exists()
     monkeypatch.setenv("CATALOG_SECRET_KEY", STRONG)
     assert create_app().config["SECRET_KEY"] == STRONG
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        # A signed URL works for whoever holds it until it expires: an hour at most.
+        ({"CATALOG_S3_PRESIGNED_SECONDS": "3601"}, "S3_PRESIGNED_SECONDS must be .* 3600"),
+        ({"CATALOG_S3_PRESIGNED_SECONDS": "604800"}, "S3_PRESIGNED_SECONDS must be .* 3600"),
+        ({"CATALOG_S3_PRESIGNED_SECONDS": "-1"}, "S3_PRESIGNED_SECONDS"),
+        ({"CATALOG_S3_PRESIGNED_SECONDS": "1.5"}, "S3_PRESIGNED_SECONDS"),
+        ({"CATALOG_S3_PRESIGNED_SECONDS": "true"}, "S3_PRESIGNED_SECONDS"),
+        ({"CATALOG_S3_PRESIGN_ACCESS_KEY_ID": "reader"}, "given together"),
+        ({"CATALOG_S3_PRESIGN_SECRET_ACCESS_KEY": "secret"}, "given together"),
+        ({"CATALOG_S3_CREATE_BUCKET": '"yes"'}, "S3_CREATE_BUCKET must be true or false"),
+    ],
+)
+def test_s3_settings_out_of_range_are_refused_at_start(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], problem: str
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(RuntimeError, match=problem):
+        create_app()
+
+
+def test_s3_settings_in_range_are_taken(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALOG_S3_PRESIGNED_SECONDS", "3600")
+    monkeypatch.setenv("CATALOG_S3_PRESIGN_ACCESS_KEY_ID", "reader")
+    monkeypatch.setenv("CATALOG_S3_PRESIGN_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("CATALOG_S3_CREATE_BUCKET", "true")
+    config = create_app().config
+    assert config["S3_PRESIGNED_SECONDS"] == 3600 and config["S3_CREATE_BUCKET"] is True

@@ -2,7 +2,8 @@
 verify``; the compose file gives every app server, the worker and the migration the same shared
 settings, each a setting the app knows; the commands they run exist; the environment file
 names the same shared settings as the compose file; Redis asks for a password and every URL
-that names it gives one, in the examples and in the documentation."""
+that names it gives one, in the examples and in the documentation; every container image is
+pinned to a release, never ``latest`` or a bare name."""
 
 from __future__ import annotations
 
@@ -89,8 +90,11 @@ def test_compose_gives_every_process_the_same_shared_settings() -> None:
     for name in ("app-1", "app-2"):
         assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
         assert services[name]["volumes"] != services["worker"]["volumes"]  # own index folders
-    # The migration makes the bucket, so it waits for the store as well as the database.
+    # The migration makes the bucket, so it waits for the store as well as the database; it
+    # alone may make one.
     assert {"postgres", "s3"} <= set(services["migrate"]["depends_on"])
+    assert [n for n in catalogue if "CATALOG_S3_CREATE_BUCKET" in shared[n]] == ["migrate"]
+    assert shared["migrate"]["CATALOG_S3_CREATE_BUCKET"] == "true"
     # The store is given the very key every process uses, not a copy to keep in step.
     store = services["s3"]
     assert store["environment"]["AWS_ACCESS_KEY_ID"] == shared["app-1"]["AWS_ACCESS_KEY_ID"]
@@ -134,6 +138,36 @@ def test_the_environment_file_and_the_docs_give_redis_its_password() -> None:
     for url in written:
         if url.split("://", 1)[1]:  # a URL, not the scheme's name alone
             assert_password_given(url)
+
+
+def pinned(image: str) -> bool:
+    """Return whether an image names an exact release (``postgres:16.11-bookworm``, or a
+    digest), not a moving one (``postgres``, ``postgres:latest``, ``postgres:16``; Python's
+    releases have three numbers, so ``python:3.11-slim`` moves too)."""
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition("/")[2].partition(":")
+    release = r"\d+\.\d+\.\d+" if name == "python" else r"\d+\.\d+"
+    return bool(re.match(release, tag))
+
+
+def test_every_container_image_is_pinned_to_a_release() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    images = [s["image"] for s in compose["services"].values() if "image" in s]
+    assert len(images) == 3, images  # PostgreSQL, SeaweedFS, Redis; the catalogue is built
+    bases = re.findall(r"^FROM\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    assert bases, "the Dockerfile names no base image"
+    loose = [image for image in images + bases if not pinned(image)]
+    assert not loose, f"images not pinned to a release: {loose}"
+    for moving in (
+        "postgres",
+        "redis:latest",
+        "chrislusf/seaweedfs:latest",
+        "redis:7-bookworm",
+        "python:3.11-slim-bookworm",
+    ):
+        assert not pinned(moving), moving
+    assert pinned("registry.local:5000/redis:7.4.2") and not pinned("registry.local:5000/redis")
 
 
 def test_the_environment_file_names_the_shared_settings_and_only_known_ones() -> None:

@@ -134,7 +134,8 @@ def test_two_app_servers_a_worker_postgresql_s3_and_redis_work_as_one_catalogue(
         CATALOG_CAPTURE_ALLOWED_HOSTS="127.0.0.1",
         CATALOG_INSTANCE_PATH=str(tmp_path / "operator"),
     )
-    upgraded = flask(env, "db", "upgrade")
+    # The migration alone may make the bucket, as in deploy/compose.yaml.
+    upgraded = flask({**env, "CATALOG_S3_CREATE_BUCKET": "true"}, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     headers = analyst_key(env)
     first = AppServer("app-1", env, tmp_path / "app-1")
@@ -223,7 +224,10 @@ def test_two_app_servers_a_worker_postgresql_s3_and_redis_work_as_one_catalogue(
     pg_dump(pg_server, "pg_dump", "--format=custom", f"--file={dump}", name_of(database_url))
     restored_url = pg_server.create_database("restored")
     pg_dump(pg_server, "pg_restore", "--no-owner", f"--dbname={name_of(restored_url)}", str(dump))
-    copied = flask(env, "storage", "migrate", "--to", "s3://restored/catalogue", "--json")
+    copied = flask(
+        {**env, "CATALOG_S3_CREATE_BUCKET": "true"},
+        *("storage", "migrate", "--to", "s3://restored/catalogue", "--json"),
+    )
     assert copied.returncode == 0, copied.stderr
     restored_env = {
         **env,

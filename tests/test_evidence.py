@@ -373,3 +373,13 @@ def test_csv_cells_never_start_a_formula(app: Flask, session: Session) -> None:
     for value in (hostile["party"], hostile["source"], hostile["statement"]):
         assert "'" + value in cells, value
     assert any(cell.startswith("'\r=2+2") or cell == "'=2+2" for cell in cells)
+
+
+def test_each_start_a_spreadsheet_reads_as_a_formula_is_quoted() -> None:
+    # Written out, not read from FORMULA_STARTS: a start dropped from that tuple fails here.
+    # A tab or carriage return is passed over by some spreadsheets, which then run what follows.
+    from catalog.services.reports import neutralise
+
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert neutralise(f"{start}SUM(1+1)") == f"'{start}SUM(1+1)", repr(start)
+    assert neutralise("plain text") == "plain text" and neutralise(3) == 3

@@ -94,7 +94,8 @@ def test_oversized_stream_is_refused_and_leaves_nothing(store: Storage) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["../../etc/passwd", "A" * 64, "a" * 63, "g" * 64, "", "a" * 64 + "/x"]
+    "bad",
+    ["../../etc/passwd", "A" * 64, "a" * 63, "g" * 64, "", "a" * 64 + "/x", "a" * 64 + "\n"],
 )
 def test_paths_only_from_real_digests(store: Storage, bad: str) -> None:
     with pytest.raises(ValueError):
@@ -118,6 +119,8 @@ def test_derived_files_are_separate_and_replaceable(store: Storage) -> None:
     assert store.read_derived(stored.sha256, "thumb.jpg") is None
     with pytest.raises(ValueError):
         store.derived_path(stored.sha256, "../poster.jpg")
+    with pytest.raises(ValueError):  # `$` would let a trailing newline through
+        store.derived_path(stored.sha256, "poster.jpg\n")
 
 
 def test_bytes_that_are_not_the_digest_promised_are_refused(store: Storage) -> None:

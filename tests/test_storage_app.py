@@ -1,8 +1,9 @@
 """The catalogue with its originals in an S3 bucket (``STORAGE_URL``): uploads land in the
 bucket and nowhere else, pages and the API serve pictures, stills and videos (with range
-requests) from it, presigned redirects where asked, ``verify`` re-hashes objects and catches an
-altered or missing one, ``gc`` removes orphaned objects, readiness names an unreachable bucket.
-Against a real SeaweedFS server the suite starts."""
+requests) from it, presigned redirects where asked (signed with a key that can only read),
+``verify`` re-hashes objects and catches an altered or missing one, ``gc`` removes orphaned
+objects and aborts stale unfinished uploads, readiness names an unreachable bucket, a missing
+bucket stops the app unless it may make one. Against a real SeaweedFS server the suite starts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,16 +27,23 @@ from catalog.models import Media
 from catalog.replies import send_stored
 from catalog.services.people import accounts
 from catalog.storage import get_storage
-from catalog.storage.s3 import SIGNED, ObjectStorage
+from catalog.storage.s3 import ObjectStorage
+from catalog.storage.s3_connection import SIGNED
 
 from .api_tools import ASTRONAUT, upload
 from .conftest import make_test_app, rolled_back
 from .media import encode, pattern
-from .s3server import SeaweedServer
+from .s3server import READ_ACCESS_KEY, READ_SECRET_KEY, SeaweedServer
 from .test_web import sign_in, uploaded
 from .video_tools import clip
 
 PASSWORD = "correct horse battery"
+# Presigned redirects, signed with the key the test server lets only read.
+PRESIGNED = {
+    "S3_PRESIGNED_SECONDS": 120,
+    "S3_PRESIGN_ACCESS_KEY_ID": READ_ACCESS_KEY,
+    "S3_PRESIGN_SECRET_ACCESS_KEY": READ_SECRET_KEY,
+}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +75,7 @@ def app(
         tmp_path,
         STORAGE_URL=f"s3://{bucket_for(request)}/catalogue",
         S3_ENDPOINT_URL=s3_server.endpoint_url,
+        S3_CREATE_BUCKET=True,
         **extra,
     )
     yield from rolled_back(application)
@@ -161,7 +171,7 @@ def test_pages_show_thumbnails_stills_and_play_video_from_the_bucket(
     assert any(name.startswith("frame-") for name in derived)
 
 
-@pytest.mark.parametrize("app", [{"S3_PRESIGNED_SECONDS": 120}], indirect=True)
+@pytest.mark.parametrize("app", [PRESIGNED], indirect=True)
 def test_with_presigned_urls_videos_and_downloads_redirect_to_the_bucket(
     app: Flask, analyst: FlaskClient, s3_server: SeaweedServer
 ) -> None:
@@ -171,6 +181,7 @@ def test_with_presigned_urls_videos_and_downloads_redirect_to_the_bucket(
     assert played.status_code == 302 and played.headers["Cache-Control"] == "private, no-store"
     target = played.headers["Location"]
     assert target.startswith(s3_server.endpoint_url) and "Expires=120" in target
+    assert f"X-Amz-Credential={READ_ACCESS_KEY}" in target
     request = urllib.request.Request(target, headers={"Range": "bytes=0-99"})
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 206 and answer.read() == data[:100]
@@ -220,10 +231,17 @@ def test_verify_rehashes_objects_and_gc_clears_orphans_in_the_bucket(
     assert len(report["altered"]) == 1 and altered in report["altered"][0]
     assert len(report["missing"]) == 1 and gone in report["missing"][0]
     assert report["orphans"] == [f"original {orphan.sha256} has no record"]
+    # An upload in parts that a killed process left unfinished.
+    left = store.client.create_multipart_upload(Bucket=store.bucket, Key=store.key_for("0" * 64))
     young = runner.invoke(args=["catalog", "gc"])
     assert "kept 1 younger" in young.output and store.exists(orphan.sha256)
+    assert "0 unfinished uploads" in young.output
+    time.sleep(1.1)  # S3 keeps times to the second
     done = runner.invoke(args=["catalog", "gc", "--older-than", "0"])
     assert f"removed orphan {orphan.sha256}" in done.output and not store.exists(orphan.sha256)
+    assert "1 unfinished uploads" in done.output, done.output
+    unfinished = store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", [])
+    assert left["UploadId"] not in [u["UploadId"] for u in unfinished]
     # The true bytes put back under their keys: verify is clean again.
     raw.put_object(Bucket=store.bucket, Key=store.key_for(gone), Body=kept)
     raw.delete_object(Bucket=store.bucket, Key=store.key_for(altered))
@@ -241,12 +259,24 @@ def test_readiness_says_when_the_bucket_cannot_be_reached(app: Flask, client: Fl
     assert gone.status_code == 503 and gone.json["storage"] == "unreachable"
 
 
+def test_a_missing_bucket_stops_the_app_unless_it_may_make_one(
+    tmp_path: Path, s3_server: SeaweedServer, s3_credentials: None
+) -> None:
+    where = {"STORAGE_URL": "s3://not-made-yet/x", "S3_ENDPOINT_URL": s3_server.endpoint_url}
+    with pytest.raises(RuntimeError, match="STORAGE_URL: bucket not-made-yet does not exist"):
+        make_test_app(f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "a", **where)
+    made = make_test_app(
+        f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "b", **where, S3_CREATE_BUCKET=True
+    )
+    get_storage(made).check()
+
+
 def test_a_storage_url_of_another_kind_stops_the_app_at_start(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="STORAGE_URL"):
         make_test_app(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, STORAGE_URL="ftp://host/x")
 
 
-@pytest.mark.parametrize("app", [{"S3_PRESIGNED_SECONDS": 120}], indirect=True)
+@pytest.mark.parametrize("app", [PRESIGNED], indirect=True)
 def test_a_missing_original_is_said_not_signed(app: Flask, analyst: FlaskClient) -> None:
     media_id = uploaded(analyst, encode(pattern(seed=4), "JPEG"), name="p.jpg")
     store = get_storage(app)

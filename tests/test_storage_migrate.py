@@ -1,7 +1,9 @@
 """``catalog storage migrate --to URL``: a catalogue's originals and derived files copied from
-its folder into a bucket and back, each verified by SHA-256; a second run resumes; damaged
-bytes are refused, never stored under another digest; the catalogue, pointed at the copy,
-verifies clean and serves its pictures. Against the SeaweedFS server the suite starts."""
+its folder into a bucket and back, each verified by SHA-256; a second run resumes, re-hashing
+what the target holds and replacing bytes that are not what their key promises; damaged bytes
+are refused, never stored under another digest; a copy that reads back wrong is removed; the
+catalogue, pointed at the copy, verifies clean and serves its pictures. Against the SeaweedFS
+server the suite starts."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from flask import Flask
 from catalog import schema
 from catalog.db import database, get_session, make_engine
 from catalog.services.people import accounts
-from catalog.storage import Storage, get_storage
+from catalog.storage import Storage, StoredFile, get_storage
 from catalog.storage.s3 import ObjectStorage
+from catalog.storage.transfer import copy_store, plan
 
 from .api_tools import PASSWORD, post_media
 from .conftest import make_test_app
@@ -74,7 +77,8 @@ def filled(application: Flask) -> tuple[list[str], dict[str, str], int]:
 def local(apps: list[Flask], database_url: str, tmp_path: Path):  # noqa: ANN201
     """A catalogue in a folder holding two pictures and a video: (app, store, digests,
     API headers, the video's id)."""
-    application = catalogue_app(apps, database_url, tmp_path / "a")
+    # Allowed to make the bucket it is told to copy into.
+    application = catalogue_app(apps, database_url, tmp_path / "a", S3_CREATE_BUCKET=True)
     digests, headers, video = filled(application)
     source = get_storage(application)
     assert isinstance(source, Storage)
@@ -169,3 +173,54 @@ def test_the_store_itself_and_bad_urls_are_refused(
     assert code == 1 and "is the store being copied" in output
     code, output = migrate(local, "--to", "ftp://example.org/x")
     assert code == 1 and "s3://bucket/prefix or a folder" in output
+
+
+def test_what_the_target_holds_under_a_key_is_hashed_and_replaced_when_wrong(
+    tmp_path: Path, local: tuple
+) -> None:
+    local, source, digests, _, _ = local
+    copy = tmp_path / "copy"
+    code, output = migrate(local, "--to", f"file://{copy}")
+    assert code == 0, output
+    target = Storage(copy)
+    # Other bytes under a digest's key (a tampered or damaged copy) are no copy of it.
+    planted = target.path_for(digests[1])
+    os.chmod(planted, 0o644)
+    planted.write_bytes(b"not the evidence")
+    code, output = migrate(local, "--to", f"file://{copy}", "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert (report["copied"], report["already_there"]) == (1, 2), report
+    wrong = hashlib.sha256(b"not the evidence").hexdigest()
+    assert report["replaced"] == [
+        f"original {digests[1]}: the target held bytes hashing to {wrong} under its key; replaced"
+    ]
+    assert target.hash_file(digests[1]) == digests[1]
+    code, output = migrate(local, "--to", f"file://{copy}")
+    assert code == 0 and "0 originals copied" in output and "3 already there" in output
+
+
+class CorruptingFolder(Storage):
+    """A folder on a disk that damages what it writes: the last byte of each original it
+    stores comes back flipped (a faulty disk or controller; a real folder otherwise)."""
+
+    def put_stream(self, stream, max_bytes=None, expected=None) -> StoredFile:  # noqa: ANN001
+        placed = super().put_stream(stream, max_bytes, expected)
+        path = self.path_for(placed.sha256)
+        os.chmod(path, 0o644)
+        data = path.read_bytes()
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+        return placed
+
+
+def test_a_copy_is_read_back_from_the_target_not_taken_on_trust(tmp_path: Path) -> None:
+    # The store's write says it stored the bytes it was given; only reading them back shows
+    # that the disk kept others.
+    source = Storage(tmp_path / "source")
+    digests = sorted(source.put_bytes(os.urandom(5000 + n)).sha256 for n in range(3))
+    target = CorruptingFolder(tmp_path / "target")
+    report = copy_store(source, target, plan(source), jobs=2)
+    assert report.copied == 0 and len(report.failed) == 3, report
+    assert all("the copy read back hashes to" in failure for failure in report.failed)
+    assert sorted(f.split()[1].rstrip(":") for f in report.failed) == digests
+    assert list(target.iter_originals()) == []  # each bad copy removed, so a run retries it

@@ -1,5 +1,6 @@
 """Content-addressed storage on an S3-compatible server (SeaweedFS, started here): the local
-store's promises, kept in a bucket."""
+store's promises, kept in a bucket; the bucket made only when allowed; presigned URLs signed
+with a key that can only read; unfinished uploads in parts aborted once stale."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from catalog.storage import DigestMismatch, StorageError, TooLarge
 from catalog.storage.s3 import ObjectStorage, parse_url
 
-from .s3server import SeaweedServer
+from .s3server import READ_ACCESS_KEY, READ_SECRET_KEY, SeaweedServer
 
 
 @pytest.fixture
@@ -45,6 +47,7 @@ def store(server: SeaweedServer, client, tmp_path: Path, request) -> ObjectStora
         f"s3://{bucket}/catalog",
         tmp_path / "scratch",
         endpoint_url=server.endpoint_url,
+        create_bucket=True,
         multipart_mb=5,
     )
 
@@ -242,3 +245,84 @@ def test_an_unreachable_store_is_a_clear_error_within_seconds(tmp_path: Path) ->
         port = sock.getsockname()[1]
     with pytest.raises(StorageError, match="cannot be reached"):
         ObjectStorage("s3://nowhere/x", tmp_path, endpoint_url=f"http://127.0.0.1:{port}")
+
+
+def test_a_missing_bucket_is_made_only_when_allowed(
+    server: SeaweedServer,
+    client,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    # A mistyped bucket name must stop the app, not hand it a new, empty store.
+    with pytest.raises(StorageError, match="does not exist.*S3_CREATE_BUCKET"):
+        ObjectStorage("s3://never-made/x", tmp_path, endpoint_url=server.endpoint_url)
+    assert "never-made" not in [b["Name"] for b in client.list_buckets()["Buckets"]]
+    ObjectStorage("s3://made-now/x", tmp_path, endpoint_url=server.endpoint_url, create_bucket=True)
+    assert "made-now" in [b["Name"] for b in client.list_buckets()["Buckets"]]
+    # Once it exists, a store that may not make buckets opens it.
+    ObjectStorage("s3://made-now/x", tmp_path, endpoint_url=server.endpoint_url).check()
+
+
+def test_presigned_urls_are_signed_with_a_key_that_reads_and_cannot_write(
+    server: SeaweedServer, store: ObjectStorage, tmp_path: Path
+) -> None:
+    reading = ObjectStorage(
+        store.url,
+        tmp_path / "reading",
+        endpoint_url=server.endpoint_url,
+        presign_credentials=(READ_ACCESS_KEY, READ_SECRET_KEY),
+    )
+    placed = store.put_bytes(b"read, never written")
+    url = reading.presigned_url(placed.sha256, 60, mimetype="image/png", download_name=None)
+    assert url is not None and f"X-Amz-Credential={READ_ACCESS_KEY}" in url
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"read, never written"
+    # The same key may not write: neither directly nor through a URL it signs.
+    reader = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id=READ_ACCESS_KEY,
+        aws_secret_access_key=READ_SECRET_KEY,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    key = store.key_for(hashlib.sha256(b"planted").hexdigest())
+    with pytest.raises(ClientError) as refused:
+        reader.put_object(Bucket=store.bucket, Key=key, Body=b"planted")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    put_url = reader.generate_presigned_url(
+        "put_object", Params={"Bucket": store.bucket, "Key": key}, ExpiresIn=60
+    )
+    planted = urllib.request.Request(put_url, data=b"planted", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(planted, timeout=10)
+    assert denied.value.code == 403
+    denied.value.close()
+    assert keys(store) == [store.key_for(placed.sha256)]
+    # The servers' own reads and writes keep the full key.
+    assert reading.put_bytes(b"written by the app").created
+
+
+def test_gc_aborts_stale_unfinished_uploads_and_leaves_young_ones(store: ObjectStorage) -> None:
+    # A process killed mid-upload leaves its parts: unseen by listings, and billed.
+    begun = []
+    for n in range(2):
+        key = store.key_for(hashlib.sha256(b"%d" % n).hexdigest())
+        upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
+        store.client.upload_part(
+            Bucket=store.bucket,
+            Key=key,
+            UploadId=upload["UploadId"],
+            PartNumber=1,
+            Body=b"x" * 1024,
+        )
+        begun.append(upload["UploadId"])
+
+    def unfinished() -> list[str]:
+        listed = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
+        return sorted(u["UploadId"] for u in listed.get("Uploads", []))
+
+    assert unfinished() == sorted(begun)
+    assert store.abort_uploads(older_than_s=3600) == 0  # perhaps still being sent
+    assert unfinished() == sorted(begun)
+    time.sleep(1.1)  # S3 keeps times to the second
+    assert store.abort_uploads(older_than_s=1) == 2
+    assert unfinished() == [] and keys(store) == []

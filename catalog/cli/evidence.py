@@ -86,7 +86,7 @@ def verify_command(as_json: bool, timestamp: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="only say what would be removed")
 @with_appcontext
 def gc_command(older_than: int, dry_run: bool) -> None:
-    """Remove originals that no record names (left by a crash) and stale temporary files."""
+    """Remove orphaned originals (left by a crash), stale temporary files and unfinished uploads."""
     report = collect_garbage(
         get_session(), get_storage(), older_than_s=float(older_than), dry_run=dry_run
     )
@@ -94,7 +94,8 @@ def gc_command(older_than: int, dry_run: bool) -> None:
     for sha256 in report.orphans:
         click.echo(f"{verb} orphan {sha256}")
     click.echo(
-        f"{verb} {len(report.orphans)} orphans and {report.temporary} temporary files;"
+        f"{verb} {len(report.orphans)} orphans, {report.temporary} temporary files and"
+        f" {report.uploads} unfinished uploads;"
         f" kept {report.kept_young} younger than {older_than} s"
     )
 

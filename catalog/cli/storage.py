@@ -56,6 +56,7 @@ def migrate_command(to_url: str, endpoint_url: str | None, jobs: int, as_json: b
             to_url,
             config["MEDIA_ROOT"],
             endpoint_url=endpoint_url or config.get("S3_ENDPOINT_URL"),
+            create_bucket=bool(config.get("S3_CREATE_BUCKET")),
         )
     except (ValueError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -78,6 +79,8 @@ def migrate_command(to_url: str, endpoint_url: str | None, jobs: int, as_json: b
     if as_json:
         click.echo(json.dumps({**report.as_dict(), "seconds": round(seconds, 2)}, indent=2))
     else:
+        for replaced in report.replaced:
+            click.echo(f"REPLACED {replaced}")
         for failure in report.failed:
             click.echo(f"FAILED {failure}")
         click.echo(
@@ -87,8 +90,8 @@ def migrate_command(to_url: str, endpoint_url: str | None, jobs: int, as_json: b
         )
         if not report.failed:
             click.echo(
-                f"every original is in {target.describe()}; each copied now was read back "
-                "and verified by SHA-256 (`catalog verify` on the new store re-hashes them all)"
+                f"every original is in {target.describe()}, read back and verified by SHA-256, "
+                "those already there included"
             )
     if report.failed:
         sys.exit(1)

@@ -26,7 +26,7 @@ DIHEDRAL = (
     "transpose",
     "transverse",
 )
-_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+_HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,12 @@ def open_store(
     *,
     endpoint_url: str | None = None,
     presign_endpoint_url: str | None = None,
+    presign_credentials: tuple[str, str] | None = None,
+    create_bucket: bool = False,
 ) -> Store:
-    """Open the store a URL names: ``s3://bucket/prefix`` (scratch under ``media_root``),
-    a folder (``file:///path`` or a plain path), or, with no URL, the folder ``media_root``."""
+    """Open the store a URL names: ``s3://bucket/prefix`` (scratch under ``media_root``; the
+    bucket made only with ``create_bucket``), a folder (``file:///path`` or a plain path), or,
+    with no URL, the folder ``media_root``."""
     if url and url.startswith("s3://"):
         # Imported here: boto3 takes a moment to load, and the embedded default never needs it.
         from .s3 import ObjectStorage
@@ -63,6 +66,8 @@ def open_store(
             Path(media_root) / "tmp",
             endpoint_url=endpoint_url or None,
             presign_endpoint_url=presign_endpoint_url or None,
+            presign_credentials=presign_credentials,
+            create_bucket=create_bucket,
         )
     if url and "://" in url and not url.startswith("file://"):
         raise ValueError(f"a storage URL is s3://bucket/prefix or a folder, not {url!r}")
@@ -73,12 +78,18 @@ def open_store(
 def init_app(app: Flask) -> None:
     """Open the app's store: the bucket of STORAGE_URL, else the folder MEDIA_ROOT."""
     config: dict[str, Any] = app.config
+    access, secret = (
+        config.get("S3_PRESIGN_ACCESS_KEY_ID"),
+        config.get("S3_PRESIGN_SECRET_ACCESS_KEY"),
+    )
     try:
         store = open_store(
             config.get("STORAGE_URL"),
             config["MEDIA_ROOT"],
             endpoint_url=config.get("S3_ENDPOINT_URL"),
             presign_endpoint_url=config.get("S3_PRESIGN_ENDPOINT_URL"),
+            presign_credentials=(str(access), str(secret)) if access and secret else None,
+            create_bucket=bool(config.get("S3_CREATE_BUCKET")),
         )
     except (ValueError, StorageError) as exc:
         raise RuntimeError(f"STORAGE_URL: {exc}") from None

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 CHUNK = 1024 * 1024
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-DERIVED_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline.
+SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+DERIVED_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
 
 class StorageError(Exception):
@@ -126,6 +127,10 @@ class Store(Protocol):
 
     def sweep_temporary(self, older_than_s: float = 3600.0) -> int:
         """Delete scratch left by interrupted work; return how many."""
+        ...
+
+    def abort_uploads(self, older_than_s: float = 3600.0) -> int:
+        """Abort uploads in parts begun longer ago and never finished; return how many."""
         ...
 
     def put_derived(self, sha256: str, name: str, data: bytes) -> None:

@@ -170,6 +170,10 @@ class Storage:
                 removed += 1
         return removed
 
+    def abort_uploads(self, older_than_s: float = 3600.0) -> int:
+        """A folder has no uploads in parts: an unfinished write is a temporary file."""
+        return 0
+
     def presign_origin(self) -> str | None:
         """A folder is served by the app itself."""
         return None

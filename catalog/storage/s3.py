@@ -7,6 +7,11 @@ digest, so it is known only at the end), then uploaded from there, in parts past
 ``multipart_mb`` (s3transfer aborts the upload on failure, so no object is left). An existing
 key is not written again: a put of bytes already held is a no-op. Originals are read through a
 seekable reader that fetches byte ranges, so a video is decoded without being downloaded whole.
+
+The bucket is made only when the caller allows it (``create_bucket``): a mistyped bucket name
+must stop the app, not give it a new empty store. Presigned URLs may be signed with a key of
+their own (``presign_credentials``), one that can only read objects. Reaching the bucket (its
+URL, the clients, the byte-range reader) is ``s3_connection``'s part.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import contextlib
 import hashlib
 import io
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,10 +27,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
-import boto3
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .base import (
@@ -39,26 +41,7 @@ from .base import (
     check_sha256,
     spooled,
 )
-
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-# Path-style addressing and SigV4 suit every S3-compatible server (and AWS); a store that does
-# not answer is reported within seconds rather than after botocore's minute-long waits.
-SIGNED = Config(
-    signature_version="s3v4",
-    s3={"addressing_style": "path"},
-    connect_timeout=5,
-    read_timeout=60,
-    retries={"max_attempts": 3, "mode": "standard"},
-)
-
-
-def parse_url(url: str) -> tuple[str, str]:
-    """Return (bucket, key prefix) of ``s3://bucket/prefix``; raise ValueError otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme != "s3" or not BUCKET_RE.match(parts.netloc or ""):
-        raise ValueError(f"not an s3://bucket/prefix URL with a valid bucket name: {url!r}")
-    prefix = parts.path.strip("/")
-    return parts.netloc, f"{prefix}/" if prefix else ""
+from .s3_connection import Clients, RangeReader, ensure_bucket, error_code, parse_url
 
 
 class ObjectStorage:
@@ -71,6 +54,8 @@ class ObjectStorage:
         *,
         endpoint_url: str | None = None,
         presign_endpoint_url: str | None = None,
+        presign_credentials: tuple[str, str] | None = None,
+        create_bucket: bool = False,
         client: Any = None,
         multipart_mb: int = 16,
     ) -> None:
@@ -78,43 +63,23 @@ class ObjectStorage:
         self.url = f"s3://{self.bucket}/{self.prefix}"
         self.tmp = Path(scratch)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        self._endpoints = (endpoint_url, presign_endpoint_url or endpoint_url)
-        self._given = client
-        self._clients: tuple[int, Any, Any] | None = None
+        self._clients = Clients(endpoint_url, presign_endpoint_url, presign_credentials, client)
         self.transfer = TransferConfig(
             multipart_threshold=multipart_mb * 1024 * 1024,
             multipart_chunksize=multipart_mb * 1024 * 1024,
             use_threads=False,
         )
-        self._ensure_bucket()
-
-    def _made(self) -> tuple[Any, Any]:
-        # A client's pooled connections must not cross a fork: gunicorn builds the app in its
-        # master and forks the workers, which would otherwise share one socket. Each process
-        # makes its own. Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
-        # (boto3's chain). Presigned URLs name the host they were signed for, the one browsers
-        # reach, which may differ from the servers' address; signing is offline.
-        if self._clients is None or self._clients[0] != os.getpid():
-            client = self._given or boto3.client(
-                "s3", endpoint_url=self._endpoints[0], config=SIGNED
-            )
-            signer = (
-                client
-                if self._given is not None or self._endpoints[1] == self._endpoints[0]
-                else boto3.client("s3", endpoint_url=self._endpoints[1], config=SIGNED)
-            )
-            self._clients = (os.getpid(), client, signer)
-        return self._clients[1], self._clients[2]
+        ensure_bucket(self.client, self.bucket, create=create_bucket, on_aws=endpoint_url is None)
 
     @property
     def client(self) -> Any:
         """This process's S3 client."""
-        return self._made()[0]
+        return self._clients.pair()[0]
 
     @property
     def signer(self) -> Any:
         """This process's client for presigning URLs."""
-        return self._made()[1]
+        return self._clients.pair()[1]
 
     def describe(self) -> str:
         """Return the bucket and prefix as an s3:// URL."""
@@ -125,27 +90,6 @@ class ObjectStorage:
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
-
-    def _ensure_bucket(self) -> None:
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchBucket"):
-                raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
-            region = self.client.meta.region_name
-            where = (
-                {"CreateBucketConfiguration": {"LocationConstraint": region}}
-                if region and region != "us-east-1" and self._endpoints[0] is None
-                else {}
-            )
-            try:
-                self.client.create_bucket(Bucket=self.bucket, **where)
-            except ClientError as made:
-                # Another server may have made it a moment ago.
-                if _code(made) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise StorageError(f"bucket {self.bucket} cannot be made ({made})") from None
-        except BotoCoreError as exc:
             raise StorageError(f"bucket {self.bucket} cannot be reached ({exc})") from None
 
     # -- originals ---------------------------------------------------------------------
@@ -160,7 +104,7 @@ class ObjectStorage:
             head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
             return head
         except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise StorageError(f"{key} cannot be read ({exc})") from None
         except BotoCoreError as exc:
@@ -204,7 +148,7 @@ class ObjectStorage:
                         Config=self.transfer,
                     )
             except ClientError as exc:
-                if _code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                if error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                     self.touch(sha256)
                     return StoredFile(sha256, size, created=False)
                 raise StorageError(f"{sha256} could not be stored in {self.url} ({exc})") from None
@@ -288,7 +232,7 @@ class ObjectStorage:
         head = self._head(key)
         if head is None:
             raise StorageError(f"original {sha256} is missing from storage")
-        raw = _RangeReader(self.client, self.bucket, key, int(head["ContentLength"]))
+        raw = RangeReader(self.client, self.bucket, key, int(head["ContentLength"]))
         return io.BufferedReader(raw, buffer_size=CHUNK)
 
     def discard(self, sha256: str) -> None:
@@ -344,6 +288,28 @@ class ObjectStorage:
                 removed += 1
         return removed
 
+    def abort_uploads(self, older_than_s: float = 3600.0) -> int:
+        """Abort the multipart uploads under the prefix begun longer ago than ``older_than_s``
+        (a process killed mid-upload leaves its parts, unseen and billed); return how many."""
+        cutoff, aborted = time.time() - older_than_s, 0
+        try:
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self.prefix
+            )
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"].timestamp() >= cutoff:
+                        continue  # perhaps still being sent
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted += 1
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(
+                f"unfinished uploads in {self.url} cannot be aborted ({exc})"
+            ) from None
+        return aborted
+
     # -- derived files -----------------------------------------------------------------
 
     def _derived_key(self, sha256: str, name: str) -> str:
@@ -365,7 +331,7 @@ class ObjectStorage:
             body = self.client.get_object(Bucket=self.bucket, Key=self._derived_key(sha256, name))
             data: bytes = body["Body"].read()
         except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey"):
+            if error_code(exc) in ("404", "NoSuchKey"):
                 return None
             raise StorageError(f"derived {name} of {sha256} cannot be read ({exc})") from None
         except BotoCoreError as exc:
@@ -384,44 +350,3 @@ class ObjectStorage:
             parts = key.rsplit("/", 2)
             if len(parts) == 3 and SHA256_RE.match(parts[1]) and DERIVED_NAME_RE.match(parts[2]):
                 yield parts[1], parts[2]
-
-
-class _RangeReader(io.RawIOBase):
-    """A seekable view of one object that fetches the byte ranges read."""
-
-    def __init__(self, client: Any, bucket: str, key: str, size: int) -> None:
-        self.client, self.bucket, self.key, self.size, self.position = client, bucket, key, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(0, base + offset)
-        return self.position
-
-    def readinto(self, buffer: Any) -> int:
-        wanted = min(len(buffer), self.size - self.position)
-        if wanted <= 0:
-            return 0
-        end = self.position + wanted - 1
-        try:
-            body = self.client.get_object(
-                Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end}"
-            )["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
-            # Not an OSError: a decoder must not take a store that failed for a broken file.
-            raise StorageError(f"{self.key} could not be read ({exc})") from None
-        buffer[: len(body)] = body
-        self.position += len(body)
-        return len(body)
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

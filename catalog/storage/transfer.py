@@ -4,8 +4,9 @@
 Every original is streamed across under the digest it is held by and refused if its bytes hash
 to anything else; once written, the copy is read back and hashed again, and a copy that does
 not hash to its key is removed, so a later run retries it. What the target already holds is
-skipped, which makes an interrupted run resumable: run it again. Derived files follow their
-originals. The source is only read.
+hashed too, and skipped when it hashes to its key (which makes an interrupted run resumable:
+run it again); bytes that do not are no copy of that original, and are replaced. Derived files
+follow their originals. The source is only read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from .base import StorageError, Store
 
 # Each outcome an original can have; the progress callback is told one per original.
-COPIED, PRESENT, FAILED = "copied", "present", "failed"
+COPIED, PRESENT, REPLACED, FAILED = "copied", "present", "replaced", "failed"
 
 
 @dataclass
@@ -30,6 +31,9 @@ class TransferReport:
     bytes_copied: int = 0
     derived_copied: int = 0
     failed: list[str] = field(default_factory=list)
+    # Originals the target held under their key with other bytes, copied afresh (and counted
+    # as copied too).
+    replaced: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Return the report as JSON-ready data."""
@@ -40,6 +44,7 @@ class TransferReport:
             "already_there": self.present,
             "bytes_copied": self.bytes_copied,
             "derived_copied": self.derived_copied,
+            "replaced": self.replaced,
             "failed": self.failed,
         }
 
@@ -63,28 +68,58 @@ def copy_store(
         raise StorageError(f"{target.describe()} is the store being copied")
     report = TransferReport(originals=len(originals))
     held = set(target.iter_originals())
-    todo = [sha256 for sha256 in originals if sha256 not in held]
-    for sha256 in originals:
-        if sha256 in held:
-            report.present += 1
-            if on_original:
-                on_original(sha256, PRESENT)
-    # Objects go up one by one over the network: a few at once keep the link busy.
+    # Objects go up (and what is there is read back) one by one over the network: a few at
+    # once keep the link busy.
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        running = {pool.submit(_copy_one, source, target, sha256): sha256 for sha256 in todo}
+        running = {
+            pool.submit(_settle_one, source, target, sha256, sha256 in held): sha256
+            for sha256 in originals
+        }
         for done in concurrent.futures.as_completed(running):
             sha256 = running[done]
-            size, problem = done.result()
-            if problem is None:
+            outcome, size, note = done.result()
+            if outcome == PRESENT:
+                report.present += 1
+            elif outcome == FAILED:
+                report.failed.append(f"original {sha256}: {note}")
+            else:
                 report.copied += 1
                 report.bytes_copied += size
-            else:
-                report.failed.append(f"original {sha256}: {problem}")
+                if outcome == REPLACED:
+                    report.replaced.append(f"original {sha256}: {note}")
             if on_original:
-                on_original(sha256, COPIED if problem is None else FAILED)
+                on_original(sha256, outcome)
     report.derived_copied, derived_failures = _copy_derived(source, target, set(originals))
     report.failed.extend(derived_failures)
     return report
+
+
+def _settle_one(
+    source: Store, target: Store, sha256: str, held: bool
+) -> tuple[str, int, str | None]:
+    """Make the target hold the original: keep a copy already there that hashes to its key,
+    replace one that does not, copy it when missing; return (outcome, bytes sent, words)."""
+    replaced = None
+    if held:
+        try:
+            found = target.hash_file(sha256)
+        except (StorageError, OSError) as exc:
+            if target.exists(sha256):
+                return FAILED, 0, f"the copy already there cannot be read ({exc})"
+            found = None  # removed since the listing: copy it
+        if found == sha256:
+            return PRESENT, 0, None
+        if found is not None:
+            # A store never overwrites an original, so the wrong bytes go first.
+            try:
+                target.discard(sha256)
+            except (StorageError, OSError) as exc:
+                return FAILED, 0, f"the target holds bytes hashing to {found}; not removed ({exc})"
+            replaced = f"the target held bytes hashing to {found} under its key; replaced"
+    size, problem = _copy_one(source, target, sha256)
+    if problem is not None:
+        return FAILED, 0, problem
+    return (REPLACED, size, replaced) if replaced else (COPIED, size, None)
 
 
 def _copy_one(source: Store, target: Store, sha256: str) -> tuple[int, str | None]:

@@ -153,16 +153,18 @@ class CollectReport:
 
     orphans: list[str] = field(default_factory=list)
     temporary: int = 0
+    uploads: int = 0  # multipart uploads a killed process left unfinished in the bucket
     kept_young: int = 0
 
 
 def collect_garbage(
     session: Session, storage: Store, *, older_than_s: float = 3600.0, dry_run: bool = False
 ) -> CollectReport:
-    """Remove originals no record names (left by a crash) and stale temporary files.
+    """Remove originals no record names (left by a crash), stale temporary files and stale
+    unfinished uploads in parts.
 
-    Only files older than ``older_than_s`` go: a younger one may belong to an ingest whose
-    transaction has not committed yet.
+    Only what is older than ``older_than_s`` goes: a younger file may belong to an ingest whose
+    transaction has not committed yet, a younger upload may still be under way.
     """
     report = CollectReport()
     cutoff = time.time() - older_than_s
@@ -189,4 +191,5 @@ def collect_garbage(
             storage.discard(sha256)
     if not dry_run:
         report.temporary = storage.sweep_temporary(older_than_s)
+        report.uploads = storage.abort_uploads(older_than_s)
     return report

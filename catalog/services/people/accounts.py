@@ -20,7 +20,8 @@ from .. import Conflict, Invalid, NotFound, fetch
 from ..evidence import audit
 from . import sessions
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+# \Z, not $: `$` also matches before a trailing newline.
+USERNAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 MIN_PASSWORD_LENGTH = 10
 KEY_PREFIX = "cat_"
 
