@@ -354,6 +354,18 @@ def test_tokens_are_kept_in_the_store_exported_and_checked_against_both(
     assert result.exit_code != 0 and "not an export of timestamps" in result.output
 
 
+def test_a_token_whose_copy_cannot_be_kept_is_not_recorded(
+    stamping: Flask, runner: FlaskCliRunner, session: Session
+) -> None:
+    some_events(session, 1)
+    blocked = get_storage(stamping).root / "kept" / "timestamps"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_bytes(b"")  # a file where the copies' folder goes
+    result = runner.invoke(args=["catalog", "verify", "--timestamp"])
+    assert result.exit_code != 0 and "its token could not be kept" in result.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(TimestampToken)) == 0
+
+
 def test_a_capture_archive_swapped_and_stamped_afresh_is_named(
     stamping: Flask, runner: FlaskCliRunner, session: Session
 ) -> None:

@@ -237,9 +237,9 @@ class Storage:
         """Write a record that is never rewritten: fsynced, then linked into place (``link``
         refuses an existing name) and made read-only; False when the same bytes were there."""
         target = self._kept_path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.tmp / f"kept-{secrets.token_hex(8)}"
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as out:
                 out.write(data)
                 out.flush()
@@ -250,10 +250,12 @@ class Storage:
                 if target.read_bytes() != data:
                     raise AlreadyKept(f"{name} is kept already, with other bytes") from None
                 return False
+            os.chmod(target, 0o444)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise StorageError(f"{name} could not be kept in {self.root} ({exc})") from None
         finally:
             tmp.unlink(missing_ok=True)
-        os.chmod(target, 0o444)
-        fsync_dir(target.parent)
         return True
 
     def read_kept(self, name: str) -> bytes | None:

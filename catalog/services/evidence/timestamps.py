@@ -150,18 +150,17 @@ def _stamp(
     ]
     # Copies first: a token the database holds always has its copy. (A crash before the
     # commit leaves a copy the database lacks, which ``verify`` names, as it should a removal.)
-    try:
-        for row in made:
+    for row in made:
+        try:
             keep_copy(store, row)
-    except StorageError as exc:
-        report.failures.append(
-            f"no token recorded: its copy could not be kept in the store ({exc})"
-        )
-        return report
-    lock_for_write(session)
-    session.add_all(made)
-    report.made.extend(made)
-    session.commit()
+        except StorageError as exc:
+            report.failures.append(f"{row.authority}: its token could not be kept ({exc})")
+            continue
+        report.made.append(row)
+    if report.made:
+        lock_for_write(session)
+        session.add_all(report.made)
+        session.commit()
     return report
 
 
