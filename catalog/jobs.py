@@ -201,9 +201,11 @@ def _recheck_due() -> int:
 
 def _stamp_head_due() -> int:
     """The scheduled anchor of the audit chain: a token over its head every
-    TIMESTAMP_HEAD_HOURS, when it has grown."""
+    TIMESTAMP_HEAD_HOURS, grown or not, and at the first run once the chain has events and no
+    token (so its earliest events are covered within minutes)."""
     from .db import get_session
     from .services.evidence import head_due, stamp_audit_head, timestamp_authorities
+    from .storage import get_storage
     from .tsa import load_roots
 
     config = current_app.config
@@ -212,7 +214,7 @@ def _stamp_head_due() -> int:
     if not authorities or not head_due(session, float(config["TIMESTAMP_HEAD_HOURS"])):
         return 0
     stamped = stamp_audit_head(
-        session, authorities, roots=load_roots(config.get("TIMESTAMP_ROOTS"))
+        session, get_storage(), authorities, roots=load_roots(config.get("TIMESTAMP_ROOTS"))
     )
     for failure in stamped.failures:
         log.warning("no timestamp over the audit chain's head: %s", failure)

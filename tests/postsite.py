@@ -17,7 +17,8 @@ POSTED = "2026-05-03T21:40:00+00:00"
 
 
 class PostSite:
-    """Serve the pages in a thread; ``deleted`` paths answer 404 from then on."""
+    """Serve the pages in a thread; ``deleted`` paths answer 404 from then on, ``phrased``
+    ones 200 with a platform's "not available" page."""
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[str, bytes]] = {
@@ -33,6 +34,7 @@ class PostSite:
             "/system/media/a2.jpg": ("image/jpeg", encode(pattern(480, 360, seed=22))),
         }
         self.deleted: set[str] = set()
+        self.phrased: set[str] = set()
         self.requests: list[str] = []
         self.agents: dict[str, str] = {}  # path -> the User-Agent it was asked with
         site = self
@@ -68,6 +70,8 @@ class PostSite:
         path = handler.path.split("?")[0]
         if path in self.deleted:
             return _send(handler, 404, "text/html", b"<h1>This post is not available</h1>")
+        if path in self.phrased:
+            return _send(handler, 200, "text/html", b"<h1>Post not found</h1><p>Try later</p>")
         if path in self.files:
             kind, body = self.files[path]
             return _send(handler, 200, kind, body)

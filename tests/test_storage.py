@@ -1,4 +1,5 @@
-"""Content-addressed storage: atomic, idempotent, never overwriting, leaving nothing on failure."""
+"""Content-addressed storage: atomic, idempotent, never overwriting, leaving nothing on failure;
+kept records written once and never rewritten."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.storage import DigestMismatch, Storage, StorageError, TooLarge
+from catalog.storage import AlreadyKept, DigestMismatch, Storage, StorageError, TooLarge
 
 
 @pytest.fixture
@@ -159,3 +160,34 @@ def test_modified_says_when_an_original_was_stored_or_touched(store: Storage) ->
     store.touch(placed.sha256)
     stamp = store.modified(placed.sha256)
     assert stamp is not None and stamp > 1_000_000
+
+
+NAME = "timestamps/audit_head/abc.json"
+
+
+def test_kept_records_are_written_once_read_only_and_never_rewritten(store: Storage) -> None:
+    assert store.keep(NAME, b"token one") is True
+    assert store.keep(NAME, b"token one") is False  # the same bytes again: nothing to do
+    with pytest.raises(AlreadyKept):
+        store.keep(NAME, b"token two")
+    path = store.root / "kept" / NAME
+    assert store.read_kept(NAME) == b"token one" == path.read_bytes()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert store.read_kept("timestamps/capture/none.json") is None
+    store.keep("timestamps/capture/def.json", b"token three")
+    assert list(store.kept_names("timestamps")) == ["timestamps/audit_head/abc.json",
+                                                    "timestamps/capture/def.json"]  # fmt: skip
+    assert list(store.kept_names()) == list(store.kept_names("timestamps"))
+    assert list(store.kept_names("other")) == []
+    # Kept records are not originals, and neither a sweep nor a discard goes near them.
+    assert list(store.iter_originals()) == [] and leftovers(store) == [
+        path,
+        store.root / "kept" / "timestamps/capture/def.json",
+    ]
+    store.sweep_temporary(older_than_s=0)
+    assert store.read_kept(NAME) == b"token one"
+    for bad in ("../x", "timestamps/../x", "timestamps", "Timestamps/x", "timestamps/.x"):
+        with pytest.raises(ValueError):
+            store.keep(bad, b"")
+    with pytest.raises(ValueError):
+        list(store.kept_names("../originals"))

@@ -20,8 +20,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from catalog.storage import DigestMismatch, StorageError, TooLarge
+from catalog.storage import AlreadyKept, DigestMismatch, Storage, StorageError, TooLarge
 from catalog.storage.s3 import ObjectStorage, parse_url
+from catalog.storage.transfer import copy_store
 
 from .s3server import READ_ACCESS_KEY, READ_SECRET_KEY, SeaweedServer
 
@@ -326,3 +327,35 @@ def test_gc_aborts_stale_unfinished_uploads_and_leaves_young_ones(store: ObjectS
     time.sleep(1.1)  # S3 keeps times to the second
     assert store.abort_uploads(older_than_s=1) == 2
     assert unfinished() == [] and keys(store) == []
+
+
+def test_kept_records_are_written_once_and_go_across_with_a_migration(
+    store: ObjectStorage, tmp_path: Path
+) -> None:
+    name = "timestamps/audit_head/abc.json"
+    assert store.keep(name, b"token one") is True
+    assert store.keep(name, b"token one") is False
+    with pytest.raises(AlreadyKept):
+        store.keep(name, b"token two")
+    assert store.read_kept(name) == b"token one"
+    assert store.read_kept("timestamps/capture/none.json") is None
+    assert list(store.kept_names("timestamps")) == [name] == list(store.kept_names())
+    assert list(store.iter_originals()) == []  # kept records are not originals
+    assert keys(store) == [f"{store.prefix}kept/{name}"]
+    with pytest.raises(ValueError):
+        store.keep("timestamps/../originals/x", b"")
+
+    # A migration carries kept records across, never replacing one the target holds.
+    folder = Storage(tmp_path / "folder")
+    folder.keep(name, b"token one")
+    folder.keep("timestamps/capture/def.json", b"token three")
+    report = copy_store(folder, store, [])
+    assert report.kept_copied == 1 and report.failed == []
+    assert store.read_kept("timestamps/capture/def.json") == b"token three"
+    back = Storage(tmp_path / "back")
+    back.keep(name, b"something else")
+    report = copy_store(store, back, [])
+    assert report.kept_copied == 1 and report.failed == [
+        f"kept {name}: {name} is kept already, with other bytes"
+    ]
+    assert back.read_kept(name) == b"something else"

@@ -1,24 +1,45 @@
-"""``flask catalog verify|gc|export|demo``: prove what is held, clear what a crash left,
-write reports, load the worked example."""
+"""``flask catalog verify|timestamps|gc|export|demo``: prove what is held, keep the trusted
+timestamps elsewhere, clear what a crash left, write reports, load the worked example."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import current_app, render_template
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from ..db import get_session
 from ..services import ServiceError, reports
 from ..services.custody import collect_garbage, verify
-from ..services.evidence import stamp_audit_head, timestamp_authorities
+from ..services.evidence import (
+    export_document,
+    keep_missing_copies,
+    read_export,
+    stamp_audit_head,
+    timestamp_authorities,
+)
 from ..services.media import get_index, thresholds_from
 from ..services.people import accounts
-from ..storage import get_storage
+from ..storage import StorageError, get_storage
 from ..tsa import load_roots
+
+EXPORT_FILE = "tokens.json"
+
+
+def _exported(path: str | None) -> list[dict] | None:
+    """The tokens of an export (its folder, or its JSON file), or None without one."""
+    if path is None:
+        return None
+    target = Path(path)
+    try:
+        return read_export((target / EXPORT_FILE if target.is_dir() else target).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
 
 
 @click.command("verify")
@@ -28,17 +49,24 @@ from ..tsa import load_roots
     is_flag=True,
     help="first have the time-stamp authorities stamp the audit chain's head",
 )
+@click.option(
+    "--tokens",
+    "tokens_path",
+    type=click.Path(exists=True),
+    help="also check the tokens against an export kept elsewhere (`catalog timestamps export`)",
+)
 @with_appcontext
-def verify_command(as_json: bool, timestamp: bool) -> None:
-    """Re-hash every original, check the audit chain and every trusted timestamp, find
-    orphans; exit 1 on any fault."""
+def verify_command(as_json: bool, timestamp: bool, tokens_path: str | None) -> None:
+    """Re-hash every original, check the audit chain, every trusted timestamp and its copies,
+    replay the chain against the evidence rows, find orphans; exit 1 on any fault."""
     config = current_app.config
+    exported = _exported(tokens_path)
     if timestamp:
         authorities = timestamp_authorities(config)
         if not authorities:
             raise click.ClickException("no time-stamp authority is configured")
         roots = load_roots(config.get("TIMESTAMP_ROOTS"))
-        stamped = stamp_audit_head(get_session(), authorities, roots=roots)
+        stamped = stamp_audit_head(get_session(), get_storage(), authorities, roots=roots)
         for failure in stamped.failures:
             click.echo(f"TIMESTAMP {failure}", err=True)
         if not stamped.made:
@@ -46,7 +74,7 @@ def verify_command(as_json: bool, timestamp: bool) -> None:
     # Tokens over the head are due on the worker's schedule once authorities are configured.
     schedule = float(config["TIMESTAMP_HEAD_HOURS"]) if timestamp_authorities(config) else 0.0
     report = verify(
-        get_session(), get_storage(), load_roots(config.get("TIMESTAMP_ROOTS")), schedule
+        get_session(), get_storage(), load_roots(config.get("TIMESTAMP_ROOTS")), schedule, exported
     )
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -58,6 +86,7 @@ def verify_command(as_json: bool, timestamp: bool) -> None:
             ("AUDIT", report.audit_faults),
             ("TIMESTAMP", report.timestamp_faults),
             ("GAP", report.timestamp_gaps),
+            ("ROW", report.row_faults),
         ):
             for fault in faults:
                 click.echo(f"{label} {fault}", err=True)
@@ -67,11 +96,53 @@ def verify_command(as_json: bool, timestamp: bool) -> None:
             f"{len(report.altered)} altered, {len(report.missing)} missing,"
             f" {len(report.orphans)} orphans, "
             f"{len(report.audit_faults)} audit faults, {report.tokens_checked} timestamps checked"
-            f" ({len(report.timestamp_faults)} not holding)"
+            f" ({len(report.timestamp_faults)} not holding), "
+            f"{len(report.row_faults)} rows differing from the audit trail"
         )
         click.echo("OK" if report.ok else "FAULTS FOUND")
     if not report.ok:
         sys.exit(1)
+
+
+@click.group("timestamps", cls=AppGroup)
+def timestamps_group() -> None:
+    """Keep the trusted timestamps where a database rewrite cannot reach them."""
+
+
+@timestamps_group.command("export")
+@click.argument("target", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="write one JSON file (- for stdout)")
+def timestamps_export(target: str, as_json: bool) -> None:
+    """Write every token with its statement into the folder TARGET (tokens.json, and a .tsr
+    and .txt per token for `openssl ts -verify`), or with --json into the file TARGET; keep it
+    away from the catalogue and check it with `catalog verify --tokens TARGET`."""
+    document = export_document(get_session())
+    text = json.dumps(document, indent=1, ensure_ascii=False)
+    if as_json:
+        if target == "-":
+            click.echo(text)
+            return
+        Path(target).write_text(text, encoding="utf-8")
+    else:
+        folder = Path(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        for token in document["tokens"]:
+            stem = folder / f"{token['subject']}-{token['sha256'][:16]}"
+            stem.with_suffix(".tsr").write_bytes(base64.b64decode(token["token"]))
+            stem.with_suffix(".txt").write_bytes(token["statement"].encode("utf-8"))
+        (folder / EXPORT_FILE).write_text(text, encoding="utf-8")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"wrote {len(document['tokens'])} tokens to {target} at {stamp}", err=True)
+
+
+@timestamps_group.command("keep")
+def timestamps_keep() -> None:
+    """Keep in the store a copy of every token that has none (made before copies were kept)."""
+    try:
+        written = keep_missing_copies(get_session(), get_storage())
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"kept {written} copies")
 
 
 @click.command("gc")
@@ -187,4 +258,4 @@ def demo_command(username: str | None, copy_to: str | None) -> None:
         )
 
 
-COMMANDS = [verify_command, gc_command, export_command, demo_command]
+COMMANDS = [verify_command, timestamps_group, gc_command, export_command, demo_command]

@@ -86,6 +86,7 @@ def migrate_command(to_url: str, endpoint_url: str | None, jobs: int, as_json: b
         click.echo(
             f"{report.copied} originals copied ({report.bytes_copied / 1e6:.1f} MB), "
             f"{report.present} already there, {report.derived_copied} derived files copied, "
+            f"{report.kept_copied} kept records copied, "
             f"{len(report.failed)} failed, in {seconds:.1f} s"
         )
         if not report.failed:

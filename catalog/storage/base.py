@@ -2,8 +2,10 @@
 the hash-while-copying spool, and ``Store``, the promises each backend keeps.
 
 A store holds originals by their SHA-256, never overwritten, and derived files (thumbnails,
-posters, waveforms) beside them, which may be replaced. ``storage.local`` keeps them in a
-folder, ``storage.s3`` in an S3-compatible bucket; services see only ``Store``.
+posters, waveforms) beside them, which may be replaced. It also keeps records written once
+under a name and never rewritten (``keep``: the copies of trusted timestamps, which must
+outlive a database someone rewrote). ``storage.local`` keeps them in a folder,
+``storage.s3`` in an S3-compatible bucket; services see only ``Store``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ CHUNK = 1024 * 1024
 # \A and \Z, not ^ and $: `$` also matches before a trailing newline.
 SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 DERIVED_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+# A kept record's name: a folder word, then one to four path parts that cannot be "." or "..".
+KEPT_NAME_RE = re.compile(r"\A[a-z0-9_-]+(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){1,4}\Z")
 
 
 class StorageError(Exception):
@@ -57,6 +61,18 @@ def check_derived_name(name: str) -> str:
     if not isinstance(name, str) or not DERIVED_NAME_RE.match(name):
         raise ValueError(f"bad derived file name: {name!r}")
     return name
+
+
+def check_kept_name(name: str) -> str:
+    """Return ``name`` if it may name a kept record (``folder/part[/part...]``), else raise
+    ValueError."""
+    if not isinstance(name, str) or not KEPT_NAME_RE.match(name):
+        raise ValueError(f"bad kept record name: {name!r}")
+    return name
+
+
+class AlreadyKept(StorageError):
+    """A kept record of that name holds other bytes: it is never rewritten."""
 
 
 class Store(Protocol):
@@ -147,6 +163,19 @@ class Store(Protocol):
 
     def iter_derived(self) -> Iterator[tuple[str, str]]:
         """Yield (digest, name) of every derived file held."""
+        ...
+
+    def keep(self, name: str, data: bytes) -> bool:
+        """Write a record under ``name`` that is never rewritten; return False when the same
+        bytes were kept already, raise AlreadyKept when other bytes were."""
+        ...
+
+    def read_kept(self, name: str) -> bytes | None:
+        """Return a kept record's bytes, None when there is none of that name."""
+        ...
+
+    def kept_names(self, folder: str | None = None) -> Iterator[str]:
+        """Yield the name of every record kept (under ``folder``, a name's first part)."""
         ...
 
     def presign_origin(self) -> str | None:

@@ -4,7 +4,8 @@ Originals live at ``originals/ab/cd/<sha256>``. A file is streamed into ``tmp/``
 hash is computed, fsynced, then linked into place; ``link()`` fails rather than replacing, so an
 original is never overwritten, and a crash leaves at most a stray temporary file (swept by
 ``sweep_temporary``), never a partial original. Originals are made read-only once in place.
-Derived files sit under ``derived/`` and are replaced atomically.
+Derived files sit under ``derived/`` and are replaced atomically. Kept records sit under
+``kept/``, linked into place like originals (never replaced) and read-only.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from typing import BinaryIO
 from .base import (
     CHUNK,
     DERIVED_NAME_RE,
+    KEPT_NAME_RE,
     SHA256_RE,
+    AlreadyKept,
     StorageError,
     StoredFile,
     check_derived_name,
+    check_kept_name,
     check_sha256,
     fsync_dir,
     spooled,
@@ -227,3 +231,49 @@ class Storage:
             sha256 = path.parent.name
             if path.is_file() and SHA256_RE.match(sha256) and DERIVED_NAME_RE.match(path.name):
                 yield sha256, path.name
+
+    # -- kept records ------------------------------------------------------------------
+
+    def _kept_path(self, name: str) -> Path:
+        return self.root / "kept" / check_kept_name(name)
+
+    def keep(self, name: str, data: bytes) -> bool:
+        """Write a record that is never rewritten: fsynced, then linked into place (``link``
+        refuses an existing name) and made read-only; False when the same bytes were there."""
+        target = self._kept_path(name)
+        tmp = self.tmp / f"kept-{secrets.token_hex(8)}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                if target.read_bytes() != data:
+                    raise AlreadyKept(f"{name} is kept already, with other bytes") from None
+                return False
+            os.chmod(target, 0o444)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise StorageError(f"{name} could not be kept in {self.root} ({exc})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+    def read_kept(self, name: str) -> bytes | None:
+        """Return a kept record's bytes, None when there is none of that name."""
+        try:
+            return self._kept_path(name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def kept_names(self, folder: str | None = None) -> Iterator[str]:
+        """Yield the name of every record kept (under ``folder``)."""
+        base = self.root / "kept"
+        under = base / check_kept_name(f"{folder}/x")[:-2] if folder else base
+        for path in sorted(under.rglob("*")) if under.is_dir() else []:
+            name = path.relative_to(base).as_posix()
+            if path.is_file() and KEPT_NAME_RE.match(name):
+                yield name

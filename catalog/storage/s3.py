@@ -1,6 +1,8 @@
 """Content-addressed storage on an S3-compatible object store (boto3), with the promises of the
 local store: originals under ``originals/ab/cd/<sha256>`` never overwritten, derived files
-apart under ``derived/``, nothing left by a failed write.
+apart under ``derived/``, records kept under ``kept/`` written only where none is (a bucket
+with versioning or object lock on that prefix also keeps them from a deleting hand), nothing
+left by a failed write.
 
 A file is streamed to a local scratch file while its SHA-256 is computed (the key is the
 digest, so it is known only at the end), then uploaded from there, in parts past
@@ -34,10 +36,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .base import (
     CHUNK,
     DERIVED_NAME_RE,
+    KEPT_NAME_RE,
     SHA256_RE,
+    AlreadyKept,
     StorageError,
     StoredFile,
     check_derived_name,
+    check_kept_name,
     check_sha256,
     spooled,
 )
@@ -350,3 +355,47 @@ class ObjectStorage:
             parts = key.rsplit("/", 2)
             if len(parts) == 3 and SHA256_RE.match(parts[1]) and DERIVED_NAME_RE.match(parts[2]):
                 yield parts[1], parts[2]
+
+    # -- kept records ------------------------------------------------------------------
+
+    def _kept_key(self, name: str) -> str:
+        return f"{self.prefix}kept/{check_kept_name(name)}"
+
+    def keep(self, name: str, data: bytes) -> bool:
+        """Write a record that is never rewritten (If-None-Match: of two writers, one writes);
+        False when the same bytes were there."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._kept_key(name), Body=data, IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            if error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise StorageError(f"{name} could not be kept in {self.url} ({exc})") from None
+            if self.read_kept(name) != data:
+                raise AlreadyKept(f"{name} is kept already, with other bytes") from None
+            return False
+        except BotoCoreError as exc:
+            raise StorageError(f"{name} could not be kept in {self.url} ({exc})") from None
+        return True
+
+    def read_kept(self, name: str) -> bytes | None:
+        """Return a kept record's bytes, None when there is none of that name."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._kept_key(name))
+            data: bytes = body["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey"):
+                return None
+            raise StorageError(f"{name} cannot be read from {self.url} ({exc})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"{name} cannot be read from {self.url} ({exc})") from None
+        return data
+
+    def kept_names(self, folder: str | None = None) -> Iterator[str]:
+        """Yield the name of every record kept (under ``folder``), from one paged listing."""
+        start = f"{self.prefix}kept/"
+        under = check_kept_name(f"{folder}/x")[:-1] if folder else ""
+        for key in sorted(self._keys(f"{start}{under}")):
+            name = key[len(start) :]
+            if KEPT_NAME_RE.match(name):
+                yield name

@@ -6,7 +6,8 @@ to anything else; once written, the copy is read back and hashed again, and a co
 not hash to its key is removed, so a later run retries it. What the target already holds is
 hashed too, and skipped when it hashes to its key (which makes an interrupted run resumable:
 run it again); bytes that do not are no copy of that original, and are replaced. Derived files
-follow their originals. The source is only read.
+follow their originals, and kept records (the copies of trusted timestamps) go across as they
+are, never replacing one the target holds. The source is only read.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class TransferReport:
     present: int = 0
     bytes_copied: int = 0
     derived_copied: int = 0
+    kept_copied: int = 0
     failed: list[str] = field(default_factory=list)
     # Originals the target held under their key with other bytes, copied afresh (and counted
     # as copied too).
@@ -45,6 +47,7 @@ class TransferReport:
             "bytes_copied": self.bytes_copied,
             "derived_copied": self.derived_copied,
             "replaced": self.replaced,
+            "kept_copied": self.kept_copied,
             "failed": self.failed,
         }
 
@@ -91,6 +94,8 @@ def copy_store(
                 on_original(sha256, outcome)
     report.derived_copied, derived_failures = _copy_derived(source, target, set(originals))
     report.failed.extend(derived_failures)
+    report.kept_copied, kept_failures = _copy_kept(source, target)
+    report.failed.extend(kept_failures)
     return report
 
 
@@ -150,6 +155,19 @@ def _copy_derived(source: Store, target: Store, originals: set[str]) -> tuple[in
                 copied += 1
         except (StorageError, OSError) as exc:
             failures.append(f"derived {name} of {sha256}: {exc}")
+    return copied, failures
+
+
+def _copy_kept(source: Store, target: Store) -> tuple[int, list[str]]:
+    """Copy every kept record the target lacks; one it holds with other bytes is a failure."""
+    copied, failures = 0, []
+    for name in source.kept_names():
+        try:
+            data = source.read_kept(name)
+            if data is not None and target.keep(name, data):
+                copied += 1
+        except (StorageError, OSError) as exc:
+            failures.append(f"kept {name}: {exc}")
     return copied, failures
 
 

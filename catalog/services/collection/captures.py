@@ -265,7 +265,7 @@ def _attempt(
             session, storage, holder, capture, Path(folder), result, settings, thresholds, lease
         )
     if settings.authorities:
-        _stamp(session, capture.id, settings.authorities, load_roots(settings.roots_pem))
+        _stamp(session, storage, capture.id, settings.authorities, load_roots(settings.roots_pem))
     if result.get("partial"):
         ran_out = "its time ran out before everything was fetched"
         return _partial(session, capture, ran_out, settings)
@@ -448,9 +448,11 @@ def _ingest_media(
     session.commit()
 
 
-def _stamp(session: Session, capture_id: int, authorities: list[str], roots: list[Any]) -> None:
+def _stamp(
+    session: Session, storage: Store, capture_id: int, authorities: list[str], roots: list[Any]
+) -> None:
     """Have the authorities stamp what the capture kept; note those that gave no token."""
-    stamped = stamp_capture(session, capture_id, authorities, roots=roots)
+    stamped = stamp_capture(session, storage, capture_id, authorities, roots=roots)
     if stamped.failures:
         lock_for_write(session)
         capture = get_capture(session, capture_id)
@@ -574,7 +576,13 @@ def _give_up(session: Session, capture: Capture, reason: str) -> Capture:
         "capture.failed",
         "capture",
         capture.id,
-        {"url": capture.url, "reason": capture.error, "attempts": capture.attempts},
+        {
+            "url": capture.url,
+            "reason": capture.error,
+            "attempts": capture.attempts,
+            # What a failed load kept (a partial archive) is evidence too, and replayed.
+            "files": {f.role: f.sha256 for f in capture.files},
+        },
     )
     session.commit()
     return capture

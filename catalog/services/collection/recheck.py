@@ -4,9 +4,11 @@ that are gone.
 A post that answers 404 or 410, or a platform's "not available" page, is ``deleted``: its
 sighting gets ``deleted_at`` (the first time only) and the audit trail keeps what was
 answered and when. A timeout, a refused connection or a server error is ``unreachable`` and
-changes nothing: a site that is down has not deleted anything. Every check is made through
-the capture's address guard (``netguard``), so a sighting's URL cannot be used to reach an
-internal address either.
+changes nothing: a site that is down has not deleted anything. A phrase is weaker evidence
+than a status: when a later check finds live a post whose deletion was read from a phrase
+alone, the contradiction is recorded and the sighting is no longer kept as deleted. Every
+check is made through the capture's address guard (``netguard``), so a sighting's URL cannot
+be used to reach an internal address either.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ...db import lock_for_write
-from ...models import Incident, Media, Sighting, utcnow
+from ...models import AuditEvent, Incident, Media, Sighting, utcnow
 from ...netguard import BROWSER_USER_AGENT, AddressPolicy, Limits, Refused, fetch
 from ..evidence import audit
 
@@ -101,7 +103,8 @@ def check_url_state(sighting_id: int, url: str, policy: AddressPolicy, limits: L
 
 
 def _record(session: Session, check: Check) -> None:
-    """Note the check on the sighting; a first deletion gets ``deleted_at`` and an event."""
+    """Note the check on the sighting; a first deletion gets ``deleted_at`` and an event, and
+    a deletion read from a phrase that the post now contradicts is undone with an event."""
     lock_for_write(session)
     sighting = session.get(Sighting, check.sighting_id)
     if sighting is None:  # deleted from the catalogue meanwhile
@@ -110,22 +113,65 @@ def _record(session: Session, check: Check) -> None:
     now = utcnow()
     sighting.checked_at = now
     sighting.check_state = check.state
+    said = {"sighting": sighting.id, "url": check.url, "status": check.status}
     if check.state == DELETED and sighting.deleted_at is None:
         # A post cannot be gone before it was posted (and the table's check says so).
         sighting.deleted_at = max(now, sighting.posted_at) if sighting.posted_at else now
+        said.update(evidence=check.reason, checked_at=now.isoformat())
+        # The time set, so the audit trail alone says what the row holds (``replay``).
+        said["deleted_at"] = sighting.deleted_at.isoformat()
         audit.record(
-            session,
-            None,
-            "sighting.deleted",
-            "media",
-            sighting.media_id,
-            {
-                "sighting": sighting.id,
-                "url": check.url,
-                "status": check.status,
-                "evidence": check.reason,
-                "checked_at": now.isoformat(),
-            },
+            session, None, "sighting.deleted", "media", sighting.media_id, said,
             actor_label="deletion watch",  # the name events already recorded carry
-        )
+        )  # fmt: skip
+    elif check.state == LIVE and sighting.deleted_at is not None:
+        verdict = _phrase_verdict(session, sighting)
+        if verdict is not None:
+            said.update(evidence=check.reason, checked_at=now.isoformat())
+            said["deleted_at"] = {"from": sighting.deleted_at.isoformat(), "to": None}
+            said["verdict"] = {"event": verdict.id, "evidence": verdict.details.get("evidence")}
+            sighting.deleted_at = None
+            audit.record(
+                session, None, "sighting.deletion_contradicted", "media", sighting.media_id,
+                said, actor_label="deletion watch",
+            )  # fmt: skip
     session.commit()
+
+
+# The events that set or clear a sighting's deletion time.
+_DELETION_EVENTS = (
+    "sighting.create",
+    "sighting.update",
+    "sighting.deleted",
+    "sighting.deletion_contradicted",
+)
+
+
+def _phrase_verdict(session: Session, sighting: Sighting) -> AuditEvent | None:
+    """The event behind the sighting's deletion time when it is a re-check's verdict read from
+    a phrase alone (not a 404 or 410); None when a person set it, or a status did."""
+    setter: AuditEvent | None = None
+    events = session.scalars(
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "media",
+            AuditEvent.object_id == str(sighting.media_id),
+            AuditEvent.action.in_(_DELETION_EVENTS),
+        )
+        .order_by(AuditEvent.id)
+    )
+    for event in events:
+        details = event.details or {}
+        if details.get("sighting") != sighting.id:
+            continue
+        if event.action == "sighting.update":
+            change = (details.get("changes") or {}).get("deleted_at")
+            if isinstance(change, dict):
+                setter = event if change.get("to") else None
+        elif event.action == "sighting.create":
+            setter = event if details.get("deleted_at") else None
+        else:
+            setter = event if event.action == "sighting.deleted" else None
+    if setter is None or setter.action != "sighting.deleted":
+        return None
+    return setter if setter.details.get("status") not in GONE_STATUSES else None

@@ -1,6 +1,8 @@
 """Can we prove what we hold? Re-hash every stored original against the SHA-256 it is
-catalogued under, verify the audit chain end to end, find files without records and records
-without files; and collect the orphans an interrupted ingest left."""
+catalogued under, verify the audit chain end to end and every trusted timestamp (against the
+copies kept outside the database too), replay the chain against the rows that carry
+evidence, find files without records and records without files; and collect the orphans an
+interrupted ingest left."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from ...models import CaptureFile, Media
 from ...storage import StorageError, Store
-from ..evidence import check_tokens, verify_chain
+from ..evidence import check_copies, check_tokens, verify_chain
 from ..media import pending_originals
+from .replay import check_rows
 
 
 @dataclass
@@ -32,6 +35,8 @@ class IntegrityReport:
     timestamp_faults: list[str] = field(default_factory=list)  # a token that does not hold
     # Stretches with no token over the chain's head: for people to account for, not faults.
     timestamp_gaps: list[str] = field(default_factory=list)
+    # Rows that differ from what the audit trail says they hold (``replay``).
+    row_faults: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -42,6 +47,7 @@ class IntegrityReport:
             or self.orphans
             or self.audit_faults
             or self.timestamp_faults
+            or self.row_faults
         )
 
     def as_dict(self) -> dict:
@@ -58,15 +64,21 @@ class IntegrityReport:
             "tokens_checked": self.tokens_checked,
             "timestamp_faults": self.timestamp_faults,
             "timestamp_gaps": self.timestamp_gaps,
+            "row_faults": self.row_faults,
         }
 
 
 def verify(
-    session: Session, storage: Store, roots: list[Any] | None = None, head_hours: float = 0
+    session: Session,
+    storage: Store,
+    roots: list[Any] | None = None,
+    head_hours: float = 0,
+    exported: list[dict[str, Any]] | None = None,
 ) -> IntegrityReport:
-    """Check every original, every record, the audit chain and every trusted timestamp (against
-    the authorities' ``roots``; with ``head_hours``, tokens over the chain's head are due that
-    often, unbroken); return what is wrong."""
+    """Check every original, every record, the audit chain, every trusted timestamp (against
+    the authorities' ``roots``, the copies the store keeps and an ``exported`` set; with
+    ``head_hours``, tokens over the chain's head are due that often, unbroken) and every
+    evidence row against the chain; return what is wrong."""
     report = IntegrityReport()
     held = set(storage.iter_originals())
     last_id = 0
@@ -112,6 +124,8 @@ def verify(
     report.tokens_checked, report.timestamp_faults, report.timestamp_gaps = check_tokens(
         session, roots or [], head_hours
     )
+    report.timestamp_faults.extend(check_copies(session, storage, roots or [], exported))
+    report.row_faults = check_rows(session)
     return report
 
 

@@ -1,5 +1,6 @@
 """Evidence: what the catalogue can prove and how media relate. The audit trail (every change
-a chained event, ``audit``), its trusted timestamps (RFC 3161), the cluster walk over links,
+a chained event, ``audit``), its trusted timestamps (RFC 3161) and their copies kept outside
+the database (``copies``), the cluster walk over links,
 the provenance rolled up over a cluster, and the one vocabulary for matches.
 
 The lowest domain: the others record their changes here and read provenance from here.
@@ -7,6 +8,7 @@ The lowest domain: the others record their changes here and read provenance from
 
 from . import audit
 from .audit import SYSTEM_ACTOR, ChainReport, verify_chain
+from .copies import check_copies, export_document, keep_missing_copies, read_export
 from .facts import LinkFact
 from .provenance import STATUS_WORDS, ProvenanceSummary, summarise, summarise_one
 from .timestamps import (
@@ -32,14 +34,18 @@ __all__ = [
     "ProvenanceSummary",
     "StampReport",
     "audit",
+    "check_copies",
     "check_tokens",
     "clusters",
     "evidence_text",
+    "export_document",
     "grouped",
     "head_due",
+    "keep_missing_copies",
     "kind_label",
     "link_confidence",
     "link_label",
+    "read_export",
     "stamp_audit_head",
     "stamp_capture",
     "summarise",

@@ -6,7 +6,9 @@ The chain's own hashes show an edited or removed event in the middle, but not a 
 short at its end or rewritten whole with fresh hashes; a token does: ``check_tokens`` names a
 chain now shorter than, or different from, what a token vouched for. Tokens over the head come
 on a schedule whether the chain grew or not, so a gap in their run shows newest tokens removed
-with the events they covered (``_check_cadence``).
+with the events they covered, and a chain whose earliest events no token covered in time is
+named too (``_check_cadence``). Every token is kept in the store as well before it is recorded
+(``copies``): what settles a chain replaced whole with its tokens.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from ...db import lock_for_write
 from ...models import AuditEvent, Capture, CaptureFile, TimestampToken, utcnow
+from ...storage import StorageError, Store
 from ...tsa import TimestampError, request_token, verify_token
+from .copies import keep_copy
 
 
 def timestamp_authorities(config: Any) -> list[str]:
@@ -68,6 +72,7 @@ def head_statement(count: int, head: str) -> str:
 
 def stamp_capture(
     session: Session,
+    store: Store,
     capture_id: int,
     authorities: list[str],
     timeout_s: float = 20.0,
@@ -80,12 +85,13 @@ def stamp_capture(
     files = {f.role: f.sha256 for f in capture.files}
     statement = capture_statement(capture.id, capture.url, files)
     return _stamp(
-        session, "capture", capture.id, statement, None, None, authorities, timeout_s, roots
+        session, store, "capture", capture.id, statement, None, None, authorities, timeout_s, roots
     )
 
 
 def stamp_audit_head(
     session: Session,
+    store: Store,
     authorities: list[str],
     timeout_s: float = 20.0,
     roots: list[x509.Certificate] | None = None,
@@ -96,7 +102,7 @@ def stamp_audit_head(
         return StampReport()
     statement = head_statement(count, head)
     return _stamp(
-        session, "audit_head", None, statement, count, head, authorities, timeout_s, roots
+        session, store, "audit_head", None, statement, count, head, authorities, timeout_s, roots
     )
 
 
@@ -108,6 +114,7 @@ def _chain_head(session: Session) -> tuple[int, str | None]:
 
 def _stamp(
     session: Session,
+    store: Store,
     subject: str,
     subject_id: int | None,
     statement: str,
@@ -127,9 +134,8 @@ def _stamp(
             report.failures.append(str(exc))
     if not tokens:
         return report
-    lock_for_write(session)
-    for url, token in tokens:
-        kept = TimestampToken(
+    made = [
+        TimestampToken(
             subject=subject,
             subject_id=subject_id,
             statement=statement,
@@ -140,9 +146,21 @@ def _stamp(
             gen_time=token.gen_time,
             serial=str(token.serial)[:64],
         )
-        session.add(kept)
-        report.made.append(kept)
-    session.commit()
+        for url, token in tokens
+    ]
+    # Copies first: a token the database holds always has its copy. (A crash before the
+    # commit leaves a copy the database lacks, which ``verify`` names, as it should a removal.)
+    for row in made:
+        try:
+            keep_copy(store, row)
+        except StorageError as exc:
+            report.failures.append(f"{row.authority}: its token could not be kept ({exc})")
+            continue
+        report.made.append(row)
+    if report.made:
+        lock_for_write(session)
+        session.add_all(report.made)
+        session.commit()
     return report
 
 
@@ -216,7 +234,7 @@ def _check_cadence(session: Session, heads: list[datetime], hours: float) -> lis
             ]
         return []
     times = sorted(heads)
-    faults = []
+    faults = _uncovered_start(session, times[0], grace, hours)
     for start, end in zip(times, [*times[1:], now], strict=True):
         if end - start > grace:
             until = "now" if end is now else f"{end:%Y-%m-%d %H:%M} UTC"
@@ -226,6 +244,35 @@ def _check_cadence(session: Session, heads: list[datetime], hours: float) -> lis
                 "stopped, or tokens were removed with the events they vouched for"
             )
     return faults
+
+
+def _uncovered_start(
+    session: Session, first: datetime, grace: timedelta, hours: float
+) -> list[str]:
+    """Name the chain's earliest events when the first token over its head came more than
+    twice the schedule after them.
+
+    A head token vouches for every event before it, but only from the time it was made: events
+    no token covered in time could have been written afterwards, as a forger replacing the
+    whole chain would, backdated. Authorities configured after the chain began leave the same
+    mark, so this too is a stretch for people to account for; the copies of the tokens kept
+    in the store (``copies``) are what tell the forgery apart.
+    """
+    count, start, end = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.min(AuditEvent.occurred_at),
+            sa.func.max(AuditEvent.occurred_at),
+        ).where(AuditEvent.occurred_at < first - grace)
+    ).one()
+    if not count:
+        return []
+    return [
+        f"events 1-{count} of the audit chain (from {start:%Y-%m-%d %H:%M} to "
+        f"{end:%Y-%m-%d %H:%M} UTC) were never covered by a token within twice the schedule "
+        f"({2 * hours:g} h): the first token over the head is from {first:%Y-%m-%d %H:%M} UTC; "
+        "authorities were configured late, or the chain was replaced whole and stamped afresh"
+    ]
 
 
 def _check_head(
