@@ -132,16 +132,7 @@ def test_a_chain_rewritten_with_fresh_hashes_is_named(
     prev = events[0].hash
     for event in events[1:]:
         event.prev_hash = prev
-        event.hash = audit.event_hash(
-            prev_hash=prev,
-            occurred_at=event.occurred_at,
-            actor_id=event.actor_id,
-            actor=event.actor,
-            action=event.action,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            details=event.details,
-        )
+        event.hash = audit.hash_of(event)
         prev = event.hash
     session.commit()
     assert audit.verify_chain(session).ok
@@ -255,16 +246,7 @@ def forge_chain(session: Session, backdate: timedelta) -> None:
             event.details = {**event.details, "title": "Forged"}
         event.occurred_at = event.occurred_at - backdate
         event.prev_hash = prev
-        event.hash = audit.event_hash(
-            prev_hash=prev,
-            occurred_at=event.occurred_at,
-            actor_id=event.actor_id,
-            actor=event.actor,
-            action=event.action,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            details=event.details,
-        )
+        event.hash = audit.hash_of(event)
         prev = event.hash
     session.commit()
 

@@ -332,15 +332,19 @@ class ObjectStorage:
 
     def read_derived(self, sha256: str, name: str) -> bytes | None:
         """Return a derived file's bytes, or None when it was not made."""
+        return self._read_optional(self._derived_key(sha256, name), f"derived {name} of {sha256}")
+
+    def _read_optional(self, key: str, what: str) -> bytes | None:
+        """Return an object's bytes, None when there is none under ``key``."""
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._derived_key(sha256, name))
+            body = self.client.get_object(Bucket=self.bucket, Key=key)
             data: bytes = body["Body"].read()
         except ClientError as exc:
             if error_code(exc) in ("404", "NoSuchKey"):
                 return None
-            raise StorageError(f"derived {name} of {sha256} cannot be read ({exc})") from None
+            raise StorageError(f"{what} cannot be read from {self.url} ({exc})") from None
         except BotoCoreError as exc:
-            raise StorageError(f"derived {name} of {sha256} cannot be read ({exc})") from None
+            raise StorageError(f"{what} cannot be read from {self.url} ({exc})") from None
         return data
 
     def derived_names(self, sha256: str) -> Iterator[str]:
@@ -380,16 +384,7 @@ class ObjectStorage:
 
     def read_kept(self, name: str) -> bytes | None:
         """Return a kept record's bytes, None when there is none of that name."""
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._kept_key(name))
-            data: bytes = body["Body"].read()
-        except ClientError as exc:
-            if error_code(exc) in ("404", "NoSuchKey"):
-                return None
-            raise StorageError(f"{name} cannot be read from {self.url} ({exc})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"{name} cannot be read from {self.url} ({exc})") from None
-        return data
+        return self._read_optional(self._kept_key(name), name)
 
     def kept_names(self, folder: str | None = None) -> Iterator[str]:
         """Yield the name of every record kept (under ``folder``), from one paged listing."""

@@ -499,14 +499,18 @@ def _partial(session: Session, capture: Capture, reason: str, settings: CaptureS
         session.rollback()
         return capture
     if capture.attempts < settings.attempts:
-        capture.lease_until = None
-        capture.status = CaptureStatus.QUEUED
-        capture.progress = f"attempt {capture.attempts} kept part of the post ({reason[:200]});"
-        capture.progress += " will retry"
-        session.commit()
-        raise RetryLater(reason)
+        _again(session, capture, f"kept part of the post ({reason[:200]})", reason)
     session.rollback()
     return _finish(session, capture, CaptureStatus.PARTIAL, reason)
+
+
+def _again(session: Session, capture: Capture, outcome: str, reason: str) -> None:
+    """Queue the capture for another attempt, saying how this one went; raise RetryLater."""
+    capture.lease_until = None
+    capture.status = CaptureStatus.QUEUED
+    capture.progress = f"attempt {capture.attempts} {outcome}; will retry"
+    session.commit()
+    raise RetryLater(reason)
 
 
 def _finish(
@@ -557,10 +561,7 @@ def _failed(
         return capture
     capture.lease_until = None
     if code in RETRYABLE and capture.attempts < settings.attempts:
-        capture.status = CaptureStatus.QUEUED
-        capture.progress = f"attempt {capture.attempts} failed ({message[:200]}); will retry"
-        session.commit()
-        raise RetryLater(message)
+        _again(session, capture, f"failed ({message[:200]})", message)
     return _give_up(session, capture, message)
 
 

@@ -139,7 +139,7 @@ def record(
         details=clean_details,
         prev_hash=prev or GENESIS_HASH,
     )
-    event.hash = _hash_of(event)
+    event.hash = hash_of(event)
     session.add(event)
     session.flush()
     return event
@@ -159,7 +159,8 @@ _CHAINED_COLUMNS = (
 )
 
 
-def _hash_of(event: Any) -> str:
+def hash_of(event: Any) -> str:
+    """Return the hash an event (a row or any object with its fields) chains with."""
     return event_hash(
         prev_hash=event.prev_hash,
         occurred_at=event.occurred_at,
@@ -207,7 +208,7 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
                     f"event {event.id}: does not follow the event before it "
                     "(an event was removed or inserted)"
                 )
-            if _hash_of(event) != event.hash:
+            if hash_of(event) != event.hash:
                 report.faults.append(f"event {event.id}: content does not match its hash (edited)")
             expected_prev = event.hash
             last_id = event.id
