@@ -261,3 +261,29 @@ def test_a_screenshot_is_kept_by_the_viewer_only(
     assert answer.status_code == 200
     cache = answer.headers["Cache-Control"]
     assert "private" in cache and "public" not in cache
+
+
+def test_the_kernel_holds_a_capture_process_to_its_memory_limit() -> None:
+    import subprocess
+    import sys
+
+    from catalog.capture.cage import MemoryCage
+
+    hog = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(0.5); x = b'1' * (400 << 20)",
+        ]
+    )
+    cage = MemoryCage.enclose(hog.pid, 100)
+    if cage is None:
+        hog.kill()
+        hog.wait()
+        pytest.skip("no memory cgroup can be made on this machine")
+    try:
+        assert hog.wait(timeout=30) == -9  # killed by the kernel at 100 MB, not after 400
+        assert cage.exceeded()
+    finally:
+        cage.remove()
+    assert not cage.folder.exists()

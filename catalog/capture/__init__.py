@@ -25,6 +25,7 @@ from typing import Any
 
 from . import sandbox
 from .browser import Job, find_chromium
+from .cage import MemoryCage
 
 # Time the capture process gets beyond the page's own limit, to write what it has.
 GRACE_S = 15.0
@@ -105,9 +106,17 @@ def capture_page(
                 subprocess.DEVNULL,
                 errors.fileno(),
             )
+            # Made and joined before the process has started anything of its own.
+            cage = MemoryCage.enclose(process.pid, max_memory_mb)
             seen: dict[int, str] = {}  # every process the capture started, by id and start time
             try:
                 _watch(process, deadline, max_memory_mb, timeout_s * 2 + GRACE_S, seen)
+                if cage is not None and cage.exceeded():
+                    raise CaptureFailed(
+                        "too_much_memory",
+                        f"the page used more than the capture's limit of {max_memory_mb:.0f} MB"
+                        " and was stopped",
+                    )
             except CaptureFailed as exc:
                 exc.partial = _salvage(private / "files", folder)
                 raise
@@ -115,6 +124,8 @@ def capture_page(
                 seen.update(_started(family(process.pid)))  # while it lives, its children are its
                 _kill_group(process.pid, seen)
                 process.wait()
+                if cage is not None:
+                    cage.remove()
             errors.seek(0)
             last_words = errors.read().decode("utf-8", "replace")
         raw = _read_regular(private / "files", "result.json", 16 * 1024 * 1024)
@@ -126,6 +137,10 @@ def capture_page(
                 _salvage(private / "files", folder),
             )
         result: dict[str, Any] = json.loads(raw)
+        if cage is None and max_memory_mb > 0:
+            result.setdefault("notes", []).append(
+                "the memory limit was watched, not enforced: no memory cgroup could be made here"
+            )
         return _collect(private / "files", folder, result)
     finally:
         shutil.rmtree(private, ignore_errors=True)
