@@ -287,3 +287,21 @@ def test_the_kernel_holds_a_capture_process_to_its_memory_limit() -> None:
     finally:
         cage.remove()
     assert not cage.folder.exists()
+
+
+def test_a_posted_time_is_shown_as_the_page_s_claim_with_its_source(
+    capturing: Flask,
+    runner: FlaskCliRunner,
+    session: Session,
+    site: PostSite,
+    reader: FlaskClient,
+) -> None:
+    [done] = capture(runner, site.url("/post/image"))
+    kept = session.get(Capture, done["capture_id"])
+    assert kept is not None and kept.post is not None
+    assert kept.post["posted_from"] == "the page's article:published_time"
+    page = reader.get(f"/captures/{done['capture_id']}").get_data(as_text=True)
+    assert "Posted (claimed)" in page and "as the page&#39;s article:published_time claims" in page
+    assert "Observed" in page
+    media = reader.get(f"/media/{done['media'][0]['media_id']}").get_data(as_text=True)
+    assert "as the captured page claims it" in media

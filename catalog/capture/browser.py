@@ -362,7 +362,8 @@ def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, A
     result["extractor"] = " + ".join(found.extractor for found in answers)
     for found in reversed(answers):  # the first answer's word stands
         post.account = found.account or post.account
-        post.posted_at = found.posted_at or post.posted_at
+        if found.posted_at:
+            post.posted_at, post.posted_from = found.posted_at, f"the {found.extractor} extractor"
         post.caption = found.caption or post.caption
         post.platform = found.platform or post.platform
     post.title = post.title or next((f.title for f in answers if f.title), None)

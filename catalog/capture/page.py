@@ -55,6 +55,8 @@ class PostPage:
     account: str | None = None
     platform: str | None = None
     posted_at: datetime | None = None
+    # Where the posted time came from: it is the page's (or an extractor's) claim, not a fact.
+    posted_from: str | None = None
     media_urls: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class PostPage:
             "account": self.account,
             "platform": self.platform,
             "posted_at": self.posted_at.isoformat() if self.posted_at else None,
+            "posted_from": self.posted_from,
             "media_urls": list(self.media_urls),
         }
 
@@ -149,13 +152,16 @@ def read_page(html: str, url: str) -> PostPage:
         or meta.get("author"),
         200,
     )
-    page.posted_at = _date(
-        post.get("datePublished")
-        or post.get("uploadDate")
-        or meta.get("article:published_time")
-        or meta.get("og:published_time")
-        or meta.get("date")
-    )
+    for source, claimed in (
+        ("schema.org datePublished", post.get("datePublished")),
+        ("schema.org uploadDate", post.get("uploadDate")),
+        ("article:published_time", meta.get("article:published_time")),
+        ("og:published_time", meta.get("og:published_time")),
+        ("the page's date meta tag", meta.get("date")),
+    ):
+        if claimed:
+            page.posted_at, page.posted_from = _date(claimed), f"the page's {source}"
+            break
     page.platform = platform_of(url, meta.get("og:site_name"))
     page.media_urls = _media(url, meta, post, reader.media)
     return page

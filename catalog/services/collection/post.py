@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 # The longest each field may be when recorded (as a typed sighting's fields may be).
-LIMITS = {"caption": 20000, "account": 200, "platform": 64, "title": 500}
+LIMITS = {"caption": 20000, "account": 200, "platform": 64, "title": 500, "posted_from": 200}
 KEPT_CONTROLS = {"\n", "\t"}
 
 
@@ -66,4 +66,6 @@ def clean_post(post: Any, notes: list[str]) -> dict[str, Any]:
     for field in LIMITS:
         cleaned[field] = clean_value(post.get(field), field, notes)
     cleaned["posted_at"] = posted_time(post.get("posted_at"), notes)
+    if cleaned["posted_at"] is None:
+        cleaned["posted_from"] = None
     return cleaned
