@@ -24,9 +24,12 @@ from catalog.capture.browser import Job, _page_may_not, answer_headers
 from catalog.capture.sandbox import DEFAULT_USER
 from catalog.models import Capture, CaptureStatus
 
+from .api_tools import assert_problem, keys
 from .postsite import PostSite
 from .test_capture import LOCAL, capture
 from .test_web import PASSWORD, sign_in
+
+__all__ = ["keys"]  # a fixture, used by name
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the capture user is made by root")
 
@@ -305,3 +308,79 @@ def test_a_posted_time_is_shown_as_the_page_s_claim_with_its_source(
     assert "Observed" in page
     media = reader.get(f"/media/{done['media'][0]['media_id']}").get_data(as_text=True)
     assert "as the captured page claims it" in media
+
+
+def test_facts_a_capture_recorded_stay_as_captured_and_are_corrected_by_annotations(
+    capturing: Flask,
+    runner: FlaskCliRunner,
+    session: Session,
+    site: PostSite,
+    keys: dict[str, dict[str, str]],
+) -> None:
+    from catalog.models import Sighting
+
+    headers = keys
+    [done] = capture(runner, site.url("/post/image"))
+    sighting = session.query(Sighting).filter_by(capture_id=done["capture_id"]).one()
+    api = capturing.test_client()
+    at = f"/api/v1/sightings/{sighting.id}"
+    changed = api.patch(
+        at, json={"posted_at": "2020-01-01T00:00:00+00:00"}, headers=headers["analyst"]
+    )
+    assert_problem(changed, 422, "recorded by capture")
+    assert_problem(api.delete(at, headers=headers["analyst"]), 422, "recorded by capture")
+    # What is not the capture's word may still be set (the source behind the account).
+    assert (
+        api.patch(at, json={"source": "Eyewitness"}, headers=headers["analyst"]).status_code == 200
+    )
+    note = {"field": "posted_at", "text": "The channel posted this at 21:40 Moscow time."}
+    added = api.post(f"{at}/annotations", json=note, headers=headers["analyst"])
+    assert added.status_code == 201, added.get_json()
+    assert api.post(f"{at}/annotations", json=note, headers=headers["viewer"]).status_code == 403
+    assert_problem(
+        api.post(
+            f"{at}/annotations", json={"text": "x", "field": "nope"}, headers=headers["analyst"]
+        ),
+        422,
+        "no field",
+    )
+    shown = api.get(at, headers=headers["viewer"]).get_json()
+    assert shown["posted_at"].startswith("2026-05-03T21:40")  # as captured
+    assert [(a["field"], a["text"]) for a in shown["annotations"]] == [("posted_at", note["text"])]
+    history = api.get(f"/api/v1/media/{sighting.media_id}/audit", headers=headers["viewer"])
+    events = history.get_json()
+    events = events["events"] if isinstance(events, dict) else events
+    assert "sighting.annotate" in [e["action"] for e in events]
+
+
+def test_the_media_page_annotates_a_captured_sighting_and_edits_only_what_is_not_captured(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    from catalog.db import get_session
+    from catalog.models import Sighting
+    from catalog.services.people import accounts
+
+    from .test_web import token
+
+    with capturing.app_context():
+        accounts.create_user(get_session(), "editor", PASSWORD, "analyst")
+    editor = capturing.test_client()
+    sign_in(editor, "editor")
+    [done] = capture(runner, site.url("/post/image"))
+    sighting = session.query(Sighting).filter_by(capture_id=done["capture_id"]).one()
+    page_url = f"/media/{sighting.media_id}"
+    page = editor.get(page_url).get_data(as_text=True)
+    assert f'name="s{sighting.id}-posted_at"' not in page  # no field for a captured fact
+    assert f'name="s{sighting.id}-deleted_at"' in page
+    sent = editor.post(
+        f"/sightings/{sighting.id}/annotate",
+        data={
+            "csrf_token": token(editor, page_url),
+            f"a{sighting.id}-field": "caption",
+            f"a{sighting.id}-text": "The caption was edited by the channel an hour later.",
+        },
+    )
+    assert sent.status_code == 302
+    shown = editor.get(page_url).get_data(as_text=True)
+    assert "The caption was edited by the channel an hour later." in shown
+    assert "on its caption" in shown

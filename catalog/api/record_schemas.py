@@ -179,3 +179,20 @@ class SessionOut(Schema):
 
 class SessionsEnded(Schema):
     ended = fields.Integer(metadata={"description": "how many sessions were ended"})
+
+
+class AnnotationIn(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    field = fields.String(
+        allow_none=True,
+        metadata={"description": "the sighting's field it corrects (posted_at, ...), or none"},
+    )
+
+
+class AnnotationOut(Schema):
+    id = fields.Integer()
+    sighting_id = fields.Integer()
+    field = fields.String(allow_none=True)
+    text = fields.String()
+    created_by = fields.Function(lambda a: a.created_by.username if a.created_by else None)
+    created_at = AwareDateTime()

@@ -18,6 +18,8 @@ from ..services.media import thresholds_from
 from ..services.records import AcknowledgementInput, catalogue, editing, named
 from . import api_user, require
 from .record_schemas import (
+    AnnotationIn,
+    AnnotationOut,
     IncidentDetail,
     IncidentIn,
     IncidentOut,
@@ -187,8 +189,24 @@ class SightingItem(MethodView):
     @blp.doc(**SECURED)
     @blp.response(204)
     def delete(self, sighting_id: int):
-        """Remove a sighting recorded in error (the audit trail keeps what it said)."""
+        """Remove a sighting recorded in error (the audit trail keeps what it said); one a
+        capture recorded stays, and is corrected by an annotation."""
         editing.delete_sighting(get_session(), sighting_id, api_user())
+
+
+@blp.route("/sightings/<id:sighting_id>/annotations", endpoint="sighting_annotations")
+class SightingAnnotations(MethodView):
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.arguments(AnnotationIn)
+    @blp.response(201, AnnotationOut)
+    def post(self, args: dict[str, Any], sighting_id: int):
+        """Add a note to a sighting (on one of its fields, or the whole), never changed after:
+        how what a capture recorded is corrected."""
+        note = editing.annotate_sighting(
+            get_session(), sighting_id, args["text"], args.get("field"), api_user()
+        )
+        return note, 201, {"Location": url_for("records.sighting", sighting_id=sighting_id)}
 
 
 @blp.route("/acknowledgements/<id:ack_id>", endpoint="acknowledgement")

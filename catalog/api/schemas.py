@@ -139,6 +139,19 @@ class SightingOut(Schema):
     archive_url = fields.String(allow_none=True)
     capture_id = fields.Integer(allow_none=True)
     created_at = AwareDateTime()
+    # Notes added since, the way a capture's facts are corrected (they stay as captured).
+    annotations = fields.Function(
+        lambda s: [
+            {
+                "id": a.id,
+                "field": a.field,
+                "text": a.text,
+                "created_by": a.created_by.username if a.created_by else None,
+                "created_at": a.created_at.isoformat(),
+            }
+            for a in s.annotations
+        ]
+    )
 
 
 class AcknowledgementOut(Schema):

@@ -17,7 +17,7 @@ from .base import (
 )
 from .captures import Capture, CaptureFile, CaptureMedia, CaptureStatus
 from .media import Media, MediaAudio, MediaFeatures, MediaHash, MediaLink, Tag, media_tags
-from .provenance import Acknowledgement, Incident, Party, Sighting, Source
+from .provenance import Acknowledgement, Incident, Party, Sighting, SightingAnnotation, Source
 from .timestamps import TimestampToken
 from .uploads import UploadJob, UploadStatus
 
@@ -45,6 +45,7 @@ __all__ = [
     "PartyKind",
     "Role",
     "Sighting",
+    "SightingAnnotation",
     "Source",
     "SourceKind",
     "Tag",

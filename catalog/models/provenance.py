@@ -110,6 +110,34 @@ class Sighting(Base):
     media: Mapped[Media] = relationship(back_populates="sightings")
     source: Mapped[Source | None] = relationship()
     created_by: Mapped[User | None] = relationship()
+    annotations: Mapped[list[SightingAnnotation]] = relationship(
+        back_populates="sighting",
+        order_by="SightingAnnotation.id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class SightingAnnotation(Base):
+    """A note added to a sighting, never changed: how an analyst corrects what a capture
+    recorded (a capture's facts stand as captured), or adds what they know."""
+
+    __tablename__ = "sighting_annotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sighting_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sightings.id", ondelete="CASCADE"), index=True
+    )
+    # The field it corrects ("posted_at", ...), or None for a note on the whole sighting.
+    field: Mapped[str | None] = mapped_column(sa.String(32))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    sighting: Mapped[Sighting] = relationship(back_populates="annotations")
+    created_by: Mapped[User | None] = relationship()
 
 
 class Acknowledgement(Base):

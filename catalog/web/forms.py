@@ -238,6 +238,28 @@ class AcknowledgementFields(FlaskForm):
         )
 
 
+class AnnotationForm(FlaskForm):
+    """A note on a sighting: how what a capture recorded is corrected."""
+
+    field = SelectField(
+        "Corrects",
+        choices=[
+            SelectChoice(value, label)
+            for value, label in (
+                ("", "the sighting as a whole"),
+                ("url", "its URL"),
+                ("platform", "its platform"),
+                ("account", "its account"),
+                ("posted_at", "its posted time"),
+                ("observed_at", "its observed time"),
+                ("caption", "its caption"),
+            )
+        ],
+        validate_choice=True,
+    )
+    text = TextAreaField("Annotation", validators=[DataRequired(), Length(max=20000)])
+
+
 class SightingForm(SightingFields):
     def validate(self, extra_validators: Any = None) -> bool:
         if not super().validate(extra_validators):

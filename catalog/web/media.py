@@ -39,6 +39,7 @@ from . import (
 )
 from .forms import (
     AcknowledgementForm,
+    AnnotationForm,
     ConfirmForm,
     MediaEditForm,
     ReviewForm,
@@ -190,6 +191,7 @@ def media_page(media_id: int):
         upload_state=request.args.get("upload"),
         strip=_strip(record.frame_times),
         sighting_edits={s.id: _sighting_form(s) for s in media.sightings},
+        annotation_forms={s.id: AnnotationForm(prefix=f"a{s.id}") for s in media.sightings},
         ack_edits={a.id: _ack_form(a) for a in media.acknowledgements},
     )
 
@@ -291,11 +293,32 @@ def edit_sighting(sighting_id: int):
     form = SightingForm(prefix=f"s{sighting_id}")
     if not form.validate():
         return _refused(sighting.media_id, form, "sighting")
-    # The form has no caption, and a sighting's capture is never edited.
-    values = {k: v for k, v in vars(form.to_input()).items() if k not in ("caption", "capture_id")}
+    # The form has no caption, and a sighting's capture is never edited; nor are the facts a
+    # capture recorded (the form does not show them for such a sighting).
+    kept_as_is = {"caption", "capture_id"}
+    if sighting.capture_id is not None:
+        kept_as_is.update(editing.CAPTURED_FIELDS)
+    values = {k: v for k, v in vars(form.to_input()).items() if k not in kept_as_is}
     _save(
         lambda: editing.update_sighting(get_session(), sighting_id, values, current_user),
         "Sighting saved.",
+    )
+    return _back(sighting.media_id, "#sightings")
+
+
+@bp.route("/sightings/<id:sighting_id>/annotate", methods=["POST"])
+@role_required(Role.ANALYST)
+def annotate_sighting(sighting_id: int):
+    """Add a note to a sighting."""
+    sighting = editing.get_sighting(get_session(), sighting_id)
+    form = AnnotationForm(prefix=f"a{sighting_id}")
+    if not form.validate():
+        return _refused(sighting.media_id, form, "annotation")
+    _save(
+        lambda: editing.annotate_sighting(
+            get_session(), sighting_id, form.text.data, form.field.data or None, current_user
+        ),
+        "Annotation added.",
     )
     return _back(sighting.media_id, "#sightings")
 

@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ...db import lock_for_write
-from ...models import Acknowledgement, AckStatus, Incident, Media, Sighting, User, Verification
+from ...models import (
+    Acknowledgement,
+    AckStatus,
+    Incident,
+    Media,
+    Sighting,
+    SightingAnnotation,
+    User,
+    Verification,
+)
 from .. import Invalid, fetch
 from ..evidence import audit
 from .catalogue import get_media
@@ -34,6 +43,7 @@ from .fields import (
     apply_changes,
     aware,
     choice_cleaner,
+    clean_text,
     text_cleaner,
     url_cleaner,
 )
@@ -88,6 +98,9 @@ SIGHTING_FIELDS: dict[str, Cleaner] = {
     "caption": text_cleaner("caption", 20000),
     "archive_url": url_cleaner("archive URL"),
 }
+# What a capture records of a sighting: the post as it was seen, kept as captured. A mistake
+# in it is corrected by an annotation beside it, never by rewriting it.
+CAPTURED_FIELDS = ("url", "platform", "account", "posted_at", "observed_at", "caption")
 ACK_FIELDS: dict[str, Cleaner] = {
     "party": _party,
     "status": choice_cleaner(AckStatus, "status"),
@@ -175,6 +188,13 @@ def update_sighting(
     lock_for_write(session)
     sighting = get_sighting(session, sighting_id)
     changes = apply_changes(session, sighting, values, SIGHTING_FIELDS, "sighting")
+    captured = [name for name in CAPTURED_FIELDS if name in changes]
+    if sighting.capture_id is not None and captured:
+        session.rollback()
+        raise Invalid(
+            f"the {', '.join(captured)} of this sighting were recorded by capture"
+            f" #{sighting.capture_id} and stay as captured: add an annotation to correct them"
+        )
     if sighting.posted_at and sighting.deleted_at and sighting.deleted_at < sighting.posted_at:
         raise Invalid("a post cannot be deleted before it was posted")
     _finish(
@@ -191,6 +211,12 @@ def delete_sighting(session: Session, sighting_id: int, actor: User | None) -> N
     """Remove a sighting recorded in error (the audit trail keeps what it said)."""
     lock_for_write(session)
     sighting = get_sighting(session, sighting_id)
+    if sighting.capture_id is not None:
+        session.rollback()
+        raise Invalid(
+            f"this sighting was recorded by capture #{sighting.capture_id} and stays: add an"
+            " annotation to say what is wrong with it"
+        )
     kept = {
         name: shown
         for name in SIGHTING_FIELDS
@@ -206,6 +232,30 @@ def delete_sighting(session: Session, sighting_id: int, actor: User | None) -> N
     )
     session.delete(sighting)
     session.commit()
+
+
+def annotate_sighting(
+    session: Session, sighting_id: int, text: str, field: str | None, actor: User | None
+) -> SightingAnnotation:
+    """Add a note to a sighting (on one of its fields, or on the whole), never changed after."""
+    lock_for_write(session)
+    sighting = get_sighting(session, sighting_id)
+    cleaned = clean_text(text, "annotation", 20000)
+    if not cleaned:
+        raise Invalid("an annotation needs some text")
+    if field is not None and field not in SIGHTING_FIELDS:
+        raise Invalid(f"a sighting has no field {field!r} to annotate")
+    note = SightingAnnotation(sighting=sighting, field=field, text=cleaned, created_by=actor)
+    session.add(note)
+    session.flush()
+    _finish(
+        session,
+        actor,
+        "sighting.annotate",
+        ("media", sighting.media_id),
+        {"sighting": sighting.id, "annotation": note.id, "field": field, "text": cleaned},
+    )
+    return note
 
 
 def get_acknowledgement(session: Session, ack_id: int) -> Acknowledgement:
