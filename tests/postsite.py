@@ -125,6 +125,12 @@ class PostSite:
             except OSError:
                 pass  # the client gave up, as it should
             return None
+        if path == "/media/live.m3u8":  # a playlist of one segment, the site's clip
+            segment = self.url("/media/clip.mp4")
+            playlist = (
+                f"#EXTM3U\n#EXT-X-TARGETDURATION:20\n#EXTINF:17.0,\n{segment}\n#EXT-X-ENDLIST\n"
+            )
+            return _send(handler, 200, "application/vnd.apple.mpegurl", playlist.encode())
         if path == "/secret.json":  # public to anyone who asks, but no page may read it
             return _send(handler, 200, "application/json", b'{"secret": "tell-no-page"}')
         if path.startswith("/media/slow-"):  # a picture that takes 2.5 s to come
@@ -286,6 +292,13 @@ def _slow_pictures(site: PostSite) -> str:
 <body><p>ten slow pictures</p>{pictures}</body></html>"""
 
 
+def _stream(site: PostSite) -> str:
+    """A post whose video is an HLS playlist: the kind of format yt-dlp hands to ffmpeg."""
+    return f"""<!doctype html><html><head><title>Live</title>
+<meta property="og:video" content="{site.url("/media/live.m3u8")}"></head>
+<body><video src="/media/live.m3u8"></video></body></html>"""
+
+
 def _same_twice(site: PostSite) -> str:
     return """<!doctype html><html><head><meta property="og:image" content="/media/photo.jpg">
 </head><body><img src="/media/photo-again.jpg"><p>The same picture, twice</p></body></html>"""
@@ -306,6 +319,7 @@ PAGES = {
     "/post/sneaky": _private_resource,
     "/@newsdesk/109300": _toot_page,
     "/post/reader": _reader,
+    "/post/stream": _stream,
     "/post/dirty": _dirty,
     "/post/slow-pictures": _slow_pictures,
 }

@@ -171,6 +171,26 @@ def test_extractors_make_their_requests_through_the_guard(site: PostSite) -> Non
     assert len(site.requests) == asked  # yt-dlp reached nothing on its own
 
 
+def test_yt_dlp_never_hands_a_format_to_ffmpeg(
+    site: PostSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ffmpeg fetches on its own, past the guard: a stand-in on the PATH notes every call.
+    calls = tmp_path / "calls"
+    for name in ("ffmpeg", "ffprobe", "avconv", "avprobe"):
+        tool = tmp_path / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> {calls}\n')
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    policy = AddressPolicy(frozenset(LOCAL))
+
+    def get(url: str, method: str, headers: list, body: bytes):  # noqa: ANN202
+        return fetch(url, policy, Limits(timeout_s=10), method=method, headers=headers)[-1]
+
+    for post in ("/post/video", "/post/stream"):
+        extract(site.url(post), get, 10)
+    assert not calls.exists(), calls.read_text()
+
+
 def test_gallery_dl_reads_a_fediverse_post_through_the_guard(site: PostSite) -> None:
     policy = AddressPolicy(frozenset(LOCAL))
     instances = instances_from_setting(f"mastodon={site.url('')}")
