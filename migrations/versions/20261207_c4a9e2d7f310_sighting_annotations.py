@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "c4a9e2d7f310"
 down_revision: str | None = "b7d3e1f4a902"
 branch_labels: str | Sequence[str] | None = None
