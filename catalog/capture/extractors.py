@@ -51,6 +51,10 @@ class _Quiet:
     warning = info = error = debug
 
 
+# Where yt-dlp is told ffmpeg lies: nowhere, so it runs without it.
+NO_FFMPEG = "/nonexistent/ffmpeg-is-not-used-by-captures"
+
+
 def extract(url: str, get: Get, timeout_s: float) -> Extracted | None:
     """Ask yt-dlp's extractors about ``url``, every request made by ``get``; None when none
     knows the page (or yt-dlp is absent)."""
@@ -58,8 +62,12 @@ def extract(url: str, get: Get, timeout_s: float) -> Extracted | None:
         import yt_dlp
         from yt_dlp.networking.common import RequestHandler, Response
         from yt_dlp.networking.exceptions import HTTPError, TransportError
+        from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
     except ImportError:
         return None
+    # ffmpeg fetches on its own, past the guard: yt-dlp must never find it, also where it asks
+    # without this instance's options (the default its command line sets by this hook).
+    FFmpegPostProcessor._ffmpeg_location.set(NO_FFMPEG)
 
     class GuardedRH(RequestHandler):  # yt-dlp requires the "RH" suffix
         _SUPPORTED_URL_SCHEMES = ("http", "https")
@@ -99,7 +107,7 @@ def extract(url: str, get: Get, timeout_s: float) -> Extracted | None:
         # Every request goes through the guarded handler: no format is tested by fetching it,
         # and ffmpeg, which would fetch on its own past the guard, is never found or asked.
         "check_formats": False,
-        "ffmpeg_location": "/nonexistent/ffmpeg-is-not-used-by-captures",
+        "ffmpeg_location": NO_FFMPEG,
         "fixup": "never",
     }
     try:
