@@ -425,8 +425,9 @@ def test_a_hostile_page_ends_the_capture_not_the_worker(
     capturing.config.update(CAPTURE_TIMEOUT_SECONDS=4, CAPTURE_ATTEMPTS=1)
     started = time.monotonic()
     [endless] = capture(runner, site.url("/post/endless"))
-    # Stopped at its time: what was fetched before (the page, in its archive) is kept.
-    assert endless["status"] == "partial", endless
+    # Done when the browser answered before the script took over; else stopped at its time,
+    # with what was fetched before (the page, in its archive) kept as a partial capture.
+    assert endless["status"] in ("done", "partial"), endless
     assert {f["role"] for f in endless["files"]} & {"warc", "wacz"}
     assert time.monotonic() - started < 60
 
