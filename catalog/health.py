@@ -56,7 +56,9 @@ def readyz() -> ResponseReturnValue:
     index_state = "loaded" if holder.loaded.is_set() else "on demand"
     # Captures run here (this process's embedded worker, or a worker of the same image): a
     # machine where they would be refused is not ready, and says why.
-    refused = capture_refusal(CaptureSettings.from_config(current_app.config))
+    # The probe (Chromium started once as the capture user) is not waited for: a readiness
+    # probe answers at once, and names a refusal from the answer after the probe ends.
+    refused = capture_refusal(CaptureSettings.from_config(current_app.config), wait=False)
     if refused:
         current_app.logger.error("readiness: captures are refused: %s", refused)
         return jsonify(status="unavailable", database="ok", storage="ok", capture=refused), 503

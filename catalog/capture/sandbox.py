@@ -130,6 +130,23 @@ def check(chromium: str | None, user: str | None, unsafe: bool) -> str | None:
         return _verdicts[key]
 
 
+_probing: set[tuple[str, str, bool]] = set()
+
+
+def check_soon(chromium: str | None, user: str | None, unsafe: bool) -> tuple[bool, str | None]:
+    """Return (known, reason) without waiting: the verdict of ``check`` when it is known, else
+    (False, None) with the probe started in the background (a readiness probe answers at
+    once; it names a refusal from its next answer on)."""
+    key = (chromium or "", user or "", unsafe)
+    with _verdicts_lock:
+        if key in _verdicts:
+            return True, _verdicts[key]
+        if key not in _probing:
+            _probing.add(key)
+            threading.Thread(target=check, args=(chromium, user, unsafe), daemon=True).start()
+    return False, None
+
+
 def _probe(chromium: str | None, user: str | None, unsafe: bool) -> str | None:
     """Start the capture process in probe mode: it launches Chromium as a capture would."""
     try:

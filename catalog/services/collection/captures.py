@@ -26,6 +26,7 @@ from ...capture.gallery import instances_from_setting
 from ...capture.page import platform_of
 from ...capture.sandbox import SandboxUnavailable
 from ...capture.sandbox import check as sandbox_check
+from ...capture.sandbox import check_soon as sandbox_check_soon
 from ...db import lock_for_write
 from ...index import Thresholds
 from ...models import (
@@ -105,11 +106,14 @@ class RetryLater(Exception):
     """The capture failed in a way another attempt may mend."""
 
 
-def capture_refusal(settings: CaptureSettings) -> str | None:
+def capture_refusal(settings: CaptureSettings, *, wait: bool = True) -> str | None:
     """Return why captures are refused on this machine (no capture user, or no sandbox for
-    Chromium), or None when they can run; probed once per process."""
+    Chromium), or None when they can run; probed once per process. Without ``wait``, None
+    also while the probe still runs (it is started then, and answers the next call)."""
     chromium = find_chromium() if settings.use_browser else None
-    return sandbox_check(chromium, settings.user, settings.unsafe_no_sandbox)
+    if wait:
+        return sandbox_check(chromium, settings.user, settings.unsafe_no_sandbox)
+    return sandbox_check_soon(chromium, settings.user, settings.unsafe_no_sandbox)[1]
 
 
 def create_capture(
