@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "catalog.netguard": 0,  # requests only to public addresses (captures, the deletion re-check)
     "catalog.tsa": 0,  # trusted timestamps (RFC 3161): asking for tokens, checking them
     "catalog.queue_format": 0,  # what the job queue may hold: plain JSON, never pickle
+    "catalog.urls": 0,  # the canonical form of a post's URL, for matching
     "catalog.index": 1,
     "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
     # foundation: settings, the domain model, sessions, files, migrations
@@ -70,6 +71,7 @@ PURE = (
     "catalog.capture",
     "catalog.tsa",
     "catalog.queue_format",
+    "catalog.urls",
 )
 WEB_STACK = ("flask", "flask_login", "flask_wtf", "werkzeug", "sqlalchemy", "alembic")
 

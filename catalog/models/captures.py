@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from ..urls import canonical_url
 from .base import Base, JSONDocument, UTCDateTime, utcnow, vocabulary
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class Capture(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(sa.String(2048), index=True)
+    # The URL's canonical form (catalog.urls), what look-ups by URL compare; set with the URL.
+    url_canonical: Mapped[str | None] = mapped_column(sa.String(2048), index=True)
     incident_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("incidents.id", ondelete="SET NULL"), index=True
     )
@@ -69,6 +72,12 @@ class Capture(Base):
     found: Mapped[list[CaptureMedia]] = relationship(
         back_populates="capture", cascade="all, delete-orphan", order_by="CaptureMedia.id"
     )
+
+    @validates("url")
+    def _keep_canonical(self, _key: str, url: str) -> str:
+        """Set ``url_canonical`` with every URL written, so the two never drift apart."""
+        self.url_canonical = canonical_url(url)
+        return url
 
 
 class CaptureFile(Base):

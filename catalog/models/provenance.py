@@ -7,8 +7,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from ..urls import canonical_url
 from .base import AckStatus, Base, PartyKind, SourceKind, UTCDateTime, utcnow, vocabulary
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class Sighting(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     media_id: Mapped[int] = mapped_column(sa.ForeignKey("media.id", ondelete="CASCADE"), index=True)
     url: Mapped[str | None] = mapped_column(sa.String(2048), index=True)
+    # The URL's canonical form (catalog.urls), what look-ups by URL compare; set with the URL.
+    url_canonical: Mapped[str | None] = mapped_column(sa.String(2048), index=True)
     platform: Mapped[str | None] = mapped_column(sa.String(64))
     source_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("sources.id", ondelete="SET NULL"), index=True
@@ -116,6 +119,12 @@ class Sighting(Base):
         cascade="all, delete-orphan",
         lazy="selectin",
     )
+
+    @validates("url")
+    def _keep_canonical(self, _key: str, url: str | None) -> str | None:
+        """Set ``url_canonical`` with every URL written, so the two never drift apart."""
+        self.url_canonical = canonical_url(url)
+        return url
 
 
 class SightingAnnotation(Base):

@@ -42,6 +42,7 @@ from ...models import (
 from ...netguard import Refused, check_url
 from ...storage import Store
 from ...tsa import load_roots
+from ...urls import canonical_url
 from .. import INTERNAL_ERROR, Invalid, NotFound
 from ..evidence import audit, stamp_capture, timestamp_authorities
 from ..media import IndexHolder, Rejected, ingest_bytes
@@ -174,7 +175,7 @@ def list_captures(
         except ValueError:
             raise Invalid(f"unknown capture status {status!r}") from None
     if url:
-        query = query.where(Capture.url == url)
+        query = query.where(Capture.url_canonical == canonical_url(url))
     if incident:
         from ...models import Incident
 

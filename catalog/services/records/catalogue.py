@@ -30,6 +30,7 @@ from ...models import (
     Verification,
     utcnow,
 )
+from ...urls import canonical_url
 from .. import Invalid, NotFound, fetch
 from ..evidence import DEFAULT_CONFIDENCE, ProvenanceSummary, audit, summarise
 
@@ -154,12 +155,14 @@ def get_media_by_sha256(session: Session, sha256: str) -> Media:
 
 
 def by_url(session: Session, url: str) -> list[Media]:
-    """Return the media seen at this URL (a sighting's URL or archive URL)."""
+    """Return the media seen at this URL in any common spelling of it (a sighting's URL by
+    canonical form, or its archive URL as given)."""
+    canonical = canonical_url(url)
     return list(
         session.scalars(
             sa.select(Media)
             .join(Sighting, Sighting.media_id == Media.id)
-            .where(sa.or_(Sighting.url == url, Sighting.archive_url == url))
+            .where(sa.or_(Sighting.url_canonical == canonical, Sighting.archive_url == url))
             .distinct()
             .order_by(Media.id)
         )
