@@ -87,3 +87,48 @@ def test_rebuilding_the_media_table_keeps_what_refers_to_it(fresh_database_url: 
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_canonical_urls_are_filled_for_the_rows_there_before(fresh_database_url: str) -> None:
+    """Migration e5a5c0de0005 gives existing sightings and captures their canonical URL, so
+    look-ups find what was recorded before it."""
+    engine = make_engine(fresh_database_url)
+    try:
+        schema.upgrade(engine, "c4a9e2d7f310")
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO media (id, sha256, kind, mime_type, size_bytes, extracted,"
+                    " created_at, updated_at, verification) VALUES (1, :sha, 'image',"
+                    " 'image/png', 5, '{}', '2026-01-01', '2026-01-01', 'unverified')"
+                ),
+                {"sha": "a" * 64},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO sightings (id, media_id, url, created_at) VALUES"
+                    " (1, 1, 'https://twitter.com/user/status/1?s=20', '2026-01-01'),"
+                    " (2, 1, NULL, '2026-01-01')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO captures (id, url, status, attempts, created_at) VALUES"
+                    " (1, 'https://t.me/s/Chan/5', 'done', 1, '2026-01-01')"
+                )
+            )
+        schema.upgrade(engine)
+        with engine.connect() as connection:
+            sightings = connection.execute(
+                sa.text("SELECT id, url, url_canonical FROM sightings ORDER BY id")
+            ).all()
+            assert [tuple(r) for r in sightings] == [
+                (1, "https://twitter.com/user/status/1?s=20", "https://x.com/i/status/1"),
+                (2, None, None),
+            ]
+            captures = connection.execute(sa.text("SELECT url, url_canonical FROM captures")).all()
+            assert [tuple(r) for r in captures] == [
+                ("https://t.me/s/Chan/5", "https://t.me/chan/5")
+            ]
+    finally:
+        engine.dispose()
