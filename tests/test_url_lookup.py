@@ -14,7 +14,7 @@ from catalog.db import get_session
 from catalog.models import Capture, CaptureStatus, Sighting
 from catalog.services.collection import captures
 
-from .api_tools import keys, upload
+from .api_tools import assert_problem, keys, upload
 from .test_web import page, sign_in
 
 __all__ = ["keys"]  # a fixture, used by name
@@ -96,3 +96,9 @@ def test_the_api_lists_captures_by_any_spelling(app: Flask, client: FlaskClient,
     )
     assert listed.status_code == 200, listed.json
     assert [c["url"] for c in listed.json] == [GIVEN]
+
+
+def test_a_nul_in_a_looked_up_url_is_refused_not_a_server_error(client: FlaskClient, keys) -> None:
+    assert_problem(
+        client.get("/api/v1/lookup/url?url=https://x.com/a%00", headers=keys["viewer"]), 422, "NUL"
+    )

@@ -96,5 +96,6 @@ def lookup_sha256(sha256: str):
 @blp.arguments(UrlQuery, location="query")
 @blp.response(200, MediaSummary(many=True))
 def lookup_url(args: dict[str, Any]):
-    """Return the media seen at a URL (sighting URL or archive URL)."""
+    """Return the media seen at a URL in any common spelling of it (a sighting's URL), or at
+    an archive URL."""
     return catalogue.by_url(get_session(), args["url"])

@@ -33,6 +33,7 @@ from ...models import (
 from ...urls import canonical_url
 from .. import Invalid, NotFound, fetch
 from ..evidence import DEFAULT_CONFIDENCE, ProvenanceSummary, audit, summarise
+from .fields import clean_text
 
 # Built once: reading one media is the commonest request after search. The incident and the
 # few tags come in the media's own query (a join); each longer list in a query of its own.
@@ -157,6 +158,9 @@ def get_media_by_sha256(session: Session, sha256: str) -> Media:
 def by_url(session: Session, url: str) -> list[Media]:
     """Return the media seen at this URL in any common spelling of it (a sighting's URL by
     canonical form, or its archive URL as given)."""
+    url = clean_text(url, "URL", 2048)  # a NUL would reach PostgreSQL and fail there
+    if url is None:
+        return []
     canonical = canonical_url(url)
     return list(
         session.scalars(
