@@ -158,15 +158,15 @@ def get_media_by_sha256(session: Session, sha256: str) -> Media:
 def by_url(session: Session, url: str) -> list[Media]:
     """Return the media seen at this URL in any common spelling of it (a sighting's URL by
     canonical form, or its archive URL as given)."""
-    url = clean_text(url, "URL", 2048)  # a NUL would reach PostgreSQL and fail there
-    if url is None:
+    given = clean_text(url, "URL", 2048)  # a NUL would reach PostgreSQL and fail there
+    if given is None:
         return []
-    canonical = canonical_url(url)
+    canonical = canonical_url(given)
     return list(
         session.scalars(
             sa.select(Media)
             .join(Sighting, Sighting.media_id == Media.id)
-            .where(sa.or_(Sighting.url_canonical == canonical, Sighting.archive_url == url))
+            .where(sa.or_(Sighting.url_canonical == canonical, Sighting.archive_url == given))
             .distinct()
             .order_by(Media.id)
         )
