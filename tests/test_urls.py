@@ -51,6 +51,7 @@ SAME: list[tuple[str, str]] = [
     ("https://www.tiktok.com/@who/video/72?is_from_webapp=1", "https://tiktok.com/@who/video/72"),
     ("  https://vm.tiktok.com/ZMabc/  ", "https://vm.tiktok.com/ZMabc"),
     ("https://open.spotify.com/track/3n3?si=abc", "https://open.spotify.com/track/3n3"),
+    ("https://example.com/post/5?feature=share", "https://example.com/post/5"),
 ]
 # Pairs that name different posts and must stay apart.
 DIFFERENT: list[tuple[str, str]] = [
@@ -69,6 +70,7 @@ DIFFERENT: list[tuple[str, str]] = [
     ("https://example.com:8443/a", "https://example.com/a"),
     ("https://reddit.com/r/pics/comments/abc123", "https://reddit.com/r/pics/comments/abc124"),
     ("https://example.com/watch?t=10", "https://example.com/watch"),  # t= is not dropped here
+    ("https://example.com/a?feature=photos", "https://example.com/a"),
 ]
 
 

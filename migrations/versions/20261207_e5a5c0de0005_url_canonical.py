@@ -190,7 +190,10 @@ def canonical_url(url: str | None) -> str | None:
     params = [
         (k, v)
         for k, v in params
-        if k.lower() not in TRACKING and not k.lower().startswith("utm_") and k not in drop
+        if k.lower() not in TRACKING
+        and not k.lower().startswith("utm_")
+        and k not in drop
+        and (k, v) != ("feature", "share")  # "shared from the app", on any site
     ]
     netloc, path, params = _platform(host, netloc, path, params)
     query = urlencode(sorted(params))
