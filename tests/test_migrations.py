@@ -130,5 +130,19 @@ def test_canonical_urls_are_filled_for_the_rows_there_before(fresh_database_url:
             assert [tuple(r) for r in captures] == [
                 ("https://t.me/s/Chan/5", "https://t.me/chan/5")
             ]
+            connection.execute(
+                sa.text(
+                    "INSERT INTO sighting_annotations (sighting_id, text, created_at)"
+                    " VALUES (1, 'kept', '2026-01-01')"
+                )
+            )
+            connection.commit()
+        # Undone, the columns go and nothing that refers to a sighting goes with them.
+        schema.downgrade(engine, "c4a9e2d7f310")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("sightings")}
+        assert "url_canonical" not in columns and "url" in columns
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM sighting_annotations")) == 1
+            assert connection.scalar(sa.text("SELECT count(*) FROM sightings")) == 2
     finally:
         engine.dispose()
