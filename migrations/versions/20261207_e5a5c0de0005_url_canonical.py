@@ -22,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLES = ("sightings", "captures")
-BATCH = 500
+BATCH = 500  # rows read and written at a time, so a large catalogue is filled in bounded memory
 
 
 def upgrade() -> None:
@@ -50,12 +50,12 @@ def upgrade() -> None:
             ).all()
             if not found:
                 break
-            for row_id, url in found:
-                connection.execute(
-                    sa.update(rows)
-                    .where(rows.c.id == row_id)
-                    .values(url_canonical=canonical_url(url))
-                )
+            connection.execute(
+                sa.update(rows)
+                .where(rows.c.id == sa.bindparam("row_id"))
+                .values(url_canonical=sa.bindparam("canonical")),
+                [{"row_id": i, "canonical": canonical_url(url)} for i, url in found],
+            )
             last = found[-1][0]
 
 
