@@ -102,3 +102,10 @@ def test_a_nul_in_a_looked_up_url_is_refused_not_a_server_error(client: FlaskCli
     assert_problem(
         client.get("/api/v1/lookup/url?url=https://x.com/a%00", headers=keys["viewer"]), 422, "NUL"
     )
+
+
+def test_a_nul_in_the_web_search_is_a_message_not_a_server_error(client: FlaskClient, keys) -> None:
+    sign_in(client, "viewer")
+    answer = client.get("/search?tab=url&url=https://x.com/a%00")
+    assert 400 <= answer.status_code < 500
+    assert "NUL" in answer.get_data(as_text=True)
