@@ -315,6 +315,31 @@ def test_the_posted_time_is_chosen_by_the_order_of_trust() -> None:
     assert only_time.posted_from == "the page's <time datetime> element"
 
 
+def test_candidate_posted_times_are_kept_in_bounds() -> None:
+    from catalog.services.collection.post import clean_post
+
+    notes: list[str] = []
+    told = [
+        {"at": "2026-04-30T08:05:00+00:00", "from": "the page's\x00 date", "trust": "page"},
+        {"at": "2026-04-30T08:05:00", "from": "no zone", "trust": "page"},
+        {"at": "2026-04-30T08:05:00Z", "from": "x" * 5000, "trust": "platform"},
+        {"at": "2026-04-30T08:05:00+00:00", "from": "a rumour", "trust": "rumour"},
+        "not a candidate",
+        *[{"at": "2026-04-30T08:05:00+00:00", "from": "again", "trust": "header"}] * 30,
+    ]
+    kept = clean_post({"posted_candidates": told}, notes)["posted_candidates"]
+    assert kept[0] == {
+        "at": "2026-04-30T08:05:00+00:00",
+        "from": "the page's date",
+        "trust": "page",
+    }
+    assert len(kept[1]["from"]) == 200 and kept[1]["trust"] == "platform"
+    assert len(kept) == 2 + 15  # the first twenty told, three of them left out
+    assert any("no zone" in n for n in notes) and any("no known kind" in n for n in notes)
+    assert any("15 more candidate posted times" in n for n in notes), notes
+    assert clean_post({"posted_candidates": "2026"}, [])["posted_candidates"] == []
+
+
 def test_a_post_s_own_time_wins_over_the_file_s_last_modified(
     capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
 ) -> None:
