@@ -5,7 +5,7 @@ a sighting (the deletion re-check, at once)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from flask import current_app, flash, render_template, request, send_file, url_for
 from flask import redirect as go
@@ -17,7 +17,7 @@ from ..models import CaptureStatus, Role
 from ..netguard import AddressPolicy
 from ..security import work_message, work_wait
 from ..services import ServiceError
-from ..services.collection import captures
+from ..services.collection import Check, captures
 from ..services.collection import sightings as collected
 from ..services.collection.recheck import DELETED
 from ..services.evidence import capture_tokens
@@ -100,7 +100,7 @@ def check_sighting(sighting_id: int):
     return go(url_for("web.media_page", media_id=media_id) + "#sightings")
 
 
-def _check(run: Any) -> None:
+def _check(run: Callable[[AddressPolicy], list[Check]]) -> None:
     """Run a re-check asked for from a page; say what it found, or why it was not made."""
     wait = work_wait("capture", current_user.id)
     if wait:
