@@ -37,3 +37,10 @@ TRUSTED_PROXIES = 1
 # Browser sessions end after this long idle, and this long after sign-in.
 SESSION_IDLE_MINUTES = 120
 SESSION_MAX_HOURS = 12
+
+# Trusted timestamps (RFC 3161): the authorities asked to stamp each capture and the audit
+# chain's head, and a PEM file of their root certificates that `catalog verify` checks tokens
+# against. Without authorities nothing is stamped (and `catalog verify` says so).
+# TIMESTAMP_AUTHORITIES = ["https://freetsa.org/tsr"]
+# TIMESTAMP_ROOTS = "/etc/catalog/tsa-roots.pem"
+# TIMESTAMP_HEAD_HOURS = 24

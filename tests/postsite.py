@@ -14,6 +14,9 @@ from .media import encode, pattern, photo
 from .video_tools import clip
 
 POSTED = "2026-05-03T21:40:00+00:00"
+# A page that says when it was posted, served with a Last-Modified about the file that differs.
+DATED = "2026-04-30T08:05:00+00:00"
+LAST_MODIFIED = "Sat, 06 Jun 2026 10:00:00 GMT"
 
 
 class PostSite:
@@ -90,6 +93,9 @@ class PostSite:
             body = f"[{_toot(self)}, {json.dumps(older)}]"
             return _send(handler, 200, "application/json", body.encode())
         page = PAGES.get(path)
+        if path == "/post/dated":  # the file's date in a header, the post's in its markup
+            extra = [("Last-Modified", LAST_MODIFIED)]
+            return _send(handler, 200, "text/html; charset=utf-8", _dated(self).encode(), extra)
         if page is not None:
             return _send(handler, 200, "text/html; charset=utf-8", page(self).encode())
         if path == "/slow":
@@ -149,8 +155,16 @@ def _jpeg(name: str) -> bytes:
     return encode(Image.open(BytesIO(photo(name))).convert("RGB"), quality=90)
 
 
-def _send(handler: BaseHTTPRequestHandler, status: int, kind: str, body: bytes) -> None:
+def _send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    kind: str,
+    body: bytes,
+    headers: list[tuple[str, str]] | None = None,
+) -> None:
     handler.send_response(status)
+    for name, value in headers or []:
+        handler.send_header(name, value)
     handler.send_header("Content-Type", kind)
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
@@ -181,6 +195,15 @@ def _video_post(site: PostSite) -> str:
  "author": {{"@type": "Person", "name": "field_reporter"}},
  "articleBody": "Footage of the chair, filmed this evening"}}</script></head>
 <body><video controls src="/media/clip.mp4" width="640"></video></body></html>"""
+
+
+def _dated(site: PostSite) -> str:
+    """A video post that says when it was posted; served with a Last-Modified that differs,
+    which yt-dlp's generic extractor reports as its timestamp."""
+    return f"""<!doctype html><html><head><title>Dated post</title>
+<meta property="article:published_time" content="{DATED}"></head>
+<body><article><p>Filmed at the crossing</p><time datetime="{DATED}">30 April</time>
+<video controls src="/media/clip.mp4" width="640"></video></article></body></html>"""
 
 
 def _gallery(site: PostSite) -> str:

@@ -57,6 +57,7 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/sightings/1", "analyst"),
     ("DELETE", "/api/v1/sightings/1", "analyst"),
     ("POST", "/api/v1/sightings/1/annotations", "analyst"),
+    ("POST", "/api/v1/sightings/1/check", "analyst"),
     ("GET", "/api/v1/acknowledgements/1", "viewer"),
     ("PATCH", "/api/v1/acknowledgements/1", "analyst"),
     ("DELETE", "/api/v1/acknowledgements/1", "analyst"),
@@ -101,11 +102,12 @@ BODIES = {
     ("POST", "/keys"): {"name": "script"},
     ("POST", "/captures"): {"url": "https://example.org/post/1"},
     ("POST", "/retry"): {},  # no body: excluded from JSON_WRITES
+    ("POST", "/check"): {},  # no body: excluded from JSON_WRITES
 }
 JSON_WRITES = [
     (m, p)
     for m, p, _ in ENDPOINTS
-    if m in ("POST", "PATCH") and not p.endswith(("/media", "/search", "/retry"))
+    if m in ("POST", "PATCH") and not p.endswith(("/media", "/search", "/retry", "/check"))
 ]
 
 

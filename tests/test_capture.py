@@ -27,6 +27,7 @@ from catalog.capture.archive import read_records
 from catalog.capture.extractors import extract
 from catalog.capture.gallery import ask_gallery_dl, instances_from_setting
 from catalog.capture.page import read_page
+from catalog.capture.posted import choose
 from catalog.db import get_session, make_engine
 from catalog.jobs import make_consumer
 from catalog.models import AuditEvent, Capture, CaptureStatus, Media, Sighting, utcnow
@@ -36,7 +37,7 @@ from catalog.services.people import accounts
 from catalog.storage import get_storage
 
 from .api_tools import PASSWORD
-from .postsite import POSTED, PostSite
+from .postsite import DATED, POSTED, PostSite
 from .redisserver import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,6 +274,104 @@ def test_post_metadata_from_open_graph_and_schema_org(site: PostSite) -> None:
         "https://x.com/a/status/1",
     )
     assert broken.posted_at is None and broken.platform == "x"
+
+
+def test_the_posted_time_is_chosen_by_the_order_of_trust() -> None:
+    def told(at: str, said_by: str, trust: str) -> dict[str, str]:
+        return {"at": at, "from": said_by, "trust": trust}
+
+    header = told("2026-06-06T10:00:00+00:00", "Last-Modified", "header")
+    page = told("2026-04-30T08:05:00+00:00", "the page's article:published_time", "page")
+    later = told("2026-05-01T00:00:00+00:00", "the page's <time datetime> element", "page")
+    platform = told("2026-04-29T23:00:00+00:00", "the Youtube extractor", "platform")
+    # A header about the file is never a posted time, however early it is told.
+    assert choose([header]) == (None, None)
+    assert choose([header, later, page]) == (
+        datetime.fromisoformat(later["at"]),
+        "the page's <time datetime> element",
+    )
+    # The platform's word before the page's, wherever it stands in the list.
+    assert choose([header, page, platform])[1] == "the Youtube extractor"
+    # One that cannot be read gives way to the next.
+    assert choose([told("soon", "x", "platform"), page])[1] == page["from"]
+    assert choose([told(page["at"], "who knows", "rumour")]) == (None, None)
+
+    # The page's own declarations, each kept, in the documented order.
+    read = read_page(
+        '<script type="application/ld+json">{"@type": "NewsArticle",'
+        ' "datePublished": "2026-04-30T08:05:00Z", "uploadDate": "2026-04-30T09:00:00Z"}'
+        '</script><meta property="article:published_time" content="2026-04-30T08:06:00Z">'
+        '<p>posted <time datetime="2026-04-30T08:07:00+02:00">today</time></p>',
+        "https://news.example/a/1",
+    )
+    assert read.posted_from == "the page's schema.org datePublished"
+    assert [(c["from"], c["at"], c["trust"]) for c in read.posted_candidates] == [
+        ("the page's schema.org datePublished", "2026-04-30T08:05:00+00:00", "page"),
+        ("the page's article:published_time", "2026-04-30T08:06:00+00:00", "page"),
+        ("the page's schema.org uploadDate", "2026-04-30T09:00:00+00:00", "page"),
+        ("the page's <time datetime> element", "2026-04-30T06:07:00+00:00", "page"),
+    ]
+    only_time = read_page('<time datetime="2026-04-30T08:07:00Z">x</time>', "https://a.example/")
+    assert only_time.posted_from == "the page's <time datetime> element"
+
+
+def test_candidate_posted_times_are_kept_in_bounds() -> None:
+    from catalog.services.collection.post import clean_post
+
+    notes: list[str] = []
+    told = [
+        {"at": "2026-04-30T08:05:00+00:00", "from": "the page's\x00 date", "trust": "page"},
+        {"at": "2026-04-30T08:05:00", "from": "no zone", "trust": "page"},
+        {"at": "2026-04-30T08:05:00Z", "from": "x" * 5000, "trust": "platform"},
+        {"at": "2026-04-30T08:05:00+00:00", "from": "a rumour", "trust": "rumour"},
+        "not a candidate",
+        *[{"at": "2026-04-30T08:05:00+00:00", "from": "again", "trust": "header"}] * 30,
+    ]
+    kept = clean_post({"posted_candidates": told}, notes)["posted_candidates"]
+    assert kept[0] == {
+        "at": "2026-04-30T08:05:00+00:00",
+        "from": "the page's date",
+        "trust": "page",
+    }
+    assert len(kept[1]["from"]) == 200 and kept[1]["trust"] == "platform"
+    assert len(kept) == 2 + 15  # the first twenty told, three of them left out
+    assert any("no zone" in n for n in notes) and any("no known kind" in n for n in notes)
+    assert any("15 more candidate posted times" in n for n in notes), notes
+    assert clean_post({"posted_candidates": "2026"}, [])["posted_candidates"] == []
+
+
+def test_a_post_s_own_time_wins_over_the_file_s_last_modified(
+    capturing: Flask, runner: FlaskCliRunner, session: Session, site: PostSite
+) -> None:
+    [line] = capture(runner, site.url("/post/dated"))
+    assert line["status"] == "done" and [m["kind"] for m in line["media"]] == ["video"], line
+    captured = session.get(Capture, line["capture_id"])
+    assert captured is not None
+    post = captured.post
+    assert post["extractor"] in ("Generic", "HTML5MediaEmbed")  # it was asked, and answered
+    assert (post["posted_at"], post["posted_from"]) == (
+        DATED,
+        "the page's article:published_time",
+    )
+    told = {c["from"]: (c["at"], c["trust"]) for c in post["posted_candidates"]}
+    header = [k for k in told if "Last-Modified" in k]
+    assert len(header) == 1 and told[header[0]] == ("2026-06-06T10:00:00+00:00", "header"), told
+    assert told["the page's <time datetime> element"] == (DATED, "page")
+    sighting = session.scalar(sa.select(Sighting).where(Sighting.capture_id == captured.id))
+    assert sighting is not None and sighting.posted_at == datetime.fromisoformat(DATED)
+
+    # The capture's page says who told the time, and lists the others; so does the sighting.
+    from .test_web import sign_in
+
+    accounts.create_user(session, "viewer", PASSWORD, "viewer")
+    client = capturing.test_client()
+    sign_in(client, "viewer")
+    page = client.get(f"/captures/{captured.id}").get_data(as_text=True)
+    assert "the page&#39;s article:published_time" in page
+    assert 'id="capture-posted-candidates"' in page and "Last-Modified" in page
+    assert "never taken as the posted time" in page
+    shown = client.get(f"/media/{sighting.media_id}").get_data(as_text=True)
+    assert "as the page&#39;s article:published_time claims it" in shown
 
 
 # -- captures end to end -------------------------------------------------------------------

@@ -127,3 +127,96 @@ def test_a_phrase_the_post_contradicts_is_recorded_and_not_kept_as_deleted(
     assert "post not found" in page
     report = json.loads(runner.invoke(args=["catalog", "verify", "--json"]).output)
     assert report["row_faults"] == [] and report["ok"], report
+
+
+def test_check_again_now_from_the_capture_the_sighting_and_the_api(
+    app: Flask, client: FlaskClient, keys: dict, session: Session, site: PostSite
+) -> None:
+    from catalog.models import Capture, CaptureFile
+    from catalog.services.collection import captures
+    from catalog.services.evidence import stamp_capture
+    from catalog.storage import get_storage
+
+    from .test_web import token
+    from .tsaserver import TimestampAuthority
+
+    app.config.update(CAPTURE_ALLOWED_HOSTS=["127.0.0.1"])
+    url = site.url("/post/deletable")
+    media_id, sighting_id = sighted(client, session, keys["analyst"], url, seed=41)
+    made = captures.create_capture(session, url, incident=None, actor=None)
+    kept = get_storage(app).put_bytes(b"<html>the page as captured</html>")
+    capture = session.get(Capture, made.id)
+    assert capture is not None
+    capture.files.append(
+        CaptureFile(role="html", sha256=kept.sha256, size_bytes=kept.size, content_type="text/html")
+    )
+    sighting = session.get(Sighting, sighting_id)
+    assert sighting is not None
+    sighting.capture_id = capture.id
+    session.commit()
+    with TimestampAuthority() as authority:
+        stamped = stamp_capture(session, get_storage(app), capture.id, [authority.url])
+    assert stamped.made, stamped
+
+    sign_in(client, "analyst")
+    page = client.get(f"/captures/{capture.id}").get_data(as_text=True)
+    assert "not checked since the capture" in page and 'id="capture-check"' in page
+    # The capture's trusted timestamp: its time, its authority and the token's SHA-256.
+    tokens = page[page.index('id="capture-tokens"') :]
+    assert authority.url in tokens and "token sha256 " in tokens
+    assert "data-deleted" not in page
+
+    # Without the form's token nothing is checked.
+    site.deleted.add("/post/deletable")
+    refused = client.post(f"/captures/{capture.id}/check")
+    assert refused.status_code == 400
+    assert deletions(session) == []
+    checked = client.post(
+        f"/captures/{capture.id}/check", data={"csrf_token": token(client)}, follow_redirects=True
+    )
+    body = checked.get_data(as_text=True)
+    assert checked.status_code == 200 and "Checked now: deleted (answered 404)" in body
+    assert "found deleted" in body and "last checked" in body
+    session.expire_all()
+    asked = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "sighting.check_requested")
+    ).all()
+    assert [(e.actor, e.details["sighting"], e.details["state"]) for e in asked] == [
+        ("analyst", sighting_id, "deleted")
+    ]
+    assert len(deletions(session)) == 1
+
+    # The same from the media page's sighting: the post is back, the check says so.
+    site.deleted.clear()
+    shown = client.get(f"/media/{media_id}").get_data(as_text=True)
+    assert f"/sightings/{sighting_id}/check" in shown
+    again = client.post(
+        f"/sightings/{sighting_id}/check", data={"csrf_token": token(client)}, follow_redirects=True
+    )
+    assert "Checked now: live (answered 200)" in again.get_data(as_text=True)
+    session.expire_all()
+    fresh = session.get(Sighting, sighting_id)
+    assert fresh is not None and fresh.check_state == "live"
+
+    # And through the API: what was found, with the sighting's times.
+    site.deleted.add("/post/deletable")
+    answer = client.post(f"/api/v1/sightings/{sighting_id}/check", headers=keys["analyst"])
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.json["state"] == "deleted" and answer.json["status"] == 404
+    assert answer.json["checked_at"] and answer.json["deleted_at"]
+    # A sighting with no URL has nothing to check: a problem, not a 500.
+    bare = upload(
+        client,
+        keys["analyst"],
+        encode(pattern(seed=42), "PNG"),
+        metadata={"sighting": {"platform": "x"}},
+    )
+    bare_id = session.scalar(
+        sa.select(Sighting.id).where(Sighting.media_id == bare.json["media"]["id"])
+    )
+    nothing = client.post(f"/api/v1/sightings/{bare_id}/check", headers=keys["analyst"])
+    assert nothing.status_code == 422 and "no URL" in nothing.get_data(as_text=True)
+    assert nothing.content_type == "application/problem+json"
+    assert client.post("/api/v1/sightings/999999/check", headers=keys["viewer"]).status_code == 403
+    report = json.loads(app.test_cli_runner().invoke(args=["catalog", "verify", "--json"]).output)
+    assert report["row_faults"] == [] and report["audit_faults"] == [], report

@@ -386,3 +386,28 @@ def test_a_capture_archive_swapped_and_stamped_afresh_is_named(
     [row] = report["row_faults"]  # and the trail's record of the capture's files differs
     assert row.startswith(f"capture #{line['capture_id']}: files is {{'wacz': '{forged.sha256}'}}")
     assert f"the audit trail says {{'wacz': '{old}'}}" in row
+
+
+def test_verify_says_plainly_when_no_authority_is_configured(
+    app: Flask, runner: FlaskCliRunner, session: Session, authority: TimestampAuthority
+) -> None:
+    some_events(session, 2)
+    app.config.update(TIMESTAMP_AUTHORITIES=[])
+    plain = runner.invoke(args=["catalog", "verify"])
+    assert plain.exit_code == 0, plain.output
+    assert "no time-stamp authority configured: audit chain not stamped" in plain.output
+    assert "0 timestamps checked" not in plain.output
+    code, report = verify(runner)
+    assert code == 0 and report["authorities_configured"] is False
+    assert report["stamping"] == "no time-stamp authority configured: audit chain not stamped"
+    # With an authority the count of tokens checked is the news, not the warning.
+    app.config.update(
+        TIMESTAMP_AUTHORITIES=[authority.url], TIMESTAMP_ROOTS=str(authority.roots_pem)
+    )
+    stamped = runner.invoke(args=["catalog", "verify", "--timestamp"])
+    assert stamped.exit_code == 0 and "1 timestamps checked" in stamped.output, stamped.output
+    assert "no time-stamp authority" not in stamped.output
+    # Authorities removed later: the tokens made are still checked, and no new ones are made.
+    app.config.update(TIMESTAMP_AUTHORITIES=[])
+    later = runner.invoke(args=["catalog", "verify"])
+    assert "no new tokens are made (1 earlier timestamps checked)" in later.output, later.output

@@ -1,20 +1,23 @@
-"""/api/v1/captures: ask for a capture of a URL (it runs as a background job) and follow it."""
+"""/api/v1/captures: ask for a capture of a URL (it runs as a background job) and follow it;
+/api/v1/sightings/{id}/check: the deletion re-check of one sighting, now."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..db import get_session
 from ..jobs import enqueue_capture
-from ..models import CaptureStatus, Role
+from ..models import CaptureStatus, Role, Sighting
+from ..netguard import AddressPolicy
 from ..replies import too_many
 from ..security import work_message, work_wait
 from ..services.collection import captures
+from ..services.collection import sightings as collected
 from . import api_user, require
 from .schemas import MAX_ID, AwareDateTime, choice
 
@@ -111,3 +114,39 @@ class CaptureItem(MethodView):
     def get(self, capture_id: int):
         """A capture: status, progress, what it kept and found."""
         return captures.get_capture(get_session(), capture_id)
+
+
+class CheckOut(Schema):
+    sighting_id = fields.Integer()
+    url = fields.String()
+    state = fields.String(metadata={"enum": ["live", "deleted", "unreachable"]})
+    status = fields.Integer(allow_none=True, metadata={"description": "the HTTP status"})
+    reason = fields.String()
+    checked_at = AwareDateTime(allow_none=True)
+    deleted_at = AwareDateTime(allow_none=True)
+
+
+@blp.route("/sightings/<id:sighting_id>/check", methods=["POST"])
+@require(Role.ANALYST)
+@blp.doc(**SECURED)
+@blp.response(200, CheckOut)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
+def check_sighting(sighting_id: int):
+    """Re-check now whether a sighting's post is still there (live, deleted or unreachable);
+    a post found gone is marked deleted, and the asking is audited. No body."""
+    collected.sighting_media(get_session(), sighting_id)  # 404 before counting the asking
+    wait = work_wait("capture", api_user().id)
+    if wait:
+        return too_many(work_message("capture", wait), wait)
+    policy = AddressPolicy.from_setting(current_app.config.get("CAPTURE_ALLOWED_HOSTS"))
+    check = collected.check_sighting_now(get_session(), policy, sighting_id, api_user())
+    sighting = get_session().get(Sighting, sighting_id)
+    return {
+        "sighting_id": check.sighting_id,
+        "url": check.url,
+        "state": check.state,
+        "status": check.status,
+        "reason": check.reason,
+        "checked_at": sighting.checked_at if sighting else None,
+        "deleted_at": sighting.deleted_at if sighting else None,
+    }

@@ -32,8 +32,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..netguard import BROWSER_USER_AGENT, AddressPolicy, Exchange, Limits, Refused, fetch
+from . import posted as posted_times
 from .archive import Archive
-from .extractors import extract
+from .extractors import GENERIC_EXTRACTORS, extract
 from .gallery import ask_gallery_dl
 from .page import PostPage, read_page
 
@@ -347,7 +348,9 @@ def _media(urls: list[str], state: _State, folder: Path) -> list[dict[str, Any]]
 
 def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, Any]) -> None:
     """Add what yt-dlp's and gallery-dl's extractors know of the post to what the page said:
-    theirs first, yt-dlp's before gallery-dl's, every media URL any of them named."""
+    theirs first, yt-dlp's before gallery-dl's, every media URL any of them named. Their posted
+    times join the page's as candidates, and the time recorded is chosen by ``posted``'s order
+    of trust: a generic extractor's (the file's Last-Modified header) never."""
     get = lambda u, m, h, b: state.get(u, m, h, b)  # noqa: E731
     answers = [
         found
@@ -360,10 +363,20 @@ def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, A
     if not answers:
         return
     result["extractor"] = " + ".join(found.extractor for found in answers)
+    told = []
+    for found in answers:
+        if found.posted_at is None:
+            continue
+        if found.extractor in GENERIC_EXTRACTORS:  # a header about the file, not the post
+            said_by = f"yt-dlp's {found.extractor} extractor (the HTTP Last-Modified header)"
+            told.append(posted_times.candidate(found.posted_at, said_by, posted_times.HEADER))
+        else:
+            said_by = f"the {found.extractor} extractor"
+            told.append(posted_times.candidate(found.posted_at, said_by, posted_times.PLATFORM))
+    post.posted_candidates[:0] = told
+    post.posted_at, post.posted_from = posted_times.choose(post.posted_candidates)
     for found in reversed(answers):  # the first answer's word stands
         post.account = found.account or post.account
-        if found.posted_at:
-            post.posted_at, post.posted_from = found.posted_at, f"the {found.extractor} extractor"
         post.caption = found.caption or post.caption
         post.platform = found.platform or post.platform
     post.title = post.title or next((f.title for f in answers if f.title), None)

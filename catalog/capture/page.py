@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from . import posted as posted_times
 
 # Host names of the platforms analysts meet most, by the name a sighting records.
 PLATFORMS = {
@@ -57,6 +59,8 @@ class PostPage:
     posted_at: datetime | None = None
     # Where the posted time came from: it is the page's (or an extractor's) claim, not a fact.
     posted_from: str | None = None
+    # Every posted time told, with who told it and its kind of trust (``posted``).
+    posted_candidates: list[dict[str, str]] = field(default_factory=list)
     media_urls: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +72,7 @@ class PostPage:
             "platform": self.platform,
             "posted_at": self.posted_at.isoformat() if self.posted_at else None,
             "posted_from": self.posted_from,
+            "posted_candidates": list(self.posted_candidates),
             "media_urls": list(self.media_urls),
         }
 
@@ -81,6 +86,7 @@ class _Reader(HTMLParser):
         self.ld: list[str] = []
         self.title = ""
         self.media: list[tuple[str, str]] = []  # (kind, src)
+        self.times: list[str] = []  # the datetime of each <time> element, in order
         self._in: str | None = None
         self._buffer: list[str] = []
 
@@ -94,6 +100,8 @@ class _Reader(HTMLParser):
             self._in, self._buffer = "ld", []
         elif tag == "title":
             self._in, self._buffer = "title", []
+        elif tag == "time" and a.get("datetime") and len(self.times) < 50:
+            self.times.append(a["datetime"])
         elif tag in ("video", "audio", "source") and a.get("src"):
             self.media.append(("video", a["src"]))
         elif tag == "video" and a.get("poster"):
@@ -152,16 +160,21 @@ def read_page(html: str, url: str) -> PostPage:
         or meta.get("author"),
         200,
     )
+    # The page's own declarations, in the order ``posted`` documents.
     for source, claimed in (
         ("schema.org datePublished", post.get("datePublished")),
-        ("schema.org uploadDate", post.get("uploadDate")),
         ("article:published_time", meta.get("article:published_time")),
         ("og:published_time", meta.get("og:published_time")),
-        ("the page's date meta tag", meta.get("date")),
+        ("microdata datePublished", meta.get("datepublished")),
+        ("schema.org uploadDate", post.get("uploadDate")),
+        ("<time datetime> element", reader.times[0] if reader.times else None),
+        ("date meta tag", meta.get("date")),
     ):
-        if claimed:
-            page.posted_at, page.posted_from = _date(claimed), f"the page's {source}"
-            break
+        at = _date(claimed)
+        if at is not None:
+            said_by = f"the page's {source}"
+            page.posted_candidates.append(posted_times.candidate(at, said_by, posted_times.PAGE))
+    page.posted_at, page.posted_from = posted_times.choose(page.posted_candidates)
     page.platform = platform_of(url, meta.get("og:site_name"))
     page.media_urls = _media(url, meta, post, reader.media)
     return page
@@ -247,17 +260,4 @@ def _text(value: Any, limit: int) -> str | None:
     return cleaned[:limit] or None
 
 
-def _date(value: Any) -> datetime | None:
-    """Parse an ISO 8601 time; a time without a zone is taken as UTC; nonsense is None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if not 1990 <= parsed.year <= 2200:
-        return None
-    return parsed.astimezone(UTC)
+_date = posted_times.parse

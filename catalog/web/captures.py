@@ -1,20 +1,29 @@
 """Pages of captures: the "Capture from a URL" form, the list of captures, and a capture's
-page (status and progress while it runs, then its screenshot, files and the media it found)."""
+page (status and progress while it runs, then its screenshot, files, the media it found, its
+trusted timestamps and whether its post is still there); "check again now" on a capture and on
+a sighting (the deletion re-check, at once)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from flask import current_app, flash, render_template, request, send_file, url_for
 from flask import redirect as go
-from flask import render_template, request, send_file, url_for
 from flask_login import current_user
 
 from ..db import get_session
 from ..jobs import enqueue_capture
 from ..models import CaptureStatus, Role
+from ..netguard import AddressPolicy
 from ..security import work_message, work_wait
-from ..services.collection import captures
+from ..services import ServiceError
+from ..services.collection import Check, captures
+from ..services.collection import sightings as collected
+from ..services.collection.recheck import DELETED
+from ..services.evidence import capture_tokens
 from ..storage import StorageError, get_storage
 from . import as_sentence, bp, error_page, role_required
-from .forms import CaptureForm
+from .forms import CaptureForm, ConfirmForm
 
 # Served for download only, never shown in the catalogue's own pages: a captured page is
 # someone else's HTML and script.
@@ -62,7 +71,50 @@ def capture_page(capture_id: int):
         files={f.role: f for f in capture.files},
         found=captures.capture_media(session, capture),
         running=capture.status in (CaptureStatus.QUEUED, CaptureStatus.RUNNING),
+        sightings=captures.sightings_of(session, capture),
+        tokens=capture_tokens(session, capture.id),
     )
+
+
+@bp.route("/captures/<id:capture_id>/check", methods=["POST"])
+@role_required(Role.ANALYST)
+def check_capture(capture_id: int):
+    """Re-check now whether the captured post is still there (each of its sightings)."""
+    captures.get_capture(get_session(), capture_id)  # 404 before anything else
+    if ConfirmForm().validate_on_submit():
+        _check(lambda policy: collected.check_capture_now(
+            get_session(), policy, capture_id, current_user
+        ))  # fmt: skip
+    return go(url_for("web.capture_page", capture_id=capture_id) + "#capture-checks")
+
+
+@bp.route("/sightings/<id:sighting_id>/check", methods=["POST"])
+@role_required(Role.ANALYST)
+def check_sighting(sighting_id: int):
+    """Re-check now whether a sighting's post is still there."""
+    media_id = collected.sighting_media(get_session(), sighting_id)
+    if ConfirmForm().validate_on_submit():
+        _check(lambda policy: [collected.check_sighting_now(
+            get_session(), policy, sighting_id, current_user
+        )])  # fmt: skip
+    return go(url_for("web.media_page", media_id=media_id) + "#sightings")
+
+
+def _check(run: Callable[[AddressPolicy], list[Check]]) -> None:
+    """Run a re-check asked for from a page; say what it found, or why it was not made."""
+    wait = work_wait("capture", current_user.id)
+    if wait:
+        flash(as_sentence(work_message("capture", wait)), "danger")
+        return
+    policy = AddressPolicy.from_setting(current_app.config.get("CAPTURE_ALLOWED_HOSTS"))
+    try:
+        checks = run(policy)
+    except ServiceError as exc:
+        flash(f"Not checked: {exc}", "danger")
+        return
+    gone = sum(c.state == DELETED for c in checks)
+    found = ", ".join(f"{c.state} ({c.reason})" for c in checks)
+    flash(f"Checked now: {found}.", "warning" if gone else "success")
 
 
 @bp.route("/captures/<id:capture_id>/files/<any(screenshot, html, warc, wacz):role>")

@@ -24,6 +24,7 @@ from ..models import Incident, MediaKind, Role, UploadJob, UploadStatus
 from ..replies import report_response, send_derived, send_stored
 from ..security import work_message, work_wait
 from ..services import NotFound, ServiceError, reports
+from ..services.collection import sightings as collected
 from ..services.media import get_index, previews, thresholds_from, uploads
 from ..services.media.uploads import UploadSettings, accept_upload
 from ..services.records import catalogue, editing, named
@@ -183,6 +184,7 @@ def media_page(media_id: int):
         edit=edit,
         timeline=timeline,
         first_sighting=first,
+        posted_from=collected.posted_sources(get_session(), (s.capture_id for s in timeline)),
         sighting_form=SightingForm(formdata=None),
         ack_form=AcknowledgementForm(formdata=None),
         review_form=ReviewForm(formdata=None),

@@ -13,7 +13,7 @@ be used to reach an internal address either.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -57,11 +57,15 @@ def recheck_sightings(
     *,
     incident: str | None = None,
     older_than: timedelta | None = None,
+    ids: Collection[int] | None = None,
     limits: Limits = CHECK_LIMITS,
 ) -> Iterator[Check]:
-    """Re-check the sightings with a URL (of one incident's media, or those not checked for
-    ``older_than``), mark the deleted ones, and yield each check as it is made."""
+    """Re-check the sightings with a URL (of one incident's media, those not checked for
+    ``older_than``, or those of ``ids``), mark the deleted ones, and yield each check as it
+    is made."""
     query = sa.select(Sighting.id, Sighting.url).where(Sighting.url.is_not(None))
+    if ids is not None:
+        query = query.where(Sighting.id.in_(list(ids)))
     if incident is not None:
         query = (
             query.join(Media, Sighting.media_id == Media.id)

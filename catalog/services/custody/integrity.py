@@ -37,6 +37,21 @@ class IntegrityReport:
     timestamp_gaps: list[str] = field(default_factory=list)
     # Rows that differ from what the audit trail says they hold (``replay``).
     row_faults: list[str] = field(default_factory=list)
+    # Whether any time-stamp authority is configured: without one nothing is stamped, and
+    # "0 timestamps checked" must not read as a clean bill for the audit chain.
+    authorities_configured: bool = True
+
+    @property
+    def stamping(self) -> str:
+        """Return, in words, whether the audit chain is stamped at all."""
+        if self.authorities_configured:
+            return f"{self.tokens_checked} timestamps checked"
+        if self.tokens_checked:
+            return (
+                f"no time-stamp authority configured: no new tokens are made"
+                f" ({self.tokens_checked} earlier timestamps checked)"
+            )
+        return "no time-stamp authority configured: audit chain not stamped"
 
     @property
     def ok(self) -> bool:
@@ -65,6 +80,8 @@ class IntegrityReport:
             "timestamp_faults": self.timestamp_faults,
             "timestamp_gaps": self.timestamp_gaps,
             "row_faults": self.row_faults,
+            "authorities_configured": self.authorities_configured,
+            "stamping": self.stamping,
         }
 
 
@@ -74,12 +91,14 @@ def verify(
     roots: list[Any] | None = None,
     head_hours: float = 0,
     exported: list[dict[str, Any]] | None = None,
+    authorities_configured: bool = True,
 ) -> IntegrityReport:
     """Check every original, every record, the audit chain, every trusted timestamp (against
     the authorities' ``roots``, the copies the store keeps and an ``exported`` set; with
     ``head_hours``, tokens over the chain's head are due that often, unbroken) and every
-    evidence row against the chain; return what is wrong."""
-    report = IntegrityReport()
+    evidence row against the chain; return what is wrong (and, without
+    ``authorities_configured``, that nothing is being stamped)."""
+    report = IntegrityReport(authorities_configured=authorities_configured)
     held = set(storage.iter_originals())
     last_id = 0
     while True:

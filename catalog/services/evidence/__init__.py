@@ -13,6 +13,7 @@ from .facts import LinkFact
 from .provenance import STATUS_WORDS, ProvenanceSummary, summarise, summarise_one
 from .timestamps import (
     StampReport,
+    capture_tokens,
     check_tokens,
     head_due,
     stamp_audit_head,
@@ -34,6 +35,7 @@ __all__ = [
     "ProvenanceSummary",
     "StampReport",
     "audit",
+    "capture_tokens",
     "check_copies",
     "check_tokens",
     "clusters",

@@ -13,6 +13,7 @@ named too (``_check_cadence``). Every token is kept in the store as well before 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +58,25 @@ class StampReport:
 
     made: list[TimestampToken] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+
+def capture_tokens(session: Session, capture_id: int) -> list[dict[str, Any]]:
+    """Return the trusted timestamps over a capture: each token's time (as its authority
+    dates it), authority, serial and SHA-256, oldest first."""
+    tokens = session.scalars(
+        sa.select(TimestampToken)
+        .where(TimestampToken.subject == "capture", TimestampToken.subject_id == capture_id)
+        .order_by(TimestampToken.id)
+    )
+    return [
+        {
+            "gen_time": token.gen_time,
+            "authority": token.authority,
+            "serial": token.serial,
+            "sha256": hashlib.sha256(token.token).hexdigest(),
+        }
+        for token in tokens
+    ]
 
 
 def capture_statement(capture_id: int, url: str, files: dict[str, str]) -> str:
