@@ -447,13 +447,20 @@ def picture(media_id: int, name: str):
 @bp.route("/media/<id:media_id>/frames/<int:millis>.jpg")
 @role_required(Role.VIEWER)
 def frame(media_id: int, millis: int):
-    """A still of a video at one of its sampled frames (the strip is made in one pass)."""
+    """A still of a video at one of its sampled frames (the strip is made in one pass; a
+    frame off the strip, as the compare page shows one a picture matched, alone)."""
     media = _media(media_id)
-    strip = _strip(catalogue.frame_times(get_session(), media_id))
-    wanted = next((t for t in strip if round(t * 1000) == millis), None)
+    times = catalogue.frame_times(get_session(), media_id)
+    strip = _strip(times)
+    wanted = next((t for t in times if round(t * 1000) == millis), None)
     if media.kind is not MediaKind.VIDEO or wanted is None:
         abort(404)
-    previews.video_frames(get_storage(), media, strip, int(current_app.config["MAX_IMAGE_PIXELS"]))
+    previews.video_frames(
+        get_storage(),
+        media,
+        strip if wanted in strip else [wanted],
+        int(current_app.config["MAX_IMAGE_PIXELS"]),
+    )
     return _derived_file(media, previews.frame_name(wanted))
 
 

@@ -23,7 +23,7 @@ from ...index import Match, Thresholds
 from ...index.audio import AudioMatch
 from ...models import Media
 from .. import Invalid
-from ..evidence import ProvenanceSummary, evidence_text, kind_label, summarise
+from ..evidence import ProvenanceSummary, evidence_text, match_name, summarise
 from .matching import IndexHolder
 
 EXACT = "exact"
@@ -55,6 +55,20 @@ class SearchMatch:
     frame_time: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     provenance: ProvenanceSummary = field(default_factory=ProvenanceSummary)
+    query_kind: str | None = None  # image, video or audio: what was searched, where known
+
+    @property
+    def name(self) -> str:
+        """The match's one name, as its stored link will say it (see ``match_name``)."""
+        return match_name(
+            self.kind,
+            self.evidence,
+            self.details,
+            time=self.frame_time,
+            other=self.media.id,
+            this_kind=self.query_kind,
+            other_kind=self.media.kind.value,
+        )
 
     @property
     def media_id(self) -> int:
@@ -69,7 +83,7 @@ class SearchMatch:
             "media_id": self.media.id,
             "sha256": self.media.sha256,
             "kind": self.kind,
-            "kind_label": kind_label(self.kind),
+            "kind_label": self.name,
             "match": self.evidence,
             "distance": self.distance,
             "score": self.score,
@@ -226,6 +240,8 @@ def search_sound(
     holder.refresh(session)
     results = [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)] if exact is not None else []
     results = _merge_sound(session, results, _heard(holder, heard.variants, exact))[:limit]
+    for result in results:
+        result.query_kind = "audio"
     return _with_provenance(session, results, thresholds) if provenance else results
 
 
