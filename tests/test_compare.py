@@ -17,8 +17,12 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from catalog.db import get_session
+from catalog.models import Media
+
 from .api_tools import keys, post_media
 from .audio_tools import encode, excerpt, film, recording
+from .media import encode as encode_picture
 from .media import pattern
 from .test_web import PHOTO, cropped_with_caption, sign_in, token
 from .video_tools import clip, grab
@@ -141,3 +145,40 @@ def test_the_header_never_says_a_distance_of_no_match_beside_the_evidence_that_m
     assert re.search(r"\d+ matching keypoints", said), said
     pdq = app.config["MATCH_PDQ"]
     assert all(int(d) <= int(pdq) for d in PDQ_SAID.findall(said)), said
+
+
+def search_file(client: FlaskClient, data: bytes, name: str) -> str:
+    boundary, body = encode_multipart(
+        {"csrf_token": token(client), "file": FileStorage(io.BytesIO(data), filename=name)}
+    )
+    answer = client.post(
+        "/search", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert answer.status_code == 200
+    return answer.get_data(as_text=True)
+
+
+def test_the_searched_file_can_be_catalogued_from_its_results(
+    app: Flask, client: FlaskClient, keys: dict
+) -> None:
+    data = encode_picture(pattern(seed=41), "PNG")
+    viewer = app.test_client()
+    sign_in(viewer, "viewer")  # a viewer may search, not catalogue
+    assert "data-catalogue-query" not in search_file(viewer, data, "found.png")
+    sign_in(client, "analyst")
+    html = search_file(client, data, "found.png")
+    assert "data-catalogue-query" in html
+    sha256 = re.search(r'name="sha256" value="([0-9a-f]{64})"', html).group(1)
+    # Only a file this session searched: another SHA-256 is refused with a message.
+    refused = client.post(
+        "/search/catalogue", data={"csrf_token": token(client), "sha256": "0" * 64}
+    )
+    assert refused.status_code == 302 and refused.headers["Location"] == "/upload"
+    made = client.post("/search/catalogue", data={"csrf_token": token(client), "sha256": sha256})
+    assert made.status_code == 302, made.get_data(as_text=True)
+    media_id = int(re.search(r"/media/(\d+)\?upload=new", made.headers["Location"]).group(1))
+    with app.app_context():
+        media = get_session().get(Media, media_id)
+        assert media.sha256 == sha256 and media.original_filename == "found.png"
+    # Catalogued, the same file searched again is the exact match: no button any more.
+    assert "data-catalogue-query" not in search_file(client, data, "found.png")

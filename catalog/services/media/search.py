@@ -18,10 +18,11 @@ from ...hashing.audio import (
 from ...hashing.perceptual import BIT_LENGTHS, PDQ
 from ...hashing.pipeline import QueryFingerprint
 from ...hashing.video import VideoFingerprint, VideoRejected, fingerprint_timed
-from ...hashing.views import Source, size_of
+from ...hashing.views import Source, size_of, stream_of
 from ...index import Match, Thresholds
 from ...index.audio import AudioMatch
 from ...models import Media
+from ...storage import StorageError, Store
 from .. import Invalid
 from ..evidence import ProvenanceSummary, evidence_text, match_name, summarise
 from .matching import IndexHolder
@@ -133,6 +134,16 @@ def search_file(
             raise Rejected(exc.code, str(exc)) from None
         query = None  # the bytes are catalogued even if they no longer decode
     return search_query(session, holder, query, thresholds, limit=limit, exact=exact)
+
+
+def stage_query(storage: Store, data: Source, max_bytes: int | None = None) -> str | None:
+    """Keep a searched file so it can be catalogued from its results; return its SHA-256, or
+    None when it cannot be kept. It is an original no record names until then, so ``gc``
+    removes it once an hour old: its lifetime is bounded without a table of its own."""
+    try:
+        return storage.put_stream(stream_of(data), max_bytes=max_bytes).sha256
+    except StorageError:
+        return None  # the search still answers; only the button is not offered
 
 
 def search_query(
