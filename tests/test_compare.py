@@ -12,13 +12,15 @@ import re
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image, ImageOps
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from catalog.db import get_session
-from catalog.models import Media
+from catalog.models import Media, MediaLink
 
 from .api_tools import keys, post_media
 from .audio_tools import encode, excerpt, film, recording
@@ -182,3 +184,21 @@ def test_the_searched_file_can_be_catalogued_from_its_results(
         assert media.sha256 == sha256 and media.original_filename == "found.png"
     # Catalogued, the same file searched again is the exact match: no button any more.
     assert "data-catalogue-query" not in search_file(client, data, "found.png")
+
+
+def test_a_mirrored_copy_is_named_mirrored_in_the_answer_and_as_a_stored_link(
+    app: Flask, client: FlaskClient, keys: dict
+) -> None:
+    original = posted(client, keys, PHOTO, "photo.jpg")
+    flipped = encode_picture(ImageOps.mirror(Image.open(io.BytesIO(PHOTO)).convert("RGB")))
+    answer = post_media(client, keys["analyst"], flipped, "flipped.jpg").json
+    match = next(m for m in answer["near_duplicates"] if m["media_id"] == original)
+    assert match["kind_label"] == "a mirrored or turned copy"
+    with app.app_context():
+        link = get_session().scalar(
+            sa.select(MediaLink).where(MediaLink.target_media_id == original)
+        )
+        assert link.algorithm.endswith("-mirror")
+    sign_in(client, "viewer")
+    shown = page(client, f"/media/{answer['media']['id']}")
+    assert re.search(r"data-match-name>\s*a mirrored or turned copy", shown)

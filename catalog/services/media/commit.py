@@ -155,6 +155,13 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
             frame_time_s=time,
         )
     algorithm, distance = match.evidence, match.distance
+    if match.evidence == BOTH:
+        # The link keeps the stronger witness, with the distance in that witness's units.
+        ber = match.details.get("audio_bit_error_rate")
+        if ber is not None and link_confidence(AUDIO, ber) > link_confidence(FRAMES, distance):
+            algorithm, distance = AUDIO, ber
+        else:
+            algorithm = FRAMES
     if match.kind == "mirrored_rotated" or match.evidence == "orb":
         # The link's kind has no mirror, and its row no keypoint count: its algorithm keeps
         # them, so the link is named and its evidence said as the upload answer said them.
@@ -163,13 +170,6 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
             mirrored=match.kind == "mirrored_rotated",
             inliers=match.details.get("inliers") if match.evidence == "orb" else None,
         )
-    if match.evidence == BOTH:
-        # The link keeps the stronger witness, with the distance in that witness's units.
-        ber = match.details.get("audio_bit_error_rate")
-        if ber is not None and link_confidence(AUDIO, ber) > link_confidence(FRAMES, distance):
-            algorithm, distance = AUDIO, ber
-        else:
-            algorithm = FRAMES
     return MediaLink(
         source_media_id=media.id,
         target_media_id=match.media_id,
