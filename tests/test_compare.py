@@ -110,7 +110,12 @@ def test_a_recording_cut_from_a_soundtrack_is_shown_as_two_waveforms_sharing_a_s
     pictures = [np.asarray(pattern(160, 120, seed=70 + n)) for n in range(4)]
     video = posted(client, keys, film(pictures, sound), "film.mp4")
     cut = encode(excerpt(sound, 5, 12), "aac")
-    heard = posted(client, keys, cut, "cut.m4a")
+    answer = post_media(client, keys["analyst"], cut, "cut.m4a").json
+    heard = answer["media"]["id"]
+    excerpt_of = rf"an excerpt of the soundtrack of #{video} \(0:0[4-6]–0:1[6-8]\)"
+    # One name: the upload answer, the recording's page (its stored link), search.
+    said = next(m for m in answer["near_duplicates"] if m["media_id"] == video)
+    assert re.fullmatch(excerpt_of, said["kind_label"]), said["kind_label"]
     sign_in(client, "analyst")
     html = page(client, f"/compare/{heard}/{video}")
     assert "data-compare-sound" in html and "data-overlay" not in html
@@ -123,6 +128,7 @@ def test_a_recording_cut_from_a_soundtrack_is_shown_as_two_waveforms_sharing_a_s
     assert marks[heard] == pytest.approx(0, abs=1.5)
     assert marks[video] == pytest.approx(5, abs=1.5)
     assert "sound: offset" in header(html) and not PDQ_SAID.search(header(html))
+    assert re.search(excerpt_of, header(html)), header(html)
     # Search names it as an excerpt of the soundtrack, with where it lies.
     boundary, body = encode_multipart(
         {"csrf_token": token(client), "file": FileStorage(io.BytesIO(cut), filename="q.m4a")}
@@ -132,9 +138,8 @@ def test_a_recording_cut_from_a_soundtrack_is_shown_as_two_waveforms_sharing_a_s
             "/search", data=body, content_type=f"multipart/form-data; boundary={boundary}"
         ).get_data(as_text=True)
     )
-    assert re.search(rf"an excerpt of the soundtrack of #{video} \(0:0[4-6]–0:1[6-8]\)", found), (
-        found
-    )
+    assert re.search(excerpt_of, found), found
+    assert re.search(excerpt_of, page(client, f"/media/{heard}"))
 
 
 def test_the_header_never_says_a_distance_of_no_match_beside_the_evidence_that_made_one(

@@ -91,16 +91,16 @@ def match_name(
     details = details or {}
     algorithm, mirrored, _ = witness(algorithm)
     of = f" of #{other}" if other is not None else ""
-    if kind == "frame_of" and other_kind == "image":  # the other is a still of this video
-        return f"{KIND_LABELS['frame_of']}" + (f" at {clock(time)}" if time is not None else "")
-    if kind == "frame_of" or (time is not None and other_kind == "video"):
-        at = f" at {clock(time)}" if time is not None else ""
-        return f"{KIND_LABELS['frame_of']}{at}{of}"
     if str(algorithm).split("+")[-1] == "audio" and this_kind == "audio" and other_kind == "video":
         span = _span(details)
         return f"an excerpt of the soundtrack{of}" + (
             f" ({clock(span[0])}–{clock(span[1])})" if span else ""
         )
+    if kind == "frame_of" and other_kind == "image":  # the other is a still of this video
+        return f"{KIND_LABELS['frame_of']}" + (f" at {clock(time)}" if time is not None else "")
+    if kind == "frame_of" or (time is not None and other_kind == "video"):
+        at = f" at {clock(time)}" if time is not None else ""
+        return f"{KIND_LABELS['frame_of']}{at}{of}"
     if kind == "mirrored_rotated" or mirrored:
         return KIND_LABELS["mirrored_rotated"]
     if kind == "near_duplicate" and algorithm == "orb":

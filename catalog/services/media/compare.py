@@ -80,7 +80,7 @@ def compare(
                 result.video = {"distance": match.distance, "score": match.score, **match.details}
                 if "segments" in result.video:
                     result.video["segments"] = _drawn(result.video["segments"], a, b)
-    result.audio = _shared_sound(a, b)
+    result.audio = shared_sound(a, b)
     result.still = _still_in_video(a, b, links, a_hashes, list(b_hashes))
     result.evidence = _evidence(result, thresholds)
     return result
@@ -171,9 +171,10 @@ def _drawn(segments: list[dict[str, Any]], a: Media, b: Media) -> list[dict[str,
     ]
 
 
-def _shared_sound(a: Media, b: Media) -> dict[str, Any] | None:
-    """Where the two media's sound is the same, read from their stored fingerprints (at
-    their own speed: the search that linked them also tried others)."""
+def shared_sound(a: Media, b: Media) -> dict[str, Any] | None:
+    """Where the two media's sound is the same (segments: ``query`` times in ``a``, ``match``
+    times in ``b``), read from their stored fingerprints (at their own speed: the search that
+    linked them also tried others)."""
     if a.audio is None or b.audio is None:
         return None
     left, right = (
