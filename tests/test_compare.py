@@ -26,7 +26,7 @@ from .api_tools import keys, post_media
 from .audio_tools import encode, excerpt, film, recording
 from .media import encode as encode_picture
 from .media import pattern
-from .test_web import PHOTO, cropped_with_caption, sign_in, token
+from .test_web import PHOTO, cropped_with_caption, sign_in, smaller, token
 from .video_tools import clip, grab
 
 __all__ = ["keys"]  # a fixture, used by name
@@ -207,3 +207,22 @@ def test_a_mirrored_copy_is_named_mirrored_in_the_answer_and_as_a_stored_link(
     sign_in(client, "viewer")
     shown = page(client, f"/media/{answer['media']['id']}")
     assert re.search(r"data-match-name>\s*a mirrored or turned copy", shown)
+
+
+def test_a_searched_file_can_be_catalogued_and_compared_with_a_result(
+    client: FlaskClient, keys: dict
+) -> None:
+    original = posted(client, keys, PHOTO, "photo.jpg")
+    sign_in(client, "analyst")
+    html = search_file(client, smaller(PHOTO), "repost.jpg")
+    form = re.search(rf'data-catalogue-compare="{original}">(.*?)</form>', html, re.S)
+    assert form, html
+    sha256 = re.search(r'name="sha256" value="([0-9a-f]{64})"', form.group(1)).group(1)
+    made = client.post(
+        "/search/catalogue",
+        data={"csrf_token": token(client), "sha256": sha256, "compare": str(original)},
+    )
+    assert made.status_code == 302
+    new, other = re.fullmatch(r"/compare/(\d+)/(\d+)", made.headers["Location"]).groups()
+    assert int(other) == original and int(new) != original
+    assert "data-compare-facts" in page(client, made.headers["Location"])

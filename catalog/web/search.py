@@ -152,7 +152,8 @@ def _stage(data: Source, name: str | None) -> bool:
 @bp.route("/search/catalogue", methods=["POST"])
 @role_required(Role.ANALYST)
 def catalogue_query():
-    """Catalogue the file just searched (kept for an hour), as the upload form would."""
+    """Catalogue the file just searched (kept for an hour), as the upload form would; then
+    show its page, or compare it with the result the button stood beside."""
     form = ConfirmForm()
     sha256 = request.form.get("sha256", "")
     names = {s[0]: s[1] for s in session.get(STAGED_KEY, [])}
@@ -182,6 +183,9 @@ def catalogue_query():
     if isinstance(result, UploadJob):  # a long video: a worker reads it
         enqueue_upload(result.id)
         return redirect(url_for("web.upload_job_page", job_id=result.id))
+    other = request.form.get("compare", "")
+    if other.isdigit() and int(other) != result.media.id:  # "Catalogue and compare" with a result
+        return redirect(url_for("web.compare", a_id=result.media.id, b_id=int(other)))
     return redirect(
         url_for(
             "web.media_page",
