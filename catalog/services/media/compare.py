@@ -107,10 +107,9 @@ def _still_in_video(
     frames = [h for h in video_hashes if h.algorithm == "pdq" and h.frame_time_s is not None]
     if not pictured or not frames:
         return None
-    nearest = min(
-        frames, key=lambda f: _least_distance(pictured, [f], "pdq") or 0
-    )  # one row each side: the distance of that frame
-    distance = _least_distance(pictured, [nearest], "pdq")
+    # Each frame's distance to the picture's nearest view; both lists are non-empty here.
+    by_frame = [(_least_distance(pictured, [f], "pdq") or 0, f) for f in frames]
+    distance, nearest = min(by_frame, key=lambda pair: pair[0])
     return {
         "image": image.id,
         "video": video.id,
