@@ -201,12 +201,12 @@ def test_the_url_map_has_the_forms_we_know(app: Flask) -> None:
     endpoints = {endpoint for _, endpoint, _ in page_posts(app)}
     known = {"web.login", "web.logout", "web.search", "web.upload", "web.review_link"}
     assert known | {"web.captures_page", "web.retry_upload_job"} <= endpoints
-    assert len(endpoints) == 31
+    assert len(endpoints) == 32
 
 
 def test_viewers_cannot_post_any_form(app: Flask, viewer: FlaskClient) -> None:
     writes = [(path, role) for path, _, role in page_posts(app) if role is not Role.VIEWER]
-    assert len(writes) == 25
+    assert len(writes) == 26
     for path, role in writes:
         response = viewer.post(
             path,
@@ -925,16 +925,20 @@ def test_a_crop_is_named_one_way_everywhere_it_is_shown(
         assert name in text, where
         # Keypoint evidence is points that fit, never an "orb distance".
         assert "orb distance" not in text, where
-        assert re.search(r"keypoints (of #\d+ )?fit", text), where
+        assert re.search(r"\d+ matching keypoints", text), where
     report = analyst.get(f"/media/{copy}/report.json").get_json()
     links = [link for m in report["media"] for link in m["links"]]
-    assert any(link["kind_label"] == name and "keypoints fit" in link["evidence"] for link in links)
+    assert any(
+        link["kind_label"] == name and "matching keypoints" in link["evidence"] for link in links
+    )
     query = tmp_path / "q.jpg"
     query.write_bytes(cropped_with_caption(PHOTO))
     found = app.test_cli_runner().invoke(args=["catalog", "search", "--json", str(query)])
     lines = [json.loads(line) for line in found.stdout.splitlines() if line.strip()]
     matches = [m for line in lines for m in line.get("matches", [])]
-    assert any(m["kind_label"] == name and "keypoints fit" in m["evidence"] for m in matches), lines
+    assert any(
+        m["kind_label"] == name and "matching keypoints" in m["evidence"] for m in matches
+    ), lines
 
 
 def test_times_show_the_viewers_local_time_beside_utc_once_they_choose_a_place(

@@ -238,6 +238,7 @@ def init_app(app: Flask) -> None:
         can=can,
         evidence_text=wording.evidence_text,
         link_label=wording.link_label,
+        match_name=wording.match_name,
         zone_choices=ZONE_CHOICES,
         viewer_zone=viewer_zone,
     )

@@ -26,6 +26,7 @@ from ..security import work_message, work_wait
 from ..services import NotFound, ServiceError, reports
 from ..services.collection import sightings as collected
 from ..services.media import get_index, previews, thresholds_from, uploads
+from ..services.media.compare import shared_sound
 from ..services.media.uploads import UploadSettings, accept_upload
 from ..services.records import catalogue, editing, named
 from ..storage import StorageError, get_storage
@@ -192,10 +193,26 @@ def media_page(media_id: int):
         incidents=_incident_titles(),
         upload_state=request.args.get("upload"),
         strip=_strip(record.frame_times),
+        sound_spans=_sound_spans(media, record.links),
         sighting_edits={s.id: _sighting_form(s) for s in media.sightings},
         annotation_forms={s.id: AnnotationForm(prefix=f"a{s.id}") for s in media.sightings},
         ack_edits={a.id: _ack_form(a) for a in media.acknowledgements},
     )
+
+
+def _sound_spans(media: Any, links: list[Any]) -> dict[int, dict[str, Any]]:
+    """For a recording's links to videos: where the shared sound lies in each video, read
+    from the stored fingerprints, so a link is named with its stretch as the upload answer
+    named the match ("an excerpt of the soundtrack of #1 (0:05–0:17)")."""
+    if media.kind is not MediaKind.AUDIO:
+        return {}
+    spans = {}
+    for link in links:
+        if link.source_media_id == media.id and link.target_media.kind is MediaKind.VIDEO:
+            found = shared_sound(media, link.target_media)
+            if found is not None:
+                spans[link.id] = found
+    return spans
 
 
 def _strip(times: list[float]) -> list[float]:
@@ -449,13 +466,20 @@ def picture(media_id: int, name: str):
 @bp.route("/media/<id:media_id>/frames/<int:millis>.jpg")
 @role_required(Role.VIEWER)
 def frame(media_id: int, millis: int):
-    """A still of a video at one of its sampled frames (the strip is made in one pass)."""
+    """A still of a video at one of its sampled frames (the strip is made in one pass; a
+    frame off the strip, as the compare page shows one a picture matched, alone)."""
     media = _media(media_id)
-    strip = _strip(catalogue.frame_times(get_session(), media_id))
-    wanted = next((t for t in strip if round(t * 1000) == millis), None)
+    times = catalogue.frame_times(get_session(), media_id)
+    strip = _strip(times)
+    wanted = next((t for t in times if round(t * 1000) == millis), None)
     if media.kind is not MediaKind.VIDEO or wanted is None:
         abort(404)
-    previews.video_frames(get_storage(), media, strip, int(current_app.config["MAX_IMAGE_PIXELS"]))
+    previews.video_frames(
+        get_storage(),
+        media,
+        strip if wanted in strip else [wanted],
+        int(current_app.config["MAX_IMAGE_PIXELS"]),
+    )
     return _derived_file(media, previews.frame_name(wanted))
 
 

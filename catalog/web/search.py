@@ -5,24 +5,31 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
 
 from ..db import get_session
 from ..hashing import sha256_of
 from ..hashing.thumbs import image_jpeg
 from ..hashing.views import Source, size_of
-from ..models import MediaKind, Role
+from ..jobs import enqueue_upload
+from ..models import MediaKind, Role, UploadJob
 from ..replies import send_derived
 from ..services import Invalid, NotFound, ServiceError
 from ..services.media import get_index, search_file, search_hash, thresholds_from
 from ..services.media.alignment import align_pair, explain, overlay_jpeg
 from ..services.media.compare import compare as compare_media
-from ..services.records import catalogue
-from ..storage import get_storage
-from . import bp, role_required
-from .forms import HashSearchForm, ReviewForm, SearchFileForm
+from ..services.media.search import EXACT, stage_query
+from ..services.media.uploads import UploadSettings, accept_upload
+from ..services.records import IngestDetails, catalogue
+from ..storage import StorageError, get_storage
+from . import bp, can, role_required
+from .forms import ConfirmForm, HashSearchForm, ReviewForm, SearchFileForm
 
 SHA256_CHARS = set("0123456789abcdef")
+# The searched files this browser session may catalogue (the newest few): a file is catalogued
+# only by the one who searched it, never by naming any stored SHA-256.
+STAGED_KEY, STAGED_KEEP = "staged_queries", 5
 
 
 def _query_picture(data: Source) -> str | None:
@@ -70,6 +77,8 @@ def search():
                     "size": size_of(data),
                     "picture": _query_picture(data),
                 }
+                if can("analyst") and not any(m.kind == EXACT for m in context["matches"]):
+                    context["staged"] = _stage(data, upload.filename)
             except ServiceError as exc:
                 file_form.file.errors = [*file_form.file.errors, str(exc)]
                 status = 422
@@ -127,6 +136,63 @@ def search():
         else:
             context["seen_at"] = catalogue.by_url(get_session(), url)
     return render_template("search.html", **context), status
+
+
+def _stage(data: Source, name: str | None) -> bool:
+    """Keep the searched file for the "Catalogue this file" button; say whether it was kept."""
+    limit = int(float(current_app.config["MAX_UPLOAD_MB"]) * 1_000_000)
+    sha256 = stage_query(get_storage(), data, max_bytes=limit)
+    if sha256 is None:
+        return False
+    staged = [s for s in session.get(STAGED_KEY, []) if s[0] != sha256]
+    session[STAGED_KEY] = [[sha256, (name or "")[:255]], *staged][:STAGED_KEEP]
+    return True
+
+
+@bp.route("/search/catalogue", methods=["POST"])
+@role_required(Role.ANALYST)
+def catalogue_query():
+    """Catalogue the file just searched (kept for an hour), as the upload form would; then
+    show its page, or compare it with the result the button stood beside."""
+    form = ConfirmForm()
+    sha256 = request.form.get("sha256", "")
+    names = {s[0]: s[1] for s in session.get(STAGED_KEY, [])}
+    if not form.validate() or sha256 not in names:
+        flash("That searched file cannot be catalogued from here; upload it instead.", "danger")
+        return redirect(url_for("web.upload"))
+    storage, config = get_storage(), current_app.config
+    try:
+        with storage.local_copy(sha256) as path, open(path, "rb") as stream:
+            result = accept_upload(
+                get_session(),
+                storage,
+                get_index(),
+                stream,
+                IngestDetails(original_filename=names[sha256] or None),
+                actor=current_user,
+                thresholds=thresholds_from(config),
+                settings=UploadSettings.from_config(config),
+            )
+    except StorageError:
+        flash("The searched file is no longer kept (it is, for an hour); upload it.", "warning")
+        return redirect(url_for("web.upload"))
+    except ServiceError as exc:
+        flash(f"{exc} Nothing was stored.", "danger")
+        return redirect(url_for("web.upload"))
+    session[STAGED_KEY] = [s for s in session.get(STAGED_KEY, []) if s[0] != sha256]
+    if isinstance(result, UploadJob):  # a long video: a worker reads it
+        enqueue_upload(result.id)
+        return redirect(url_for("web.upload_job_page", job_id=result.id))
+    other = request.form.get("compare", "")
+    if other.isdigit() and int(other) != result.media.id:  # "Catalogue and compare" with a result
+        return redirect(url_for("web.compare", a_id=result.media.id, b_id=int(other)))
+    return redirect(
+        url_for(
+            "web.media_page",
+            media_id=result.media.id,
+            upload="new" if result.created else "known",
+        )
+    )
 
 
 @bp.route("/compare/<id:a_id>/<id:b_id>")

@@ -21,7 +21,16 @@ from .timestamps import (
     timestamp_authorities,
 )
 from .walk import DEFAULT_CONFIDENCE, MAX_CLUSTER, clusters, grouped, link_confidence
-from .wording import ALGORITHM_NAMES, KIND_LABELS, evidence_text, kind_label, link_label
+from .wording import (
+    ALGORITHM_NAMES,
+    KIND_LABELS,
+    evidence_text,
+    kind_label,
+    link_label,
+    match_name,
+    stored_algorithm,
+    witness,
+)
 
 __all__ = [
     "ALGORITHM_NAMES",
@@ -47,11 +56,14 @@ __all__ = [
     "kind_label",
     "link_confidence",
     "link_label",
+    "match_name",
     "read_export",
     "stamp_audit_head",
     "stamp_capture",
+    "stored_algorithm",
     "summarise",
     "summarise_one",
     "timestamp_authorities",
     "verify_chain",
+    "witness",
 ]

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ...models import LinkKind, LinkReview, MediaLink
-from .wording import kind_label
+from .wording import match_name, witness
 
 DEFAULT_CONFIDENCE = 0.45
 MAX_CLUSTER = 500  # a runaway chain of weak links must not load the whole catalogue
@@ -21,6 +21,7 @@ MAX_CLUSTER = 500  # a runaway chain of weak links must not load the whole catal
 
 def link_confidence(algorithm: str | None, distance: float | None) -> float:
     """How sure the matcher was of a link, from 0 to 1 (a verified keypoint match counts 0.9)."""
+    algorithm = witness(algorithm)[0]  # a mirror's or a counted witness is as sure as ever
     if algorithm == "sha256":
         return 1.0
     if algorithm == "orb":
@@ -59,7 +60,7 @@ def _relation(kind: LinkKind, algorithm: str | None, origin_is_source: bool) -> 
         return (
             "the original this was derived from" if origin_is_source else "a copy derived from this"
         )
-    return kind_label("cropped_contained" if algorithm == "orb" else "near_duplicate")
+    return match_name("near_duplicate", algorithm)  # a crop, a mirror or a copy, as stored
 
 
 def clusters(

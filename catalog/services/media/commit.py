@@ -16,7 +16,7 @@ from ...hashing.views import Source, size_of, stream_of
 from ...models import LinkKind, Media, MediaKind, MediaLink, Sighting, User
 from ...storage import Store, StoredFile
 from .. import fetch
-from ..evidence import audit, link_confidence
+from ..evidence import audit, link_confidence, stored_algorithm
 from ..records import IngestDetails, apply_details, check_details, record_details
 from .matching import IndexHolder
 from .search import AUDIO, BOTH, FRAMES, Rejected, SearchMatch
@@ -147,7 +147,10 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
             source_media_id=still,
             target_media_id=video,
             kind=LinkKind.FRAME_OF,
-            algorithm=match.evidence,
+            algorithm=stored_algorithm(
+                match.evidence,
+                inliers=match.details.get("inliers") if match.evidence == "orb" else None,
+            ),
             distance=match.distance,
             frame_time_s=time,
         )
@@ -159,6 +162,14 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
             algorithm, distance = AUDIO, ber
         else:
             algorithm = FRAMES
+    if match.kind == "mirrored_rotated" or match.evidence == "orb":
+        # The link's kind has no mirror, and its row no keypoint count: its algorithm keeps
+        # them, so the link is named and its evidence said as the upload answer said them.
+        algorithm = stored_algorithm(
+            algorithm,
+            mirrored=match.kind == "mirrored_rotated",
+            inliers=match.details.get("inliers") if match.evidence == "orb" else None,
+        )
     return MediaLink(
         source_media_id=media.id,
         target_media_id=match.media_id,

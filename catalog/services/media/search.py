@@ -18,12 +18,13 @@ from ...hashing.audio import (
 from ...hashing.perceptual import BIT_LENGTHS, PDQ
 from ...hashing.pipeline import QueryFingerprint
 from ...hashing.video import VideoFingerprint, VideoRejected, fingerprint_timed
-from ...hashing.views import Source, size_of
+from ...hashing.views import Source, size_of, stream_of
 from ...index import Match, Thresholds
 from ...index.audio import AudioMatch
 from ...models import Media
+from ...storage import StorageError, Store
 from .. import Invalid
-from ..evidence import ProvenanceSummary, evidence_text, kind_label, summarise
+from ..evidence import ProvenanceSummary, evidence_text, match_name, summarise
 from .matching import IndexHolder
 
 EXACT = "exact"
@@ -55,6 +56,20 @@ class SearchMatch:
     frame_time: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     provenance: ProvenanceSummary = field(default_factory=ProvenanceSummary)
+    query_kind: str | None = None  # image, video or audio: what was searched, where known
+
+    @property
+    def name(self) -> str:
+        """The match's one name, as its stored link will say it (see ``match_name``)."""
+        return match_name(
+            self.kind,
+            self.evidence,
+            self.details,
+            time=self.frame_time,
+            other=self.media.id,
+            this_kind=self.query_kind,
+            other_kind=self.media.kind.value,
+        )
 
     @property
     def media_id(self) -> int:
@@ -69,7 +84,7 @@ class SearchMatch:
             "media_id": self.media.id,
             "sha256": self.media.sha256,
             "kind": self.kind,
-            "kind_label": kind_label(self.kind),
+            "kind_label": self.name,
             "match": self.evidence,
             "distance": self.distance,
             "score": self.score,
@@ -119,6 +134,16 @@ def search_file(
             raise Rejected(exc.code, str(exc)) from None
         query = None  # the bytes are catalogued even if they no longer decode
     return search_query(session, holder, query, thresholds, limit=limit, exact=exact)
+
+
+def stage_query(storage: Store, data: Source, max_bytes: int | None = None) -> str | None:
+    """Keep a searched file so it can be catalogued from its results; return its SHA-256, or
+    None when it cannot be kept. It is an original no record names until then, so ``gc``
+    removes it once an hour old: its lifetime is bounded without a table of its own."""
+    try:
+        return storage.put_stream(stream_of(data), max_bytes=max_bytes).sha256
+    except StorageError:
+        return None  # the search still answers; only the button is not offered
 
 
 def search_query(
@@ -226,6 +251,8 @@ def search_sound(
     holder.refresh(session)
     results = [SearchMatch(exact, EXACT, "sha256", 0.0, 1.0)] if exact is not None else []
     results = _merge_sound(session, results, _heard(holder, heard.variants, exact))[:limit]
+    for result in results:
+        result.query_kind = "audio"
     return _with_provenance(session, results, thresholds) if provenance else results
 
 

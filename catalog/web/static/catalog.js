@@ -106,6 +106,39 @@
     apply();
   });
 
+  // Compare two videos: the scrubber's time is in the first; the second is sought to the time
+  // the matching segment puts it at (before the first segment or after the last, at the
+  // nearest one's offset), so both players show the same moment frame against frame.
+  document.querySelectorAll("[data-scrubber]").forEach(function (scrubber) {
+    var segments = JSON.parse(scrubber.dataset.segments || "[]");
+    var range = scrubber.querySelector("[data-scrubber-range]");
+    var said = scrubber.querySelector("[data-scrubber-times]");
+    var a = document.querySelector("[data-compare-player=a]");
+    var b = document.querySelector("[data-compare-player=b]");
+    if (!segments.length || !range || !a || !b) return;
+    function matching(t) {
+      var best = segments[0], gap = Infinity;
+      segments.forEach(function (s) {
+        var d = t < s.query_start ? s.query_start - t : (t > s.query_end ? t - s.query_end : 0);
+        if (d < gap) { gap = d; best = s; }
+      });
+      var span = best.query_end - best.query_start;
+      var rate = span > 0 ? (best.match_end - best.match_start) / span : 1;
+      return Math.max(0, best.match_start + (t - best.query_start) * rate);
+    }
+    function seek(ta, tb) {
+      a.currentTime = ta; b.currentTime = tb;
+      range.value = ta;
+      if (said) said.textContent = scrubber.dataset.labelA + " " + ta.toFixed(1) + " s ↔ " + scrubber.dataset.labelB + " " + tb.toFixed(1) + " s";
+    }
+    range.addEventListener("input", function () { var t = Number(range.value); seek(t, matching(t)); });
+    scrubber.querySelectorAll("[data-seek-a]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        seek(Number(button.dataset.seekA), Number(button.dataset.seekB));
+      });
+    });
+  });
+
   var player = document.querySelector("[data-player]");
   document.querySelectorAll("[data-seek]").forEach(function (button) {
     button.addEventListener("click", function () {
