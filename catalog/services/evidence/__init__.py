@@ -19,7 +19,14 @@ from .timestamps import (
     stamp_capture,
     timestamp_authorities,
 )
-from .walk import DEFAULT_CONFIDENCE, MAX_CLUSTER, clusters, grouped, link_confidence
+from .walk import (
+    DEFAULT_CONFIDENCE,
+    MAX_CLUSTER,
+    clusters,
+    grouped,
+    link_confidence,
+    withdrawn_ids,
+)
 from .wording import ALGORITHM_NAMES, KIND_LABELS, evidence_text, kind_label, link_label
 
 __all__ = [
@@ -52,4 +59,5 @@ __all__ = [
     "summarise_one",
     "timestamp_authorities",
     "verify_chain",
+    "withdrawn_ids",
 ]

@@ -99,7 +99,10 @@ def search_file(
     if not size_of(data):
         raise Rejected("empty", "the file is empty")
     sha256 = sha256_of(data)
-    exact = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
+    # A withdrawn media matches nothing, not even its own bytes.
+    exact = session.scalar(
+        sa.select(Media).where(Media.sha256 == sha256, Media.withdrawn_at.is_(None))
+    )
     try:
         timed = fingerprint_timed(data, max_duration_s=max_video_s, max_pixels=max_pixels)
     except (VideoRejected, AudioRejected) as exc:
@@ -333,8 +336,11 @@ def search_hash(
     return _with_provenance(session, results, thresholds)
 
 
-# Built once: every search answer runs it.
-_MEDIA_BY_ID = sa.select(Media).where(Media.id.in_(sa.bindparam("ids", expanding=True)))
+# Built once: every search answer runs it. The index keeps a withdrawn media's hashes (it
+# may be restored); it drops out here, where every match meets its row, as if deleted.
+_MEDIA_BY_ID = sa.select(Media).where(
+    Media.id.in_(sa.bindparam("ids", expanding=True)), Media.withdrawn_at.is_(None)
+)
 
 
 def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:

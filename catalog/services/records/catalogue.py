@@ -159,7 +159,10 @@ def by_url(session: Session, url: str) -> list[Media]:
         session.scalars(
             sa.select(Media)
             .join(Sighting, Sighting.media_id == Media.id)
-            .where(sa.or_(Sighting.url == url, Sighting.archive_url == url))
+            .where(
+                sa.or_(Sighting.url == url, Sighting.archive_url == url),
+                Media.withdrawn_at.is_(None),
+            )
             .distinct()
             .order_by(Media.id)
         )
@@ -188,7 +191,12 @@ def list_media(
     session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50
 ) -> tuple[list[Media], int | None]:
     """Return a page of media, newest first, and the cursor of the next page (or None)."""
-    query = sa.select(Media).options(selectinload(Media.incident)).order_by(Media.id.desc())
+    query = (
+        sa.select(Media)
+        .options(selectinload(Media.incident))
+        .where(Media.withdrawn_at.is_(None))  # a withdrawn media is in no list
+        .order_by(Media.id.desc())
+    )
     if cursor is not None:
         query = query.where(Media.id < cursor)
     if wanted.incident:

@@ -134,7 +134,12 @@ def list_named(session: Session, model: type[NamedModel]) -> list:
 
 def tag_counts(session: Session, tag_id: int | None = None) -> dict[int, int]:
     """Return how many media carry each tag (or the one tag asked for), by tag id."""
-    query = sa.select(media_tags.c.tag_id, sa.func.count()).group_by(media_tags.c.tag_id)
+    query = (
+        sa.select(media_tags.c.tag_id, sa.func.count())
+        .join(Media, Media.id == media_tags.c.media_id)
+        .where(Media.withdrawn_at.is_(None))  # withdrawn media are counted nowhere
+        .group_by(media_tags.c.tag_id)
+    )
     if tag_id is not None:
         query = query.where(media_tags.c.tag_id == tag_id)
     return {found: count for found, count in session.execute(query)}
@@ -153,7 +158,9 @@ def incident_detail(
     incident = get_named(session, Incident, incident_id)
     count = (
         session.scalar(
-            sa.select(sa.func.count()).select_from(Media).where(Media.incident_id == incident_id)
+            sa.select(sa.func.count())
+            .select_from(Media)
+            .where(Media.incident_id == incident_id, Media.withdrawn_at.is_(None))
         )
         or 0
     )
@@ -168,7 +175,11 @@ def incident_detail(
 def incident_media(session: Session, incident_id: int) -> list[Media]:
     """Return the media of an incident, oldest first."""
     return list(
-        session.scalars(sa.select(Media).where(Media.incident_id == incident_id).order_by(Media.id))
+        session.scalars(
+            sa.select(Media)
+            .where(Media.incident_id == incident_id, Media.withdrawn_at.is_(None))
+            .order_by(Media.id)
+        )
     )
 
 
