@@ -16,8 +16,9 @@ from catalog.services.custody import collect_garbage
 from catalog.storage import get_storage
 
 from .api_tools import ASTRONAUT, assert_problem, keys, upload
+from .test_web import users
 
-__all__ = ["keys"]  # a fixture, used by name
+__all__ = ["keys", "users"]  # fixtures, used by name
 
 
 def _catalogued(client: FlaskClient, keys) -> int:
@@ -165,3 +166,48 @@ def test_gc_command_reads_the_retention_setting(app: Flask, client: FlaskClient,
     assert f"removed the original of withdrawn media #{media_id}" in removed.output
     with app.app_context():
         assert not get_storage().exists(sha256)
+
+
+def test_the_media_page_withdraws_shows_the_banner_and_an_admin_restores(
+    app: Flask, client: FlaskClient, users
+) -> None:
+    from .test_web import sign_in, token, uploaded
+    from .test_web import upload as web_upload
+
+    sign_in(client, "analyst")
+    media_id = uploaded(client)
+    page = f"/media/{media_id}"
+    assert "Withdraw this media" in client.get(page).get_data(as_text=True)
+    csrf = token(client, page)
+
+    blank = client.post(f"{page}/withdraw", data={"csrf_token": csrf, "reason": " "})
+    assert blank.status_code == 302
+    assert f'href="/media/{media_id}"' in client.get("/media").get_data(as_text=True)
+    assert client.post(f"{page}/withdraw", data={"reason": "x"}).status_code == 400  # no CSRF
+
+    done = client.post(
+        f"{page}/withdraw", data={"csrf_token": csrf, "reason": "<b>test</b> upload"}
+    )
+    assert done.status_code == 302
+    html = client.get(page).get_data(as_text=True)
+    assert "data-withdrawn" in html and "Withdrawn</strong> by analyst" in html
+    assert "&lt;b&gt;test&lt;/b&gt; upload" in html and "<b>test</b>" not in html
+    assert "data-restore" not in html and "Withdraw this media" not in html
+    assert f'href="/media/{media_id}"' not in client.get("/media").get_data(as_text=True)
+    assert f'href="/media/{media_id}"' not in client.get("/").get_data(as_text=True)
+    again = web_upload(client)
+    assert again.status_code == 422 and f"media #{media_id}, withdrawn" in again.get_data(
+        as_text=True
+    )
+
+    client.post("/logout", data={"csrf_token": token(client)})
+    sign_in(client, "viewer")
+    assert client.get(page).status_code == 404
+    client.post("/logout", data={"csrf_token": token(client)})
+    sign_in(client, "admin")
+    html = client.get(page).get_data(as_text=True)
+    assert "data-restore" in html
+    back = client.post(f"{page}/restore", data={"csrf_token": token(client, page)})
+    assert back.status_code == 302
+    assert "data-withdrawn" not in client.get(page).get_data(as_text=True)
+    assert f'href="/media/{media_id}"' in client.get("/media").get_data(as_text=True)
