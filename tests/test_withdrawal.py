@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from catalog.db import get_session
 from catalog.models import Media, utcnow
-from catalog.services.custody import collect_garbage
+from catalog.services.custody import collect_garbage, verify
 from catalog.storage import get_storage
 
 from .api_tools import ASTRONAUT, assert_problem, keys, upload
@@ -124,6 +124,49 @@ def test_a_withdrawn_media_proposes_no_link_to_a_new_copy(client: FlaskClient, k
     assert made.status_code == 201 and made.json["near_duplicates"] == []
 
 
+def test_a_withdrawn_copy_leaves_its_clusters_provenance_and_look_ups(
+    client: FlaskClient, keys
+) -> None:
+    from PIL import Image
+
+    from .media import encode
+
+    first = _catalogued(client, keys)
+    copy = encode(
+        Image.open(io.BytesIO(ASTRONAUT)).convert("RGB").resize((256, 256)), "JPEG", quality=85
+    )
+    made = upload(
+        client,
+        keys["analyst"],
+        copy,
+        "copy.jpg",
+        metadata={"sighting": {"url": "https://t.me/c/9", "posted_at": "2020-01-01T00:00:00Z"}},
+    )
+    second = made.json["media"]["id"]
+    assert [m["media_id"] for m in made.json["near_duplicates"]] == [first]
+
+    def cluster_of(media_id: int) -> list[int]:
+        report = client.get(
+            f"/api/v1/media/{media_id}/report?scope=cluster", headers=keys["viewer"]
+        )
+        assert report.status_code == 200, report.json
+        return sorted(m["id"] for m in report.json["media"])
+
+    def earliest(media_id: int):  # noqa: ANN202
+        answer = client.get(f"/api/v1/media/{media_id}/provenance", headers=keys["viewer"])
+        return answer.json["earliest_sighting"]
+
+    assert cluster_of(first) == sorted([first, second])
+    assert earliest(first)["url"] == "https://t.me/c/9"
+    sha256 = client.get(f"/api/v1/media/{second}", headers=keys["viewer"]).json["sha256"]
+    assert client.get(f"/api/v1/lookup/sha256/{sha256}", headers=keys["viewer"]).status_code == 200
+
+    assert _withdraw(client, keys, second).status_code == 200
+    assert cluster_of(first) == [first]
+    assert earliest(first) is None  # the withdrawn copy's sighting is in no roll-up
+    assert_problem(client.get(f"/api/v1/lookup/sha256/{sha256}", headers=keys["viewer"]), 404)
+
+
 def test_gc_removes_a_withdrawn_original_only_after_the_retention_period(
     app: Flask, client: FlaskClient, keys
 ) -> None:
@@ -145,6 +188,9 @@ def test_gc_removes_a_withdrawn_original_only_after_the_retention_period(
         media = session.get(Media, media_id)
         assert media is not None and media.original_removed_at is not None
         assert media.hashes  # the row and its hashes are kept
+        # On purpose: verify does not count the removed original as missing.
+        checked = verify(session, storage)
+        assert checked.missing == [] and checked.orphans == [] and checked.row_faults == []
     events = client.get(f"/api/v1/media/{media_id}/audit", headers=keys["analyst"]).json
     assert [e["actor"] for e in events if e["action"] == "media.original_remove"] == ["gc"]
     detail = client.get(f"/api/v1/media/{media_id}", headers=keys["analyst"]).json

@@ -44,8 +44,11 @@ _MEDIA_RELATIONS = (
     joinedload(Media.incident),
 )
 _MEDIA = sa.select(Media).where(Media.id == sa.bindparam("id")).options(*_MEDIA_RELATIONS)
+# A look-up by SHA-256 is a match: a withdrawn media is not found by it.
 _MEDIA_BY_SHA256 = (
-    sa.select(Media).where(Media.sha256 == sa.bindparam("sha256")).options(*_MEDIA_RELATIONS)
+    sa.select(Media)
+    .where(Media.sha256 == sa.bindparam("sha256"), Media.withdrawn_at.is_(None))
+    .options(*_MEDIA_RELATIONS)
 )
 _LINKS = (
     sa.select(MediaLink)
@@ -136,7 +139,9 @@ def describe(
 
 def by_sha256(session: Session, sha256: str) -> Media:
     """Return the media whose bytes have this SHA-256, or raise NotFound."""
-    media = session.scalar(sa.select(Media).where(Media.sha256 == sha256.lower()))
+    media = session.scalar(
+        sa.select(Media).where(Media.sha256 == sha256.lower(), Media.withdrawn_at.is_(None))
+    )
     if media is None:
         raise NotFound("no media with that SHA-256")
     return media
