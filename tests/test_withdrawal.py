@@ -5,6 +5,7 @@ admin; its original removed by gc once the retention period has passed."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 from flask import Flask
@@ -257,3 +258,29 @@ def test_the_media_page_withdraws_shows_the_banner_and_an_admin_restores(
     assert back.status_code == 302
     assert "data-withdrawn" not in client.get(page).get_data(as_text=True)
     assert f'href="/media/{media_id}"' in client.get("/media").get_data(as_text=True)
+
+
+def test_source_and_party_pages_leave_out_a_withdrawn_media(client: FlaskClient, keys) -> None:
+    from .test_web import sign_in
+
+    made = upload(
+        client,
+        keys["analyst"],
+        metadata={
+            "sighting": {"url": "https://t.me/chan/5", "source": "Chan"},
+            "acknowledgement": {"party": "Gov", "status": "official", "source": "Chan"},
+        },
+    )
+    media_id = made.json["media"]["id"]
+    ids = {
+        plural: {
+            r["name"]: r["id"] for r in client.get(f"/api/v1/{plural}", headers=keys["viewer"]).json
+        }
+        for plural in ("sources", "parties")
+    }
+    pages = [f"/sources/{ids['sources']['Chan']}", f"/parties/{ids['parties']['Gov']}"]
+    sign_in(client, "analyst")
+    link = re.compile(f'href="/media/{media_id}[#"]')
+    assert all(link.search(client.get(p).get_data(as_text=True)) for p in pages)
+    assert _withdraw(client, keys, media_id).status_code == 200
+    assert not any(link.search(client.get(p).get_data(as_text=True)) for p in pages)

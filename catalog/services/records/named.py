@@ -183,6 +183,15 @@ def incident_media(session: Session, incident_id: int) -> list[Media]:
     )
 
 
+# The ids of withdrawn media, as a subquery: their sightings and stances are in no list.
+_WITHDRAWN = sa.select(Media.id).where(Media.withdrawn_at.is_not(None))
+
+
+def _not_withdrawn(column: Any) -> Any:
+    """A condition: ``column`` names no media, or one not withdrawn."""
+    return sa.or_(column.is_(None), column.not_in(_WITHDRAWN))
+
+
 def source_detail(
     session: Session, source_id: int
 ) -> tuple[Source, list[Sighting], list[Acknowledgement]]:
@@ -190,13 +199,13 @@ def source_detail(
     source = get_named(session, Source, source_id)
     sightings = session.scalars(
         sa.select(Sighting)
-        .where(Sighting.source_id == source_id)
+        .where(Sighting.source_id == source_id, Sighting.media_id.not_in(_WITHDRAWN))
         .order_by(sa.func.coalesce(Sighting.posted_at, Sighting.observed_at, Sighting.created_at))
         .options(selectinload(Sighting.media))
     )
     acks = session.scalars(
         sa.select(Acknowledgement)
-        .where(Acknowledgement.source_id == source_id)
+        .where(Acknowledgement.source_id == source_id, _not_withdrawn(Acknowledgement.media_id))
         .order_by(Acknowledgement.id)
         .options(
             selectinload(Acknowledgement.party),
@@ -214,7 +223,7 @@ def party_detail(
     party = get_named(session, Party, party_id)
     acks = session.scalars(
         sa.select(Acknowledgement)
-        .where(Acknowledgement.party_id == party_id)
+        .where(Acknowledgement.party_id == party_id, _not_withdrawn(Acknowledgement.media_id))
         .order_by(Acknowledgement.id)
         .options(
             selectinload(Acknowledgement.media),
