@@ -45,6 +45,11 @@ def _searched(client: FlaskClient, keys) -> list[int]:
     return [m["media_id"] for m in found.json["matches"]]
 
 
+def _tagged(client: FlaskClient, keys) -> int:
+    tags = client.get("/api/v1/tags", headers=keys["viewer"]).json
+    return next(t["media_count"] for t in tags if t["name"] == "t")
+
+
 def _listed(client: FlaskClient, keys) -> list[int]:
     return [m["id"] for m in client.get("/api/v1/media", headers=keys["viewer"]).json["items"]]
 
@@ -57,6 +62,7 @@ def test_withdrawn_media_leaves_lists_search_and_reports_and_restore_brings_it_b
         "incident_id"
     ]
     assert media_id in _listed(client, keys) and media_id in _searched(client, keys)
+    assert _tagged(client, keys) == 1
 
     done = _withdraw(client, keys, media_id, "uploaded to try the form")
     assert done.status_code == 200
@@ -65,6 +71,7 @@ def test_withdrawn_media_leaves_lists_search_and_reports_and_restore_brings_it_b
 
     assert media_id not in _listed(client, keys)
     assert media_id not in _searched(client, keys)
+    assert _tagged(client, keys) == 0
     report = client.get(f"/api/v1/incidents/{incident_id}/report", headers=keys["viewer"])
     assert report.status_code == 200 and report.json["media"] == []
     assert (
