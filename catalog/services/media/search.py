@@ -23,7 +23,7 @@ from ...index import Match, Thresholds
 from ...index.audio import AudioMatch
 from ...models import Media
 from .. import Invalid
-from ..evidence import ProvenanceSummary, evidence_text, kind_label, summarise
+from ..evidence import ProvenanceSummary, evidence_text, kind_label, summarise, withdrawn_ids
 from .matching import IndexHolder
 
 EXACT = "exact"
@@ -144,7 +144,13 @@ def search_query(
     results: list[SearchMatch] = []
     if exact is not None:
         results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
-    wanted = [m for m in found if m.media_id not in (exclude, exact.id if exact else None)][:limit]
+    # Withdrawn media are left out before the limit is applied, so they take no place in it.
+    hidden = withdrawn_ids(session) if found else frozenset()
+    wanted = [
+        m
+        for m in found
+        if m.media_id not in (exclude, exact.id if exact else None) and m.media_id not in hidden
+    ][:limit]
     media = _media_by_id(session, [m.media_id for m in wanted])
     for match in wanted:
         row = media.get(match.media_id)
@@ -191,7 +197,12 @@ def search_frames(
     results: list[SearchMatch] = []
     if exact is not None:
         results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
-    wanted = [m for m in matches if m.media_id != (exact.id if exact else None)][:limit]
+    hidden = withdrawn_ids(session) if matches else frozenset()
+    wanted = [
+        m
+        for m in matches
+        if m.media_id != (exact.id if exact else None) and m.media_id not in hidden
+    ][:limit]
     media = _media_by_id(session, [m.media_id for m in wanted])
     for match in wanted:
         row = media.get(match.media_id)
@@ -318,7 +329,8 @@ def search_hash(
     for hit in hits:
         if hit.media_id not in nearest:
             nearest[hit.media_id] = hit
-    ordered = list(nearest.values())[:limit]
+    hidden = withdrawn_ids(session) if nearest else frozenset()
+    ordered = [hit for hit in nearest.values() if hit.media_id not in hidden][:limit]
     media = _media_by_id(session, [hit.media_id for hit in ordered])
     bits_total = BIT_LENGTHS[algorithm]
     results = [
