@@ -169,7 +169,16 @@ def test_a_withdrawn_copy_leaves_its_clusters_provenance_and_look_ups(
     sha256 = client.get(f"/api/v1/media/{second}", headers=keys["viewer"]).json["sha256"]
     assert client.get(f"/api/v1/lookup/sha256/{sha256}", headers=keys["viewer"]).status_code == 200
 
+    assert client.get(f"/api/v1/media/{first}", headers=keys["viewer"]).json["links"]
+    from .test_web import sign_in
+
+    sign_in(client, "analyst")
+    copy_link = re.compile(f'href="/media/{second}[#"]')
+    assert copy_link.search(client.get(f"/media/{first}").get_data(as_text=True))
     assert _withdraw(client, keys, second).status_code == 200
+    assert not copy_link.search(client.get(f"/media/{first}").get_data(as_text=True))
+    assert client.get(f"/api/v1/media/{first}", headers=keys["viewer"]).json["links"] == []
+    assert len(client.get(f"/api/v1/media/{second}", headers=keys["analyst"]).json["links"]) == 1
     assert cluster_of(first) == [first]
     assert earliest(first) is None  # the withdrawn copy's sighting is in no roll-up
     assert_problem(client.get(f"/api/v1/lookup/sha256/{sha256}", headers=keys["viewer"]), 404)

@@ -121,6 +121,13 @@ def describe(
             {"id": media_id},
         )
     )
+    # A link to a withdrawn media is not shown (on a withdrawn media's own page, all are).
+    links = [
+        link
+        for link in links
+        if link.source_media.withdrawn_at is None or link.source_media_id == media_id
+        if link.target_media.withdrawn_at is None or link.target_media_id == media_id
+    ]
     times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
     provenance = summarise(session, [media_id], min_confidence, known={media_id: media})[media_id]
     offered: list[Incident] = []
