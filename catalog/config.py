@@ -150,6 +150,9 @@ DEFAULTS: dict[str, Any] = {
     # The deletion re-check: each sighting's URL is re-checked once this many hours have passed
     # since its last check (0: never on a schedule), at most RECHECK_BATCH every ten minutes.
     "RECHECK_HOURS": 24,
+    # A media withdrawn (catalogued by mistake) keeps its original this many days; then
+    # `catalog gc` removes the file, the record and its audit events staying.
+    "WITHDRAWN_RETENTION_DAYS": 30,
     "RECHECK_BATCH": 500,
     # Trusted timestamps (RFC 3161): the URLs of the time-stamp authorities asked to stamp
     # each capture and the audit chain's head (none: no tokens); a PEM file of their root

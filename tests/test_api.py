@@ -35,6 +35,8 @@ ENDPOINTS = [
     ("GET", "/api/v1/media/1/audit", "viewer"),
     ("GET", "/api/v1/media/1/provenance", "viewer"),
     ("GET", "/api/v1/media/1/report", "viewer"),
+    ("POST", "/api/v1/media/1/withdraw", "analyst"),
+    ("POST", "/api/v1/media/1/restore", "admin"),
     ("POST", "/api/v1/search", "viewer"),
     ("GET", f"/api/v1/search/hash?algorithm=pdq&hex={SHA0}", "viewer"),
     ("GET", f"/api/v1/lookup/sha256/{SHA0}", "viewer"),
@@ -103,11 +105,14 @@ BODIES = {
     ("POST", "/captures"): {"url": "https://example.org/post/1"},
     ("POST", "/retry"): {},  # no body: excluded from JSON_WRITES
     ("POST", "/check"): {},  # no body: excluded from JSON_WRITES
+    ("POST", "/withdraw"): {"reason": "a test upload"},
+    ("POST", "/restore"): {},  # no body: excluded from JSON_WRITES
 }
 JSON_WRITES = [
     (m, p)
     for m, p, _ in ENDPOINTS
-    if m in ("POST", "PATCH") and not p.endswith(("/media", "/search", "/retry", "/check"))
+    if m in ("POST", "PATCH")
+    and not p.endswith(("/media", "/search", "/retry", "/check", "/restore"))
 ]
 
 

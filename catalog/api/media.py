@@ -26,6 +26,8 @@ from ..services.records import (
     SightingInput,
     catalogue,
     editing,
+    restore_media,
+    withdraw_media,
 )
 from ..storage import StorageError, get_storage
 from . import api_user, require
@@ -45,6 +47,7 @@ from .schemas import (
     SightingIn,
     SightingOut,
     UploadOut,
+    WithdrawIn,
 )
 from .uploads import UploadQueued
 
@@ -63,7 +66,11 @@ def _confidence() -> float:
 
 def detail(media_id: int) -> Extended:
     """Return one media as the API shows it (for MediaDetail to serialise)."""
-    return extended(catalogue.get_media(get_session(), media_id))
+    media = catalogue.get_media(get_session(), media_id)
+    # A withdrawn media is for analysts to see (and restore); to viewers it is not there.
+    if media.withdrawn_at is not None and not api_user().role.allows(Role.ANALYST):
+        abort(404, message=f"no media with id {media_id}")
+    return extended(media)
 
 
 def extended(media: Media) -> Extended:
@@ -274,3 +281,24 @@ def media_report(args: dict[str, Any], media_id: int):
 
     made = reports.media_report(get_session(), media_id, args["scope"], _confidence())
     return report_response(made, args["format"], f"media-{media_id}-{args['scope']}")
+
+
+@blp.route("/<id:media_id>/withdraw", methods=["POST"])
+@require(Role.ANALYST)
+@blp.doc(**SECURED)
+@blp.arguments(WithdrawIn)
+@blp.response(200, MediaDetail)
+def withdraw(args: dict[str, Any], media_id: int):
+    """Withdraw a media catalogued by mistake, with the reason: out of lists, search, reports."""
+    withdraw_media(get_session(), media_id, args["reason"], api_user())
+    return detail(media_id)
+
+
+@blp.route("/<id:media_id>/restore", methods=["POST"])
+@require(Role.ADMIN)
+@blp.doc(**SECURED)
+@blp.response(200, MediaDetail)
+def restore(media_id: int):
+    """Bring a withdrawn media back (its original, if gc removed it, stays gone)."""
+    restore_media(get_session(), media_id, api_user())
+    return detail(media_id)

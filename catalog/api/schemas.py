@@ -245,6 +245,28 @@ class ProvenanceOut(Schema):
     )
 
 
+def withdrawal_of(media: Any) -> dict[str, Any] | None:
+    """Who withdrew a media, when and why, and when its original was removed (or None)."""
+    if media.withdrawn_at is None:
+        return None
+    return {
+        "withdrawn_at": media.withdrawn_at.isoformat(),
+        "withdrawn_by": media.withdrawn_by.username if media.withdrawn_by else None,
+        "reason": media.withdrawn_reason,
+        "original_removed_at": (
+            media.original_removed_at.isoformat() if media.original_removed_at else None
+        ),
+    }
+
+
+class WithdrawIn(Schema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "why the media is withdrawn (a test upload, a wrong file)"},
+    )
+
+
 class MediaDetail(MediaSummary):
     description = fields.String(allow_none=True)
     claimed_captured_at = AwareDateTime(allow_none=True)
@@ -260,6 +282,10 @@ class MediaDetail(MediaSummary):
     links = fields.List(fields.Nested(LinkOut))
     provenance = fields.Nested(ProvenanceOut)
     derived = fields.List(fields.String())
+    withdrawal = fields.Function(
+        withdrawal_of,
+        metadata={"description": "null, or who withdrew the media, when and why"},
+    )
 
 
 class MatchOut(Schema):

@@ -165,17 +165,26 @@ def timestamps_keep() -> None:
 @click.option("--dry-run", is_flag=True, help="only say what would be removed")
 @with_appcontext
 def gc_command(older_than: int, dry_run: bool) -> None:
-    """Remove orphaned originals (left by a crash), stale temporary files and unfinished uploads."""
+    """Remove orphaned originals, stale temporary files, unfinished uploads and the originals of
+    media withdrawn longer than WITHDRAWN_RETENTION_DAYS."""
     report = collect_garbage(
-        get_session(), get_storage(), older_than_s=float(older_than), dry_run=dry_run
+        get_session(),
+        get_storage(),
+        older_than_s=float(older_than),
+        dry_run=dry_run,
+        withdrawn_retention_days=float(current_app.config["WITHDRAWN_RETENTION_DAYS"]),
     )
     verb = "would remove" if dry_run else "removed"
     for sha256 in report.orphans:
         click.echo(f"{verb} orphan {sha256}")
+    for media_id in report.withdrawn_removed:
+        click.echo(f"{verb} the original of withdrawn media #{media_id}")
     click.echo(
         f"{verb} {len(report.orphans)} orphans, {report.temporary} temporary files and"
         f" {report.uploads} unfinished uploads;"
         f" kept {report.kept_young} younger than {older_than} s"
+        f" and the originals of {report.withdrawn_kept} media withdrawn within the retention"
+        " period"
     )
 
 

@@ -84,9 +84,19 @@ class Media(Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Withdrawn (catalogued by mistake): out of every list, match and report, kept with its
+    # audit events; restored by clearing these. Its original is removed once the retention
+    # period has passed (``original_removed_at``), the row and its hashes kept.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    withdrawn_reason: Mapped[str | None] = mapped_column(sa.Text)
+    original_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     incident: Mapped[Incident | None] = relationship(back_populates="media")
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
     hashes: Mapped[list[MediaHash]] = relationship(
         back_populates="media", cascade="all, delete-orphan", passive_deletes=True
     )

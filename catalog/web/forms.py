@@ -373,6 +373,12 @@ class ReviewForm(FlaskForm):
     next = HiddenField()
 
 
+class WithdrawForm(FlaskForm):
+    """Withdraw a media catalogued by mistake: the reason is required and kept in the audit."""
+
+    reason = TextAreaField("Why it is withdrawn", validators=[DataRequired(), Length(max=2000)])
+
+
 class ConfirmForm(FlaskForm):
     """A button that posts: only the CSRF token and where to go next."""
 

@@ -28,7 +28,7 @@ from ..services.collection import sightings as collected
 from ..services.media import get_index, previews, thresholds_from, uploads
 from ..services.media.compare import shared_sound
 from ..services.media.uploads import UploadSettings, accept_upload
-from ..services.records import catalogue, editing, named
+from ..services.records import catalogue, editing, named, restore_media, withdraw_media
 from ..storage import StorageError, get_storage
 from . import (
     as_sentence,
@@ -47,6 +47,7 @@ from .forms import (
     ReviewForm,
     SightingForm,
     UploadForm,
+    WithdrawForm,
 )
 
 STRIP_FRAMES = 24
@@ -158,6 +159,10 @@ def media_page(media_id: int):
         get_session(), media_id, thresholds_from(current_app.config).cluster_confidence
     )
     media = record.media
+    # Withdrawn: analysts see it with who withdrew it and why (and may restore it, as
+    # admins); to viewers it is not there, as in every list.
+    if media.withdrawn_at is not None and not current_user.role.allows(Role.ANALYST):
+        return error_page(404, f"No media with id {media_id}.")
     edit = MediaEditForm(
         formdata=None,
         title=media.title,
@@ -197,6 +202,7 @@ def media_page(media_id: int):
         sighting_edits={s.id: _sighting_form(s) for s in media.sightings},
         annotation_forms={s.id: AnnotationForm(prefix=f"a{s.id}") for s in media.sightings},
         ack_edits={a.id: _ack_form(a) for a in media.acknowledgements},
+        withdraw_form=WithdrawForm(formdata=None),
     )
 
 
@@ -274,6 +280,30 @@ def edit_media(media_id: int):
         lambda: editing.update_media(get_session(), media_id, form.changes(), current_user),
         "Saved.",
     )
+    return _back(media_id)
+
+
+@bp.route("/media/<id:media_id>/withdraw", methods=["POST"])
+@role_required(Role.ANALYST)
+def withdraw(media_id: int):
+    """Withdraw a media catalogued by mistake, with the reason."""
+    form = WithdrawForm()
+    if not form.validate():
+        return _refused(media_id, form, "withdrawal")
+    _save(
+        lambda: withdraw_media(get_session(), media_id, form.reason.data, current_user),
+        "Withdrawn: it is out of every list, search and report.",
+    )
+    return _back(media_id)
+
+
+@bp.route("/media/<id:media_id>/restore", methods=["POST"])
+@role_required(Role.ADMIN)
+def restore(media_id: int):
+    """Bring a withdrawn media back."""
+    if not ConfirmForm().validate():
+        return error_page(400, "The form expired; reload the page and try again.")
+    _save(lambda: restore_media(get_session(), media_id, current_user), "Restored.")
     return _back(media_id)
 
 

@@ -5,7 +5,7 @@ The function that fills them is a frozen copy of catalog.urls.canonical_url as i
 this migration was written: migrations do not import app code that may change.
 
 Revision ID: e5a5c0de0005
-Revises: c4a9e2d7f310
+Revises: e3a3c0de0003
 Create Date: 2026-12-07 23:30:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e5a5c0de0005"
-down_revision: str | None = "c4a9e2d7f310"
+down_revision: str | None = "e3a3c0de0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

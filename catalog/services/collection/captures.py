@@ -43,7 +43,7 @@ from ...netguard import Refused, check_url
 from ...storage import Store
 from ...tsa import load_roots
 from ...urls import canonical_url
-from .. import INTERNAL_ERROR, Invalid, NotFound
+from .. import INTERNAL_ERROR, Conflict, Invalid, NotFound
 from ..evidence import audit, stamp_capture, timestamp_authorities
 from ..media import IndexHolder, Rejected, ingest_bytes
 from ..records import IngestDetails, SightingInput, clean_text, incident_named
@@ -433,7 +433,7 @@ def _ingest_media(
                     max_pixels=settings.max_pixels,
                     max_video_s=settings.max_video_s,
                 )
-        except Rejected as exc:
+        except (Rejected, Conflict) as exc:  # Conflict: the file is a withdrawn media
             session.rollback()
             notes.append(f"media not kept: {item['url'][:200]} ({exc})")
             continue

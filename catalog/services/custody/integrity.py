@@ -2,20 +2,23 @@
 catalogued under, verify the audit chain end to end and every trusted timestamp (against the
 copies kept outside the database too), replay the chain against the rows that carry
 evidence, find files without records and records without files; and collect the orphans an
-interrupted ingest left."""
+interrupted ingest left, and the originals of media withdrawn longer than the retention
+period."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ...models import CaptureFile, Media
+from ...db import lock_for_write
+from ...models import CaptureFile, Media, utcnow
 from ...storage import StorageError, Store
-from ..evidence import check_copies, check_tokens, verify_chain
+from ..evidence import audit, check_copies, check_tokens, verify_chain
 from ..media import pending_originals
 from .replay import check_rows
 
@@ -104,15 +107,18 @@ def verify(
     while True:
         # In batches, as plain rows: a million records must not fill the identity map.
         rows = session.execute(
-            sa.select(Media.id, Media.sha256)
+            sa.select(Media.id, Media.sha256, Media.original_removed_at)
             .where(Media.id > last_id)
             .order_by(Media.id)
             .limit(2000)
         ).all()
         if not rows:
             break
-        for media_id, sha256 in rows:
+        for media_id, sha256, removed in rows:
             report.records += 1
+            if removed is not None:  # withdrawn, and its original removed by gc on purpose
+                held.discard(sha256)
+                continue
             if sha256 not in held:
                 report.missing.append(
                     f"media #{media_id}: original {sha256} is missing from storage"
@@ -188,18 +194,29 @@ class CollectReport:
     temporary: int = 0
     uploads: int = 0  # multipart uploads a killed process left unfinished in the bucket
     kept_young: int = 0
+    # Media withdrawn longer than the retention period whose originals went (ids), and the
+    # withdrawn ones still within it.
+    withdrawn_removed: list[int] = field(default_factory=list)
+    withdrawn_kept: int = 0
 
 
 def collect_garbage(
-    session: Session, storage: Store, *, older_than_s: float = 3600.0, dry_run: bool = False
+    session: Session,
+    storage: Store,
+    *,
+    older_than_s: float = 3600.0,
+    dry_run: bool = False,
+    withdrawn_retention_days: float = 30.0,
 ) -> CollectReport:
-    """Remove originals no record names (left by a crash), stale temporary files and stale
-    unfinished uploads in parts.
+    """Remove originals no record names (left by a crash), stale temporary files, stale
+    unfinished uploads in parts, and the originals of media withdrawn over
+    ``withdrawn_retention_days`` ago.
 
     Only what is older than ``older_than_s`` goes: a younger file may belong to an ingest whose
     transaction has not committed yet, a younger upload may still be under way.
     """
     report = CollectReport()
+    _remove_withdrawn(session, storage, withdrawn_retention_days, dry_run, report)
     cutoff = time.time() - older_than_s
     held = sorted(storage.iter_originals())
     recorded: set[str] = set()
@@ -226,3 +243,54 @@ def collect_garbage(
         report.temporary = storage.sweep_temporary(older_than_s)
         report.uploads = storage.abort_uploads(older_than_s)
     return report
+
+
+def _remove_withdrawn(
+    session: Session, storage: Store, retention_days: float, dry_run: bool, report: CollectReport
+) -> None:
+    """Remove the originals of media withdrawn before the retention period; the rows, their
+    hashes (out of matching while withdrawn) and the audit events stay, and
+    ``original_removed_at`` tells the page why the file is gone."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    rows = session.execute(
+        sa.select(Media.id, Media.sha256, Media.withdrawn_at, Media.original_removed_at)
+        .where(Media.withdrawn_at.is_not(None))
+        .order_by(Media.id)
+    ).all()
+    session.rollback()  # end the read: the removals below each take the write lock
+    for media_id, sha256, withdrawn_at, removed_at in rows:
+        if withdrawn_at is None or withdrawn_at > cutoff:
+            report.withdrawn_kept += 1
+            continue
+        # A file uploaded again after the removal (refused, but stored first) goes too.
+        if removed_at is not None and not storage.exists(sha256):
+            continue
+        report.withdrawn_removed.append(media_id)
+        if dry_run:
+            continue
+        lock_for_write(session)
+        media = session.get(Media, media_id)
+        if media is None or media.withdrawn_at is None:  # restored meanwhile
+            session.rollback()
+            report.withdrawn_removed.pop()
+            continue
+        # A capture may hold the same bytes as a file of its own: those stay.
+        shared = session.scalar(sa.select(CaptureFile.id).where(CaptureFile.sha256 == sha256))
+        if media.original_removed_at is None:
+            media.original_removed_at = utcnow()
+            audit.record(
+                session,
+                None,
+                "media.original_remove",
+                "media",
+                media_id,
+                {
+                    "sha256": sha256,
+                    "withdrawn_at": withdrawn_at.isoformat(),
+                    "days": retention_days,
+                },
+                actor_label="gc",
+            )
+        session.commit()
+        if shared is None:
+            storage.discard(sha256)

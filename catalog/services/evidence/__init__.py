@@ -20,7 +20,14 @@ from .timestamps import (
     stamp_capture,
     timestamp_authorities,
 )
-from .walk import DEFAULT_CONFIDENCE, MAX_CLUSTER, clusters, grouped, link_confidence
+from .walk import (
+    DEFAULT_CONFIDENCE,
+    MAX_CLUSTER,
+    clusters,
+    grouped,
+    link_confidence,
+    withdrawn_ids,
+)
 from .wording import (
     ALGORITHM_NAMES,
     KIND_LABELS,
@@ -65,5 +72,6 @@ __all__ = [
     "summarise_one",
     "timestamp_authorities",
     "verify_chain",
+    "withdrawn_ids",
     "witness",
 ]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ...models import AckStatus, Media
 from .facts import MEMBERS, Facts, LinkFact, facts_loaded, incidents_of
-from .walk import DEFAULT_CONFIDENCE, clusters
+from .walk import DEFAULT_CONFIDENCE, clusters, withdrawn_ids
 
 # Strongest stance first: an official acknowledgement outweighs an airing on state media.
 STATUS_ORDER = [
@@ -87,10 +87,12 @@ def summarise_one(
     in the same queries: a media's page needs both."""
     facts = Facts()
     summary = _summarise(session, [media.id], min_confidence, {media.id: media}, facts)
+    hidden = withdrawn_ids(session) - {media.id}  # a link to a withdrawn media is not shown
     own = [
         link
         for link in facts.links.values()
         if media.id in (link.source_media_id, link.target_media_id)
+        and not {link.source_media_id, link.target_media_id} & hidden
     ]
     return summary[media.id], sorted(own, key=lambda link: link.id)
 

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ...models import LinkKind, LinkReview, MediaLink
+from ...models import LinkKind, LinkReview, Media, MediaLink
 from .wording import match_name, witness
 
 DEFAULT_CONFIDENCE = 0.45
@@ -52,6 +52,16 @@ _LINKS = sa.select(
 )
 
 
+# Withdrawn media are few (mistakes): their ids are read once per walk, not joined into each
+# step, and the links touching them are skipped, so no cluster reaches through them.
+_WITHDRAWN = sa.select(Media.id).where(Media.withdrawn_at.is_not(None))
+
+
+def withdrawn_ids(session: Session) -> frozenset[int]:
+    """Return the ids of the withdrawn media, to leave out of clusters, matches and reports."""
+    return frozenset(session.scalars(_WITHDRAWN))
+
+
 def _relation(kind: LinkKind, algorithm: str | None, origin_is_source: bool) -> str:
     """How the far end of a link relates to the near end, in words."""
     if kind is LinkKind.FRAME_OF:
@@ -76,6 +86,9 @@ def clusters(
     short), saving the first query of the walk.
     """
     edges: dict[int, list[tuple[int, str]]] = {}
+    # A withdrawn media asked about (its own page) still shows its copies; as anyone else's
+    # member it is out.
+    hidden = withdrawn_ids(session) - set(media_ids)
     seen: set[int] = set(media_ids)
     frontier = set(media_ids)
     while frontier and len(seen) < MAX_CLUSTER:
@@ -87,6 +100,8 @@ def clusters(
             step = [link for link in links if link[5] is not LinkReview.REJECTED]
             links = None
         for source, target, kind, algorithm, distance, review in step:
+            if source in hidden or target in hidden:
+                continue
             if (
                 review is not LinkReview.CONFIRMED
                 and link_confidence(algorithm, distance) < min_confidence

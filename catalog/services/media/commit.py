@@ -15,7 +15,7 @@ from ...db import hold_lock, lock_for_write
 from ...hashing.views import Source, size_of, stream_of
 from ...models import LinkKind, Media, MediaKind, MediaLink, Sighting, User
 from ...storage import Store, StoredFile
-from .. import fetch
+from .. import Conflict, fetch
 from ..evidence import audit, link_confidence, stored_algorithm
 from ..records import IngestDetails, apply_details, check_details, record_details
 from .matching import IndexHolder
@@ -179,6 +179,15 @@ def _link_for(media: Media, match: SearchMatch) -> MediaLink:
     )
 
 
+def withdrawn_message(media: Media) -> str:
+    """Say that a file uploaded again is a withdrawn media, and how to have it back."""
+    return (
+        f"this file is media #{media.id}, withdrawn on {media.withdrawn_at:%Y-%m-%d}"
+        f" ({media.withdrawn_reason}); an admin can restore it on its page"
+        f" (/media/{media.id}) or with POST /api/v1/media/{media.id}/restore"
+    )
+
+
 def _discard_if_orphan(session: Session, storage: Store, sha256: str, created: bool) -> None:
     """Remove a file this call stored unless a committed record now refers to it."""
     if created and session.scalar(sa.select(Media.id).where(Media.sha256 == sha256)) is None:
@@ -192,7 +201,12 @@ def add_to_existing(
     actor: User | None,
     on_commit: OnCommit | None = None,
 ) -> IngestResult:
-    """Record what a repeated upload adds (a sighting, an acknowledgement, tags), nothing else."""
+    """Record what a repeated upload adds (a sighting, an acknowledgement, tags), nothing else.
+
+    A withdrawn media is refused (Conflict) with who withdrew it and why: its bytes are
+    catalogued already, and an admin restores it rather than a second record being made."""
+    if media.withdrawn_at is not None:
+        raise Conflict(withdrawn_message(media))
     check_details(details)
     if not (
         details.sighting

@@ -24,7 +24,7 @@ from ...index.audio import AudioMatch
 from ...models import Media
 from ...storage import StorageError, Store
 from .. import Invalid
-from ..evidence import ProvenanceSummary, evidence_text, match_name, summarise
+from ..evidence import ProvenanceSummary, evidence_text, match_name, summarise, withdrawn_ids
 from .matching import IndexHolder
 
 EXACT = "exact"
@@ -114,7 +114,10 @@ def search_file(
     if not size_of(data):
         raise Rejected("empty", "the file is empty")
     sha256 = sha256_of(data)
-    exact = session.scalar(sa.select(Media).where(Media.sha256 == sha256))
+    # A withdrawn media matches nothing, not even its own bytes.
+    exact = session.scalar(
+        sa.select(Media).where(Media.sha256 == sha256, Media.withdrawn_at.is_(None))
+    )
     try:
         timed = fingerprint_timed(data, max_duration_s=max_video_s, max_pixels=max_pixels)
     except (VideoRejected, AudioRejected) as exc:
@@ -166,7 +169,13 @@ def search_query(
     results: list[SearchMatch] = []
     if exact is not None:
         results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
-    wanted = [m for m in found if m.media_id not in (exclude, exact.id if exact else None)][:limit]
+    # Withdrawn media are left out before the limit is applied, so they take no place in it.
+    hidden = withdrawn_ids(session) if found else frozenset()
+    wanted = [
+        m
+        for m in found
+        if m.media_id not in (exclude, exact.id if exact else None) and m.media_id not in hidden
+    ][:limit]
     media = _media_by_id(session, [m.media_id for m in wanted])
     for match in wanted:
         row = media.get(match.media_id)
@@ -213,7 +222,12 @@ def search_frames(
     results: list[SearchMatch] = []
     if exact is not None:
         results.append(SearchMatch(exact, EXACT, "sha256", 0.0, 1.0))
-    wanted = [m for m in matches if m.media_id != (exact.id if exact else None)][:limit]
+    hidden = withdrawn_ids(session) if matches else frozenset()
+    wanted = [
+        m
+        for m in matches
+        if m.media_id != (exact.id if exact else None) and m.media_id not in hidden
+    ][:limit]
     media = _media_by_id(session, [m.media_id for m in wanted])
     for match in wanted:
         row = media.get(match.media_id)
@@ -342,7 +356,8 @@ def search_hash(
     for hit in hits:
         if hit.media_id not in nearest:
             nearest[hit.media_id] = hit
-    ordered = list(nearest.values())[:limit]
+    hidden = withdrawn_ids(session) if nearest else frozenset()
+    ordered = [hit for hit in nearest.values() if hit.media_id not in hidden][:limit]
     media = _media_by_id(session, [hit.media_id for hit in ordered])
     bits_total = BIT_LENGTHS[algorithm]
     results = [
@@ -360,8 +375,11 @@ def search_hash(
     return _with_provenance(session, results, thresholds)
 
 
-# Built once: every search answer runs it.
-_MEDIA_BY_ID = sa.select(Media).where(Media.id.in_(sa.bindparam("ids", expanding=True)))
+# Built once: every search answer runs it. The index keeps a withdrawn media's hashes (it
+# may be restored); it drops out here, where every match meets its row, as if deleted.
+_MEDIA_BY_ID = sa.select(Media).where(
+    Media.id.in_(sa.bindparam("ids", expanding=True)), Media.withdrawn_at.is_(None)
+)
 
 
 def _media_by_id(session: Session, ids: list[int]) -> dict[int, Media]:

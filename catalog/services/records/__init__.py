@@ -1,7 +1,8 @@
 """Records: what analysts say about media. The checks on typed fields (``fields``); the named
 records (incidents, sources, parties, tags: found or made by name, listed, edited,
 ``named``); the details given with a new media (``details``); reading the catalogue
-(``catalogue``) and changing what is recorded after ingest (``editing``)."""
+(``catalogue``), changing what is recorded after ingest (``editing``), and withdrawing a media
+catalogued by mistake (``withdrawal``)."""
 
 from .catalogue import MediaFilter, MediaRecord, by_sha256, by_url, get_media, links_of
 from .details import (
@@ -21,6 +22,7 @@ from .named import (
     source_named,
     tag_named,
 )
+from .withdrawal import restore_media, withdraw_media
 
 __all__ = [
     "AcknowledgementInput",
@@ -43,6 +45,8 @@ __all__ = [
     "links_of",
     "party_named",
     "record_details",
+    "restore_media",
     "source_named",
     "tag_named",
+    "withdraw_media",
 ]

@@ -46,8 +46,11 @@ _MEDIA_RELATIONS = (
     joinedload(Media.incident),
 )
 _MEDIA = sa.select(Media).where(Media.id == sa.bindparam("id")).options(*_MEDIA_RELATIONS)
+# A look-up by SHA-256 is a match: a withdrawn media is not found by it.
 _MEDIA_BY_SHA256 = (
-    sa.select(Media).where(Media.sha256 == sa.bindparam("sha256")).options(*_MEDIA_RELATIONS)
+    sa.select(Media)
+    .where(Media.sha256 == sa.bindparam("sha256"), Media.withdrawn_at.is_(None))
+    .options(*_MEDIA_RELATIONS)
 )
 _LINKS = (
     sa.select(MediaLink)
@@ -120,6 +123,13 @@ def describe(
             {"id": media_id},
         )
     )
+    # A link to a withdrawn media is not shown (on a withdrawn media's own page, all are).
+    links = [
+        link
+        for link in links
+        if link.source_media.withdrawn_at is None or link.source_media_id == media_id
+        if link.target_media.withdrawn_at is None or link.target_media_id == media_id
+    ]
     times = sorted({h.frame_time_s for h in media.hashes if h.frame_time_s is not None})
     provenance = summarise(session, [media_id], min_confidence, known={media_id: media})[media_id]
     offered: list[Incident] = []
@@ -138,7 +148,9 @@ def describe(
 
 def by_sha256(session: Session, sha256: str) -> Media:
     """Return the media whose bytes have this SHA-256, or raise NotFound."""
-    media = session.scalar(sa.select(Media).where(Media.sha256 == sha256.lower()))
+    media = session.scalar(
+        sa.select(Media).where(Media.sha256 == sha256.lower(), Media.withdrawn_at.is_(None))
+    )
     if media is None:
         raise NotFound("no media with that SHA-256")
     return media
@@ -166,7 +178,10 @@ def by_url(session: Session, url: str) -> list[Media]:
         session.scalars(
             sa.select(Media)
             .join(Sighting, Sighting.media_id == Media.id)
-            .where(sa.or_(Sighting.url_canonical == canonical, Sighting.archive_url == given))
+            .where(
+                sa.or_(Sighting.url_canonical == canonical, Sighting.archive_url == given),
+                Media.withdrawn_at.is_(None),
+            )
             .distinct()
             .order_by(Media.id)
         )
@@ -195,7 +210,12 @@ def list_media(
     session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50
 ) -> tuple[list[Media], int | None]:
     """Return a page of media, newest first, and the cursor of the next page (or None)."""
-    query = sa.select(Media).options(selectinload(Media.incident)).order_by(Media.id.desc())
+    query = (
+        sa.select(Media)
+        .options(selectinload(Media.incident))
+        .where(Media.withdrawn_at.is_(None))  # a withdrawn media is in no list
+        .order_by(Media.id.desc())
+    )
     if cursor is not None:
         query = query.where(Media.id < cursor)
     if wanted.incident:

@@ -134,7 +134,12 @@ def list_named(session: Session, model: type[NamedModel]) -> list:
 
 def tag_counts(session: Session, tag_id: int | None = None) -> dict[int, int]:
     """Return how many media carry each tag (or the one tag asked for), by tag id."""
-    query = sa.select(media_tags.c.tag_id, sa.func.count()).group_by(media_tags.c.tag_id)
+    query = (
+        sa.select(media_tags.c.tag_id, sa.func.count())
+        .join(Media, Media.id == media_tags.c.media_id)
+        .where(Media.withdrawn_at.is_(None))  # withdrawn media are counted nowhere
+        .group_by(media_tags.c.tag_id)
+    )
     if tag_id is not None:
         query = query.where(media_tags.c.tag_id == tag_id)
     return {found: count for found, count in session.execute(query)}
@@ -153,7 +158,9 @@ def incident_detail(
     incident = get_named(session, Incident, incident_id)
     count = (
         session.scalar(
-            sa.select(sa.func.count()).select_from(Media).where(Media.incident_id == incident_id)
+            sa.select(sa.func.count())
+            .select_from(Media)
+            .where(Media.incident_id == incident_id, Media.withdrawn_at.is_(None))
         )
         or 0
     )
@@ -168,8 +175,21 @@ def incident_detail(
 def incident_media(session: Session, incident_id: int) -> list[Media]:
     """Return the media of an incident, oldest first."""
     return list(
-        session.scalars(sa.select(Media).where(Media.incident_id == incident_id).order_by(Media.id))
+        session.scalars(
+            sa.select(Media)
+            .where(Media.incident_id == incident_id, Media.withdrawn_at.is_(None))
+            .order_by(Media.id)
+        )
     )
+
+
+# The ids of withdrawn media, as a subquery: their sightings and stances are in no list.
+_WITHDRAWN = sa.select(Media.id).where(Media.withdrawn_at.is_not(None))
+
+
+def _not_withdrawn(column: Any) -> Any:
+    """A condition: ``column`` names no media, or one not withdrawn."""
+    return sa.or_(column.is_(None), column.not_in(_WITHDRAWN))
 
 
 def source_detail(
@@ -179,13 +199,13 @@ def source_detail(
     source = get_named(session, Source, source_id)
     sightings = session.scalars(
         sa.select(Sighting)
-        .where(Sighting.source_id == source_id)
+        .where(Sighting.source_id == source_id, Sighting.media_id.not_in(_WITHDRAWN))
         .order_by(sa.func.coalesce(Sighting.posted_at, Sighting.observed_at, Sighting.created_at))
         .options(selectinload(Sighting.media))
     )
     acks = session.scalars(
         sa.select(Acknowledgement)
-        .where(Acknowledgement.source_id == source_id)
+        .where(Acknowledgement.source_id == source_id, _not_withdrawn(Acknowledgement.media_id))
         .order_by(Acknowledgement.id)
         .options(
             selectinload(Acknowledgement.party),
@@ -203,7 +223,7 @@ def party_detail(
     party = get_named(session, Party, party_id)
     acks = session.scalars(
         sa.select(Acknowledgement)
-        .where(Acknowledgement.party_id == party_id)
+        .where(Acknowledgement.party_id == party_id, _not_withdrawn(Acknowledgement.media_id))
         .order_by(Acknowledgement.id)
         .options(
             selectinload(Acknowledgement.media),

@@ -144,6 +144,8 @@ def media_report(
 ) -> Report:
     """Report on one media, or on it and every other member of its cluster."""
     media = get_media(session, media_id)
+    if media.withdrawn_at is not None:  # out of every report, its own included
+        raise NotFound(f"media #{media_id} is withdrawn")
     ids = [media_id]
     if scope == "cluster":
         ids += sorted(clusters(session, [media_id], min_confidence)[media_id])
@@ -163,7 +165,9 @@ def incident_report(
     incident, _count, acks = incident_detail(session, incident_id)
     ids = list(
         session.scalars(
-            sa.select(Media.id).where(Media.incident_id == incident_id).order_by(Media.id)
+            sa.select(Media.id)
+            .where(Media.incident_id == incident_id, Media.withdrawn_at.is_(None))
+            .order_by(Media.id)
         )
     )
     groups = grouped(session, ids, min_confidence)
