@@ -348,6 +348,32 @@ def test_upload_from_the_page_script_answers_json(analyst: FlaskClient) -> None:
         and bad.json["ok"] is False
         and "sighting-posted_at" in bad.json["errors"]
     )
+    assert "Nothing was stored." in bad.json["message"]  # no field says it
+
+
+def test_a_refused_file_says_nothing_was_stored_once_to_the_page_script(
+    analyst: FlaskClient,
+) -> None:
+    answer = analyst.post(
+        "/upload",
+        headers={"X-Requested-With": "XMLHttpRequest"},
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": token(analyst),
+            "file": (io.BytesIO(encode(pattern(), "PNG")[:400]), "cut.png"),
+        },
+    )
+    shown = " ".join(
+        [answer.json["message"], *(e for es in answer.json["errors"].values() for e in es)]
+    )
+    assert answer.status_code == 422 and shown.count("Nothing was stored") == 1, shown
+
+
+def test_the_upload_box_names_the_sound_formats_it_accepts(analyst: FlaskClient) -> None:
+    box = analyst.get("/upload").get_data(as_text=True)
+    assert "sound recording" in box
+    for name in ("MP3", "M4A", "AAC", "WAV", "FLAC", "Ogg"):
+        assert name in box, name
 
 
 def test_oversized_upload_gets_a_clear_page(app_factory, fresh_database_url: str) -> None:
