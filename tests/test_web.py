@@ -538,6 +538,26 @@ def test_link_review_and_compare(analyst: FlaskClient) -> None:
     assert analyst.get(f"/compare/{first}/999").status_code == 404
 
 
+def test_a_review_note_has_a_label_and_viewers_read_it(analyst: FlaskClient) -> None:
+    first = uploaded(analyst)
+    second = uploaded(analyst, smaller(PHOTO))
+    link_id = int(re.search(r'data-link="(\d+)"', page(analyst, f"/media/{second}")).group(1))
+    compared = page(analyst, f"/compare/{first}/{second}")
+    # The note box is named by a label one sees, not only by an aria-label.
+    assert re.search(rf'<label[^>]*for="review-note-{link_id}"[^>]*>Why', compared)
+    assert f'id="review-note-{link_id}"' in compared
+    analyst.post(
+        f"/links/{link_id}/review",
+        data={"csrf_token": token(analyst), "review": "confirmed", "note": "Same <b>crane</b>"},
+    )
+    analyst.post("/logout", data={"csrf_token": token(analyst)})
+    sign_in(analyst, "viewer")
+    for path in (f"/media/{second}", f"/compare/{first}/{second}"):
+        shown = page(analyst, path)
+        assert "Same &lt;b&gt;crane&lt;/b&gt;" in shown and "data-review-note" in shown, path
+        assert 'name="note"' not in shown, path
+
+
 def test_pictures_and_files(analyst: FlaskClient) -> None:
     media_id = uploaded(analyst, name="a.jpg")
     for name in ("thumb.jpg", "preview.jpg"):
