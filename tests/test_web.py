@@ -509,6 +509,12 @@ def test_media_page_forms(app: Flask, analyst: FlaskClient) -> None:
         "acknowledgement.delete",
     ):
         assert action in history
+    # Read as field: old → new lines, not as JSON with its quotes and escapes.
+    details = re.search(r'<section id="history".*?</section>', history, re.S).group(0)
+    shown = html_lib.unescape(re.sub(r"<[^>]+>", "\n", details))
+    assert "url: https://t.me/c/9 → https://t.me/c/10" in shown, shown
+    assert "status: denied → official" in shown and "deleted at: — → 2023-05-03" in shown, shown
+    assert '{"' not in shown and "\\u" not in shown
 
 
 def test_link_review_and_compare(analyst: FlaskClient) -> None:
