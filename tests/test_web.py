@@ -564,6 +564,14 @@ def test_a_review_note_has_a_label_and_viewers_read_it(analyst: FlaskClient) -> 
         assert 'name="note"' not in shown, path
 
 
+def test_a_videos_own_title_is_in_its_metadata_panel(analyst: FlaskClient) -> None:
+    from .video_tools import titled
+
+    media_id = uploaded(analyst, titled("Drone over <the> Senate"), name="clip.mp4")
+    shown = page(analyst, f"/media/{media_id}")
+    assert re.search(r"data-container-title>Drone over &lt;the&gt; Senate<", shown)
+
+
 def test_pictures_and_files(analyst: FlaskClient) -> None:
     media_id = uploaded(analyst, name="a.jpg")
     for name in ("thumb.jpg", "preview.jpg"):
