@@ -97,3 +97,37 @@ def test_export_of_the_demo_incident(runner: FlaskCliRunner, tmp_path: Path) -> 
     assert result.exit_code == 0 and "4 media in 4 clusters" in result.output
     html = next(tmp_path.glob("incident-*.html")).read_text()
     assert "Kremlin press service" in html and "Government of Ukraine" in html
+
+
+def test_the_incident_page_says_who_acknowledged_which_clip_and_tells_the_day_in_order(
+    app: Flask, runner: FlaskCliRunner, session: Session, client
+) -> None:
+    import re
+
+    from catalog.services.people import accounts
+
+    assert runner.invoke(args=["catalog", "demo"]).exit_code == 0
+    accounts.create_user(session, "vi", PASSWORD, "viewer")
+    incident = session.scalar(sa.select(Incident))
+    sign_in(client, "vi")
+    html = page(client, f"/incidents/{incident.id}")
+    clusters = re.findall(
+        r"<div class=\"cluster mb-3\" data-cluster>.*?</div>\s*</div>\s*</div>", html, re.S
+    )
+    smoke = next(c for c in clusters if "Column of smoke" in c)
+    acks = re.search(r"data-cluster-acks>(.*?)</div>", smoke, re.S).group(1)
+    assert "Government of the Russian Federation: semi-official" in acks and "via RT" in acks
+    first = re.search(r"data-cluster-first>(.*?)</div>", smoke, re.S).group(1)
+    assert "2023-05-03 11:05 UTC" in first and "Moscow news Telegram channel" in first
+    assert "data-deleted>deleted 2023-05-03 11:20 UTC" in first
+    sign = next(c for c in clusters if "No Drone Zone" in c)
+    assert "No party has acknowledged" in sign and "data-deleted" not in sign
+    # The day in time order: the Kremlin's statement, the post, its deletion, the other clips,
+    # RT airing the smoke clip, the wire photo, Ukraine's denial (undated stances left out).
+    timeline = re.search(r"<ol[^>]*data-timeline>(.*?)</ol>", html, re.S).group(1)
+    kinds = re.findall(r'data-kind="(\w+)"', timeline)
+    times = re.findall(r'<time datetime="([^"]+)">', timeline)
+    assert times == sorted(times) and len(times) == len(kinds) == 8, (kinds, times)
+    assert kinds[:3] == ["statement", "sighting", "deleted"] and kinds[-1] == "statement"
+    assert "Government of Ukraine: denied" in timeline.rsplit("<li", 1)[1]
+    assert "the incident as a whole" in timeline

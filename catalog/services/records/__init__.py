@@ -1,7 +1,8 @@
 """Records: what analysts say about media. The checks on typed fields (``fields``); the named
 records (incidents, sources, parties, tags: found or made by name, listed, edited,
 ``named``); the details given with a new media (``details``); reading the catalogue
-(``catalogue``) and changing what is recorded after ingest (``editing``)."""
+(``catalogue``) and changing what is recorded after ingest (``editing``); an incident's
+clusters and timeline as an analyst reads them (``story``)."""
 
 from .catalogue import MediaFilter, MediaRecord, by_sha256, by_url, get_media, links_of
 from .details import (
@@ -21,8 +22,12 @@ from .named import (
     source_named,
     tag_named,
 )
+from .story import ClusterStory, IncidentStory, TimelineEntry, incident_story
 
 __all__ = [
+    "ClusterStory",
+    "IncidentStory",
+    "TimelineEntry",
     "AcknowledgementInput",
     "IngestDetails",
     "MediaFilter",
@@ -40,6 +45,7 @@ __all__ = [
     "get_named",
     "incident_detail",
     "incident_named",
+    "incident_story",
     "links_of",
     "party_named",
     "record_details",
