@@ -131,3 +131,34 @@ def test_the_incident_page_says_who_acknowledged_which_clip_and_tells_the_day_in
     assert kinds[:3] == ["statement", "sighting", "deleted"] and kinds[-1] == "statement"
     assert "Government of Ukraine: denied" in timeline.rsplit("<li", 1)[1]
     assert "the incident as a whole" in timeline
+
+
+def test_a_capture_of_a_clip_is_in_the_incident_timeline(
+    runner: FlaskCliRunner, session: Session, client
+) -> None:
+    from datetime import UTC, datetime
+
+    from catalog.models import Capture, CaptureMedia, CaptureStatus
+    from catalog.services.records import incident_story
+
+    assert runner.invoke(args=["catalog", "demo"]).exit_code == 0
+    incident = session.scalar(sa.select(Incident))
+    smoke = session.scalar(sa.select(Media).where(Media.title.like("Column of smoke%")))
+    at = datetime(2023, 5, 3, 11, 10, tzinfo=UTC)  # between the post and its deletion
+    capture = Capture(
+        url="https://t.me/moscow_news_demo/10452", status=CaptureStatus.DONE, finished_at=at
+    )
+    session.add(capture)
+    session.flush()
+    session.add(CaptureMedia(capture_id=capture.id, media_id=smoke.id, url=capture.url))
+    session.commit()
+    media = session.scalars(sa.select(Media.id)).all()
+    story = incident_story(session, incident.id, [[m] for m in media])
+    kinds = [(e.kind, e.media_id) for e in story.timeline]
+    assert kinds[1:4] == [("sighting", smoke.id), ("capture", smoke.id), ("deleted", smoke.id)]
+    from catalog.services.people import accounts
+
+    accounts.create_user(session, "vi", PASSWORD, "viewer")
+    sign_in(client, "vi")
+    shown = page(client, f"/incidents/{incident.id}")
+    assert f'href="/captures/{capture.id}">https://t.me/moscow_news_demo/10452</a>' in shown
