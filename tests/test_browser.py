@@ -540,7 +540,13 @@ def test_pickers_show_the_hour_and_pages_fit_a_phone(browser, demo_server) -> No
     page.click("[data-timezone-form] button[type=submit]")
     page.wait_for_load_state()
     page.set_viewport_size({"width": 390, "height": 844})
-    pages = ["/account/sessions", copy_page.removeprefix(base), original, f"{original}/report.html"]
+    pages = [
+        "/account/sessions",
+        copy_page.removeprefix(base),
+        original,
+        f"{original}/report.html",
+        "/incidents/1",  # the demo's: clusters and the timeline, with long URLs
+    ]
     for path in pages:
         page.goto(f"{base}{path}")
         page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
@@ -548,5 +554,7 @@ def test_pickers_show_the_hour_and_pages_fit_a_phone(browser, demo_server) -> No
         assert past == [], f"{path} scrolls sideways at 390 px: {past}"
     page.goto(f"{base}{original}")
     assert "deleted" in page.inner_text("#sightings"), "the demo's first sighting is deleted"
+    page.goto(f"{base}/incidents/1")
+    assert page.locator("[data-timeline] li").count() >= 8
     assert page.script_errors == []
     page.close()
