@@ -473,3 +473,88 @@ def test_a_long_title_stays_inside_its_card_on_the_upload_answer(
         assert fits_its_cards(page) == [], f"something runs past its card at {width} px"
     assert page.script_errors == []
     page.close()
+
+
+def too_narrow_pickers(page) -> list[str]:  # noqa: ANN001
+    """Return the date-time pickers narrower than what they hold (the hour cut off)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('input[type=datetime-local]')].filter(i => {
+            const whole = i.cloneNode();
+            whole.removeAttribute('id');
+            whole.style.width = 'auto'; whole.style.minWidth = '0';
+            whole.style.fieldSizing = 'content';
+            i.after(whole);
+            const needed = whole.getBoundingClientRect().width;
+            whole.remove();
+            return i.getBoundingClientRect().width + 1 < needed;
+        }).map(i => i.name)"""
+    )
+
+
+def scrolls_sideways(page) -> list[str]:  # noqa: ANN001
+    """Return what reaches past the right edge when the page scrolls sideways, else []."""
+    return page.evaluate(
+        """() => {
+            const root = document.scrollingElement;
+            if (root.scrollWidth <= root.clientWidth) return [];
+            const held = e => { for (let p = e.parentElement; p; p = p.parentElement) {
+                const x = getComputedStyle(p).overflowX;
+                if (x === 'auto' || x === 'scroll' || x === 'hidden') return true;
+            } return false; };
+            const past = [...document.body.querySelectorAll('*')].filter(
+                e => e.getBoundingClientRect().right > root.clientWidth + 1 && !held(e));
+            return ['scrollWidth ' + root.scrollWidth, ...past.slice(-5).map(
+                e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 60))];
+        }"""
+    )
+
+
+def test_pickers_show_the_hour_and_pages_fit_a_phone(browser, demo_server) -> None:
+    base, repost = demo_server
+    page = sign_in(browser, base, "ana", viewport={"width": 1366, "height": 900})
+    page.goto(f"{base}/upload")
+    page.set_input_files("input[name=file]", str(repost))
+    page.click("[data-submit]")
+    page.wait_for_url(f"{base}/media/*", timeout=60_000)
+    copy_page = page.url.split("?")[0]
+    original = page.locator("#links tbody a").first.get_attribute("href")
+    for path in ("/upload", copy_page.removeprefix(base), original):
+        page.goto(f"{base}{path}")
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+        assert too_narrow_pickers(page) == [], f"a picker hides the hour on {path} at 1366 px"
+    # A long word, as a hash or a URL is, in a review note and in a sighting.
+    long_word = "https://t.me/c/" + "9" * 120
+    page.goto(f"{base}{original}")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    form = page.locator("form[action$='/sightings']")
+    form.locator("input[name=url]").fill(long_word)
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    # Local times beside the UTC ones make the deleted badge and the times longest.
+    page.goto(f"{base}/account/sessions")
+    longest = page.evaluate(
+        "() => [...document.querySelectorAll('#timezone option')].map(o => o.value)"
+        ".reduce((a, b) => (b.length > a.length ? b : a))"
+    )
+    page.select_option("#timezone", longest)
+    page.click("[data-timezone-form] button[type=submit]")
+    page.wait_for_load_state()
+    page.set_viewport_size({"width": 390, "height": 844})
+    pages = [
+        "/account/sessions",
+        copy_page.removeprefix(base),
+        original,
+        f"{original}/report.html",
+        "/incidents/1",  # the demo's: clusters and the timeline, with long URLs
+    ]
+    for path in pages:
+        page.goto(f"{base}{path}")
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+        past = scrolls_sideways(page)
+        assert past == [], f"{path} scrolls sideways at 390 px: {past}"
+    page.goto(f"{base}{original}")
+    assert "deleted" in page.inner_text("#sightings"), "the demo's first sighting is deleted"
+    page.goto(f"{base}/incidents/1")
+    assert page.locator("[data-timeline] li").count() >= 8
+    assert page.script_errors == []
+    page.close()

@@ -97,3 +97,68 @@ def test_export_of_the_demo_incident(runner: FlaskCliRunner, tmp_path: Path) -> 
     assert result.exit_code == 0 and "4 media in 4 clusters" in result.output
     html = next(tmp_path.glob("incident-*.html")).read_text()
     assert "Kremlin press service" in html and "Government of Ukraine" in html
+
+
+def test_the_incident_page_says_who_acknowledged_which_clip_and_tells_the_day_in_order(
+    app: Flask, runner: FlaskCliRunner, session: Session, client
+) -> None:
+    import re
+
+    from catalog.services.people import accounts
+
+    assert runner.invoke(args=["catalog", "demo"]).exit_code == 0
+    accounts.create_user(session, "vi", PASSWORD, "viewer")
+    incident = session.scalar(sa.select(Incident))
+    sign_in(client, "vi")
+    html = page(client, f"/incidents/{incident.id}")
+    clusters = re.findall(
+        r"<div class=\"cluster mb-3\" data-cluster>.*?</div>\s*</div>\s*</div>", html, re.S
+    )
+    smoke = next(c for c in clusters if "Column of smoke" in c)
+    acks = re.search(r"data-cluster-acks>(.*?)</div>", smoke, re.S).group(1)
+    assert "Government of the Russian Federation: semi-official" in acks and "via RT" in acks
+    first = re.search(r"data-cluster-first>(.*?)</div>", smoke, re.S).group(1)
+    assert "2023-05-03 11:05 UTC" in first and "Moscow news Telegram channel" in first
+    assert "data-deleted>deleted 2023-05-03 11:20 UTC" in first
+    sign = next(c for c in clusters if "No Drone Zone" in c)
+    assert "No party has acknowledged" in sign and "data-deleted" not in sign
+    # The day in time order: the Kremlin's statement, the post, its deletion, the other clips,
+    # RT airing the smoke clip, the wire photo, Ukraine's denial (undated stances left out).
+    timeline = re.search(r"<ol[^>]*data-timeline>(.*?)</ol>", html, re.S).group(1)
+    kinds = re.findall(r'data-kind="(\w+)"', timeline)
+    times = re.findall(r'<time datetime="([^"]+)">', timeline)
+    assert times == sorted(times) and len(times) == len(kinds) == 8, (kinds, times)
+    assert kinds[:3] == ["statement", "sighting", "deleted"] and kinds[-1] == "statement"
+    assert "Government of Ukraine: denied" in timeline.rsplit("<li", 1)[1]
+    assert "the incident as a whole" in timeline
+
+
+def test_a_capture_of_a_clip_is_in_the_incident_timeline(
+    runner: FlaskCliRunner, session: Session, client
+) -> None:
+    from datetime import UTC, datetime
+
+    from catalog.models import Capture, CaptureMedia, CaptureStatus
+    from catalog.services.records import incident_story
+
+    assert runner.invoke(args=["catalog", "demo"]).exit_code == 0
+    incident = session.scalar(sa.select(Incident))
+    smoke = session.scalar(sa.select(Media).where(Media.title.like("Column of smoke%")))
+    at = datetime(2023, 5, 3, 11, 10, tzinfo=UTC)  # between the post and its deletion
+    capture = Capture(
+        url="https://t.me/moscow_news_demo/10452", status=CaptureStatus.DONE, finished_at=at
+    )
+    session.add(capture)
+    session.flush()
+    session.add(CaptureMedia(capture_id=capture.id, media_id=smoke.id, url=capture.url))
+    session.commit()
+    media = session.scalars(sa.select(Media.id)).all()
+    story = incident_story(session, incident.id, [[m] for m in media])
+    kinds = [(e.kind, e.media_id) for e in story.timeline]
+    assert kinds[1:4] == [("sighting", smoke.id), ("capture", smoke.id), ("deleted", smoke.id)]
+    from catalog.services.people import accounts
+
+    accounts.create_user(session, "vi", PASSWORD, "viewer")
+    sign_in(client, "vi")
+    shown = page(client, f"/incidents/{incident.id}")
+    assert f'href="/captures/{capture.id}">https://t.me/moscow_news_demo/10452</a>' in shown

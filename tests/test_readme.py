@@ -97,3 +97,15 @@ def test_the_readme_says_how_the_first_user_gets_a_password() -> None:
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "--password" in ran.stdout
+
+
+def test_the_readme_says_how_to_choose_the_address_and_port_of_make_run() -> None:
+    text = (ROOT / "README.md").read_text()
+    first = text[: text.index("## The web interface")]
+    command = re.search(r"^make run (HOST=\S+) (PORT=\S+) (WORKERS=\S+)$", first, re.M)
+    assert command, "the README does not show make run with HOST and PORT"
+    # The variables are the Makefile's: a dry run binds gunicorn where the README says.
+    ran = subprocess.run(
+        ["make", "-n", "run", *command.groups()], cwd=ROOT, capture_output=True, text=True
+    )
+    assert "--bind 0.0.0.0:8080 --workers 4" in ran.stdout, ran.stdout[-2000:]

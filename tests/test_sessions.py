@@ -190,3 +190,39 @@ def test_a_user_ends_one_session_and_no_one_elses(app: Flask, users) -> None:
     (own,) = [r for r in rows if r != phone_row]
     out = laptop.post(f"/account/sessions/{own}/end", data={"csrf_token": token(laptop)})
     assert out.headers["Location"].endswith("/login") and laptop.get("/media").status_code == 302
+
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def test_the_sessions_page_names_the_browser_in_short(app: Flask, users) -> None:
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = FIREFOX
+    sign_in(client, "viewer")
+    page = client.get("/account/sessions").get_data(as_text=True)
+    cell = re.search(r"<td[^>]*data-user-agent[^>]*>([^<]*)</td>", page)
+    assert cell and cell.group(1) == "Firefox 128 on Linux", page
+    assert f'title="{FIREFOX}"' in cell.group(0)  # the whole string, for whoever wants it
+
+
+def test_common_browsers_are_named_in_short() -> None:
+    from catalog.web.readable import browser_summary
+
+    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    cases = {
+        f"{chrome} Chrome/126.0.0.0 Safari/537.36": "Chrome 126 on Windows",
+        f"{chrome} Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87": "Edge 126 on Windows",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+        "like Gecko) Version/17.5 Mobile/15E148 Safari/604.1": "Safari 17 on iOS",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.6478.71 Mobile Safari/537.36": "Chrome 126 on Android",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:127.0) Gecko/20100101 Firefox/127.0": (
+            "Firefox 127 on macOS"
+        ),
+        "curl/8.5.0": "curl 8.5",
+        "": "",
+        None: "",
+        "Werkzeug/3.0.3": "Werkzeug/3.0.3",
+    }
+    for given, short in cases.items():
+        assert browser_summary(given) == short, given

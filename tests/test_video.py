@@ -407,3 +407,11 @@ def test_the_pattern_family_is_one_cluster(app: Flask, session: Session) -> None
     large = next(i for i, name in ids.items() if "large-logo" in name)
     cluster = clusters(session, [large], thresholds_from(app.config).cluster_confidence)[large]
     assert {ids[m] for m in cluster} | {ids[large]} == set(PATTERNS)
+
+
+@pytest.mark.parametrize("container", ["mp4", "matroska"])
+def test_a_containers_title_is_read(container: str) -> None:
+    from .video_tools import titled
+
+    found = fingerprint_video(titled("Drone over <the> Senate", container), **LIMITS)
+    assert found.metadata["title"] == "Drone over <the> Senate"

@@ -348,6 +348,32 @@ def test_upload_from_the_page_script_answers_json(analyst: FlaskClient) -> None:
         and bad.json["ok"] is False
         and "sighting-posted_at" in bad.json["errors"]
     )
+    assert "Nothing was stored." in bad.json["message"]  # no field says it
+
+
+def test_a_refused_file_says_nothing_was_stored_once_to_the_page_script(
+    analyst: FlaskClient,
+) -> None:
+    answer = analyst.post(
+        "/upload",
+        headers={"X-Requested-With": "XMLHttpRequest"},
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": token(analyst),
+            "file": (io.BytesIO(encode(pattern(), "PNG")[:400]), "cut.png"),
+        },
+    )
+    shown = " ".join(
+        [answer.json["message"], *(e for es in answer.json["errors"].values() for e in es)]
+    )
+    assert answer.status_code == 422 and shown.count("Nothing was stored") == 1, shown
+
+
+def test_the_upload_box_names_the_sound_formats_it_accepts(analyst: FlaskClient) -> None:
+    box = analyst.get("/upload").get_data(as_text=True)
+    assert "sound recording" in box
+    for name in ("MP3", "M4A", "AAC", "WAV", "FLAC", "Ogg"):
+        assert name in box, name
 
 
 def test_oversized_upload_gets_a_clear_page(app_factory, fresh_database_url: str) -> None:
@@ -483,6 +509,12 @@ def test_media_page_forms(app: Flask, analyst: FlaskClient) -> None:
         "acknowledgement.delete",
     ):
         assert action in history
+    # Read as field: old → new lines, not as JSON with its quotes and escapes.
+    details = re.search(r'<section id="history".*?</section>', history, re.S).group(0)
+    shown = html_lib.unescape(re.sub(r"<[^>]+>", "\n", details))
+    assert "url: https://t.me/c/9 → https://t.me/c/10" in shown, shown
+    assert "status: denied → official" in shown and "deleted at: — → 2023-05-03" in shown, shown
+    assert '{"' not in shown and "\\u" not in shown
 
 
 def test_link_review_and_compare(analyst: FlaskClient) -> None:
@@ -510,6 +542,34 @@ def test_link_review_and_compare(analyst: FlaskClient) -> None:
     )
     assert analyst.get(f"/compare/{first}/{first}").status_code == 302
     assert analyst.get(f"/compare/{first}/999").status_code == 404
+
+
+def test_a_review_note_has_a_label_and_viewers_read_it(analyst: FlaskClient) -> None:
+    first = uploaded(analyst)
+    second = uploaded(analyst, smaller(PHOTO))
+    link_id = int(re.search(r'data-link="(\d+)"', page(analyst, f"/media/{second}")).group(1))
+    compared = page(analyst, f"/compare/{first}/{second}")
+    # The note box is named by a label one sees, not only by an aria-label.
+    assert re.search(rf'<label[^>]*for="review-note-{link_id}"[^>]*>Why', compared)
+    assert f'id="review-note-{link_id}"' in compared
+    analyst.post(
+        f"/links/{link_id}/review",
+        data={"csrf_token": token(analyst), "review": "confirmed", "note": "Same <b>crane</b>"},
+    )
+    analyst.post("/logout", data={"csrf_token": token(analyst)})
+    sign_in(analyst, "viewer")
+    for path in (f"/media/{second}", f"/compare/{first}/{second}"):
+        shown = page(analyst, path)
+        assert "Same &lt;b&gt;crane&lt;/b&gt;" in shown and "data-review-note" in shown, path
+        assert 'name="note"' not in shown, path
+
+
+def test_a_videos_own_title_is_in_its_metadata_panel(analyst: FlaskClient) -> None:
+    from .video_tools import titled
+
+    media_id = uploaded(analyst, titled("Drone over <the> Senate"), name="clip.mp4")
+    shown = page(analyst, f"/media/{media_id}")
+    assert re.search(r"data-container-title>Drone over &lt;the&gt; Senate<", shown)
 
 
 def test_pictures_and_files(analyst: FlaskClient) -> None:

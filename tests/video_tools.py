@@ -165,3 +165,22 @@ def video_matches(index: CatalogIndex, found: VideoFingerprint) -> dict[int, obj
             mirrored=[(f.time, f.mirrored) for f in found.frames],
         )
     }
+
+
+def titled(title: str, container: str = "mp4") -> bytes:
+    """Three seconds of a sample clip in ``container`` whose metadata holds ``title``."""
+    from fractions import Fraction
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        out.metadata["title"] = title
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 240, 360, "yuv420p"
+        stream.time_base = Fraction(1, 10)
+        stream.options = {"preset": "ultrafast"}
+        for _, picture in frames(clip("pattern-sd-grey-bar.mp4"), 0, 3):
+            for packet in stream.encode(av.VideoFrame.from_image(picture.resize((240, 360)))):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buffer.getvalue()

@@ -181,11 +181,18 @@ def fingerprint_video(
             mime = "video/webm"
         elif container.format.name == "matroska,webm":
             mime = "video/x-matroska"
+        # The container's own title (MP4's ©nam, Matroska's TITLE), often the clip's name
+        # where it was first posted or the camera's.
+        title = next(
+            (str(v)[:200] for k, v in container.metadata.items() if k.lower() == "title"), ""
+        )
+        titled = {"title": title} if title.strip() else {}
         metadata: dict[str, Any] = {
             "container": container.format.name.split(",")[0],
             "codec": stream.codec_context.name,
             "frame_rate": round(float(stream.average_rate), 3) if stream.average_rate else None,
             "duration": round(duration, 3),
+            **titled,
             **{
                 k: str(v)[:200]
                 for k, v in container.metadata.items()

@@ -36,6 +36,7 @@ from ..replies import service_error
 from ..services import NotFound, ServiceError
 from ..services.evidence import wording
 from .forms import ZONE_CHOICES, platform_label
+from .readable import audit_lines, browser_summary
 
 bp = Blueprint(
     "web",
@@ -233,6 +234,8 @@ def init_app(app: Flask) -> None:
         sentence=as_sentence,
         platform=platform_label,
         kind_label=wording.kind_label,
+        audit_lines=audit_lines,
+        browser=browser_summary,
     )
     app.jinja_env.globals.update(
         can=can,

@@ -15,7 +15,7 @@ from ..replies import report_response
 from ..services import ServiceError, reports
 from ..services.evidence import grouped
 from ..services.media import thresholds_from
-from ..services.records import catalogue, editing, named
+from ..services.records import catalogue, editing, incident_story, named
 from . import bp, role_required
 from .forms import (
     AcknowledgementForm,
@@ -164,15 +164,16 @@ def incidents():
 @bp.route("/incidents/<id:incident_id>")
 @role_required(Role.VIEWER)
 def incident(incident_id: int):
-    """One incident: its stances, and its media grouped into duplicate clusters."""
+    """One incident: its stances, its media grouped into duplicate clusters (each with its
+    acknowledgements and first sighting), and its timeline."""
     incident, count, acks = named.incident_detail(get_session(), incident_id)
     media = {m.id: m for m in named.incident_media(get_session(), incident_id)}
-    groups = [
-        [media[i] for i in group]
-        for group in grouped(
-            get_session(), list(media), thresholds_from(current_app.config).cluster_confidence
-        )
-    ]
+    ids = grouped(
+        get_session(), list(media), thresholds_from(current_app.config).cluster_confidence
+    )
+    groups = [[media[i] for i in group] for group in ids]
+    # Who acknowledged which clip, where each cluster was first seen, and the day in order.
+    story = incident_story(get_session(), incident_id, ids)
     form = IncidentForm(formdata=None, obj=incident)
     return render_template(
         "incident.html",
@@ -180,6 +181,8 @@ def incident(incident_id: int):
         count=count,
         acks=acks,
         groups=groups,
+        story=story,
+        media=media,
         form=form,
         ack_form=AcknowledgementForm(formdata=None),
         confirm=ConfirmForm(formdata=None),

@@ -111,10 +111,13 @@ def upload():
     status = 200 if request.method != "POST" else 429 if wait else 422
     if request.method == "POST":
         if wants_json():
+            errors = form.all_errors()
+            # A refused file's own error already ends "Nothing was stored.": said once.
+            said = any("Nothing was stored" in e for es in errors.values() for e in es)
             return jsonify(
                 ok=False,
-                message="The upload was not accepted. Nothing was stored.",
-                errors=form.all_errors(),
+                message="The upload was not accepted." + ("" if said else " Nothing was stored."),
+                errors=errors,
             ), status
         flash_errors(form)
     return render_template("upload.html", form=form, incidents=_incident_titles()), status

@@ -1,8 +1,9 @@
 """Records: what analysts say about media. The checks on typed fields (``fields``); the named
 records (incidents, sources, parties, tags: found or made by name, listed, edited,
 ``named``); the details given with a new media (``details``); reading the catalogue
-(``catalogue``), changing what is recorded after ingest (``editing``), and withdrawing a media
-catalogued by mistake (``withdrawal``)."""
+(``catalogue``), changing what is recorded after ingest (``editing``), withdrawing a media
+catalogued by mistake (``withdrawal``); an incident's clusters and timeline as an analyst
+reads them (``story``)."""
 
 from .catalogue import MediaFilter, MediaRecord, by_sha256, by_url, get_media, links_of
 from .details import (
@@ -22,9 +23,13 @@ from .named import (
     source_named,
     tag_named,
 )
+from .story import ClusterStory, IncidentStory, TimelineEntry, incident_story
 from .withdrawal import restore_media, withdraw_media
 
 __all__ = [
+    "ClusterStory",
+    "IncidentStory",
+    "TimelineEntry",
     "AcknowledgementInput",
     "IngestDetails",
     "MediaFilter",
@@ -42,6 +47,7 @@ __all__ = [
     "get_named",
     "incident_detail",
     "incident_named",
+    "incident_story",
     "links_of",
     "party_named",
     "record_details",
