@@ -6,8 +6,8 @@ the queue is a SQLite file in the instance folder and no other server is needed;
 ``QUEUE_URL=redis://...`` puts it on Redis, shared by every app server and worker machine.
 It runs jobs in threads of a long-lived consumer (``flask catalog worker``), retries a job
 at a delay it chooses (``RetryTask``: the wait doubles per attempt here), and has periodic
-jobs (the deletion re-check, the audit chain's timestamps). RQ and Dramatiq need Redis or
-RabbitMQ even for one machine; Celery is far larger.
+jobs (the deletion re-check, the audit chain's timestamps, an hourly gc). RQ and Dramatiq need
+Redis or RabbitMQ even for one machine; Celery is far larger.
 
 Each job only carries a capture's or an upload's id; what the job has done is in the
 database (status, progress, attempts, files), so a job delivered twice, or run again after
@@ -94,6 +94,11 @@ class _Jobs:
                 def stamp_head_job() -> int:
                     with app.app_context():
                         return _stamp_head_due()
+
+                @huey.periodic_task(crontab(minute="7"), name="gc")
+                def collect_job() -> int:
+                    with app.app_context():
+                        return _collect_due()
 
                 self.capture, self.upload, self._huey = capture_job, upload_job, huey
             return self._huey
@@ -219,6 +224,23 @@ def _stamp_head_due() -> int:
     for failure in stamped.failures:
         log.warning("no timestamp over the audit chain's head: %s", failure)
     return len(stamped.made)
+
+
+def _collect_due() -> int:
+    """The scheduled gc, hourly: searched files kept an hour and never catalogued, originals a
+    crash left, stale temporary files, and the originals of media withdrawn longer than
+    WITHDRAWN_RETENTION_DAYS; return how many originals went."""
+    from .db import get_session
+    from .services.custody import collect_garbage
+    from .storage import get_storage
+
+    with queue().lock_task("gc"):  # one run at a time across every worker
+        report = collect_garbage(
+            get_session(),
+            get_storage(),
+            withdrawn_retention_days=float(current_app.config["WITHDRAWN_RETENTION_DAYS"]),
+        )
+    return len(report.orphans) + len(report.withdrawn_removed)
 
 
 def requeue_abandoned(app: Flask) -> int:

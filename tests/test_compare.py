@@ -8,7 +8,9 @@ from __future__ import annotations
 import html as html_lib
 import io
 import json
+import os
 import re
+import time
 
 import numpy as np
 import pytest
@@ -20,7 +22,10 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from catalog.db import get_session
+from catalog.jobs import _collect_due
 from catalog.models import Media, MediaLink
+from catalog.services.custody import verify
+from catalog.storage import get_storage
 
 from .api_tools import keys, post_media
 from .audio_tools import encode, excerpt, film, recording
@@ -226,3 +231,26 @@ def test_a_searched_file_can_be_catalogued_and_compared_with_a_result(
     new, other = re.fullmatch(r"/compare/(\d+)/(\d+)", made.headers["Location"]).groups()
     assert int(other) == original and int(new) != original
     assert "data-compare-facts" in page(client, made.headers["Location"])
+
+
+def test_a_kept_search_file_is_no_fault_for_verify_and_the_hourly_gc_removes_it(
+    app: Flask, client: FlaskClient, keys: dict
+) -> None:
+    sign_in(client, "analyst")
+    data = encode_picture(pattern(seed=43), "PNG")
+    html = search_file(client, data, "kept.png")
+    sha256 = re.search(r'name="sha256" value="([0-9a-f]{64})"', html).group(1)
+    with app.app_context():
+        storage = get_storage()
+        assert storage.exists(sha256)
+        # Kept for the button, it is not an orphan yet: verify raises no false alarm.
+        report = verify(get_session(), storage)
+        assert report.ok and report.orphans == [] and report.unrecorded_young == 1
+        # An hour on and never catalogued: an orphan, which the worker's hourly gc removes.
+        path = storage.path_for(sha256)
+        old = time.time() - 7200
+        os.utime(path, (old, old))
+        assert not verify(get_session(), storage).ok
+        assert _collect_due() == 1
+        assert not storage.exists(sha256)
+        assert verify(get_session(), storage).ok

@@ -104,6 +104,12 @@ def verify_command(as_json: bool, timestamp: bool, tokens_path: str | None) -> N
             f" ({len(report.timestamp_faults)} not holding), "
             f"{len(report.row_faults)} rows differing from the audit trail"
         )
+        if report.unrecorded_young:
+            click.echo(
+                f"NOTE {report.unrecorded_young} originals younger than an hour have no record yet"
+                " (searched files kept for cataloguing, or ingests under way): gc removes those"
+                " left unrecorded once they are an hour old"
+            )
         if not report.authorities_configured:
             # Said on its own line: an unstamped chain is no fault, but no proof of time either.
             click.echo(f"NOTE {report.stamping}")
