@@ -56,7 +56,7 @@ def _named(session: Session, model: type[T], field: str, value: str, limit: int)
         raise Invalid(f"{field} is empty")
     column = getattr(model, "title" if model is Incident else "name")
     found = session.scalar(sa.select(model).where(column == value))
-    if found is None and model in (Party, Source):
+    if found is None:
         found = _aliased(session, model, value)
     if found is None:
         found = model(**{column.key: value})
@@ -66,13 +66,18 @@ def _named(session: Session, model: type[T], field: str, value: str, limit: int)
     return found
 
 
-def _aliased(session: Session, model: type[Party] | type[Source], name: str) -> Any:
-    """Return the party or source that ``name`` was merged into, if any."""
+def _aliased(session: Session, model: type, name: str) -> Any:
+    """Return the party or source that ``name`` was merged into, if any (None for the kinds
+    that are never merged)."""
+    aliases = getattr(model, "aliases", None)
+    if aliases is None:
+        return None
     # Only merged-into records carry aliases, so this reads few rows; JSON containment is
     # spelt differently by every database.
-    for record in session.scalars(sa.select(model).where(model.aliases.is_not(None))):
-        if name in (record.aliases or []):
-            return record
+    found: Any
+    for found in session.scalars(sa.select(model).where(aliases.is_not(None))):
+        if name in (found.aliases or []):
+            return found
     return None
 
 
@@ -270,10 +275,9 @@ def _clean_name(
     clash = session.scalar(sa.select(model.id).where(getattr(model, key) == name))
     if clash is not None and clash != record_id:
         raise Conflict(f"{NOUN[model]} {name!r} already exists")
-    if model in (Party, Source):
-        merged = _aliased(session, model, name)  # type: ignore[arg-type]
-        if merged is not None and merged.id != record_id:
-            raise Conflict(f"{NOUN[model]} {name!r} was merged into {merged.name!r}")
+    merged = _aliased(session, model, name)
+    if merged is not None and merged.id != record_id:
+        raise Conflict(f"{NOUN[model]} {name!r} was merged into {merged.name!r}")
     return name
 
 
