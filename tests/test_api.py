@@ -52,6 +52,8 @@ ENDPOINTS = [
             ("DELETE", f"/api/v1/{plural}/1", "analyst"),
         ]
     ],
+    ("POST", "/api/v1/sources/1/merge", "analyst"),
+    ("POST", "/api/v1/parties/1/merge", "analyst"),
     ("GET", "/api/v1/incidents/1/acknowledgements", "viewer"),
     ("POST", "/api/v1/incidents/1/acknowledgements", "analyst"),
     ("GET", "/api/v1/incidents/1/report", "viewer"),
@@ -103,6 +105,7 @@ BODIES = {
     ("PATCH", "/users/1"): {"display_name": "Someone"},
     ("POST", "/keys"): {"name": "script"},
     ("POST", "/captures"): {"url": "https://example.org/post/1"},
+    ("POST", "/merge"): {"into": 2},
     ("POST", "/retry"): {},  # no body: excluded from JSON_WRITES
     ("POST", "/check"): {},  # no body: excluded from JSON_WRITES
     ("POST", "/withdraw"): {"reason": "a test upload"},

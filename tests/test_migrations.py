@@ -89,6 +89,55 @@ def test_rebuilding_the_media_table_keeps_what_refers_to_it(fresh_database_url: 
         engine.dispose()
 
 
+def test_old_party_kinds_and_stances_map_to_the_new_vocabulary(fresh_database_url: str) -> None:
+    """Revision e4a4c0de0004 rewrites the party kinds it drops, keeps the stances and the
+    acknowledgements of rebuilt tables, and a downgrade maps the new words back."""
+    engine = make_engine(fresh_database_url)
+    try:
+        schema.upgrade(engine, "c4a9e2d7f310")
+        with engine.begin() as connection:
+            for i, kind in enumerate(
+                ("armed_force", "armed_group", "political", "organisation", "government"), 1
+            ):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO parties (id, name, kind, created_at)"
+                        " VALUES (:id, :name, :kind, '2026-01-01')"
+                    ),
+                    {"id": i, "name": f"party {i}", "kind": kind},
+                )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO incidents (id, title, created_at) VALUES (1, 'x', '2026-01-01')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO acknowledgements (party_id, incident_id, status, created_at)"
+                    " VALUES (1, 1, 'denied', '2026-01-01')"
+                )
+            )
+        schema.upgrade(engine)
+        with engine.begin() as connection:
+            kinds = dict(connection.execute(sa.text("SELECT id, kind FROM parties")).all())
+            assert kinds == {1: "agency", 2: "group", 3: "group", 4: "group", 5: "government"}
+            assert connection.scalar(sa.text("SELECT status FROM acknowledgements")) == "denied"
+            connection.execute(
+                sa.text(
+                    "INSERT INTO acknowledgements (party_id, incident_id, status, created_at)"
+                    " VALUES (2, 1, 'denied_involvement', '2026-01-01')"
+                )
+            )
+            connection.execute(sa.text("UPDATE parties SET kind = 'person' WHERE id = 5"))
+        schema.downgrade(engine, "c4a9e2d7f310")
+        with engine.connect() as connection:
+            statuses = connection.scalars(sa.text("SELECT status FROM acknowledgements")).all()
+            assert sorted(statuses) == ["denied", "denied"]
+            assert connection.scalar(sa.text("SELECT kind FROM parties WHERE id = 5")) == "other"
+    finally:
+        engine.dispose()
+
+
 def test_canonical_urls_are_filled_for_the_rows_there_before(fresh_database_url: str) -> None:
     """Migration e5a5c0de0005 gives existing sightings and captures their canonical URL, so
     look-ups find what was recorded before it."""

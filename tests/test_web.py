@@ -201,12 +201,12 @@ def test_the_url_map_has_the_forms_we_know(app: Flask) -> None:
     endpoints = {endpoint for _, endpoint, _ in page_posts(app)}
     known = {"web.login", "web.logout", "web.search", "web.upload", "web.review_link"}
     assert known | {"web.captures_page", "web.retry_upload_job"} <= endpoints
-    assert len(endpoints) == 34
+    assert len(endpoints) == 36
 
 
 def test_viewers_cannot_post_any_form(app: Flask, viewer: FlaskClient) -> None:
     writes = [(path, role) for path, _, role in page_posts(app) if role is not Role.VIEWER]
-    assert len(writes) == 28
+    assert len(writes) == 30
     for path, role in writes:
         response = viewer.post(
             path,

@@ -60,6 +60,10 @@ class SourceOut(Schema):
     )
     affiliation = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
+    aliases = fields.Function(
+        lambda s: s.aliases or [],
+        metadata={"description": "names of sources merged into this one"},
+    )
 
 
 class PartyOut(Schema):
@@ -68,6 +72,25 @@ class PartyOut(Schema):
     kind = fields.Function(lambda p: p.kind.value, metadata={"enum": [k.value for k in PartyKind]})
     country = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
+    aliases = fields.Function(
+        lambda p: p.aliases or [],
+        metadata={"description": "names of parties merged into this one"},
+    )
+
+
+class MergeIn(Schema):
+    into = fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"description": "the id of the record that is kept; this one is merged into it"},
+    )
+
+
+class NamesQuery(Schema):
+    q = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "only names starting with this (case ignored)"},
+    )
 
 
 class IncidentOut(Schema):

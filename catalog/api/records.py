@@ -25,6 +25,8 @@ from .record_schemas import (
     IncidentOut,
     IncidentPatch,
     LinkReviewIn,
+    MergeIn,
+    NamesQuery,
     PartyIn,
     PartyOut,
     PartyPatch,
@@ -84,11 +86,17 @@ def _routes(
     class Collection(MethodView):
         @require(Role.VIEWER)
         @blp.doc(**SECURED)
+        @blp.arguments(NamesQuery, location="query")
         @blp.response(200, schema_out(many=True))
-        def get(self):
+        def get(self, args: dict[str, Any]):
+            prefix = args.get("q")
             if model is Tag:
-                return [_tag(tag, count) for tag, count in named.tags_with_counts(get_session())]
-            return named.list_named(get_session(), model)
+                return [
+                    _tag(tag, count)
+                    for tag, count in named.tags_with_counts(get_session())
+                    if named.starts_with(tag.name, prefix)
+                ]
+            return named.list_named(get_session(), model, prefix)
 
         @require(Role.ANALYST)
         @blp.doc(**SECURED)
@@ -118,7 +126,7 @@ def _routes(
         def delete(self, record_id: int):
             named.delete_named(get_session(), model, record_id, api_user())
 
-    Collection.get.__doc__ = f"List {plural}."
+    Collection.get.__doc__ = f"List {plural} by name (``q``: those whose name starts so)."
     Collection.post.__doc__ = f"Create a {noun}; its name must be new."
     Item.get.__doc__ = f"Return one {noun}."
     Item.patch.__doc__ = f"Change the given fields of a {noun} (null clears an optional field)."
@@ -145,6 +153,27 @@ _routes(
 _routes("/sources", Source, SourceIn, SourcePatch, SourceOut, "source", "sources")
 _routes("/parties", Party, PartyIn, PartyPatch, PartyOut, "party", "parties")
 _routes("/tags", Tag, TagIn, TagPatch, TagOut, "tag", "tags", show=_tag)
+
+
+def _merge_route(path: str, model: type[Party] | type[Source], schema_out: Any, noun: str) -> None:
+    """Register the merge of one source or party into another."""
+
+    @require(Role.ANALYST)
+    @blp.doc(**SECURED)
+    @blp.arguments(MergeIn)
+    @blp.response(200, schema_out)
+    def merge(args: dict[str, Any], record_id: int):
+        return named.merge_named(get_session(), model, record_id, args["into"], api_user())
+
+    merge.__doc__ = (
+        f"Merge this {noun} into another (``into``): every reference moves there, this {noun}"
+        " is deleted and its name becomes an alias of the one kept; answers the one kept."
+    )
+    blp.route(f"{path}/<id:record_id>/merge", endpoint=f"merge_{noun}", methods=["POST"])(merge)
+
+
+_merge_route("/sources", Source, SourceOut, "source")
+_merge_route("/parties", Party, PartyOut, "party")
 
 
 @blp.route("/incidents/<id:record_id>/acknowledgements")

@@ -3,6 +3,7 @@
 from .accounts import ApiKey, User, UserSession
 from .audit import GENESIS_HASH, AuditEvent
 from .base import (
+    INCIDENT_ONLY_STATUSES,
     AckStatus,
     Base,
     LinkKind,
@@ -32,6 +33,7 @@ __all__ = [
     "CaptureMedia",
     "CaptureStatus",
     "GENESIS_HASH",
+    "INCIDENT_ONLY_STATUSES",
     "Incident",
     "LinkKind",
     "LinkReview",

@@ -90,12 +90,23 @@ class Verification(enum.StrEnum):
 
 
 class AckStatus(enum.StrEnum):
-    """How a party stands towards a media or incident, strongest first."""
+    """How a party stands towards a media or incident, strongest first.
+
+    ``claimed`` (asserted the incident happened) and ``denied_involvement`` (took no part in
+    it) are stances on an incident only; ``denied`` means denied that it happened (or, of a
+    media, that it shows what it is said to show).
+    """
 
     OFFICIAL = "official"
     SEMI_OFFICIAL = "semi_official"
+    CLAIMED = "claimed"
     UNACKNOWLEDGED = "unacknowledged"
     DENIED = "denied"
+    DENIED_INVOLVEMENT = "denied_involvement"
+
+
+# The stances that are about an incident as a whole and never about one media.
+INCIDENT_ONLY_STATUSES = frozenset({AckStatus.CLAIMED, AckStatus.DENIED_INVOLVEMENT})
 
 
 class LinkKind(enum.StrEnum):
@@ -140,10 +151,12 @@ class SourceKind(enum.StrEnum):
 
 
 class PartyKind(enum.StrEnum):
+    """What a party is. Migration e4a4c0de0004 mapped the older kinds: armed_force to agency
+    (a body of a state), armed_group, political and organisation to group."""
+
     GOVERNMENT = "government"
-    ARMED_FORCE = "armed_force"
     AGENCY = "agency"
-    ARMED_GROUP = "armed_group"
-    POLITICAL = "political"
-    ORGANISATION = "organisation"
+    MEDIA_OUTLET = "media_outlet"
+    PERSON = "person"
+    GROUP = "group"
     OTHER = "other"

@@ -33,7 +33,8 @@ class Incident(Base):
 
 
 class Party(Base):
-    """An actor that can acknowledge or deny: a government, an armed force, an agency."""
+    """An actor that can acknowledge, claim or deny: a government, an agency, a media outlet,
+    a person, a group."""
 
     __tablename__ = "parties"
 
@@ -44,6 +45,8 @@ class Party(Base):
     )
     country: Mapped[str | None] = mapped_column(sa.String(100))
     description: Mapped[str | None] = mapped_column(sa.Text)
+    # The names of parties merged into this one, so that a look-up by one finds this party.
+    aliases: Mapped[list[str] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -66,6 +69,8 @@ class Source(Base):
     )
     affiliation: Mapped[str | None] = mapped_column(sa.String(300))
     description: Mapped[str | None] = mapped_column(sa.Text)
+    # The names of sources merged into this one, so that a look-up by one finds this source.
+    aliases: Mapped[list[str] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     affiliated_party: Mapped[Party | None] = relationship()

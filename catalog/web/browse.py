@@ -18,9 +18,10 @@ from ..services.media import thresholds_from
 from ..services.records import catalogue, editing, incident_story, named
 from . import bp, role_required
 from .forms import (
-    AcknowledgementForm,
     ConfirmForm,
+    IncidentAcknowledgementForm,
     IncidentForm,
+    MergeForm,
     PartyForm,
     SourceForm,
     record_values,
@@ -184,7 +185,7 @@ def incident(incident_id: int):
         story=story,
         media=media,
         form=form,
-        ack_form=AcknowledgementForm(formdata=None),
+        ack_form=IncidentAcknowledgementForm(formdata=None),
         confirm=ConfirmForm(formdata=None),
     )
 
@@ -220,7 +221,7 @@ def delete_incident(incident_id: int):
 @role_required(Role.ANALYST)
 def add_incident_acknowledgement(incident_id: int):
     """Record a party's stance on the incident as a whole."""
-    form = AcknowledgementForm()
+    form = IncidentAcknowledgementForm()
     if form.validate():
         try:
             editing.add_acknowledgement(
@@ -278,6 +279,7 @@ def _named_pages(
             found=found,
             form=form,
             confirm=ConfirmForm(formdata=None),
+            merge_form=MergeForm(formdata=None),
         )
 
     @role_required(Role.ANALYST)
@@ -294,7 +296,36 @@ def _named_pages(
 
     listing.__doc__ = f"Every {singular}, and the form to add one."
     page.__doc__ = f"One {singular} and what refers to it."
+
+    @role_required(Role.ANALYST)
+    def merge(**kwargs: Any):
+        record_id = kwargs[f"{singular}_id"]
+        form = MergeForm()
+        if not form.validate_on_submit():
+            flash("Not merged: name the " + singular + " to merge into.", "danger")
+            return redirect(url_for(f"web.{singular}", **kwargs))
+        target = named.find_named(get_session(), model, form.into.data)  # type: ignore[arg-type]
+        if target is None:
+            flash(f"Not merged: there is no {singular} named {form.into.data!r}.", "danger")
+            return redirect(url_for(f"web.{singular}", **kwargs))
+        try:
+            kept = named.merge_named(
+                get_session(),
+                model,  # type: ignore[arg-type]
+                record_id,
+                target.id,
+                current_user,
+            )
+        except ServiceError as exc:
+            flash(f"Not merged: {exc}", "danger")
+            return redirect(url_for(f"web.{singular}", **kwargs))
+        flash(f"Merged into {kept.name}.", "success")
+        return redirect(url_for(f"web.{singular}", **{f"{singular}_id": kept.id}))
+
     edit.__doc__ = f"Change a {singular}."
+    merge.__doc__ = (
+        f"Merge a {singular} into another: what refers to it moves there, its name stays an alias."
+    )
     delete.__doc__ = f"Delete a {singular} nothing refers to."
     bp.add_url_rule(f"/{plural}", plural, listing, methods=["GET", "POST"])
     bp.add_url_rule(f"/{plural}/<id:{singular}_id>", singular, page)
@@ -304,6 +335,15 @@ def _named_pages(
     bp.add_url_rule(
         f"/{plural}/<id:{singular}_id>/delete", f"delete_{singular}", delete, methods=["POST"]
     )
+    bp.add_url_rule(
+        f"/{plural}/<id:{singular}_id>/merge", f"merge_{singular}", merge, methods=["POST"]
+    )
+
+
+@bp.app_template_global()
+def name_suggestions(kind: str) -> list[str]:
+    """The party or source names a typed field suggests (the 500 most recent)."""
+    return named.suggest_names(get_session(), Party if kind == "party" else Source)
 
 
 _named_pages(Source, SourceForm, "sources", "source", named.source_detail)

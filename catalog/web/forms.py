@@ -22,7 +22,7 @@ from wtforms import (
 from wtforms.utils import unset_value
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
 
-from ..models import AckStatus, PartyKind, SourceKind, Verification
+from ..models import INCIDENT_ONLY_STATUSES, AckStatus, PartyKind, SourceKind, Verification
 from ..services.records import AcknowledgementInput, IngestDetails, SightingInput
 
 TIME_HINT = "2023-05-03T02:30+03:00"
@@ -135,6 +135,31 @@ def _choices(enum: type[Enum], blank: str | None = None) -> list[SelectChoice]:
     return ([SelectChoice("", blank)] if blank is not None else []) + items
 
 
+# Fields where a party or a source is typed by name suggest the names held (the datalists of
+# ``_name_lists.html``), so that one party is not entered under two spellings.
+PARTY_SUGGESTIONS = {"list": "party-names", "autocomplete": "off"}
+SOURCE_SUGGESTIONS = {"list": "source-names", "autocomplete": "off"}
+
+# The stances a party takes on one media; an incident's may also be claimed or have
+# involvement denied.
+MEDIA_STANCES = [
+    SelectChoice(m.value, m.value.replace("_", " "))
+    for m in AckStatus
+    if m not in INCIDENT_ONLY_STATUSES
+]
+INCIDENT_STANCES = [
+    SelectChoice(m.value, label)
+    for m, label in (
+        (AckStatus.OFFICIAL, "officially acknowledged"),
+        (AckStatus.SEMI_OFFICIAL, "semi-officially acknowledged"),
+        (AckStatus.CLAIMED, "claimed it happened"),
+        (AckStatus.UNACKNOWLEDGED, "unacknowledged"),
+        (AckStatus.DENIED, "denied it happened"),
+        (AckStatus.DENIED_INVOLVEMENT, "denied involvement"),
+    )
+]
+
+
 def _url(required: bool = False) -> list:
     return [
         DataRequired() if required else Optional(),
@@ -161,7 +186,11 @@ class SightingFields(FlaskForm):
         choices=[SelectChoice(p, PLATFORM_LABELS.get(p, "—")) for p in PLATFORMS],
         validators=[Optional()],
     )
-    source = StringField("Source (outlet or account)", validators=[Optional(), Length(max=200)])
+    source = StringField(
+        "Source (outlet or account)",
+        validators=[Optional(), Length(max=200)],
+        render_kw=SOURCE_SUGGESTIONS,
+    )
     account = StringField("Account", validators=[Optional(), Length(max=200)])
     posted_at = AwareDateTimeField("Posted at", validators=[Optional()], description=TIME_HINT)
     observed_at = AwareDateTimeField(
@@ -206,11 +235,18 @@ class AcknowledgementFields(FlaskForm):
     party = StringField(
         "Party",
         validators=[Optional(), Length(max=200)],
-        description="a government, armed force, agency",
+        render_kw=PARTY_SUGGESTIONS,
+        description="a government, agency, media outlet, person or group",
     )
-    status = SelectField("Status", choices=_choices(AckStatus, "—"), validators=[Optional()])
+    status = SelectField(
+        "Status", choices=[SelectChoice("", "—"), *MEDIA_STANCES], validators=[Optional()]
+    )
     statement = TextAreaField("Statement", validators=[Optional(), Length(max=20000)])
-    source = StringField("Made through (source)", validators=[Optional(), Length(max=200)])
+    source = StringField(
+        "Made through (source)",
+        validators=[Optional(), Length(max=200)],
+        render_kw=SOURCE_SUGGESTIONS,
+    )
     url = StringField("Statement URL", validators=[*_url(), _http_only])
     stated_at = AwareDateTimeField("Stated at", validators=[Optional()], description=TIME_HINT)
 
@@ -271,8 +307,16 @@ class SightingForm(SightingFields):
 
 
 class AcknowledgementForm(AcknowledgementFields):
-    party = StringField("Party", validators=[DataRequired(), Length(max=200)])
-    status = SelectField("Status", choices=_choices(AckStatus), validators=[DataRequired()])
+    party = StringField(
+        "Party", validators=[DataRequired(), Length(max=200)], render_kw=PARTY_SUGGESTIONS
+    )
+    status = SelectField("Status", choices=MEDIA_STANCES, validators=[DataRequired()])
+
+
+class IncidentAcknowledgementForm(AcknowledgementForm):
+    """A stance on an incident as a whole: also "claimed" or "denied involvement"."""
+
+    status = SelectField("Stance", choices=INCIDENT_STANCES, validators=[DataRequired()])
 
 
 def _tags(text: str | None) -> list[str]:
@@ -399,6 +443,7 @@ class SourceForm(FlaskForm):
     url = StringField("URL", validators=[*_url(), _http_only])
     affiliated_party = StringField(
         "Speaks for (party)",
+        render_kw=PARTY_SUGGESTIONS,
         validators=[Optional(), Length(max=200)],
         description="state media for its government",
     )
@@ -410,6 +455,16 @@ class PartyForm(FlaskForm):
     kind = SelectField("Kind", choices=_choices(PartyKind))
     country = StringField("Country", validators=[Optional(), Length(max=100)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=20000)])
+
+
+class MergeForm(FlaskForm):
+    """Merge this party or source into another, named (the one kept)."""
+
+    into = StringField(
+        "Merge into",
+        validators=[DataRequired(), Length(max=200)],
+        description="the name of the one to keep",
+    )
 
 
 class HashSearchForm(FlaskForm):

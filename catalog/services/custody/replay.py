@@ -116,10 +116,23 @@ def _rename(expected: dict[int, Expected], names: tuple[str, ...], event: Any, k
                 row.set(name, sorted(new if v == old else v for v in value), at)
 
 
+def _merge(expected: dict[int, Expected], name: str, event: Any) -> None:
+    """Carry a merge of a source or party into the rows that named the one merged."""
+    details = event.details or {}
+    old = (details.get("merged") or {}).get("name")
+    new = (details.get("into") or {}).get("name")
+    for row in expected.values():
+        value, at = row.fields.get(name, (UNKNOWN, 0))
+        if old is not None and value == old:
+            row.set(name, new, at)
+
+
 def _fold_sighting(expected: dict[int, Expected], event: Any) -> None:
     details = event.details or {}
     if event.action == "source.update":
         return _rename(expected, ("source",), event, "name")
+    if event.action == "source.merge":
+        return _merge(expected, "source", event)
     sighting_id = _int(details.get("sighting"))
     if sighting_id is None:
         return None
@@ -159,6 +172,8 @@ def _fold_acknowledgement(expected: dict[int, Expected], event: Any) -> None:
     details = event.details or {}
     if event.action in ("party.update", "source.update"):
         return _rename(expected, (event.action.split(".")[0],), event, "name")
+    if event.action in ("party.merge", "source.merge"):
+        return _merge(expected, event.action.split(".")[0], event)
     ack_id = _int(details.get("acknowledgement"))
     if ack_id is None:
         return None
@@ -286,7 +301,7 @@ KINDS: list[tuple[str, tuple[str, ...], Fold, Callable[[], Expected] | None]] = 
         "sighting",
         tuple(
             "sighting.create sighting.update sighting.delete sighting.deleted "
-            "sighting.deletion_contradicted source.update".split()
+            "sighting.deletion_contradicted source.update source.merge".split()
         ),
         _fold_sighting,
         None,
@@ -295,7 +310,7 @@ KINDS: list[tuple[str, tuple[str, ...], Fold, Callable[[], Expected] | None]] = 
         "acknowledgement",
         tuple(
             "acknowledgement.create acknowledgement.update acknowledgement.delete "
-            "party.update source.update".split()
+            "party.update source.update party.merge source.merge".split()
         ),
         _fold_acknowledgement,
         None,

@@ -10,7 +10,14 @@ from . import audit
 from .audit import SYSTEM_ACTOR, ChainReport, verify_chain
 from .copies import check_copies, export_document, keep_missing_copies, read_export
 from .facts import LinkFact
-from .provenance import STATUS_WORDS, ProvenanceSummary, summarise, summarise_one
+from .provenance import (
+    STANCE_WORDS,
+    STATUS_WORDS,
+    ProvenanceSummary,
+    incident_stance,
+    summarise,
+    summarise_one,
+)
 from .timestamps import (
     StampReport,
     capture_tokens,
@@ -44,6 +51,7 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "KIND_LABELS",
     "MAX_CLUSTER",
+    "STANCE_WORDS",
     "STATUS_WORDS",
     "SYSTEM_ACTOR",
     "ChainReport",
@@ -59,6 +67,7 @@ __all__ = [
     "export_document",
     "grouped",
     "head_due",
+    "incident_stance",
     "keep_missing_copies",
     "kind_label",
     "link_confidence",

@@ -20,19 +20,42 @@ from ...models import AckStatus, Media
 from .facts import MEMBERS, Facts, LinkFact, facts_loaded, incidents_of
 from .walk import DEFAULT_CONFIDENCE, clusters, withdrawn_ids
 
-# Strongest stance first: an official acknowledgement outweighs an airing on state media.
+# Strongest stance first: an official acknowledgement outweighs an airing on state media, a
+# claim outweighs a denial, and any stance outweighs silence.
 STATUS_ORDER = [
     AckStatus.OFFICIAL,
     AckStatus.SEMI_OFFICIAL,
+    AckStatus.CLAIMED,
     AckStatus.DENIED,
+    AckStatus.DENIED_INVOLVEMENT,
     AckStatus.UNACKNOWLEDGED,
 ]
+# How a stance on a media is said ("This file was ... by"); an incident's: ``STANCE_WORDS``.
 STATUS_WORDS = {
     AckStatus.OFFICIAL: "officially acknowledged",
     AckStatus.SEMI_OFFICIAL: "semi-officially acknowledged",
+    AckStatus.CLAIMED: "claimed",
     AckStatus.UNACKNOWLEDGED: "not acknowledged",
     AckStatus.DENIED: "denied",
+    AckStatus.DENIED_INVOLVEMENT: "denied involvement in",
 }
+# How a stance on an incident as a whole is said ("<party> ...").
+STANCE_WORDS = {
+    AckStatus.OFFICIAL: "officially acknowledged it",
+    AckStatus.SEMI_OFFICIAL: "semi-officially acknowledged it",
+    AckStatus.CLAIMED: "claimed it happened",
+    AckStatus.UNACKNOWLEDGED: "has not acknowledged it",
+    AckStatus.DENIED: "denied it happened",
+    AckStatus.DENIED_INVOLVEMENT: "denied involvement",
+}
+
+
+def incident_stance(party: str, status: AckStatus | str, source: str | None = None) -> str:
+    """Say in one sentence a party's stance on an incident: "Ukraine denied involvement."."""
+    words = f"{party} {STANCE_WORDS[AckStatus(status)]}"
+    return words + (f" via {source}." if source else ".")
+
+
 FORMATS_WITH_EXIF = {"JPEG", "MPO", "TIFF", "HEIF", "HEIC"}
 
 
@@ -216,6 +239,7 @@ def _summary(
                     "url": url,
                     "stated_at": _iso(stated_at),
                     "incident_id": incident_id,
+                    "summary": incident_stance(party, status, source),
                 }
             )
             continue

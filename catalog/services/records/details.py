@@ -11,7 +11,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ...models import Acknowledgement, AckStatus, Incident, Media, Sighting, User
+from ...models import (
+    INCIDENT_ONLY_STATUSES,
+    Acknowledgement,
+    AckStatus,
+    Incident,
+    Media,
+    Sighting,
+    User,
+)
 from .. import Invalid
 from ..evidence import audit
 from .fields import aware, clean_text, clean_url
@@ -60,8 +68,19 @@ class IngestDetails:
     tags: list[str] = field(default_factory=list)
 
 
-def check_details(details: IngestDetails) -> None:
-    """Validate what was typed before any work is done, so errors come first and cheap."""
+def check_stance(status: AckStatus, *, on_incident: bool) -> None:
+    """Refuse a stance that is only about an incident (claimed, denied involvement) on a media."""
+    if not on_incident and status in INCIDENT_ONLY_STATUSES:
+        raise Invalid(
+            f"{status.value!r} is a stance on an incident as a whole (it happened; we took no"
+            " part), not on one media: record it on the incident, or choose one of "
+            + ", ".join(s.value for s in AckStatus if s not in INCIDENT_ONLY_STATUSES)
+        )
+
+
+def check_details(details: IngestDetails, *, on_incident: bool = False) -> None:
+    """Validate what was typed before any work is done, so errors come first and cheap (an
+    acknowledgement is of the media unless ``on_incident``)."""
     clean_text(details.title, "title", 500)
     clean_text(details.credit, "credit", 500)
     clean_text(details.description, "description", 20000)
@@ -76,11 +95,12 @@ def check_details(details: IngestDetails) -> None:
     if details.acknowledgement is not None:
         ack = details.acknowledgement
         try:
-            AckStatus(ack.status)
+            status = AckStatus(ack.status)
         except ValueError:
             raise Invalid(
                 f"acknowledgement status must be one of {', '.join(s.value for s in AckStatus)}"
             ) from None
+        check_stance(status, on_incident=on_incident)
         if not clean_text(ack.party, "party", 200):
             raise Invalid("an acknowledgement needs a party")
         clean_url(ack.url, "statement URL")

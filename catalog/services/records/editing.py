@@ -36,6 +36,7 @@ from .details import (
     build_acknowledgement,
     build_sighting,
     check_details,
+    check_stance,
     sighting_fields,
 )
 from .fields import (
@@ -279,7 +280,7 @@ def add_acknowledgement(
     """Record a party's stance on one media, or on a whole incident."""
     if (media_id is None) == (incident_id is None):
         raise Invalid("an acknowledgement is about one media or one incident")
-    check_details(IngestDetails(acknowledgement=ack))
+    check_details(IngestDetails(acknowledgement=ack), on_incident=incident_id is not None)
     lock_for_write(session)
     if media_id is not None:
         added = build_acknowledgement(session, ack, actor, media=get_media(session, media_id))
@@ -309,6 +310,11 @@ def update_acknowledgement(
     ack = get_acknowledgement(session, ack_id)
     values = {("statement_url" if k == "url" else k): v for k, v in values.items()}
     changes = apply_changes(session, ack, values, ACK_FIELDS, "acknowledgement")
+    try:
+        check_stance(ack.status, on_incident=ack.media_id is None)
+    except Invalid:
+        session.rollback()
+        raise
     _finish(
         session,
         actor,

@@ -6,6 +6,10 @@ unique per kind. Deleting refuses while evidence still points at the record (an 
 media, a party with acknowledgements), because the database would otherwise silently drop or
 blank that evidence; a tag is only a label, so deleting it just takes it off its media. Every
 change is audited with what it was before and after.
+
+Two parties, or two sources, found to be one (typed twice, spelt two ways) are merged: every
+reference to the one merged moves to the one kept, the merged record is deleted, and its name
+stays an alias of the one kept, so that a look-up by it finds the one kept.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from .fields import (
     text_cleaner,
     url_cleaner,
 )
+from .fields import shown as as_shown
 
 T = TypeVar("T", Incident, Source, Party, Tag)
 
@@ -52,11 +57,37 @@ def _named(session: Session, model: type[T], field: str, value: str, limit: int)
     column = getattr(model, "title" if model is Incident else "name")
     found = session.scalar(sa.select(model).where(column == value))
     if found is None:
+        found = _aliased(session, model, value)
+    if found is None:
         found = model(**{column.key: value})
         session.add(found)
         session.flush()
         audit.note_created(session, found)  # an event of its own, by whoever brought it
     return found
+
+
+def _aliased(session: Session, model: type, name: str) -> Any:
+    """Return the party or source that ``name`` was merged into, if any (None for the kinds
+    that are never merged)."""
+    aliases = getattr(model, "aliases", None)
+    if aliases is None:
+        return None
+    # Only merged-into records carry aliases, so this reads few rows; JSON containment is
+    # spelt differently by every database.
+    found: Any
+    for found in session.scalars(sa.select(model).where(aliases.is_not(None))):
+        if name in (found.aliases or []):
+            return found
+    return None
+
+
+def find_named(session: Session, model: type[Party] | type[Source], name: Any) -> Any:
+    """Return the party or source with this name (or alias), or None; never creates one."""
+    name = clean_text(name, NOUN[model], 200) if isinstance(name, str) else None
+    if not name:
+        return None
+    found = session.scalar(sa.select(model).where(model.name == name))
+    return found if found is not None else _aliased(session, model, name)
 
 
 def incident_named(session: Session, title: str) -> Incident:
@@ -127,9 +158,26 @@ def get_named(session: Session, model: type[NamedModel], record_id: int) -> Any:
     return fetch(session, model, record_id, NOUN[model])
 
 
-def list_named(session: Session, model: type[NamedModel]) -> list:
-    """Return every incident, source, party or tag, by name."""
-    return list(session.scalars(sa.select(model).order_by(getattr(model, NAME_COLUMN[model]))))
+def _prefixed(column: Any, prefix: str) -> Any:
+    """The condition that ``column`` starts with ``prefix``, case ignored, wildcards literal."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"{escaped}%", escape="\\")
+
+
+def starts_with(name: str, prefix: str | None) -> bool:
+    """Whether a name starts with ``prefix`` (case ignored); any name does without one."""
+    prefix = (prefix or "").strip()
+    return not prefix or name.casefold().startswith(prefix.casefold())
+
+
+def list_named(session: Session, model: type[NamedModel], prefix: str | None = None) -> list:
+    """Return every incident, source, party or tag, by name (only those whose name starts
+    with ``prefix``, case ignored, when one is given)."""
+    column = getattr(model, NAME_COLUMN[model])
+    query = sa.select(model).order_by(column)
+    if prefix and prefix.strip():
+        query = query.where(_prefixed(column, prefix.strip()))
+    return list(session.scalars(query))
 
 
 def tag_counts(session: Session, tag_id: int | None = None) -> dict[int, int]:
@@ -247,6 +295,9 @@ def _clean_name(
     clash = session.scalar(sa.select(model.id).where(getattr(model, key) == name))
     if clash is not None and clash != record_id:
         raise Conflict(f"{NOUN[model]} {name!r} already exists")
+    merged = _aliased(session, model, name)
+    if merged is not None and merged.id != record_id:
+        raise Conflict(f"{NOUN[model]} {name!r} was merged into {merged.name!r}")
     return name
 
 
@@ -346,3 +397,84 @@ def delete_named(
     audit.record(session, actor, f"{NOUN[model]}.delete", NOUN[model], record.id, details)
     session.delete(record)
     session.commit()
+
+
+# What moves when a party or a source is merged into another: every column referring to it.
+MERGED_REFERENCES: dict[type, list[tuple[str, Any]]] = {
+    Party: [
+        ("acknowledgements", Acknowledgement.party_id),
+        ("affiliated_sources", Source.affiliated_party_id),
+    ],
+    Source: [
+        ("sightings", Sighting.source_id),
+        ("acknowledgements", Acknowledgement.source_id),
+    ],
+}
+# The fields a merged record gives the one kept when the one kept has none.
+MERGED_FIELDS = {
+    Party: ("country", "description"),
+    Source: ("platform", "url", "affiliated_party_id", "affiliation", "description"),
+}
+
+
+def suggest_names(
+    session: Session, model: type[Party] | type[Source], prefix: str = "", limit: int = 500
+) -> list[str]:
+    """Return up to ``limit`` party or source names, the most recent first (those starting
+    with ``prefix``, ignoring case, when one is given)."""
+    query = sa.select(model.name).order_by(model.id.desc()).limit(max(1, min(limit, 500)))
+    prefix = (prefix or "").strip()
+    if prefix:
+        query = query.where(_prefixed(model.name, prefix))
+    return list(session.scalars(query))
+
+
+def merge_named(
+    session: Session,
+    model: type[Party] | type[Source],
+    record_id: int,
+    into_id: Any,
+    actor: User | None,
+) -> Any:
+    """Merge a party or source into another: move every reference, keep its name as an alias
+    of the one kept, delete it; one audited transaction. Return the one kept."""
+    noun = NOUN[model]
+    if not isinstance(into_id, int) or isinstance(into_id, bool):
+        raise Invalid(f"give the id of the {noun} to merge into")
+    if into_id == record_id:
+        raise Invalid(f"a {noun} cannot be merged into itself")
+    lock_for_write(session)
+    merged = get_named(session, model, record_id)
+    kept = get_named(session, model, into_id)
+    moved: dict[str, list[int]] = {}
+    for what, column in MERGED_REFERENCES[model]:
+        table = column.class_
+        ids = list(session.scalars(sa.select(table.id).where(column == merged.id)))
+        if ids:
+            session.execute(
+                sa.update(table).where(table.id.in_(ids)).values({column.key: kept.id}),
+                execution_options={"synchronize_session": False},
+            )
+        moved[what] = sorted(ids)
+    filled = {}
+    for name in MERGED_FIELDS[model]:
+        if getattr(kept, name) is None and getattr(merged, name) is not None:
+            setattr(kept, name, getattr(merged, name))
+            filled[name] = as_shown(getattr(merged, name))
+    aliases = [*(kept.aliases or []), merged.name, *(merged.aliases or [])]
+    kept.aliases = sorted(set(aliases) - {kept.name})
+    details = {
+        "merged": {"id": merged.id, "name": merged.name},
+        "into": {"id": kept.id, "name": kept.name},
+        "moved": moved,
+        "filled": filled,
+        "aliases": kept.aliases,
+    }
+    session.flush()
+    session.expire_all()  # the moved rows were changed behind the ORM's back
+    merged = get_named(session, model, record_id)
+    session.delete(merged)
+    session.flush()
+    audit.record(session, actor, f"{noun}.merge", noun, kept.id, details)
+    session.commit()
+    return get_named(session, model, into_id)

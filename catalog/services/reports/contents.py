@@ -20,6 +20,7 @@ from ..evidence import (
     clusters,
     evidence_text,
     grouped,
+    incident_stance,
     link_label,
     summarise,
 )
@@ -192,6 +193,9 @@ def incident_report(
                 "source": a.source.name if a.source else None,
                 "url": a.statement_url,
                 "stated_at": iso(a.stated_at),
+                "summary": incident_stance(
+                    a.party.name, a.status, a.source.name if a.source else None
+                ),
             }
             for a in acks
         ],

@@ -71,7 +71,7 @@ def as_csv(report: Report) -> str:
                     "status": a["status"],
                     "source": a["source"],
                     "url": a["url"],
-                    "detail": a["statement"],
+                    "detail": " ".join(filter(None, [a["summary"], a["statement"]])),
                 }
             )
     for m in report.media:
