@@ -119,8 +119,9 @@ def test_roll_up_names_the_member_acknowledged_and_the_first_sighting(session: S
     )
     copy = media(session, 2, title="Repost")
     frame = media(session, 3, title="Still")
-    link(session, copy, original, 8)
-    link(session, frame, original, 20, kind=LinkKind.FRAME_OF)
+    # Confirmed: only confirmed links make the roll-up's statements.
+    link(session, copy, original, 8, review=LinkReview.CONFIRMED)
+    link(session, frame, original, 20, kind=LinkKind.FRAME_OF, review=LinkReview.CONFIRMED)
     tv = Source(name="State TV")
     session.add_all(
         [
@@ -175,6 +176,88 @@ def test_roll_up_names_the_member_acknowledged_and_the_first_sighting(session: S
     assert own.acknowledgements[0]["this_file"] is True and own.acknowledgements[0][
         "summary"
     ].startswith("This file was semi-officially")
+
+
+def proposed_pair(session: Session) -> tuple[Incident, Media, Media]:
+    """Media A (an early sighting, a credit, a stance) proposed as a copy of B, of an incident."""
+    incident = Incident(title="Strike")
+    session.add(incident)
+    a = media(session, 1, title="Early repost", credit="Someone / Telegram")
+    b = media(session, 2, title="Column of smoke", credit="Photographer / AFP", incident=incident)
+    link(session, a, b, 8)  # confident, but only proposed
+    session.add_all(
+        [
+            Sighting(
+                media=a, url="https://t.me/early/1", posted_at=datetime(2023, 5, 1, tzinfo=UTC)
+            ),
+            Sighting(
+                media=b, url="https://x.example/b", posted_at=datetime(2023, 5, 3, tzinfo=UTC)
+            ),
+        ]
+    )
+    ack(session, a, "Government of R", AckStatus.OFFICIAL, statement="ours")
+    session.flush()
+    return incident, a, b
+
+
+def test_proposed_links_do_not_rewrite_facts_until_confirmed(session: Session) -> None:
+    from catalog.services import reports
+
+    incident, a, b = proposed_pair(session)
+    summary = summarise(session, [b.id])[b.id]
+    assert summary.earliest_sighting["media_id"] == b.id
+    assert summary.credits == ["Photographer / AFP"] and summary.acknowledgements == []
+    [apart] = summary.unconfirmed
+    the_link = session.scalar(sa.select(MediaLink))
+    assert apart["media_id"] == a.id and apart["link_id"] == the_link.id
+    assert apart["confidence"] == round(link_confidence("pdq", 8), 3)
+    assert apart["earliest_sighting"]["url"] == "https://t.me/early/1"
+    assert apart["credit"] == "Someone / Telegram"
+    assert [s["party"] for s in apart["acknowledgements"]] == ["Government of R"]
+    assert summary.cluster[0]["confirmed"] is False
+    report = reports.incident_report(session, incident.id)
+    [entry] = report.media
+    assert entry["provenance"]["earliest_sighting"]["url"] == "https://x.example/b"
+    assert entry["provenance"]["unconfirmed"] == []
+    for text in (json.dumps(reports.as_json(report)), reports.as_csv(report)):
+        assert "t.me/early" not in text and "Someone / Telegram" not in text
+    asked = reports.incident_report(session, incident.id, proposed=True)
+    assert asked.proposed and asked.media[0]["provenance"]["unconfirmed"][0]["media_id"] == a.id
+    rows = list(csv.DictReader(io.StringIO(reports.as_csv(asked))))
+    assert {r["section"] for r in rows if "t.me/early" in (r["url"] or "")} == {
+        "unconfirmed_first_seen"
+    }
+    the_link.review = LinkReview.CONFIRMED
+    session.flush()
+    confirmed = summarise(session, [b.id])[b.id]
+    assert confirmed.earliest_sighting["media_id"] == a.id and confirmed.unconfirmed == []
+    assert confirmed.credits == ["Photographer / AFP", "Someone / Telegram"]
+    assert [s["party"] for s in confirmed.acknowledgements] == ["Government of R"]
+    entry = reports.incident_report(session, incident.id).media[0]
+    assert entry["provenance"]["earliest_sighting"]["url"] == "https://t.me/early/1"
+
+
+def test_a_member_beyond_a_proposed_link_is_unconfirmed_with_the_weakest_way(
+    session: Session,
+) -> None:
+    a, b, c = (media(session, n) for n in range(1, 4))
+    link(session, b, a, 20)  # proposed
+    link(session, c, b, 0, review=LinkReview.CONFIRMED)  # confirmed, but beyond the proposed
+    shaky: dict = {}
+    found = clusters(session, [a.id], links=None, unconfirmed=shaky)
+    assert set(found[a.id]) == {b.id, c.id}
+    first = session.scalar(sa.select(MediaLink.id).where(MediaLink.source_media_id == b.id))
+    assert (
+        shaky[a.id][b.id]
+        == shaky[a.id][c.id]
+        == {
+            "link_id": first,
+            "confidence": round(link_confidence("pdq", 20), 3),
+        }
+    )
+    shaky = {}
+    clusters(session, [b.id], unconfirmed=shaky)
+    assert set(shaky[b.id]) == {a.id}
 
 
 def test_flags_for_stripped_metadata_and_impossible_times(session: Session) -> None:
@@ -383,3 +466,49 @@ def test_each_start_a_spreadsheet_reads_as_a_formula_is_quoted() -> None:
     for start in ("=", "+", "-", "@", "\t", "\r"):
         assert neutralise(f"{start}SUM(1+1)") == f"'{start}SUM(1+1)", repr(start)
     assert neutralise("plain text") == "plain text" and neutralise(3) == 3
+
+
+def test_unconfirmed_facts_apart_in_the_page_the_api_and_reports_only_when_asked(
+    app: Flask, client, session: Session
+) -> None:
+    from catalog.services.people import accounts
+
+    from .test_web import PASSWORD, sign_in
+
+    incident, a, b = proposed_pair(session)
+    accounts.create_user(session, "ana", PASSWORD, "analyst")
+    _, key = accounts.create_api_key(session, "ana")
+    session.commit()
+    sign_in(client, "ana")
+    page = client.get(f"/media/{b.id}").get_data(as_text=True)
+    first_seen = page.split("data-first-seen", 1)[1].split("</p>", 1)[0]
+    assert "t.me/early" not in first_seen and "data-unconfirmed" in page
+    html = client.get(f"/incidents/{incident.id}/report.html").get_data(as_text=True)
+    assert "t.me/early" not in html and "Someone / Telegram" not in html
+    html = client.get(f"/incidents/{incident.id}/report.html?proposed=1").get_data(as_text=True)
+    assert "data-unconfirmed" in html and "t.me/early" in html
+    headers = {"Authorization": f"Bearer {key}"}
+    api = client.get(f"/api/v1/media/{b.id}/provenance", headers=headers).json
+    assert api["earliest_sighting"]["media_id"] == b.id and api["credits"] == ["Photographer / AFP"]
+    assert api["unconfirmed"][0]["media_id"] == a.id
+    report = client.get(f"/api/v1/incidents/{incident.id}/report", headers=headers).json
+    assert report["proposed"] is False and report["media"][0]["provenance"]["unconfirmed"] == []
+    report = client.get(
+        f"/api/v1/incidents/{incident.id}/report?proposed=true", headers=headers
+    ).json
+    assert report["media"][0]["provenance"]["unconfirmed"][0]["link_id"] is not None
+
+
+def test_export_shows_unconfirmed_facts_only_with_proposed(
+    runner: FlaskCliRunner, session: Session, tmp_path: Path
+) -> None:
+    incident, a, _ = proposed_pair(session)
+    session.commit()
+    for flag, expected in (([], False), (["--proposed"], True)):
+        out = tmp_path / str(expected)
+        result = runner.invoke(
+            args=["catalog", "export", str(incident.id), "-o", str(out), "--format", "json", *flag]
+        )
+        assert result.exit_code == 0, result.output
+        text = (out / f"incident-{incident.id}.json").read_text()
+        assert ("t.me/early" in text) is expected and json.loads(text)["proposed"] is expected

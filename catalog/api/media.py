@@ -272,5 +272,7 @@ def provenance(media_id: int):
 def media_report(args: dict[str, Any], media_id: int):
     """The provenance report of a media, or of its whole cluster (scope=cluster)."""
 
-    made = reports.media_report(get_session(), media_id, args["scope"], _confidence())
+    made = reports.media_report(
+        get_session(), media_id, args["scope"], _confidence(), proposed=args["proposed"]
+    )
     return report_response(made, args["format"], f"media-{media_id}-{args['scope']}")

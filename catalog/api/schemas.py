@@ -243,6 +243,14 @@ class ProvenanceOut(Schema):
             " claimed_after_first_sighting"
         },
     )
+    unconfirmed = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "members joined only by links the matcher proposed and nobody"
+            " confirmed, each with link_id, confidence and the first sighting, credit and"
+            " stances it would add; kept out of the confirmed facts above"
+        },
+    )
 
 
 class MediaDetail(MediaSummary):
@@ -384,7 +392,21 @@ class AuditOut(Schema):
 class ReportQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
     scope = fields.String(load_default="media", validate=validate.OneOf(["media", "cluster"]))
+    proposed = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "also show, apart and marked unconfirmed, what reaches the media"
+            " only through links the matcher proposed and nobody confirmed"
+        },
+    )
 
 
 class IncidentReportQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
+    proposed = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "also show, apart and marked unconfirmed, what reaches the media"
+            " only through links the matcher proposed and nobody confirmed"
+        },
+    )

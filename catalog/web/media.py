@@ -430,7 +430,11 @@ def report(media_id: int, fmt: str):
     """The provenance report of a media (or, with ?scope=cluster, of its whole cluster)."""
     scope = "cluster" if request.args.get("scope") == "cluster" else "media"
     made = reports.media_report(
-        get_session(), media_id, scope, thresholds_from(current_app.config).cluster_confidence
+        get_session(),
+        media_id,
+        scope,
+        thresholds_from(current_app.config).cluster_confidence,
+        proposed=request.args.get("proposed") == "1",
     )
     return report_response(made, fmt, f"media-{media_id}-{scope}")
 

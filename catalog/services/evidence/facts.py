@@ -197,7 +197,15 @@ class Facts:
         ):
             if row.fact == "link":
                 links.append(
-                    (row.media_id, row.other_id, row.kind, row.algorithm, row.distance, row.review)
+                    (
+                        row.media_id,
+                        row.other_id,
+                        row.kind,
+                        row.algorithm,
+                        row.distance,
+                        row.review,
+                        row.id,
+                    )
                 )
                 self.links[row.id] = LinkFact(
                     row.id,

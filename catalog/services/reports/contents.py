@@ -1,7 +1,11 @@
 """What a provenance report says: for one media, for the cluster of copies it belongs to, or
 for a whole incident, the hashes, embedded metadata, sightings, credits, acknowledgements,
 links with their distances, the provenance roll-up and the audit trail (``formats`` writes it
-out)."""
+out).
+
+A report is meant for publication: facts that reach a media only through links nobody
+confirmed (the roll-up's ``unconfirmed``) are left out unless the reader asks for them
+(``proposed``), and then stay in a section of their own."""
 
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class Report:
     media: list[dict[str, Any]] = field(default_factory=list)
     incident: dict[str, Any] | None = None
     clusters: list[list[int]] = field(default_factory=list)
+    proposed: bool = False  # whether facts through unconfirmed links are shown (apart)
 
 
 def iso(moment: Any) -> str | None:
@@ -131,9 +136,17 @@ def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> 
     }
 
 
-def _entries(session: Session, media_ids: list[int], min_confidence: float) -> list[dict[str, Any]]:
+def _entries(
+    session: Session, media_ids: list[int], min_confidence: float, proposed: bool
+) -> list[dict[str, Any]]:
     summaries = summarise(session, media_ids, min_confidence)
-    return [_media_entry(session, get_media(session, m), summaries[m].as_dict()) for m in media_ids]
+    entries = []
+    for m in media_ids:
+        provenance = summaries[m].as_dict()
+        if not proposed:
+            provenance["unconfirmed"] = []
+        entries.append(_media_entry(session, get_media(session, m), provenance))
+    return entries
 
 
 def media_report(
@@ -141,6 +154,7 @@ def media_report(
     media_id: int,
     scope: str = "media",
     min_confidence: float = DEFAULT_CONFIDENCE,
+    proposed: bool = False,
 ) -> Report:
     """Report on one media, or on it and every other member of its cluster."""
     media = get_media(session, media_id)
@@ -153,11 +167,21 @@ def media_report(
         if scope == "media"
         else f"Provenance of {name} and its {len(ids) - 1} cop{'y' if len(ids) == 2 else 'ies'}"
     )
-    return Report(title, scope, utcnow(), _entries(session, ids, min_confidence), clusters=[ids])
+    return Report(
+        title,
+        scope,
+        utcnow(),
+        _entries(session, ids, min_confidence, proposed),
+        clusters=[ids],
+        proposed=proposed,
+    )
 
 
 def incident_report(
-    session: Session, incident_id: int, min_confidence: float = DEFAULT_CONFIDENCE
+    session: Session,
+    incident_id: int,
+    min_confidence: float = DEFAULT_CONFIDENCE,
+    proposed: bool = False,
 ) -> Report:
     """Report on an incident: its stances and every media, grouped into duplicate clusters."""
     incident, _count, acks = incident_detail(session, incident_id)
@@ -171,8 +195,9 @@ def incident_report(
         f"Provenance report: {incident.title}",
         "incident",
         utcnow(),
-        _entries(session, ids, min_confidence),
+        _entries(session, ids, min_confidence, proposed),
         clusters=groups,
+        proposed=proposed,
     )
     report.incident = {
         "id": incident.id,

@@ -31,6 +31,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "title": report.title,
         "scope": report.scope,
         "generated_at": iso(report.generated_at),
+        "proposed": report.proposed,
         "incident": report.incident,
         "clusters": report.clusters,
         "media": report.media,
@@ -156,6 +157,8 @@ def as_csv(report: Report) -> str:
                     f" of #{link['target_media_id']} ({link['evidence']}, {link['review']})",
                 }
             )
+        for u in m["provenance"].get("unconfirmed", []):
+            _unconfirmed_rows(writer, base, u)
         for flag in m["provenance"]["flags"]:
             writer.writerow({**base, "section": "flag", "detail": flag["message"]})
         for e in m["audit"]:
@@ -170,3 +173,40 @@ def as_csv(report: Report) -> str:
                 }
             )
     return out.getvalue()
+
+
+def _unconfirmed_rows(writer: csv.DictWriter, base: dict[str, Any], u: dict[str, Any]) -> None:
+    """Rows of a member joined only by a proposed link: each section says it is unconfirmed."""
+    via = (
+        f"unconfirmed: #{u['media_id']}, {u['relation']}, through proposed link"
+        f" {u['link_id']} (confidence {u['confidence']})"
+    )
+    first = u["earliest_sighting"]
+    if first:
+        writer.writerow(
+            {
+                **base,
+                "section": "unconfirmed_first_seen",
+                "time": first["time"],
+                "source": first["source"],
+                "url": first["url"],
+                "detail": via,
+            }
+        )
+    if u["credit"]:
+        writer.writerow(
+            {**base, "section": "unconfirmed_credit", "detail": f"{u['credit']} ({via})"}
+        )
+    for a in u["acknowledgements"]:
+        writer.writerow(
+            {
+                **base,
+                "section": "unconfirmed_acknowledgement",
+                "time": a["stated_at"],
+                "party": a["party"],
+                "status": a["status"],
+                "source": a["source"],
+                "url": a["url"],
+                "detail": via,
+            }
+        )
