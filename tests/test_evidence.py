@@ -20,6 +20,9 @@ from catalog.models import (
     Acknowledgement,
     AckStatus,
     AuditEvent,
+    Capture,
+    CaptureFile,
+    CaptureStatus,
     Incident,
     LinkKind,
     LinkReview,
@@ -29,6 +32,7 @@ from catalog.models import (
     Party,
     Sighting,
     Source,
+    TimestampToken,
 )
 from catalog.services.evidence import clusters, link_confidence, summarise
 from catalog.storage import get_storage
@@ -512,3 +516,96 @@ def test_export_shows_unconfirmed_facts_only_with_proposed(
         assert result.exit_code == 0, result.output
         text = (out / f"incident-{incident.id}.json").read_text()
         assert ("t.me/early" in text) is expected and json.loads(text)["proposed"] is expected
+
+
+def captured_sighting(session: Session, target: Media, n: int) -> Capture:
+    """A capture of a post with its archive and screenshot, stamped, and the sighting it made."""
+    capture = Capture(url=f"https://t.me/post/{n}", status=CaptureStatus.DONE)
+    session.add(capture)
+    session.flush()
+    session.add_all(
+        [
+            CaptureFile(
+                capture_id=capture.id,
+                role=role,
+                sha256=f"{n}{role[0]}".ljust(64, "0"),
+                size_bytes=10,
+                content_type="application/octet-stream",
+            )
+            for role in ("wacz", "screenshot", "html")
+        ]
+        + [
+            TimestampToken(
+                subject="capture",
+                subject_id=capture.id,
+                statement="s",
+                authority="https://tsa.example/",
+                token=b"t",
+                gen_time=datetime(2023, 5, 3, 4, 5, 6, 789, tzinfo=UTC),
+                serial="1",
+            ),
+            Sighting(
+                media=target,
+                url=capture.url,
+                capture_id=capture.id,
+                posted_at=datetime(2023, 5, n, tzinfo=UTC),
+            ),
+        ]
+    )
+    session.flush()
+    return capture
+
+
+def test_captures_are_cited_in_the_roll_up_reports_page_and_api(
+    app: Flask, client, session: Session
+) -> None:
+    from catalog.services import reports
+    from catalog.services.people import accounts
+
+    from .test_web import PASSWORD, sign_in
+
+    incident = Incident(title="Strike")
+    session.add(incident)
+    target = media(session, 1, title="Smoke", incident=incident)
+    first, second = captured_sighting(session, target, 1), captured_sighting(session, target, 2)
+    accounts.create_user(session, "ana", PASSWORD, "analyst")
+    _, key = accounts.create_api_key(session, "ana")
+    session.commit()
+    statements: list[str] = []
+
+    def count(*args) -> None:
+        statements.append(args[2])
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        summary = summarise(session, [target.id])[target.id]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    # One query for the files of every capture, one for their tokens: none per sighting.
+    assert sum("capture_files" in s for s in statements) == 1
+    assert sum("timestamp_tokens" in s for s in statements) == 1
+    cited = summary.earliest_sighting["capture"]
+    assert cited["id"] == first.id and cited["files"]["wacz"]["sha256"].startswith("1w")
+    assert set(cited["files"]) == {"wacz", "screenshot"}
+    assert cited["timestamps"] == [
+        {"time": "2023-05-03T04:05:06+00:00", "authority": "https://tsa.example/"}
+    ]
+    assert set(summary.captures) == {first.id, second.id}
+    report = reports.incident_report(session, incident.id)
+    assert [s["capture"]["id"] for s in report.media[0]["sightings"]] == [first.id, second.id]
+    rows = [r for r in csv.DictReader(io.StringIO(reports.as_csv(report)))]
+    cites = [r for r in rows if r["section"] == "capture"]
+    assert len(cites) == 2 and "wacz sha256 1w" in cites[0]["detail"]
+    assert "timestamp 2023-05-03T04:05:06+00:00 by https://tsa.example/" in cites[0]["detail"]
+    sign_in(client, "ana")
+    html = client.get(f"/incidents/{incident.id}/report.html").get_data(as_text=True)
+    assert f'data-capture="{first.id}"' in html and f"/captures/{second.id}" in html
+    assert "2s".ljust(64, "0") in html
+    page = client.get(f"/media/{target.id}").get_data(as_text=True)
+    assert f'data-capture="{second.id}"' in page and "1w".ljust(64, "0") in page
+    assert "data-first-capture" in page
+    headers = {"Authorization": f"Bearer {key}"}
+    api = client.get(f"/api/v1/media/{target.id}", headers=headers).json
+    assert [s["capture"]["id"] for s in api["sightings"]] == [first.id, second.id]
+    assert api["sightings"][1]["capture"]["files"]["screenshot"]["sha256"].startswith("2s")

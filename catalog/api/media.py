@@ -71,6 +71,9 @@ def extended(media: Media) -> Extended:
     # The media's own sightings and stances are in hand: provenance reads only the rest, and
     # the media's links with it.
     summary, links = summarise_one(get_session(), media, _confidence())
+    for s in media.sightings:
+        # Read for the provenance already: each sighting carries its capture's citation.
+        s.citation = summary.captures.get(s.capture_id) if s.capture_id else None  # type: ignore[attr-defined]
     return Extended(
         media,
         links=links,

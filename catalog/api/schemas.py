@@ -138,6 +138,15 @@ class SightingOut(Schema):
     caption = fields.String(allow_none=True)
     archive_url = fields.String(allow_none=True)
     capture_id = fields.Integer(allow_none=True)
+    # Set where the media is read whole (its provenance cites the captures in one pass).
+    capture = fields.Dict(
+        attribute="citation",
+        allow_none=True,
+        metadata={
+            "description": "the capture that made the sighting: id, url, its wacz and"
+            " screenshot files with their sha256, and its trusted timestamps (time, authority)"
+        },
+    )
     created_at = AwareDateTime()
     # Notes added since, the way a capture's facts are corrected (they stay as captured).
     annotations = fields.Function(

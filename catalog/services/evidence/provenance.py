@@ -21,7 +21,7 @@ from typing import Any, overload
 from sqlalchemy.orm import Session
 
 from ...models import AckStatus, Media
-from .facts import MEMBERS, Facts, LinkFact, facts_loaded, incidents_of
+from .facts import MEMBERS, Facts, LinkFact, capture_citations, facts_loaded, incidents_of
 from .walk import DEFAULT_CONFIDENCE, clusters
 
 # Strongest stance first: an official acknowledgement outweighs an airing on state media.
@@ -56,6 +56,8 @@ class ProvenanceSummary:
     flags: list[dict[str, str]] = field(default_factory=list)
     # Members joined only by proposed links, with their facts: shown apart, never published.
     unconfirmed: list[dict[str, Any]] = field(default_factory=list)
+    # The captures the cluster's sightings cite, by id: archive, screenshot, timestamps.
+    captures: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-ready data."""
@@ -69,6 +71,7 @@ class ProvenanceSummary:
             "incident_acknowledgements": self.incident_acknowledgements,
             "flags": self.flags,
             "unconfirmed": self.unconfirmed,
+            "captures": [self.captures[c] for c in sorted(self.captures)],
         }
 
 
@@ -153,7 +156,11 @@ def _summarise(
         incidents=sorted(incidents_of(rows.values()) - incidents),
     )
     sightings, stances = facts.in_order()
-    return {m: _summary(m, members[m], shaky[m], rows, sightings, stances) for m in media_ids}
+    # Every capture any of these sightings cites, in one pass (no query per sighting).
+    cited = capture_citations(session, (s[8] for s in sightings))
+    return {
+        m: _summary(m, members[m], shaky[m], rows, sightings, stances, cited) for m in media_ids
+    }
 
 
 def _summary(
@@ -163,6 +170,7 @@ def _summary(
     rows: dict[int, Any],
     sightings: list[Any],
     acks: list[Any],
+    cited: dict[int, dict[str, Any]],
 ) -> ProvenanceSummary:
     group = {origin, *members} - set(shaky)
     summary = ProvenanceSummary()
@@ -178,10 +186,14 @@ def _summary(
         for m in sorted(members)
     ]
     summary.unconfirmed = [
-        _unconfirmed(m, members[m], way, rows, sightings, acks) for m, way in sorted(shaky.items())
+        _unconfirmed(m, members[m], way, rows, sightings, acks, cited)
+        for m, way in sorted(shaky.items())
     ]
+    summary.captures = {
+        s[8]: cited[s[8]] for s in sightings if s[8] in cited and (s[1] in group or s[1] in shaky)
+    }
     sources: set[str] = set()
-    for _, media_id, posted_at, observed_at, url, platform, deleted_at, source in sightings:
+    for _, media_id, posted_at, observed_at, url, platform, deleted_at, source, cid in sightings:
         if media_id not in group:
             continue
         summary.sightings += media_id == origin
@@ -201,6 +213,7 @@ def _summary(
                 "media_id": media_id,
                 "this_file": media_id == origin,
                 "relation": None if media_id == origin else members[media_id],
+                "capture": cited.get(cid) if cid is not None else None,
             }
     strongest: dict[str, tuple] = {}
     incident_ids = {
@@ -275,13 +288,14 @@ def _unconfirmed(
     rows: dict[int, Any],
     sightings: list[Any],
     acks: list[Any],
+    cited: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
     """What a member joined only by proposed links would add: its own first sighting, credit
     and stances, with the link that proposed it."""
     row = rows.get(member)
     seen = [
-        (_iso(posted_at or observed_at), url, platform, source, _iso(deleted_at))
-        for _, media_id, posted_at, observed_at, url, platform, deleted_at, source in sightings
+        (_iso(posted_at or observed_at), url, platform, source, _iso(deleted_at), cid)
+        for _, media_id, posted_at, observed_at, url, platform, deleted_at, source, cid in sightings
         if media_id == member
     ]
     # An unknown time sorts last: the earliest known one is what would change "first seen".
@@ -302,6 +316,7 @@ def _unconfirmed(
             "platform": first[2],
             "source": first[3],
             "deleted_at": first[4],
+            "capture": cited.get(first[5]) if first[5] is not None else None,
         },
         "credit": row.credit if row is not None else None,
         "acknowledgements": [

@@ -50,7 +50,12 @@ def iso(moment: Any) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> dict[str, Any]:
+def _media_entry(
+    session: Session,
+    media: Media,
+    provenance: dict[str, Any],
+    cited: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "id": media.id,
         "sha256": media.sha256,
@@ -92,6 +97,8 @@ def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> 
                 "observed_at": iso(s.observed_at),
                 "deleted_at": iso(s.deleted_at),
                 "archive_url": s.archive_url,
+                # The capture that saw it: its archive, screenshot and trusted timestamps.
+                "capture": cited.get(s.capture_id) if s.capture_id is not None else None,
             }
             for s in sorted(media.sightings, key=lambda s: s.id)
         ],
@@ -145,7 +152,9 @@ def _entries(
         provenance = summaries[m].as_dict()
         if not proposed:
             provenance["unconfirmed"] = []
-        entries.append(_media_entry(session, get_media(session, m), provenance))
+        entries.append(
+            _media_entry(session, get_media(session, m), provenance, summaries[m].captures)
+        )
     return entries
 
 

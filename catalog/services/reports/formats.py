@@ -107,6 +107,8 @@ def as_csv(report: Report) -> str:
                     "detail": f"deleted {s['deleted_at']}" if s["deleted_at"] else s["platform"],
                 }
             )
+            if s.get("capture"):
+                _capture_row(writer, base, s["id"], s["capture"])
         for a in m["acknowledgements"]:
             writer.writerow(
                 {
@@ -210,3 +212,30 @@ def _unconfirmed_rows(writer: csv.DictWriter, base: dict[str, Any], u: dict[str,
                 "detail": via,
             }
         )
+
+
+def capture_words(capture: dict[str, Any]) -> str:
+    """Cite a capture in one line: its id, the SHA-256 of its archive and screenshot, and its
+    trusted timestamps."""
+    words = [f"capture #{capture['id']}"]
+    for role in ("wacz", "screenshot"):
+        held = capture["files"].get(role)
+        words.append(f"{role} sha256 {held['sha256']}" if held else f"no {role}")
+    words += [f"timestamp {t['time']} by {t['authority']}" for t in capture["timestamps"]]
+    return "; ".join(words)
+
+
+def _capture_row(
+    writer: csv.DictWriter, base: dict[str, Any], sighting_id: int, capture: dict[str, Any]
+) -> None:
+    """The row citing the capture that made a sighting."""
+    stamps = capture["timestamps"]
+    writer.writerow(
+        {
+            **base,
+            "section": "capture",
+            "time": stamps[0]["time"] if stamps else capture["captured_at"],
+            "url": capture["url"],
+            "detail": f"sighting {sighting_id}: {capture_words(capture)}",
+        }
+    )
