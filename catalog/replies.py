@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from flask import Response, current_app, jsonify, redirect, render_template, request, send_file
+from flask_login import current_user
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response as BaseResponse
@@ -74,15 +75,28 @@ def service_error(error: ServiceError) -> Response:
     return problem(400, "Bad Request", str(error))
 
 
+def report_zone() -> str | None:
+    """The zone a report's reader asked for (``tz``), else the one the signed-in user chose;
+    Invalid for a name that is no zone."""
+    asked = request.args.get("tz")
+    if asked:
+        try:
+            reports.reader_zone(asked)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        return asked
+    return getattr(current_user, "timezone", None) if current_user else None
+
+
 def report_response(made: reports.Report, fmt: str, stem: str) -> Response | str:
-    """Answer a report as JSON, CSV (a download) or a printable page."""
+    """Answer a report as JSON, CSV (a download) or a printable page (in the reader's zone)."""
     if fmt == "json":
         return jsonify(reports.as_json(made))
     if fmt == "csv":
         response = current_app.response_class(reports.as_csv(made), mimetype="text/csv")
         response.headers["Content-Disposition"] = f"attachment; filename={stem}.csv"
         return response
-    return render_template("report.html", report=made)
+    return render_template("report.html", report=made, zone=report_zone())
 
 
 def send_stored(

@@ -609,3 +609,47 @@ def test_captures_are_cited_in_the_roll_up_reports_page_and_api(
     api = client.get(f"/api/v1/media/{target.id}", headers=headers).json
     assert [s["capture"]["id"] for s in api["sightings"]] == [first.id, second.id]
     assert api["sightings"][1]["capture"]["files"]["screenshot"]["sha256"].startswith("2s")
+
+
+def test_the_printable_report_leads_with_summary_and_timeline_in_the_readers_zone(
+    app: Flask, client, session: Session
+) -> None:
+    from catalog.services import reports
+    from catalog.services.people import accounts
+
+    from .test_web import PASSWORD, sign_in
+
+    incident = Incident(title="Strike")
+    session.add(incident)
+    target = media(session, 1, title="Smoke", incident=incident)
+    capture = captured_sighting(session, target, 1)
+    session.add(
+        Sighting(
+            media=target,
+            url="https://x.example/2",
+            posted_at=datetime(2023, 4, 30, 12, 0, 1, 5, tzinfo=UTC),
+        )
+    )
+    accounts.create_user(session, "ana", PASSWORD, "analyst")
+    session.commit()
+    made = reports.incident_report(session, incident.id)
+    assert [e["url"] for e in made.timeline][:2] == ["https://x.example/2", capture.url]
+    assert made.timeline[0]["time"] == "2023-04-30T12:00:01+00:00"  # no microseconds
+    assert "." not in reports.as_json(made)["generated_at"]
+    sign_in(client, "ana")
+    with client.get(f"/incidents/{incident.id}/report.html?tz=Europe/Kyiv") as answer:
+        html = answer.get_data(as_text=True)
+    assert html.index("data-summary") < html.index("data-timeline") < html.index("<h3>Sightings")
+    assert html.index("<h3>Sightings") < html.index("data-appendix") < html.index("<h4>Hashes")
+    # 12:00:01 UTC is 15:00:01 in Kyiv (summer time); whole seconds, no microseconds.
+    assert "2023-04-30 12:00:01 UTC (2023-04-30 15:00:01 Europe/Kyiv)" in html
+    assert f'src="/media/{target.id}/thumb.jpg"' in html
+    assert f'src="/captures/{capture.id}/files/screenshot"' in html
+    bad = client.get(f"/incidents/{incident.id}/report.html?tz=Mars/Olympus")
+    assert bad.status_code in (400, 422) and "not a time zone" in bad.get_data(as_text=True)
+    _, key = accounts.create_api_key(session, "ana")
+    api = client.get(
+        f"/api/v1/incidents/{incident.id}/report?format=html&tz=Nowhere",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert api.status_code == 422 and api.mimetype == "application/problem+json"

@@ -401,6 +401,10 @@ class AuditOut(Schema):
 class ReportQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
     scope = fields.String(load_default="media", validate=validate.OneOf(["media", "cluster"]))
+    tz = fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "IANA zone whose local time the printable page shows beside UTC"},
+    )
     proposed = fields.Boolean(
         load_default=False,
         metadata={
@@ -412,6 +416,10 @@ class ReportQuery(Schema):
 
 class IncidentReportQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
+    tz = fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "IANA zone whose local time the printable page shows beside UTC"},
+    )
     proposed = fields.Boolean(
         load_default=False,
         metadata={

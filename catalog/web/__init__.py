@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..models import Role
 from ..replies import service_error
-from ..services import NotFound, ServiceError
+from ..services import NotFound, ServiceError, reports
 from ..services.evidence import wording
 from .forms import ZONE_CHOICES, platform_label
 
@@ -233,6 +233,7 @@ def init_app(app: Flask) -> None:
         sentence=as_sentence,
         platform=platform_label,
         kind_label=wording.kind_label,
+        report_time=reports.when,
     )
     app.jinja_env.globals.update(
         can=can,

@@ -87,7 +87,7 @@ def _iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def summarise_one(

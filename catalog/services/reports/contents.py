@@ -43,11 +43,58 @@ class Report:
     incident: dict[str, Any] | None = None
     clusters: list[list[int]] = field(default_factory=list)
     proposed: bool = False  # whether facts through unconfirmed links are shown (apart)
+    # Every dated sighting and stance of the report, earliest first: what an editor reads first.
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
 
 def iso(moment: Any) -> str | None:
-    """Return a time as ISO 8601, or None."""
-    return moment.isoformat() if moment is not None else None
+    """Return a time as ISO 8601 in whole seconds (a report needs no more), or None."""
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        moment = moment.replace(microsecond=0)
+    return str(moment.isoformat())
+
+
+def timeline(report: Report) -> list[dict[str, Any]]:
+    """Return the report's sightings and stances in time order (undated ones last)."""
+    events: list[dict[str, Any]] = []
+    for m in report.media:
+        for s in m["sightings"]:
+            events.append(
+                {
+                    "time": s["posted_at"] or s["observed_at"],
+                    "what": "deleted sighting" if s["deleted_at"] else "sighting",
+                    "media_id": m["id"],
+                    "who": s["source"] or s["platform"],
+                    "url": s["url"],
+                    "capture": s["capture"],
+                }
+            )
+        for a in m["acknowledgements"]:
+            events.append(
+                {
+                    "time": a["stated_at"],
+                    "what": f"{a['status'].replace('_', ' ')} stance",
+                    "media_id": m["id"],
+                    "who": a["party"],
+                    "url": a["url"],
+                    "capture": None,
+                }
+            )
+    for a in (report.incident or {}).get("acknowledgements", []):
+        events.append(
+            {
+                "time": a["stated_at"],
+                "what": f"{a['status'].replace('_', ' ')} stance on the incident",
+                "media_id": None,
+                "who": a["party"],
+                "url": a["url"],
+                "capture": None,
+            }
+        )
+    # ISO 8601 times of one zone (UTC) sort as text.
+    return sorted(events, key=lambda e: (e["time"] is None, e["time"] or ""))
 
 
 def _media_entry(
@@ -176,7 +223,7 @@ def media_report(
         if scope == "media"
         else f"Provenance of {name} and its {len(ids) - 1} cop{'y' if len(ids) == 2 else 'ies'}"
     )
-    return Report(
+    made = Report(
         title,
         scope,
         utcnow(),
@@ -184,6 +231,8 @@ def media_report(
         clusters=[ids],
         proposed=proposed,
     )
+    made.timeline = timeline(made)
+    return made
 
 
 def incident_report(
@@ -230,6 +279,7 @@ def incident_report(
             for e in audit.history(session, "incident", incident.id)
         ],
     }
+    report.timeline = timeline(report)
     return report
 
 

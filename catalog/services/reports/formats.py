@@ -6,11 +6,47 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .contents import Report, iso
 
 FORMATS = ("json", "csv", "html")
+
+
+def reader_zone(name: str | None) -> ZoneInfo | None:
+    """Return the zone a reader asked for by its IANA name, None for none; ValueError for a
+    name that is no zone."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"{name!r} is not a time zone (give an IANA name such as Europe/Kyiv)"
+        ) from exc
+
+
+def when(value: Any, zone: str | None = None) -> str:
+    """Return a report's time as an editor reads it: UTC in whole seconds, and the reader's
+    local time beside it when they chose a zone."""
+    if value is None or value == "":
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC).replace(microsecond=0)
+    said = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        place = reader_zone(zone)
+    except ValueError:
+        return said
+    if place is not None:
+        said += f" ({moment.astimezone(place).strftime('%Y-%m-%d %H:%M:%S')} {zone})"
+    return said
+
+
 CSV_COLUMNS = [
     "section",
     "media_id",
@@ -34,6 +70,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "proposed": report.proposed,
         "incident": report.incident,
         "clusters": report.clusters,
+        "timeline": report.timeline,
         "media": report.media,
     }
 
