@@ -11,6 +11,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -653,3 +654,57 @@ def test_the_printable_report_leads_with_summary_and_timeline_in_the_readers_zon
         headers={"Authorization": f"Bearer {key}"},
     )
     assert api.status_code == 422 and api.mimetype == "application/problem+json"
+
+
+def pdf_text(data: bytes) -> bytes:
+    """The PDF's streams inflated (its metadata and text sit in compressed streams)."""
+    import re
+    import zlib
+
+    found = b""
+    for stream in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            found += zlib.decompress(stream.group(1))
+        except zlib.error:
+            continue
+    return found
+
+
+def test_the_dossier_is_a_pdf_made_offline_with_its_pictures_embedded(
+    app: Flask, client, session: Session, runner: FlaskCliRunner, tmp_path: Path, monkeypatch
+) -> None:
+    pytest.importorskip("weasyprint")
+    from catalog.services import reports
+    from catalog.services.people import accounts
+
+    from .test_web import PASSWORD, sign_in
+
+    ingest_two(runner, tmp_path)  # two stored pictures in the incident "Strike"
+    incident_id = session.scalar(sa.select(Incident.id))
+    accounts.create_user(session, "ana", PASSWORD, "viewer")
+    session.commit()
+    asked: list[str] = []
+    made = reports.as_pdf
+
+    def noting(page: str, wanted: list[str] | None = None) -> bytes:
+        return made(page, asked)
+
+    monkeypatch.setattr(reports, "as_pdf", noting)
+    sign_in(client, "ana")
+    answer = client.get(f"/incidents/{incident_id}/report.pdf?tz=Europe/Kyiv")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert answer.data.startswith(b"%PDF") and len(answer.data) > 3000
+    assert b"Provenance report: Strike" in pdf_text(answer.data)
+    # The thumbnails came embedded; every URL WeasyPrint wanted was the page's own data:.
+    assert sum(url.startswith("data:image/jpeg") for url in asked) == 2
+    assert all(url.startswith("data:") for url in asked), asked
+    # A URL to the web, or a file, in a page is refused, never fetched.
+    from catalog.services.reports.pdf import offline_fetcher
+
+    refused: list[str] = []
+    fetcher = offline_fetcher(refused)
+    for url in ("http://192.0.2.1/x.png", "file:///etc/passwd"):
+        with pytest.raises(reports.RefusedURL):
+            fetcher.fetch(url)
+    assert refused == ["http://192.0.2.1/x.png", "file:///etc/passwd"]
+    assert made('<p>x</p><img src="http://192.0.2.1/x.png">').startswith(b"%PDF")

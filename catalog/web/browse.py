@@ -186,7 +186,7 @@ def incident(incident_id: int):
     )
 
 
-@bp.route("/incidents/<id:incident_id>/report.<any(json, csv, html):fmt>")
+@bp.route("/incidents/<id:incident_id>/report.<any(json, csv, html, pdf):fmt>")
 @role_required(Role.VIEWER)
 def incident_report(incident_id: int, fmt: str):
     """The provenance report of a whole incident (?proposed=1: with unconfirmed facts apart)."""

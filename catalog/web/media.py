@@ -424,7 +424,7 @@ def _media(media_id: int) -> Any:
     return catalogue.find_media(get_session(), media_id)
 
 
-@bp.route("/media/<id:media_id>/report.<any(json, csv, html):fmt>")
+@bp.route("/media/<id:media_id>/report.<any(json, csv, html, pdf):fmt>")
 @role_required(Role.VIEWER)
 def report(media_id: int, fmt: str):
     """The provenance report of a media (or, with ?scope=cluster, of its whole cluster)."""

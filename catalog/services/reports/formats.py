@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .contents import Report, iso
 
-FORMATS = ("json", "csv", "html")
+FORMATS = ("json", "csv", "html")  # the PDF dossier: ``pdf``, asked for on its own
 
 
 def reader_zone(name: str | None) -> ZoneInfo | None:
