@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: capture-user run demo test lint audit lock hooks bench bench-deps browser-deps audio-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: capture-user run demo test lint audit lock hooks bench bench-deps browser-deps audio-deps pdf-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -82,10 +82,20 @@ audio-deps:
 		|| echo "  Chromaprint could not be installed: sound will not be fingerprinted."; \
 	fi
 
+# Pango, which WeasyPrint lays out the PDF dossier with, and the DejaVu fonts it embeds.
+pdf-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0; then \
+		echo "installing Debian packages: libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		( $$SUDO apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null ) \
+		|| echo "  Pango could not be installed: the PDF dossier will not be made."; \
+	fi
+
 # Debian packages the tests need: a PostgreSQL server and a Redis server (each started
 # privately by the suite on a Unix socket), Chromium for the browser tests (driven by
-# Playwright through its executable path), Chromaprint, and espeak-ng (speech for the audio
-# tests' recordings).
+# Playwright through its executable path), Chromaprint, espeak-ng (speech for the audio
+# tests' recordings) and Pango (the PDF dossier).
 system-deps:
 	@missing=""; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
@@ -93,6 +103,7 @@ system-deps:
 	if ! command -v redis-server >/dev/null 2>&1; then missing="$$missing redis-server"; fi; \
 	if ! ldconfig -p 2>/dev/null | grep -q libchromaprint.so.1; then missing="$$missing libchromaprint1"; fi; \
 	if ! command -v espeak-ng >/dev/null 2>&1; then missing="$$missing espeak-ng"; fi; \
+	if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0; then missing="$$missing libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
@@ -120,7 +131,7 @@ bench-deps:
 migrate: install
 	$(BIN)/flask --app wsgi catalog db upgrade
 
-run: migrate browser-deps audio-deps capture-user
+run: migrate browser-deps audio-deps pdf-deps capture-user
 	@echo
 	@echo "  Media-evidence catalogue on http://$(HOST):$(PORT)/"
 	@echo "  First user:  $(BIN)/flask --app wsgi catalog user create NAME --role admin"

@@ -9,9 +9,11 @@ It sits below both blueprints so that neither imports the other; the report page
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, jsonify, redirect, render_template, request, send_file
+from flask_login import current_user
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response as BaseResponse
@@ -74,15 +76,75 @@ def service_error(error: ServiceError) -> Response:
     return problem(400, "Bad Request", str(error))
 
 
+def report_zone() -> str | None:
+    """The zone a report's reader asked for (``tz``), else the one the signed-in user chose;
+    Invalid for a name that is no zone."""
+    asked = request.args.get("tz")
+    if asked:
+        try:
+            reports.reader_zone(asked)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        return asked
+    return getattr(current_user, "timezone", None) if current_user else None
+
+
 def report_response(made: reports.Report, fmt: str, stem: str) -> Response | str:
-    """Answer a report as JSON, CSV (a download) or a printable page."""
+    """Answer a report as JSON, CSV (a download) or a printable page (in the reader's zone)."""
     if fmt == "json":
         return jsonify(reports.as_json(made))
     if fmt == "csv":
         response = current_app.response_class(reports.as_csv(made), mimetype="text/csv")
         response.headers["Content-Disposition"] = f"attachment; filename={stem}.csv"
         return response
-    return render_template("report.html", report=made)
+    if fmt == "pdf":
+        return _pdf(made, stem)
+    return render_template("report.html", report=made, zone=report_zone())
+
+
+def report_pictures(made: reports.Report) -> dict[Any, str]:
+    """The pictures a dossier embeds, as data: URIs: each media's thumbnail (by id) and each
+    cited capture's screenshot (``capture-<id>``), read from the store."""
+    from .db import get_session
+    from .services.media import previews
+    from .services.records import get_media
+    from .storage import StorageError, get_storage
+
+    store, session = get_storage(), get_session()
+    limit = int(current_app.config["MAX_IMAGE_PIXELS"])
+    pictures: dict[Any, str] = {}
+    for m in made.media:
+        try:
+            thumb = previews.picture(store, get_media(session, m["id"]), "thumb.jpg", limit)
+        except (ServiceError, StorageError):
+            continue  # a recording with no waveform yet: the dossier goes without
+        pictures[m["id"]] = reports.data_uri(thumb, "image/jpeg")
+        for s in m["sightings"]:
+            shot = (s["capture"] or {}).get("files", {}).get("screenshot")
+            if shot and f"capture-{s['capture']['id']}" not in pictures:
+                try:
+                    with store.open(shot["sha256"]) as handle:
+                        data = handle.read()
+                except StorageError:
+                    continue
+                pictures[f"capture-{s['capture']['id']}"] = reports.data_uri(data, "image/png")
+    return pictures
+
+
+def _pdf(made: reports.Report, stem: str) -> Response:
+    """The printable dossier: the report's page, its style inline and its pictures embedded,
+    made into a PDF offline."""
+    css = (Path(current_app.root_path) / "web" / "static" / "report.css").read_text("utf-8")
+    page = render_template(
+        "report.html",
+        report=made,
+        zone=report_zone(),
+        inline_css=css,
+        pictures=report_pictures(made),
+    )
+    response = current_app.response_class(reports.as_pdf(page), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename={stem}.pdf"
+    return response
 
 
 def send_stored(

@@ -5,6 +5,7 @@ first seen."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from catalog.models import Acknowledgement, Incident, Media, MediaLink
 
-from .test_web import PASSWORD, page, sign_in, upload
+from .test_web import PASSWORD, page, sign_in, token, upload
 
 
 def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(
@@ -68,6 +69,13 @@ def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(
     html = page(client, response.headers["Location"])
     assert "a copy (re-encode, resize or edit)" in html
     assert "Column of smoke over the Senate dome" in html
+    # Only proposed by the matcher: the original's stance is shown apart, as unconfirmed.
+    shaky = html.split("data-unconfirmed", 1)[1]
+    assert "semi official by Government of the Russian Federation" in shaky
+    assert "data-ack-summaries" not in html
+    link = re.search(r'action="/links/(\d+)/review"', html).group(1)
+    client.post(f"/links/{link}/review", data={"csrf_token": token(client), "review": "confirmed"})
+    html = page(client, response.headers["Location"])
     assert (
         "semi-officially acknowledged by Government of the Russian Federation via RT on 2023-05-03"
         in html

@@ -17,6 +17,7 @@ from catalog.db import get_session, make_engine
 from catalog.models import (
     AuditEvent,
     LinkKind,
+    LinkReview,
     Media,
     MediaFeatures,
     MediaHash,
@@ -278,7 +279,15 @@ def test_search_by_file_exact_then_near_duplicates_with_provenance(
             ),
         }
     ]
-    # The copy inherits the cluster's provenance, saying it was the original that was acknowledged.
+    # Proposed by the matcher only: the original's facts are shown apart, not rolled up.
+    shaky = near.as_dict()["provenance"]
+    assert shaky["earliest_sighting"] is None and shaky["acknowledgements"] == []
+    assert [u["media_id"] for u in shaky["unconfirmed"]] == [original.id]
+    session.execute(sa.update(MediaLink).values(review=LinkReview.CONFIRMED))
+    session.commit()
+    _, near = search(app, ASTRONAUT)
+    # Once confirmed, the copy inherits the cluster's provenance, saying it was the original
+    # that was acknowledged.
     rolled = near.as_dict()["provenance"]
     assert rolled["sightings"] == 0 and rolled["earliest_sighting"]["media_id"] == original.id
     assert rolled["earliest_sighting"]["this_file"] is False

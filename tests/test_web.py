@@ -860,8 +860,15 @@ def test_one_first_seen_badge_when_a_copy_was_seen_earlier(analyst: FlaskClient)
         **{"sighting-url": "https://t.me/c/6", "sighting-posted_at": "2023-05-03T10:00Z"},
     )
     assert copy != first
+    # Proposed only: the copy's earlier sighting is shown apart, not as this file's first seen.
     html = page(analyst, f"/media/{first}")
-    # The provenance panel's "first seen" is the copy's earlier sighting; this file's own
+    assert html.count(">first seen<") == 2 and "data-unconfirmed" in html
+    link = re.search(r'action="/links/(\d+)/review"', html).group(1)
+    analyst.post(
+        f"/links/{link}/review", data={"csrf_token": token(analyst), "review": "confirmed"}
+    )
+    html = page(analyst, f"/media/{first}")
+    # Confirmed: the provenance panel's "first seen" is the copy's earlier sighting; this file's own
     # first sighting is labelled as such, not as a second "first seen" with another date.
     assert html.count(">first seen<") == 1
     assert ">first of this file<" in html

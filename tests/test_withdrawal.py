@@ -152,6 +152,13 @@ def test_a_withdrawn_copy_leaves_its_clusters_provenance_and_look_ups(
     )
     second = made.json["media"]["id"]
     assert [m["media_id"] for m in made.json["near_duplicates"]] == [first]
+    # Confirmed, the copy's facts are the original's facts too (a proposed link would only
+    # show them apart, unconfirmed).
+    link = client.get(f"/api/v1/media/{second}", headers=keys["viewer"]).json["links"][0]
+    confirmed = client.post(
+        f"/api/v1/links/{link['id']}/review", headers=keys["analyst"], json={"review": "confirmed"}
+    )
+    assert confirmed.status_code == 200, confirmed.json
 
     def cluster_of(media_id: int) -> list[int]:
         report = client.get(

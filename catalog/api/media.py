@@ -78,6 +78,9 @@ def extended(media: Media) -> Extended:
     # The media's own sightings and stances are in hand: provenance reads only the rest, and
     # the media's links with it.
     summary, links = summarise_one(get_session(), media, _confidence())
+    for s in media.sightings:
+        # Read for the provenance already: each sighting carries its capture's citation.
+        s.citation = summary.captures.get(s.capture_id) if s.capture_id else None  # type: ignore[attr-defined]
     return Extended(
         media,
         links=links,
@@ -279,7 +282,9 @@ def provenance(media_id: int):
 def media_report(args: dict[str, Any], media_id: int):
     """The provenance report of a media, or of its whole cluster (scope=cluster)."""
 
-    made = reports.media_report(get_session(), media_id, args["scope"], _confidence())
+    made = reports.media_report(
+        get_session(), media_id, args["scope"], _confidence(), proposed=args["proposed"]
+    )
     return report_response(made, args["format"], f"media-{media_id}-{args['scope']}")
 
 

@@ -284,6 +284,9 @@ def incident_report(args: dict[str, Any], record_id: int):
     """The provenance report of a whole incident, its media grouped into duplicate clusters."""
 
     made = reports.incident_report(
-        get_session(), record_id, thresholds_from(current_app.config).cluster_confidence
+        get_session(),
+        record_id,
+        thresholds_from(current_app.config).cluster_confidence,
+        proposed=args["proposed"],
     )
     return report_response(made, args["format"], f"incident-{record_id}")

@@ -138,6 +138,15 @@ class SightingOut(Schema):
     caption = fields.String(allow_none=True)
     archive_url = fields.String(allow_none=True)
     capture_id = fields.Integer(allow_none=True)
+    # Set where the media is read whole (its provenance cites the captures in one pass).
+    capture = fields.Dict(
+        attribute="citation",
+        allow_none=True,
+        metadata={
+            "description": "the capture that made the sighting: id, url, its wacz and"
+            " screenshot files with their sha256, and its trusted timestamps (time, authority)"
+        },
+    )
     created_at = AwareDateTime()
     # Notes added since, the way a capture's facts are corrected (they stay as captured).
     annotations = fields.Function(
@@ -241,6 +250,14 @@ class ProvenanceOut(Schema):
         metadata={
             "description": "metadata_stripped, captured_after_first_sighting,"
             " claimed_after_first_sighting"
+        },
+    )
+    unconfirmed = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "members joined only by links the matcher proposed and nobody"
+            " confirmed, each with link_id, confidence and the first sighting, credit and"
+            " stances it would add; kept out of the confirmed facts above"
         },
     )
 
@@ -410,7 +427,29 @@ class AuditOut(Schema):
 class ReportQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
     scope = fields.String(load_default="media", validate=validate.OneOf(["media", "cluster"]))
+    tz = fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "IANA zone whose local time the printable page shows beside UTC"},
+    )
+    proposed = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "also show, apart and marked unconfirmed, what reaches the media"
+            " only through links the matcher proposed and nobody confirmed"
+        },
+    )
 
 
 class IncidentReportQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
+    tz = fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "IANA zone whose local time the printable page shows beside UTC"},
+    )
+    proposed = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "also show, apart and marked unconfirmed, what reaches the media"
+            " only through links the matcher proposed and nobody confirmed"
+        },
+    )

@@ -211,14 +211,22 @@ def gc_command(older_than: int, dry_run: bool) -> None:
     multiple=True,
     help="repeatable; default all three",
 )
+@click.option(
+    "--proposed",
+    is_flag=True,
+    help="also show, apart and marked unconfirmed, facts reached only through proposed links",
+)
 @with_appcontext
-def export_command(incident: str, output: str, formats: tuple[str, ...]) -> None:
+def export_command(incident: str, output: str, formats: tuple[str, ...], proposed: bool) -> None:
     """Write the provenance report of an incident (id or title) as JSON, CSV and HTML."""
     session = get_session()
     try:
         found = reports.incident_by_title_or_id(session, incident)
         made = reports.incident_report(
-            session, found.id, thresholds_from(current_app.config).cluster_confidence
+            session,
+            found.id,
+            thresholds_from(current_app.config).cluster_confidence,
+            proposed=proposed,
         )
     except ServiceError as exc:
         click.echo(f"error: {exc}", err=True)

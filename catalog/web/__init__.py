@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..models import Role
 from ..replies import service_error
-from ..services import NotFound, ServiceError
+from ..services import NotFound, ServiceError, reports
 from ..services.evidence import wording
 from .forms import ZONE_CHOICES, platform_label
 from .readable import audit_lines, browser_summary
@@ -236,6 +236,7 @@ def init_app(app: Flask) -> None:
         kind_label=wording.kind_label,
         audit_lines=audit_lines,
         browser=browser_summary,
+        report_time=reports.when,
     )
     app.jinja_env.globals.update(
         can=can,

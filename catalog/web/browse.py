@@ -190,12 +190,15 @@ def incident(incident_id: int):
     )
 
 
-@bp.route("/incidents/<id:incident_id>/report.<any(json, csv, html):fmt>")
+@bp.route("/incidents/<id:incident_id>/report.<any(json, csv, html, pdf):fmt>")
 @role_required(Role.VIEWER)
 def incident_report(incident_id: int, fmt: str):
-    """The provenance report of a whole incident."""
+    """The provenance report of a whole incident (?proposed=1: with unconfirmed facts apart)."""
     made = reports.incident_report(
-        get_session(), incident_id, thresholds_from(current_app.config).cluster_confidence
+        get_session(),
+        incident_id,
+        thresholds_from(current_app.config).cluster_confidence,
+        proposed=request.args.get("proposed") == "1",
     )
     return report_response(made, fmt, f"incident-{incident_id}")
 

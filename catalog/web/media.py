@@ -476,13 +476,17 @@ def _media(media_id: int) -> Any:
     return catalogue.find_media(get_session(), media_id)
 
 
-@bp.route("/media/<id:media_id>/report.<any(json, csv, html):fmt>")
+@bp.route("/media/<id:media_id>/report.<any(json, csv, html, pdf):fmt>")
 @role_required(Role.VIEWER)
 def report(media_id: int, fmt: str):
     """The provenance report of a media (or, with ?scope=cluster, of its whole cluster)."""
     scope = "cluster" if request.args.get("scope") == "cluster" else "media"
     made = reports.media_report(
-        get_session(), media_id, scope, thresholds_from(current_app.config).cluster_confidence
+        get_session(),
+        media_id,
+        scope,
+        thresholds_from(current_app.config).cluster_confidence,
+        proposed=request.args.get("proposed") == "1",
     )
     return report_response(made, fmt, f"media-{media_id}-{scope}")
 

@@ -1,12 +1,15 @@
 """What is known of a set of media, read in as few queries as the walk allows: the links
 touching them, their sightings, and the stances on them and on their incidents, gathered by id
-from media rows already in hand or read in one UNION query. The roll-up (``provenance``) reads
-its facts from here."""
+from media rows already in hand or read in one UNION query; and the captures those sightings
+cite (``capture_citations``: each one's web archive and screenshot with their SHA-256 and its
+trusted timestamps, read for all of them at once). The roll-up (``provenance``) reads its
+facts from here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from ...models import (
     Acknowledgement,
+    Capture,
+    CaptureFile,
     LinkKind,
     LinkReview,
     Media,
@@ -21,6 +26,7 @@ from ...models import (
     Party,
     Sighting,
     Source,
+    TimestampToken,
 )
 
 MEMBERS = sa.select(
@@ -56,6 +62,7 @@ _FACT_COLUMNS: dict[str, Any] = {
     "status": Acknowledgement.status.type,
     "statement": Acknowledgement.statement.type,
     "incident_id": Acknowledgement.incident_id.type,
+    "capture_id": Sighting.capture_id.type,
 }
 
 
@@ -97,6 +104,7 @@ _FACTS: sa.Executable = sa.union_all(
         url=Sighting.url,
         platform=Sighting.platform,
         source=Source.name,
+        capture_id=Sighting.capture_id,
     )
     .outerjoin(Source, Sighting.source_id == Source.id)
     .where(Sighting.media_id.in_(sa.bindparam("ids", expanding=True))),
@@ -169,6 +177,7 @@ class Facts:
                 s.platform,
                 s.deleted_at,
                 source,
+                s.capture_id,
             )
         for a in media.acknowledgements:
             source = a.source.name if a.source else None
@@ -197,7 +206,15 @@ class Facts:
         ):
             if row.fact == "link":
                 links.append(
-                    (row.media_id, row.other_id, row.kind, row.algorithm, row.distance, row.review)
+                    (
+                        row.media_id,
+                        row.other_id,
+                        row.kind,
+                        row.algorithm,
+                        row.distance,
+                        row.review,
+                        row.id,
+                    )
                 )
                 self.links[row.id] = LinkFact(
                     row.id,
@@ -219,6 +236,7 @@ class Facts:
                     row.platform,
                     row.deleted_at,
                     row.source,
+                    row.capture_id,
                 )
             else:
                 # An incident's stances may include some already gathered: each is kept once.
@@ -244,3 +262,75 @@ class Facts:
             [self.sightings[k] for k in sorted(self.sightings)],
             [self.stances[k] for k in sorted(self.stances)],
         )
+
+
+# The files of a capture a citation names: the web archive a replay opens and what the
+# browser showed. Both are stored as originals, under their SHA-256.
+CITED_ROLES = ("wacz", "screenshot")
+_CITED_FILES = (
+    sa.select(
+        Capture.id,
+        Capture.url,
+        Capture.finished_at,
+        CaptureFile.role,
+        CaptureFile.sha256,
+        CaptureFile.size_bytes,
+        CaptureFile.content_type,
+    )
+    .outerjoin(
+        CaptureFile,
+        sa.and_(CaptureFile.capture_id == Capture.id, CaptureFile.role.in_(CITED_ROLES)),
+    )
+    .where(Capture.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(Capture.id, CaptureFile.id)
+)
+_CITED_TOKENS = (
+    sa.select(TimestampToken.subject_id, TimestampToken.gen_time, TimestampToken.authority)
+    .where(
+        TimestampToken.subject == "capture",
+        TimestampToken.subject_id.in_(sa.bindparam("ids", expanding=True)),
+    )
+    .order_by(TimestampToken.id)
+)
+
+
+def capture_citations(session: Session, capture_ids: Iterable[int | None]) -> dict[int, Any]:
+    """Return how to cite each capture: its URL, when it finished, its web archive and
+    screenshot (SHA-256, size, type) and its trusted timestamps (time, authority), in two
+    queries for all of them."""
+    ids = sorted({c for c in capture_ids if c is not None})
+    if not ids:
+        return {}
+    cited: dict[int, dict[str, Any]] = {}
+    for cid, url, finished_at, role, sha256, size, content_type in session.execute(
+        _CITED_FILES, {"ids": ids}
+    ):
+        entry = cited.setdefault(
+            cid,
+            {
+                "id": cid,
+                "url": url,
+                "captured_at": _utc(finished_at),
+                "files": {},
+                "timestamps": [],
+            },
+        )
+        if role is not None:
+            entry["files"][role] = {
+                "sha256": sha256,
+                "size_bytes": size,
+                "content_type": content_type,
+            }
+    for subject_id, gen_time, authority in session.execute(_CITED_TOKENS, {"ids": ids}):
+        if subject_id in cited:
+            cited[subject_id]["timestamps"].append({"time": _utc(gen_time), "authority": authority})
+    return cited
+
+
+def _utc(moment: Any) -> str | None:
+    """A time in UTC as ISO 8601 (whole seconds: a citation needs no more)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return str(moment.astimezone(UTC).replace(microsecond=0).isoformat())

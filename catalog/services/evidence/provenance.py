@@ -3,13 +3,17 @@ to, the earliest known sighting, every source and credit, each party's strongest
 whether it was taken on this very file or on another member of the cluster), stances on the
 incident as a whole, and warnings where the file's own metadata tells against its story.
 
+Only the file's own facts and those of members joined by confirmed links make these
+statements: a member the matcher proposed and nobody confirmed may be a false match, so its
+sightings, credit and stances are kept apart (``unconfirmed``), each with the proposed link
+and its confidence, for the analyst to weigh, never for publication.
+
 The cluster comes from ``walk`` (over the links), the facts from ``facts``; this
 module rolls them up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
@@ -17,7 +21,7 @@ from typing import Any, overload
 from sqlalchemy.orm import Session
 
 from ...models import AckStatus, Media
-from .facts import MEMBERS, Facts, LinkFact, facts_loaded, incidents_of
+from .facts import MEMBERS, Facts, LinkFact, capture_citations, facts_loaded, incidents_of
 from .walk import DEFAULT_CONFIDENCE, clusters, withdrawn_ids
 
 # Strongest stance first: an official acknowledgement outweighs an airing on state media, a
@@ -73,6 +77,10 @@ class ProvenanceSummary:
     credits: list[str] = field(default_factory=list)
     incident_acknowledgements: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, str]] = field(default_factory=list)
+    # Members joined only by proposed links, with their facts: shown apart, never published.
+    unconfirmed: list[dict[str, Any]] = field(default_factory=list)
+    # The captures the cluster's sightings cite, by id: archive, screenshot, timestamps.
+    captures: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-ready data."""
@@ -85,6 +93,8 @@ class ProvenanceSummary:
             "credits": self.credits,
             "incident_acknowledgements": self.incident_acknowledgements,
             "flags": self.flags,
+            "unconfirmed": self.unconfirmed,
+            "captures": [self.captures[c] for c in sorted(self.captures)],
         }
 
 
@@ -100,7 +110,7 @@ def _iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def summarise_one(
@@ -156,7 +166,8 @@ def _summarise(
         ids=[m for m in media_ids if m not in held],
         incidents=sorted(incidents),
     )
-    members = clusters(session, media_ids, min_confidence, found)
+    shaky: dict[int, dict[int, dict[str, Any]]] = {}
+    members = clusters(session, media_ids, min_confidence, found, shaky)
     everyone = sorted(set(media_ids) | {m for group in members.values() for m in group})
     rows: dict[int, Any] = {m: known[m] for m in everyone if m in known}
     missing = [m for m in everyone if m not in rows]
@@ -170,17 +181,23 @@ def _summarise(
         incidents=sorted(incidents_of(rows.values()) - incidents),
     )
     sightings, stances = facts.in_order()
-    return {m: _summary(m, members[m], rows, sightings, stances) for m in media_ids}
+    # Every capture any of these sightings cites, in one pass (no query per sighting).
+    cited = capture_citations(session, (s[8] for s in sightings))
+    return {
+        m: _summary(m, members[m], shaky[m], rows, sightings, stances, cited) for m in media_ids
+    }
 
 
 def _summary(
     origin: int,
     members: dict[int, str],
+    shaky: dict[int, dict[str, Any]],
     rows: dict[int, Any],
-    sightings: Iterable[Any],
-    acks: Iterable[Any],
+    sightings: list[Any],
+    acks: list[Any],
+    cited: dict[int, dict[str, Any]],
 ) -> ProvenanceSummary:
-    group = {origin, *members}
+    group = {origin, *members} - set(shaky)
     summary = ProvenanceSummary()
     summary.cluster = [
         {
@@ -188,11 +205,20 @@ def _summary(
             "title": rows[m].title if m in rows else None,
             "relation": members[m],
             "incident_id": rows[m].incident_id if m in rows else None,
+            "confirmed": m not in shaky,
+            **shaky.get(m, {}),
         }
         for m in sorted(members)
     ]
+    summary.unconfirmed = [
+        _unconfirmed(m, members[m], way, rows, sightings, acks, cited)
+        for m, way in sorted(shaky.items())
+    ]
+    summary.captures = {
+        s[8]: cited[s[8]] for s in sightings if s[8] in cited and (s[1] in group or s[1] in shaky)
+    }
     sources: set[str] = set()
-    for _, media_id, posted_at, observed_at, url, platform, deleted_at, source in sightings:
+    for _, media_id, posted_at, observed_at, url, platform, deleted_at, source, cid in sightings:
         if media_id not in group:
             continue
         summary.sightings += media_id == origin
@@ -212,6 +238,7 @@ def _summary(
                 "media_id": media_id,
                 "this_file": media_id == origin,
                 "relation": None if media_id == origin else members[media_id],
+                "capture": cited.get(cid) if cid is not None else None,
             }
     strongest: dict[str, tuple] = {}
     incident_ids = {
@@ -278,6 +305,59 @@ def _summary(
     if origin in rows:
         summary.flags = _flags(rows[origin], summary.earliest_sighting)
     return summary
+
+
+def _unconfirmed(
+    member: int,
+    relation: str,
+    way: dict[str, Any],
+    rows: dict[int, Any],
+    sightings: list[Any],
+    acks: list[Any],
+    cited: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
+    """What a member joined only by proposed links would add: its own first sighting, credit
+    and stances, with the link that proposed it."""
+    row = rows.get(member)
+    seen = [
+        (_iso(posted_at or observed_at), url, platform, source, _iso(deleted_at), cid)
+        for _, media_id, posted_at, observed_at, url, platform, deleted_at, source, cid in sightings
+        if media_id == member
+    ]
+    # An unknown time sorts last: the earliest known one is what would change "first seen".
+    seen.sort(key=lambda s: (s[0] is None, s[0] or ""))
+    first = seen[0] if seen else None
+    return {
+        "media_id": member,
+        "title": row.title if row is not None else None,
+        "relation": relation,
+        "link_id": way["link_id"],
+        "confidence": way["confidence"],
+        "review": "proposed",
+        "earliest_sighting": None
+        if first is None
+        else {
+            "time": first[0],
+            "url": first[1],
+            "platform": first[2],
+            "source": first[3],
+            "deleted_at": first[4],
+            "capture": cited.get(first[5]) if first[5] is not None else None,
+        },
+        "credit": row.credit if row is not None else None,
+        "acknowledgements": [
+            {
+                "party": party,
+                "status": status.value,
+                "statement": statement,
+                "source": source,
+                "url": url,
+                "stated_at": _iso(stated_at),
+            }
+            for _, media_id, party, status, statement, source, url, stated_at, _ in acks
+            if media_id == member
+        ],
+    }
 
 
 def _sentence(

@@ -1,7 +1,9 @@
 """The cluster walk: which media belong together. A cluster is the media joined by
 near-duplicate, derived-from and frame-of links that an analyst confirmed, or that the matcher
 proposed with at least the configured confidence; rejected links never join. Also how sure the
-matcher was of a link (``link_confidence``), which ingest uses to choose a link's witness.
+matcher was of a link (``link_confidence``), which ingest uses to choose a link's witness,
+and which members a cluster holds only through links nobody confirmed (``unconfirmed``): their
+facts are shown apart and never make a published statement.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ _LINKS = sa.select(
     MediaLink.algorithm,
     MediaLink.distance,
     MediaLink.review,
+    MediaLink.id,
 ).where(
     sa.or_(
         MediaLink.source_media_id.in_(sa.bindparam("ids", expanding=True)),
@@ -78,14 +81,17 @@ def clusters(
     media_ids: list[int],
     min_confidence: float = DEFAULT_CONFIDENCE,
     links: Iterable[tuple[Any, ...]] | None = None,
+    unconfirmed: dict[int, dict[int, dict[str, Any]]] | None = None,
 ) -> dict[int, dict[int, str]]:
     """Return, for each media, the other members of its cluster and how each relates to it.
 
     ``links`` passes the links touching ``media_ids`` when the caller has read them already
     (as _LINKS would, and in its order: it decides the wording where two paths are equally
-    short), saving the first query of the walk.
+    short), saving the first query of the walk. ``unconfirmed``, when given, is filled for
+    each media with the members no path of confirmed links reaches, each with the proposed
+    link that brought it in (``link_id``, ``confidence``: the weakest on the way).
     """
-    edges: dict[int, list[tuple[int, str]]] = {}
+    edges: dict[int, list[tuple[int, str, int | None, float]]] = {}
     # A withdrawn media asked about (its own page) still shows its copies; as anyone else's
     # member it is out.
     hidden = withdrawn_ids(session) - set(media_ids)
@@ -99,16 +105,20 @@ def clusters(
         else:
             step = [link for link in links if link[5] is not LinkReview.REJECTED]
             links = None
-        for source, target, kind, algorithm, distance, review in step:
+        for source, target, kind, algorithm, distance, review, link_id in step:
             if source in hidden or target in hidden:
                 continue
-            if (
-                review is not LinkReview.CONFIRMED
-                and link_confidence(algorithm, distance) < min_confidence
-            ):
+            confidence = link_confidence(algorithm, distance)
+            if review is not LinkReview.CONFIRMED and confidence < min_confidence:
                 continue
-            edges.setdefault(source, []).append((target, _relation(kind, algorithm, True)))
-            edges.setdefault(target, []).append((source, _relation(kind, algorithm, False)))
+            # A confirmed link is certain; a proposed one carries its id and how sure it is.
+            proposed = None if review is LinkReview.CONFIRMED else link_id
+            edges.setdefault(source, []).append(
+                (target, _relation(kind, algorithm, True), proposed, confidence)
+            )
+            edges.setdefault(target, []).append(
+                (source, _relation(kind, algorithm, False), proposed, confidence)
+            )
             for node in (source, target):
                 if node not in seen:
                     seen.add(node)
@@ -119,13 +129,53 @@ def clusters(
         queue = [(origin, "", 0)]
         while queue:
             node, via, depth = queue.pop(0)
-            for neighbour, relation in edges.get(node, []):
+            for neighbour, relation, _, _ in edges.get(node, []):
                 if neighbour == origin or neighbour in members:
                     continue
                 members[neighbour] = relation if depth == 0 else f"{relation} of #{node} ({via})"
                 queue.append((neighbour, relation, depth + 1))
         found[origin] = members
+        if unconfirmed is not None:
+            unconfirmed[origin] = _unconfirmed(origin, edges)
     return found
+
+
+def _unconfirmed(
+    origin: int, edges: dict[int, list[tuple[int, str, int | None, float]]]
+) -> dict[int, dict[str, Any]]:
+    """The members reached from ``origin`` only through proposed links, each with the
+    proposed link that brought it in and the weakest confidence on its way."""
+    confirmed = {origin}
+    stack = [origin]
+    while stack:
+        node = stack.pop()
+        for neighbour, _, proposed, _ in edges.get(node, []):
+            if proposed is None and neighbour not in confirmed:
+                confirmed.add(neighbour)
+                stack.append(neighbour)
+    # Out from the confirmed part, the first proposed link crossed names the way in; the
+    # strongest way is kept (a widest-path walk: the weakest link on a way bounds it).
+    best: dict[int, dict[str, Any]] = {}
+    frontier = sorted(confirmed)
+    while frontier:
+        following = []
+        for node in frontier:
+            held = best.get(node)
+            for neighbour, _, proposed, confidence in edges.get(node, []):
+                if neighbour in confirmed:
+                    continue
+                sure = 1.0 if proposed is None else confidence  # confirmed: certain
+                way = (
+                    {"link_id": proposed, "confidence": round(sure, 3)}
+                    if held is None
+                    else {**held, "confidence": round(min(held["confidence"], sure), 3)}
+                )
+                current = best.get(neighbour)
+                if current is None or way["confidence"] > current["confidence"]:
+                    best[neighbour] = way
+                    following.append(neighbour)
+        frontier = following
+    return best
 
 
 def grouped(

@@ -1,7 +1,11 @@
 """What a provenance report says: for one media, for the cluster of copies it belongs to, or
 for a whole incident, the hashes, embedded metadata, sightings, credits, acknowledgements,
 links with their distances, the provenance roll-up and the audit trail (``formats`` writes it
-out)."""
+out).
+
+A report is meant for publication: facts that reach a media only through links nobody
+confirmed (the roll-up's ``unconfirmed``) are left out unless the reader asks for them
+(``proposed``), and then stay in a section of their own."""
 
 from __future__ import annotations
 
@@ -39,14 +43,67 @@ class Report:
     media: list[dict[str, Any]] = field(default_factory=list)
     incident: dict[str, Any] | None = None
     clusters: list[list[int]] = field(default_factory=list)
+    proposed: bool = False  # whether facts through unconfirmed links are shown (apart)
+    # Every dated sighting and stance of the report, earliest first: what an editor reads first.
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
 
 def iso(moment: Any) -> str | None:
-    """Return a time as ISO 8601, or None."""
-    return moment.isoformat() if moment is not None else None
+    """Return a time as ISO 8601 in whole seconds (a report needs no more), or None."""
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        moment = moment.replace(microsecond=0)
+    return str(moment.isoformat())
 
 
-def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> dict[str, Any]:
+def timeline(report: Report) -> list[dict[str, Any]]:
+    """Return the report's sightings and stances in time order (undated ones last)."""
+    events: list[dict[str, Any]] = []
+    for m in report.media:
+        for s in m["sightings"]:
+            events.append(
+                {
+                    "time": s["posted_at"] or s["observed_at"],
+                    "what": "deleted sighting" if s["deleted_at"] else "sighting",
+                    "media_id": m["id"],
+                    "who": s["source"] or s["platform"],
+                    "url": s["url"],
+                    "capture": s["capture"],
+                }
+            )
+        for a in m["acknowledgements"]:
+            events.append(
+                {
+                    "time": a["stated_at"],
+                    "what": f"{a['status'].replace('_', ' ')} stance",
+                    "media_id": m["id"],
+                    "who": a["party"],
+                    "url": a["url"],
+                    "capture": None,
+                }
+            )
+    for a in (report.incident or {}).get("acknowledgements", []):
+        events.append(
+            {
+                "time": a["stated_at"],
+                "what": f"{a['status'].replace('_', ' ')} stance on the incident",
+                "media_id": None,
+                "who": a["party"],
+                "url": a["url"],
+                "capture": None,
+            }
+        )
+    # ISO 8601 times of one zone (UTC) sort as text.
+    return sorted(events, key=lambda e: (e["time"] is None, e["time"] or ""))
+
+
+def _media_entry(
+    session: Session,
+    media: Media,
+    provenance: dict[str, Any],
+    cited: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "id": media.id,
         "sha256": media.sha256,
@@ -88,6 +145,8 @@ def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> 
                 "observed_at": iso(s.observed_at),
                 "deleted_at": iso(s.deleted_at),
                 "archive_url": s.archive_url,
+                # The capture that saw it: its archive, screenshot and trusted timestamps.
+                "capture": cited.get(s.capture_id) if s.capture_id is not None else None,
             }
             for s in sorted(media.sightings, key=lambda s: s.id)
         ],
@@ -132,9 +191,19 @@ def _media_entry(session: Session, media: Media, provenance: dict[str, Any]) -> 
     }
 
 
-def _entries(session: Session, media_ids: list[int], min_confidence: float) -> list[dict[str, Any]]:
+def _entries(
+    session: Session, media_ids: list[int], min_confidence: float, proposed: bool
+) -> list[dict[str, Any]]:
     summaries = summarise(session, media_ids, min_confidence)
-    return [_media_entry(session, get_media(session, m), summaries[m].as_dict()) for m in media_ids]
+    entries = []
+    for m in media_ids:
+        provenance = summaries[m].as_dict()
+        if not proposed:
+            provenance["unconfirmed"] = []
+        entries.append(
+            _media_entry(session, get_media(session, m), provenance, summaries[m].captures)
+        )
+    return entries
 
 
 def media_report(
@@ -142,6 +211,7 @@ def media_report(
     media_id: int,
     scope: str = "media",
     min_confidence: float = DEFAULT_CONFIDENCE,
+    proposed: bool = False,
 ) -> Report:
     """Report on one media, or on it and every other member of its cluster."""
     media = get_media(session, media_id)
@@ -156,11 +226,23 @@ def media_report(
         if scope == "media"
         else f"Provenance of {name} and its {len(ids) - 1} cop{'y' if len(ids) == 2 else 'ies'}"
     )
-    return Report(title, scope, utcnow(), _entries(session, ids, min_confidence), clusters=[ids])
+    made = Report(
+        title,
+        scope,
+        utcnow(),
+        _entries(session, ids, min_confidence, proposed),
+        clusters=[ids],
+        proposed=proposed,
+    )
+    made.timeline = timeline(made)
+    return made
 
 
 def incident_report(
-    session: Session, incident_id: int, min_confidence: float = DEFAULT_CONFIDENCE
+    session: Session,
+    incident_id: int,
+    min_confidence: float = DEFAULT_CONFIDENCE,
+    proposed: bool = False,
 ) -> Report:
     """Report on an incident: its stances and every media, grouped into duplicate clusters."""
     incident, _count, acks = incident_detail(session, incident_id)
@@ -176,8 +258,9 @@ def incident_report(
         f"Provenance report: {incident.title}",
         "incident",
         utcnow(),
-        _entries(session, ids, min_confidence),
+        _entries(session, ids, min_confidence, proposed),
         clusters=groups,
+        proposed=proposed,
     )
     report.incident = {
         "id": incident.id,
@@ -204,6 +287,7 @@ def incident_report(
             for e in audit.history(session, "incident", incident.id)
         ],
     }
+    report.timeline = timeline(report)
     return report
 
 

@@ -6,11 +6,47 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .contents import Report, iso
 
-FORMATS = ("json", "csv", "html")
+FORMATS = ("json", "csv", "html")  # the PDF dossier: ``pdf``, asked for on its own
+
+
+def reader_zone(name: str | None) -> ZoneInfo | None:
+    """Return the zone a reader asked for by its IANA name, None for none; ValueError for a
+    name that is no zone."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"{name!r} is not a time zone (give an IANA name such as Europe/Kyiv)"
+        ) from exc
+
+
+def when(value: Any, zone: str | None = None) -> str:
+    """Return a report's time as an editor reads it: UTC in whole seconds, and the reader's
+    local time beside it when they chose a zone."""
+    if value is None or value == "":
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC).replace(microsecond=0)
+    said = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        place = reader_zone(zone)
+    except ValueError:
+        return said
+    if place is not None:
+        said += f" ({moment.astimezone(place).strftime('%Y-%m-%d %H:%M:%S')} {zone})"
+    return said
+
+
 CSV_COLUMNS = [
     "section",
     "media_id",
@@ -31,8 +67,10 @@ def as_json(report: Report) -> dict[str, Any]:
         "title": report.title,
         "scope": report.scope,
         "generated_at": iso(report.generated_at),
+        "proposed": report.proposed,
         "incident": report.incident,
         "clusters": report.clusters,
+        "timeline": report.timeline,
         "media": report.media,
     }
 
@@ -106,6 +144,8 @@ def as_csv(report: Report) -> str:
                     "detail": f"deleted {s['deleted_at']}" if s["deleted_at"] else s["platform"],
                 }
             )
+            if s.get("capture"):
+                _capture_row(writer, base, s["id"], s["capture"])
         for a in m["acknowledgements"]:
             writer.writerow(
                 {
@@ -156,6 +196,8 @@ def as_csv(report: Report) -> str:
                     f" of #{link['target_media_id']} ({link['evidence']}, {link['review']})",
                 }
             )
+        for u in m["provenance"].get("unconfirmed", []):
+            _unconfirmed_rows(writer, base, u)
         for flag in m["provenance"]["flags"]:
             writer.writerow({**base, "section": "flag", "detail": flag["message"]})
         for e in m["audit"]:
@@ -170,3 +212,67 @@ def as_csv(report: Report) -> str:
                 }
             )
     return out.getvalue()
+
+
+def _unconfirmed_rows(writer: csv.DictWriter, base: dict[str, Any], u: dict[str, Any]) -> None:
+    """Rows of a member joined only by a proposed link: each section says it is unconfirmed."""
+    via = (
+        f"unconfirmed: #{u['media_id']}, {u['relation']}, through proposed link"
+        f" {u['link_id']} (confidence {u['confidence']})"
+    )
+    first = u["earliest_sighting"]
+    if first:
+        writer.writerow(
+            {
+                **base,
+                "section": "unconfirmed_first_seen",
+                "time": first["time"],
+                "source": first["source"],
+                "url": first["url"],
+                "detail": via,
+            }
+        )
+    if u["credit"]:
+        writer.writerow(
+            {**base, "section": "unconfirmed_credit", "detail": f"{u['credit']} ({via})"}
+        )
+    for a in u["acknowledgements"]:
+        writer.writerow(
+            {
+                **base,
+                "section": "unconfirmed_acknowledgement",
+                "time": a["stated_at"],
+                "party": a["party"],
+                "status": a["status"],
+                "source": a["source"],
+                "url": a["url"],
+                "detail": via,
+            }
+        )
+
+
+def capture_words(capture: dict[str, Any]) -> str:
+    """Cite a capture in one line: its id, the SHA-256 of its archive and screenshot, and its
+    trusted timestamps."""
+    words = [f"capture #{capture['id']}"]
+    for role in ("wacz", "screenshot"):
+        held = capture["files"].get(role)
+        words.append(f"{role} sha256 {held['sha256']}" if held else f"no {role}")
+    words += [f"timestamp {t['time']} by {t['authority']}" for t in capture["timestamps"]]
+    return "; ".join(words)
+
+
+def _capture_row(
+    writer: csv.DictWriter, base: dict[str, Any], sighting_id: int, capture: dict[str, Any]
+) -> None:
+    """The row citing the capture that made a sighting."""
+    stamps = capture["timestamps"]
+    writer.writerow(
+        {
+            **base,
+            "section": "capture",
+            "time": stamps[0]["time"] if stamps else capture["captured_at"],
+            "url": capture["url"],
+            "detail": f"sighting {sighting_id}: {capture_words(capture)}",
+        }
+    )
