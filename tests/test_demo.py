@@ -162,3 +162,86 @@ def test_a_capture_of_a_clip_is_in_the_incident_timeline(
     sign_in(client, "vi")
     shown = page(client, f"/incidents/{incident.id}")
     assert f'href="/captures/{capture.id}">https://t.me/moscow_news_demo/10452</a>' in shown
+
+
+def test_the_demo_tells_the_whole_story_without_an_upload(
+    runner: FlaskCliRunner, session: Session, app: Flask
+) -> None:
+    from catalog.models import (
+        Capture,
+        CaptureFile,
+        CaptureMedia,
+        CaptureStatus,
+        LinkKind,
+        LinkReview,
+        Sighting,
+    )
+    from catalog.services.evidence import match_name
+
+    loaded = runner.invoke(args=["catalog", "demo"])
+    assert loaded.exit_code == 0, loaded.output
+    by_title = {m.title.split(" (")[0]: m for m in session.scalars(sa.select(Media))}
+    smoke = by_title["Column of smoke over the Senate dome"]
+    repost = by_title["Column of smoke, reposted by a channel"]
+    blast = by_title["Blast in the sky above the Kremlin"]
+    still = by_title["Still of the blast in the sky, captioned"]
+    burning = by_title["Building burning"]
+    heard = by_title["Sound of the building burning, sent as a voice note"]
+    links = session.scalars(sa.select(MediaLink)).all()
+
+    def between(a: Media, b: Media) -> MediaLink:
+        return next(
+            link for link in links if {link.source_media_id, link.target_media_id} == {a.id, b.id}
+        )
+
+    # A match: the repost to its original, proposed (or confirmed) as the matcher leaves it.
+    match = between(repost, smoke)
+    assert match.review in (LinkReview.PROPOSED, LinkReview.CONFIRMED)
+    assert match.kind in (LinkKind.NEAR_DUPLICATE, LinkKind.DERIVED_FROM)
+    # The deleted first sighting, and an acknowledgement of the original.
+    first = min(smoke.sightings, key=lambda s: s.posted_at)
+    assert first.deleted_at is not None and "moscow_news_demo" in first.url
+    assert (
+        session.scalar(
+            sa.select(Acknowledgement).where(Acknowledgement.media_id == smoke.id)
+        ).status.value
+        == "semi_official"
+    )
+    # A capture, done, with its screenshot and web archive in the store, and the sighting of
+    # the repost citing it.
+    capture = session.scalar(sa.select(Capture))
+    assert capture.status is CaptureStatus.DONE and "demo_standin" in capture.url
+    files = {f.role: f for f in session.scalars(sa.select(CaptureFile))}
+    assert set(files) >= {"screenshot", "wacz"}, set(files)
+    from catalog.capture.archive import read_records
+    from catalog.storage import get_storage
+
+    store = get_storage(app)
+    assert all(store.exists(f.sha256) for f in files.values())
+
+    with store.local_copy(files["wacz"].sha256) as path:
+        records = read_records(path)
+    assert ("response", capture.url, 200) in records
+    cited = session.scalar(sa.select(Sighting).where(Sighting.capture_id == capture.id))
+    assert cited is not None and cited.media_id == repost.id
+    assert (
+        session.scalar(
+            sa.select(CaptureMedia.media_id).where(CaptureMedia.capture_id == capture.id)
+        )
+        == repost.id
+    )
+    # A still: a frame of the blast clip at its time.
+    frame = between(still, blast)
+    assert frame.kind is LinkKind.FRAME_OF and frame.source_media_id == still.id
+    assert frame.frame_time_s is not None and abs(frame.frame_time_s - 3.0) <= 1.0
+    # A sound excerpt: the voice note named an excerpt of the burning clip's soundtrack.
+    sound = between(heard, burning)
+    name = match_name(
+        sound.kind.value,
+        sound.algorithm,
+        time=sound.frame_time_s,
+        other=burning.id,
+        this_kind=heard.kind.value,
+        other_kind=burning.kind.value,
+    )
+    assert name.startswith(f"an excerpt of the soundtrack of #{burning.id}"), name
