@@ -24,13 +24,21 @@ def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(
     assert loaded.exit_code == 0, loaded.output
     again = runner.invoke(args=["catalog", "demo"])
     assert (
-        again.exit_code == 0 and session.scalar(sa.select(sa.func.count()).select_from(Media)) == 4
+        again.exit_code == 0 and session.scalar(sa.select(sa.func.count()).select_from(Media)) == 7
     )
     titles = session.scalars(sa.select(Media.title).order_by(Media.id)).all()
     assert all("stand-in" in t for t in titles)
-    assert (
-        session.scalar(sa.select(sa.func.count()).select_from(MediaLink)) == 0
-    )  # four distinct pictures
+    # Four distinct pictures; the repost, the still and the voice note each linked to its own.
+    short = {m.id: m.title.split(",")[0].split(" (")[0] for m in session.scalars(sa.select(Media))}
+    linked = {
+        frozenset({short[link.source_media_id], short[link.target_media_id]})
+        for link in session.scalars(sa.select(MediaLink))
+    }
+    assert linked == {
+        frozenset({"Column of smoke over the Senate dome", "Column of smoke"}),
+        frozenset({"Still of the blast in the sky", "Blast in the sky above the Kremlin"}),
+        frozenset({"Sound of the building burning", "Building burning"}),
+    }, linked
     incident = session.scalar(sa.select(Incident))
     stances = {
         (a.party.name, a.status.value)
@@ -94,7 +102,7 @@ def test_export_of_the_demo_incident(runner: FlaskCliRunner, tmp_path: Path) -> 
             "html",
         ]
     )
-    assert result.exit_code == 0 and "4 media in 4 clusters" in result.output
+    assert result.exit_code == 0 and "7 media in 4 clusters" in result.output
     html = next(tmp_path.glob("incident-*.html")).read_text()
     assert "Kremlin press service" in html and "Government of Ukraine" in html
 
@@ -123,13 +131,16 @@ def test_the_incident_page_says_who_acknowledged_which_clip_and_tells_the_day_in
     sign = next(c for c in clusters if "No Drone Zone" in c)
     assert "No party has acknowledged" in sign and "data-deleted" not in sign
     # The day in time order: the Kremlin's statement, the post, its deletion, the other clips,
-    # RT airing the smoke clip, the wire photo, Ukraine's denial (undated stances left out).
+    # the still and the voice note, RT airing the smoke clip, the repost, the wire photo,
+    # Ukraine's denial (undated stances left out); last, the demo's capture of the repost,
+    # made when the demo was loaded.
     timeline = re.search(r"<ol[^>]*data-timeline>(.*?)</ol>", html, re.S).group(1)
     kinds = re.findall(r'data-kind="(\w+)"', timeline)
     times = re.findall(r'<time datetime="([^"]+)">', timeline)
-    assert times == sorted(times) and len(times) == len(kinds) == 8, (kinds, times)
-    assert kinds[:3] == ["statement", "sighting", "deleted"] and kinds[-1] == "statement"
-    assert "Government of Ukraine: denied" in timeline.rsplit("<li", 1)[1]
+    assert times == sorted(times) and len(times) == len(kinds) == 12, (kinds, times)
+    assert kinds[:3] == ["statement", "sighting", "deleted"]
+    assert kinds[-2:] == ["statement", "capture"], kinds
+    assert "Government of Ukraine: denied" in timeline.rsplit("<li", 2)[1]
     assert "the incident as a whole" in timeline
 
 
