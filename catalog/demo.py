@@ -183,7 +183,7 @@ def soundtrack(seconds: float, seed: int) -> np.ndarray:
 
 def _sound_stream(container: av.container.OutputContainer) -> Any:
     """Add a mono AAC stream to an open output (before anything is muxed into it)."""
-    stream = container.add_stream("aac", rate=44_100, layout="mono")  # type: ignore[call-overload]
+    stream = container.add_stream("aac", rate=44_100, layout="mono")
     stream.bit_rate = 128_000
     return stream
 
