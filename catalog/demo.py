@@ -306,7 +306,7 @@ def reencoded_smoke_copy(crf: int = 33, size: tuple[int, int] = (320, 180)) -> b
 def still_of(clip: bytes, at: float, caption: str) -> bytes:
     """The frame of ``clip`` at ``at`` seconds as a JPEG with a caption bar along its foot, as
     a still is cut from a video and shared."""
-    with av.open(io.BytesIO(clip)) as container:
+    with av.open(io.BytesIO(clip), mode="r") as container:
         stream = container.streams.video[0]
         frame = next(f for f in container.decode(stream) if (f.time or 0) >= at - 1e-6)
         picture = frame.to_image()
