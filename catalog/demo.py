@@ -8,6 +8,11 @@ the "blast in the sky" and "building burning" clips that no party acknowledged; 
 post of the smoke clip deleted soon after it went up; Ukraine's government denying any part
 in it; the wire photograph of a "No Drone Zone" sign credited to its photographer via AFP /
 Getty Images. Times are illustrative. The pictures and clips are drawn here, not real footage.
+
+Beside those, the parts of the story an analyst meets: a stand-in channel's repost of the smoke
+clip, kept by a capture of its (drawn, never fetched) post page and matched to the original; a
+still cut from the blast clip; a voice note cut from the burning clip's soundtrack (the clips
+carry generated tones and chords, which sound fingerprints can tell apart).
 """
 
 from __future__ import annotations
