@@ -17,6 +17,7 @@ carry generated tones and chords, which sound fingerprints can tell apart).
 
 from __future__ import annotations
 
+import functools
 import io
 import tempfile
 from collections.abc import Callable, Iterable
@@ -67,6 +68,12 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def _sky(top: tuple[int, int, int], bottom: tuple[int, int, int], seed: int) -> Image.Image:
     """A sky gradient with a little grain, so every clip has a texture of its own."""
+    return _grained_sky(top, bottom, seed).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _grained_sky(top: tuple[int, int, int], bottom: tuple[int, int, int], seed: int) -> Image.Image:
+    # Kept: a clip cycles through three skies, and drawing the grain is most of a frame's time.
     w, h = SIZE
     t = np.linspace(0, 1, h)[:, None, None]
     sky = (np.array(top) * (1 - t) + np.array(bottom) * t) * np.ones((1, w, 1))
