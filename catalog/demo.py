@@ -104,6 +104,7 @@ def _label(picture: Image.Image, text: str) -> Image.Image:
     return picture
 
 
+@functools.lru_cache(maxsize=2)  # drawn once for the clip, its repost and the screenshot
 def smoke_frames(count: int = 60) -> list[Image.Image]:
     """Daylight: the dome on the left, a column of smoke rising and leaning with the wind."""
     rng = np.random.default_rng(11)
