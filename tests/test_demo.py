@@ -25,13 +25,21 @@ def test_demo_loads_once_and_the_reposted_clip_shows_its_provenance(
     assert loaded.exit_code == 0, loaded.output
     again = runner.invoke(args=["catalog", "demo"])
     assert (
-        again.exit_code == 0 and session.scalar(sa.select(sa.func.count()).select_from(Media)) == 4
+        again.exit_code == 0 and session.scalar(sa.select(sa.func.count()).select_from(Media)) == 7
     )
     titles = session.scalars(sa.select(Media.title).order_by(Media.id)).all()
     assert all("stand-in" in t for t in titles)
-    assert (
-        session.scalar(sa.select(sa.func.count()).select_from(MediaLink)) == 0
-    )  # four distinct pictures
+    # Four distinct pictures; the repost, the still and the voice note each linked to its own.
+    short = {m.id: m.title.split(",")[0].split(" (")[0] for m in session.scalars(sa.select(Media))}
+    linked = {
+        frozenset({short[link.source_media_id], short[link.target_media_id]})
+        for link in session.scalars(sa.select(MediaLink))
+    }
+    assert linked == {
+        frozenset({"Column of smoke over the Senate dome", "Column of smoke"}),
+        frozenset({"Still of the blast in the sky", "Blast in the sky above the Kremlin"}),
+        frozenset({"Sound of the building burning", "Building burning"}),
+    }, linked
     incident = session.scalar(sa.select(Incident))
     stances = {
         (a.party.name, a.status.value)
@@ -102,7 +110,7 @@ def test_export_of_the_demo_incident(runner: FlaskCliRunner, tmp_path: Path) -> 
             "html",
         ]
     )
-    assert result.exit_code == 0 and "4 media in 4 clusters" in result.output
+    assert result.exit_code == 0 and "7 media in 4 clusters" in result.output
     html = next(tmp_path.glob("incident-*.html")).read_text()
     assert "Kremlin press service" in html and "Government of Ukraine" in html
 
@@ -131,13 +139,16 @@ def test_the_incident_page_says_who_acknowledged_which_clip_and_tells_the_day_in
     sign = next(c for c in clusters if "No Drone Zone" in c)
     assert "No party has acknowledged" in sign and "data-deleted" not in sign
     # The day in time order: the Kremlin's statement, the post, its deletion, the other clips,
-    # RT airing the smoke clip, the wire photo, Ukraine's denial (undated stances left out).
+    # the still and the voice note, RT airing the smoke clip, the repost, the wire photo,
+    # Ukraine's denial (undated stances left out); last, the demo's capture of the repost,
+    # made when the demo was loaded.
     timeline = re.search(r"<ol[^>]*data-timeline>(.*?)</ol>", html, re.S).group(1)
     kinds = re.findall(r'data-kind="(\w+)"', timeline)
     times = re.findall(r'<time datetime="([^"]+)">', timeline)
-    assert times == sorted(times) and len(times) == len(kinds) == 8, (kinds, times)
-    assert kinds[:3] == ["statement", "sighting", "deleted"] and kinds[-1] == "statement"
-    assert "Government of Ukraine: denied" in timeline.rsplit("<li", 1)[1]
+    assert times == sorted(times) and len(times) == len(kinds) == 12, (kinds, times)
+    assert kinds[:3] == ["statement", "sighting", "deleted"]
+    assert kinds[-2:] == ["statement", "capture"], kinds
+    assert "Government of Ukraine: denied" in timeline.rsplit("<li", 2)[1]
     assert "the incident as a whole" in timeline
 
 
@@ -170,3 +181,86 @@ def test_a_capture_of_a_clip_is_in_the_incident_timeline(
     sign_in(client, "vi")
     shown = page(client, f"/incidents/{incident.id}")
     assert f'href="/captures/{capture.id}">https://t.me/moscow_news_demo/10452</a>' in shown
+
+
+def test_the_demo_tells_the_whole_story_without_an_upload(
+    runner: FlaskCliRunner, session: Session, app: Flask
+) -> None:
+    from catalog.models import (
+        Capture,
+        CaptureFile,
+        CaptureMedia,
+        CaptureStatus,
+        LinkKind,
+        LinkReview,
+        Sighting,
+    )
+    from catalog.services.evidence import match_name
+
+    loaded = runner.invoke(args=["catalog", "demo"])
+    assert loaded.exit_code == 0, loaded.output
+    by_title = {m.title.split(" (")[0]: m for m in session.scalars(sa.select(Media))}
+    smoke = by_title["Column of smoke over the Senate dome"]
+    repost = by_title["Column of smoke, reposted by a channel"]
+    blast = by_title["Blast in the sky above the Kremlin"]
+    still = by_title["Still of the blast in the sky, captioned"]
+    burning = by_title["Building burning"]
+    heard = by_title["Sound of the building burning, sent as a voice note"]
+    links = session.scalars(sa.select(MediaLink)).all()
+
+    def between(a: Media, b: Media) -> MediaLink:
+        return next(
+            link for link in links if {link.source_media_id, link.target_media_id} == {a.id, b.id}
+        )
+
+    # A match: the repost to its original, proposed (or confirmed) as the matcher leaves it.
+    match = between(repost, smoke)
+    assert match.review in (LinkReview.PROPOSED, LinkReview.CONFIRMED)
+    assert match.kind in (LinkKind.NEAR_DUPLICATE, LinkKind.DERIVED_FROM)
+    # The deleted first sighting, and an acknowledgement of the original.
+    first = min(smoke.sightings, key=lambda s: s.posted_at)
+    assert first.deleted_at is not None and "moscow_news_demo" in first.url
+    assert (
+        session.scalar(
+            sa.select(Acknowledgement).where(Acknowledgement.media_id == smoke.id)
+        ).status.value
+        == "semi_official"
+    )
+    # A capture, done, with its screenshot and web archive in the store, and the sighting of
+    # the repost citing it.
+    capture = session.scalar(sa.select(Capture))
+    assert capture.status is CaptureStatus.DONE and "demo_standin" in capture.url
+    files = {f.role: f for f in session.scalars(sa.select(CaptureFile))}
+    assert set(files) >= {"screenshot", "wacz"}, set(files)
+    from catalog.capture.archive import read_records
+    from catalog.storage import get_storage
+
+    store = get_storage(app)
+    assert all(store.exists(f.sha256) for f in files.values())
+
+    with store.local_copy(files["wacz"].sha256) as path:
+        records = read_records(path)
+    assert ("response", capture.url, 200) in records
+    cited = session.scalar(sa.select(Sighting).where(Sighting.capture_id == capture.id))
+    assert cited is not None and cited.media_id == repost.id
+    assert (
+        session.scalar(
+            sa.select(CaptureMedia.media_id).where(CaptureMedia.capture_id == capture.id)
+        )
+        == repost.id
+    )
+    # A still: a frame of the blast clip at its time.
+    frame = between(still, blast)
+    assert frame.kind is LinkKind.FRAME_OF and frame.source_media_id == still.id
+    assert frame.frame_time_s is not None and abs(frame.frame_time_s - 3.0) <= 1.0
+    # A sound excerpt: the voice note named an excerpt of the burning clip's soundtrack.
+    sound = between(heard, burning)
+    name = match_name(
+        sound.kind.value,
+        sound.algorithm,
+        time=sound.frame_time_s,
+        other=burning.id,
+        this_kind=heard.kind.value,
+        other_kind=burning.kind.value,
+    )
+    assert name.startswith(f"an excerpt of the soundtrack of #{burning.id}"), name

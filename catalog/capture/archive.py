@@ -6,6 +6,7 @@ Pure: no Flask, no database.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,9 @@ class Archive:
             warc_headers_dict={"WARC-Date": when, "WARC-IP-Address": exchange.peer},
         )
         self._writer.write_request_response_pair(request, response)
+        # warcio buffers a body of no stated length in a temporary file it never closes.
+        request.raw_stream.close()
+        response.raw_stream.close()
         self._file.flush()
         self.records += 2
         self.bytes += len(exchange.body)
@@ -79,12 +83,31 @@ class Archive:
             warc_headers_dict={"WARC-Date": _warc_date(None)},
         )
         self._writer.write_record(record)
+        record.raw_stream.close()
         self._file.flush()
         self.records += 1
 
     def close(self) -> None:
         """Finish the file."""
         self._file.close()
+
+
+def package(folder: Path, url: str, notes: list[str]) -> dict[str, str]:
+    """Package the WARC as WACZ (its index and page list beside it, which replay tools such as
+    ReplayWeb.page open as they are); keep the bare WARC where that cannot be done."""
+    warc, wacz = folder / "archive.warc.gz", folder / "archive.wacz"
+    try:
+        from wacz.main import main as wacz_main
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = wacz_main(["create", "-o", str(wacz), "--url", url, "--detect-pages", str(warc)])
+    except Exception as exc:  # noqa: BLE001 - the WARC stands without its package
+        code = f"{exc!r}"[:200]
+    if code == 0 and wacz.exists():
+        warc.unlink()
+        return {"role": "wacz", "file": wacz.name}
+    notes.append(f"the web archive is kept as WARC: it could not be packaged as WACZ ({code})")
+    return {"role": "warc", "file": warc.name}
 
 
 def _warc_date(timestamp: float | None) -> str:

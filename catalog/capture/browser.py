@@ -19,7 +19,6 @@ What the process leaves in its folder: ``archive.warc.gz``, ``screenshot.png`` a
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -33,7 +32,7 @@ from urllib.parse import urlsplit
 
 from ..netguard import BROWSER_USER_AGENT, AddressPolicy, Exchange, Limits, Refused, fetch
 from . import posted as posted_times
-from .archive import Archive
+from .archive import Archive, package
 from .extractors import GENERIC_EXTRACTORS, extract
 from .gallery import ask_gallery_dl
 from .page import PostPage, read_page
@@ -156,7 +155,7 @@ def run(job: Job) -> dict[str, Any]:
     if state.out_of_time:
         result["partial"] = True
         state.notes.append("partial: the capture's time ran out before everything was fetched")
-    result["files"].append(_package(folder, state.main.url if state.main else job.url, state.notes))
+    result["files"].append(package(folder, state.main.url if state.main else job.url, state.notes))
     for role, name in (("screenshot", "screenshot.png"), ("html", "page.html")):
         if (folder / name).exists():
             result["files"].append({"role": role, "file": name})
@@ -383,24 +382,6 @@ def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, A
     named = [u for found in answers for u in found.media_urls]
     post.media_urls[:0] = [u for i, u in enumerate(named) if u not in named[:i]]
     post.media_urls[:] = [u for i, u in enumerate(post.media_urls) if u not in post.media_urls[:i]]
-
-
-def _package(folder: Path, url: str, notes: list[str]) -> dict[str, str]:
-    """Package the WARC as WACZ (its index and page list beside it, which replay tools such as
-    ReplayWeb.page open as they are); keep the bare WARC where that cannot be done."""
-    warc, wacz = folder / "archive.warc.gz", folder / "archive.wacz"
-    try:
-        from wacz.main import main as wacz_main
-
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = wacz_main(["create", "-o", str(wacz), "--url", url, "--detect-pages", str(warc)])
-    except Exception as exc:  # noqa: BLE001 - the WARC stands without its package
-        code = f"{exc!r}"[:200]
-    if code == 0 and wacz.exists():
-        warc.unlink()
-        return {"role": "wacz", "file": wacz.name}
-    notes.append(f"the web archive is kept as WARC: it could not be packaged as WACZ ({code})")
-    return {"role": "warc", "file": warc.name}
 
 
 def _too_small(data: bytes) -> bool:

@@ -9,6 +9,7 @@ from .captures import (
     attempt_failed,
     capture_refusal,
     create_capture,
+    keep_loaded,
     run_capture,
 )
 from .recheck import Check, recheck_sightings
@@ -20,6 +21,7 @@ __all__ = [
     "attempt_failed",
     "capture_refusal",
     "create_capture",
+    "keep_loaded",
     "recheck_sightings",
     "run_capture",
 ]

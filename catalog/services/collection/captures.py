@@ -222,6 +222,28 @@ def run_capture(
         )
 
 
+def keep_loaded(
+    session: Session,
+    storage: Store,
+    holder: IndexHolder,
+    capture_id: int,
+    folder: Path,
+    result: dict[str, Any],
+    settings: CaptureSettings,
+    thresholds: Thresholds,
+) -> Capture:
+    """Keep a page load made without the capture process (its files in ``folder`` and its
+    ``result`` as ``capture_page`` gives them): the same steps and audit as a run's."""
+    # For pages that are at hand rather than fetched (the worked example's stand-in post).
+    lease = _lease(settings)
+    capture = _claim(session, capture_id, lease, settings)
+    if capture is None:
+        return get_capture(session, capture_id)
+    _keep_files(session, storage, capture, folder, result, lease)
+    _ingest_media(session, storage, holder, capture, folder, result, settings, thresholds, lease)
+    return _done(session, capture)
+
+
 def _attempt(
     session: Session,
     storage: Store,
