@@ -526,7 +526,7 @@ def load(
             session,
             AcknowledgementInput(
                 party=RUSSIA,
-                status="official",
+                status="claimed",
                 source="TASS",
                 stated_at=when(3, 14, 0),
                 statement="The Kremlin press service said two drones had targeted the Kremlin"
@@ -539,7 +539,7 @@ def load(
             session,
             AcknowledgementInput(
                 party=UKRAINE,
-                status="denied",
+                status="denied_involvement",
                 stated_at=when(3, 18, 30),
                 statement="Ukraine's government said it had nothing to do with the attack.",
             ),
