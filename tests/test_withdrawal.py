@@ -85,6 +85,12 @@ def test_withdrawn_media_leaves_lists_search_and_reports_and_restore_brings_it_b
     assert_problem(client.get(f"/api/v1/media/{media_id}", headers=keys["viewer"]), 404)
     seen = client.get(f"/api/v1/media/{media_id}", headers=keys["analyst"])
     assert seen.status_code == 200 and seen.json["withdrawal"]["reason"]
+    # Nor its file, its history or its provenance, by id.
+    for path in ("original", "audit", "provenance"):
+        assert_problem(client.get(f"/api/v1/media/{media_id}/{path}", headers=keys["viewer"]), 404)
+        answer = client.get(f"/api/v1/media/{media_id}/{path}", headers=keys["analyst"])
+        assert answer.status_code == 200
+        answer.close()  # the original is streamed from its file
 
     events = client.get(f"/api/v1/media/{media_id}/audit", headers=keys["analyst"]).json
     withdrawn = [e for e in events if e["action"] == "media.withdraw"]
@@ -273,6 +279,7 @@ def test_the_media_page_withdraws_shows_the_banner_and_an_admin_restores(
     client.post("/logout", data={"csrf_token": token(client)})
     sign_in(client, "viewer")
     assert client.get(page).status_code == 404
+    assert client.get(f"{page}/original").status_code == 404
     client.post("/logout", data={"csrf_token": token(client)})
     sign_in(client, "admin")
     html = client.get(page).get_data(as_text=True)
@@ -307,3 +314,25 @@ def test_source_and_party_pages_leave_out_a_withdrawn_media(client: FlaskClient,
     assert all(link.search(client.get(p).get_data(as_text=True)) for p in pages)
     assert _withdraw(client, keys, media_id).status_code == 200
     assert not any(link.search(client.get(p).get_data(as_text=True)) for p in pages)
+
+
+def test_the_deletion_recheck_passes_withdrawn_media_by(
+    app: Flask, client: FlaskClient, keys
+) -> None:
+    from catalog.netguard import AddressPolicy
+    from catalog.services.collection import recheck_sightings
+
+    made = upload(
+        client, keys["analyst"], metadata={"sighting": {"url": "http://127.0.0.1:9/post/1"}}
+    )
+    media_id = made.json["media"]["id"]
+    assert _withdraw(client, keys, media_id).status_code == 200
+    with app.app_context():
+        session = get_session()
+        sighting_id = session.get(Media, media_id).sightings[0].id
+        # Nothing leaves the machine: a loopback address, which the policy refuses unasked.
+        policy = AddressPolicy.from_setting(None)
+        assert [c.sighting_id for c in recheck_sightings(session, policy)] == []
+        # Asked for by id (an analyst's "check again now"), it is still made.
+        asked = list(recheck_sightings(session, policy, ids=[sighting_id]))
+        assert [c.sighting_id for c in asked] == [sighting_id]

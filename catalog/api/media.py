@@ -73,6 +73,11 @@ def detail(media_id: int) -> Extended:
     return extended(media)
 
 
+def _analyst() -> bool:
+    """Whether the caller may see withdrawn media (and their files): analysts and admins."""
+    return bool(api_user().role.allows(Role.ANALYST))
+
+
 def extended(media: Media) -> Extended:
     """Return a media read with its relations (``catalogue.get_media``) as the API shows it."""
     # The media's own sightings and stances are in hand: provenance reads only the rest, and
@@ -206,7 +211,7 @@ class MediaItem(MethodView):
 @blp.response(200, description="the original bytes, as an attachment")
 def original(media_id: int):
     """Download the original file exactly as catalogued."""
-    media = catalogue.find_media(get_session(), media_id)
+    media = catalogue.find_media(get_session(), media_id, withdrawn=_analyst())
     try:
         return send_stored(
             get_storage(),
@@ -224,7 +229,7 @@ def original(media_id: int):
 @blp.response(200, description="a derived picture (JPEG; the waveform PNG)")
 def derived(media_id: int, name: str):
     """Return a poster frame, contact sheet or waveform made at ingest."""
-    media = catalogue.find_media(get_session(), media_id)
+    media = catalogue.find_media(get_session(), media_id, withdrawn=_analyst())
     data = previews.derived(get_storage(), media, name)
     return send_derived(data, name, f"{media.sha256}-{name}")
 
@@ -259,7 +264,7 @@ def add_acknowledgement(args: dict[str, Any], media_id: int):
 @blp.response(200, AuditOut(many=True))
 def media_audit(media_id: int):
     """Return the audit trail of one media, oldest first."""
-    return catalogue.media_audit(get_session(), media_id)
+    return catalogue.media_audit(get_session(), media_id, withdrawn=_analyst())
 
 
 @blp.route("/<id:media_id>/provenance")
@@ -268,7 +273,7 @@ def media_audit(media_id: int):
 @blp.response(200, ProvenanceOut)
 def provenance(media_id: int):
     """Return the provenance of one media rolled up over its cluster of copies."""
-    media = catalogue.find_media(get_session(), media_id)
+    media = catalogue.find_media(get_session(), media_id, withdrawn=_analyst())
     return summarise(get_session(), [media_id], _confidence(), known={media_id: media})[
         media_id
     ].as_dict()

@@ -473,7 +473,10 @@ def _save(action: Any, message: str) -> None:
 
 
 def _media(media_id: int) -> Any:
-    return catalogue.find_media(get_session(), media_id)
+    # A withdrawn media's files are for analysts, as its page is.
+    return catalogue.find_media(
+        get_session(), media_id, withdrawn=current_user.role.allows(Role.ANALYST)
+    )
 
 
 @bp.route("/media/<id:media_id>/report.<any(json, csv, html, pdf):fmt>")

@@ -72,6 +72,9 @@ def recheck_sightings(
             .join(Incident, Media.incident_id == Incident.id)
             .where(Incident.title == incident)
         )
+    if ids is None:  # the schedule and an incident's re-check pass withdrawn media by
+        withdrawn = sa.select(Media.id).where(Media.withdrawn_at.is_not(None))
+        query = query.where(Sighting.media_id.not_in(withdrawn))
     if older_than is not None:
         cutoff = utcnow() - older_than
         query = query.where(sa.or_(Sighting.checked_at.is_(None), Sighting.checked_at < cutoff))

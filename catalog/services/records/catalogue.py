@@ -73,9 +73,13 @@ def get_media(session: Session, media_id: int) -> Media:
     return media
 
 
-def find_media(session: Session, media_id: int) -> Media:
-    """Return the media row alone (for serving its files), or raise NotFound."""
-    return fetch(session, Media, media_id, "media")
+def find_media(session: Session, media_id: int, *, withdrawn: bool = False) -> Media:
+    """Return the media row alone (for serving its files), or raise NotFound; a withdrawn
+    media only where ``withdrawn`` says the reader may see it (analysts)."""
+    media = fetch(session, Media, media_id, "media")
+    if media.withdrawn_at is not None and not withdrawn:
+        raise NotFound(f"no media with id {media_id}")
+    return media
 
 
 # Built once: a video page asks for each still of its keyframe strip.
@@ -291,7 +295,8 @@ def review_link(
     return link
 
 
-def media_audit(session: Session, media_id: int) -> list[AuditEvent]:
-    """Return the audit events about a media, oldest first."""
-    find_media(session, media_id)
+def media_audit(session: Session, media_id: int, *, withdrawn: bool = False) -> list[AuditEvent]:
+    """Return the audit events about a media, oldest first (of a withdrawn one only where
+    ``withdrawn`` allows)."""
+    find_media(session, media_id, withdrawn=withdrawn)
     return audit.media_history(session, media_id)
