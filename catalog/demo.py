@@ -41,7 +41,9 @@ from .models import (
     CaptureMedia,
     CaptureStatus,
     Incident,
+    LinkReview,
     Media,
+    MediaLink,
     Party,
     PartyKind,
     Source,
@@ -51,7 +53,14 @@ from .models import (
 from .netguard import Exchange
 from .services.collection import CaptureSettings, create_capture, keep_loaded
 from .services.media import IndexHolder, ingest_bytes
-from .services.records import AcknowledgementInput, IngestDetails, SightingInput, editing, named
+from .services.records import (
+    AcknowledgementInput,
+    IngestDetails,
+    SightingInput,
+    catalogue,
+    editing,
+    named,
+)
 from .storage import Store
 
 INCIDENT = "Claimed drone strike on the Kremlin, 3 May 2023"
@@ -346,6 +355,27 @@ class DemoResult:
     media: dict[str, int]
 
 
+def _confirm_links(session: Session, ids: list[int], actor: User | None) -> None:
+    """Confirm the matcher's links among the demo's own media, as the story's analyst did
+    (each stand-in copy was made from its original here), so the incident reads as a
+    published one would: a proposed link carries no facts into reports."""
+    proposed = session.scalars(
+        sa.select(MediaLink.id).where(
+            MediaLink.source_media_id.in_(ids),
+            MediaLink.target_media_id.in_(ids),
+            MediaLink.review == LinkReview.PROPOSED,
+        )
+    ).all()
+    for link_id in proposed:
+        catalogue.review_link(
+            session,
+            link_id,
+            "confirmed",
+            actor,
+            "Confirmed in the worked example: the stand-in was made from this original.",
+        )
+
+
 def load(
     session: Session,
     storage: Store,
@@ -519,6 +549,7 @@ def load(
     media["repost"] = _capture_repost(
         session, storage, holder, actor, thresholds=thresholds, max_pixels=max_pixels
     )
+    _confirm_links(session, list(media.values()), actor)
     incident = next(r for r in named.list_named(session, Incident) if r.title == INCIDENT)
     _, _, stances = named.incident_detail(session, incident.id)
     if not stances:

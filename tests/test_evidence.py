@@ -396,10 +396,13 @@ def test_reports_through_pages_and_api(
         assert (
             as_csv.mimetype == "text/csv" and "attachment" in as_csv.headers["Content-Disposition"]
         )
+    # Joined by a link the matcher proposed: apart in what may be published, one cluster for
+    # the reader who asks for proposed links.
     with client.get(f"/incidents/{incident_id}/report.json") as as_json:
-        assert len(as_json.json["clusters"]) == 1 and as_json.json["clusters"][0] == sorted(
-            [media_id, other]
-        )
+        assert sorted(as_json.json["clusters"]) == sorted([[media_id], [other]])
+    with client.get(f"/incidents/{incident_id}/report.json?proposed=1") as as_json:
+        assert as_json.json["clusters"] == [sorted([media_id, other])]
+    assert b"data-confirmed-clusters" in client.get(f"/incidents/{incident_id}").data
     headers = {"Authorization": f"Bearer {key}"}
     api = client.get(f"/api/v1/media/{media_id}/report?scope=cluster", headers=headers)
     assert [m["id"] for m in api.json["media"]] == [media_id, other]

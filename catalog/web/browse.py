@@ -169,8 +169,13 @@ def incident(incident_id: int):
     acknowledgements and first sighting), and its timeline."""
     incident, count, acks = named.incident_detail(get_session(), incident_id)
     media = {m.id: m for m in named.incident_media(get_session(), incident_id)}
+    # Clusters by confirmed links: a stance or a first sighting is a clip's only once a person
+    # confirmed the copy (the media pages show what proposed links would add, apart).
     ids = grouped(
-        get_session(), list(media), thresholds_from(current_app.config).cluster_confidence
+        get_session(),
+        list(media),
+        thresholds_from(current_app.config).cluster_confidence,
+        confirmed_only=True,
     )
     groups = [[media[i] for i in group] for group in ids]
     # Who acknowledged which clip, where each cluster was first seen, and the day in order.

@@ -179,16 +179,23 @@ def _unconfirmed(
 
 
 def grouped(
-    session: Session, media_ids: list[int], min_confidence: float = DEFAULT_CONFIDENCE
+    session: Session,
+    media_ids: list[int],
+    min_confidence: float = DEFAULT_CONFIDENCE,
+    *,
+    confirmed_only: bool = False,
 ) -> list[list[int]]:
-    """Group ``media_ids`` by the clusters they fall into (within the set), biggest group first."""
+    """Group ``media_ids`` by the clusters they fall into (within the set), biggest group first;
+    with ``confirmed_only``, by chains of confirmed links alone (what may be published)."""
     wanted = set(media_ids)
-    members = clusters(session, sorted(wanted), min_confidence)
+    shaky: dict[int, dict[int, dict[str, Any]]] = {}
+    members = clusters(session, sorted(wanted), min_confidence, unconfirmed=shaky)
     groups: list[list[int]] = []
     placed: set[int] = set()
     for m in sorted(wanted):
         if m not in placed:
-            group = sorted({m} | (set(members[m]) & wanted))
+            joined = set(members[m]) - (set(shaky.get(m, {})) if confirmed_only else set())
+            group = sorted({m} | (joined & wanted))
             placed.update(group)
             groups.append(group)
     return sorted(groups, key=lambda g: (-len(g), g[0]))

@@ -253,7 +253,8 @@ def incident_report(
             .order_by(Media.id)
         )
     )
-    groups = grouped(session, ids, min_confidence)
+    # Clusters joined by proposed links only are for the reader who asked for them.
+    groups = grouped(session, ids, min_confidence, confirmed_only=not proposed)
     report = Report(
         f"Provenance report: {incident.title}",
         "incident",
