@@ -307,7 +307,8 @@ def test_a_posted_time_is_shown_as_the_page_s_claim_with_its_source(
     assert "Posted (claimed)" in page and "as the page&#39;s article:published_time claims" in page
     assert "Observed" in page
     media = reader.get(f"/media/{done['media'][0]['media_id']}").get_data(as_text=True)
-    assert "as the captured page claims it" in media
+    # The sighting names where its capture read the time, as the capture page does.
+    assert "posted time as the page&#39;s article:published_time claims it" in media
 
 
 def test_facts_a_capture_recorded_stay_as_captured_and_are_corrected_by_annotations(
