@@ -152,6 +152,13 @@ def test_the_incident_page_says_who_acknowledged_which_clip_and_tells_the_day_in
     assert times == sorted(times) and len(times) == len(kinds) == 12, (kinds, times)
     assert kinds[:3] == ["statement", "sighting", "deleted"]
     assert kinds[-2:] == ["statement", "capture"], kinds
+    # The capture is cited as evidence: its archive and screenshot by SHA-256, and whether a
+    # time-stamp authority stamped it; so is the sighting it made.
+    last = timeline.rsplit("<li", 1)[1]
+    assert re.search(r"wacz SHA-256 <span[^>]*>[0-9a-f]{64}<", last), last
+    assert re.search(r"screenshot SHA-256 <span[^>]*>[0-9a-f]{64}<", last)
+    assert "no trusted timestamp" in last
+    assert timeline.count("data-cited-capture") == 2
     assert "Government of Ukraine: denied involvement" in timeline.rsplit("<li", 2)[1]
     assert "the incident as a whole" in timeline
 

@@ -9,7 +9,7 @@ The lowest domain: the others record their changes here and read provenance from
 from . import audit
 from .audit import SYSTEM_ACTOR, ChainReport, verify_chain
 from .copies import check_copies, export_document, keep_missing_copies, read_export
-from .facts import LinkFact
+from .facts import LinkFact, capture_citations
 from .provenance import (
     STANCE_WORDS,
     STATUS_WORDS,
@@ -58,6 +58,7 @@ __all__ = [
     "LinkFact",
     "ProvenanceSummary",
     "StampReport",
+    "capture_citations",
     "audit",
     "capture_tokens",
     "check_copies",

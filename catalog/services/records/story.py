@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from ...models import Acknowledgement, Capture, CaptureMedia, Sighting
+from ..evidence import capture_citations
 
 
 @dataclass
@@ -40,6 +42,9 @@ class IncidentStory:
 
     clusters: list[ClusterStory]
     timeline: list[TimelineEntry]
+    # How to cite each capture shown (first sightings, captures in the timeline): its archive
+    # and screenshot with their SHA-256 and its trusted timestamps, by capture id.
+    citations: dict[int, Any] = field(default_factory=dict)
 
 
 def _seen_at(sighting: Sighting) -> datetime | None:
@@ -118,4 +123,7 @@ def incident_story(session: Session, incident_id: int, groups: list[list[int]]) 
         timeline.append(TimelineEntry(_aware(done), "capture", found, capture=c))
     order = {"sighting": 0, "capture": 1, "statement": 2, "deleted": 3}
     timeline.sort(key=lambda e: (e.at, order[e.kind], e.media_id or 0))
-    return IncidentStory(clusters, timeline)
+    cited = [c.first_sighting.capture_id for c in clusters if c.first_sighting is not None]
+    cited += [e.capture.id for e in timeline if e.capture is not None]
+    cited += [e.sighting.capture_id for e in timeline if e.sighting is not None]
+    return IncidentStory(clusters, timeline, capture_citations(session, cited))
