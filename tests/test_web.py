@@ -719,8 +719,11 @@ def test_incident_pages_cluster_duplicates_and_record_stances(
         "/incidents", data={"csrf_token": csrf, "title": ""}, follow_redirects=True
     ).get_data(as_text=True)
     uploaded(analyst, incident="Strike")
-    uploaded(analyst, smaller(PHOTO), incident="Strike")
+    copy = uploaded(analyst, smaller(PHOTO), incident="Strike")
     uploaded(analyst, encode(pattern(seed=4), "PNG"), incident="Strike")
+    # Only proposed by the matcher, the copy stands apart; confirmed, it joins its original.
+    assert "3 media in 3 clusters" in page(analyst, incident_url)
+    confirm_links(analyst, copy)
     html = page(analyst, incident_url)
     assert "3 media in 2 clusters" in html and "Cluster of 2" in html
     incident_id = int(incident_url.rsplit("/", 1)[1])
@@ -892,6 +895,18 @@ def test_a_whole_copy_fills_both_timelines_as_its_coverage_says(analyst: FlaskCl
     assert len(ends) == 2 and min(ends) >= 990, ends
 
 
+def confirm_links(client: FlaskClient, media_id: int) -> None:
+    """Confirm every link shown on a media's page, as an analyst who checked them would."""
+    html = page(client, f"/media/{media_id}")
+    links = sorted(set(re.findall(r'action="/links/(\d+)/review"', html)))
+    assert links, "the media has no link to confirm"
+    for link in links:
+        reviewed = client.post(
+            f"/links/{link}/review", data={"csrf_token": token(client), "review": "confirmed"}
+        )
+        assert reviewed.status_code == 302
+
+
 def test_a_new_copy_is_offered_its_incident_in_one_click(analyst: FlaskClient) -> None:
     first = uploaded(analyst, incident="Claimed strike")
     copy = uploaded(analyst, smaller(PHOTO))
@@ -907,6 +922,8 @@ def test_a_new_copy_is_offered_its_incident_in_one_click(analyst: FlaskClient) -
     assert joined.status_code == 302
     after = page(analyst, f"/media/{copy}")
     assert "data-offered-incident" not in after and "Added to the incident." in after
+    assert "2 media in 2 clusters" in page(analyst, f"/incidents/{incident_id}")
+    confirm_links(analyst, copy)
     assert "2 media in 1 cluster" in page(analyst, f"/incidents/{incident_id}")
     # Nothing is offered to a media already in an incident, and a form without its token fails.
     assert "data-offered-incident" not in page(analyst, f"/media/{first}")
