@@ -230,7 +230,9 @@ def test_verify_rehashes_objects_and_gc_clears_orphans_in_the_bucket(
     report = json.loads(found.output)
     assert len(report["altered"]) == 1 and altered in report["altered"][0]
     assert len(report["missing"]) == 1 and gone in report["missing"][0]
-    assert report["orphans"] == [f"original {orphan.sha256} has no record"]
+    # The unrecorded object is younger than an hour (a searched file kept for cataloguing, or
+    # an ingest under way): counted apart, no orphan yet; gc leaves it too.
+    assert report["orphans"] == [] and report["unrecorded_young"] == 1
     # An upload in parts that a killed process left unfinished.
     left = store.client.create_multipart_upload(Bucket=store.bucket, Key=store.key_for("0" * 64))
     young = runner.invoke(args=["catalog", "gc"])
