@@ -424,22 +424,6 @@ class AuditOut(Schema):
     hash = fields.String()
 
 
-class ReportQuery(Schema):
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
-    scope = fields.String(load_default="media", validate=validate.OneOf(["media", "cluster"]))
-    tz = fields.String(
-        validate=validate.Length(max=64),
-        metadata={"description": "IANA zone whose local time the printable page shows beside UTC"},
-    )
-    proposed = fields.Boolean(
-        load_default=False,
-        metadata={
-            "description": "also show, apart and marked unconfirmed, what reaches the media"
-            " only through links the matcher proposed and nobody confirmed"
-        },
-    )
-
-
 class IncidentReportQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "html"]))
     tz = fields.String(
@@ -453,3 +437,7 @@ class IncidentReportQuery(Schema):
             " only through links the matcher proposed and nobody confirmed"
         },
     )
+
+
+class ReportQuery(IncidentReportQuery):
+    scope = fields.String(load_default="media", validate=validate.OneOf(["media", "cluster"]))
