@@ -67,6 +67,7 @@ class _Jobs:
         self._huey: Huey | None = None
         self.capture: Any = None
         self.upload: Any = None
+        self.text: Any = None
 
     @property
     def huey(self) -> Huey:
@@ -85,6 +86,16 @@ class _Jobs:
                     with app.app_context():
                         return _run_upload(job_id)
 
+                @huey.task(name="text")
+                def text_job(media_id: int) -> str:
+                    with app.app_context():
+                        return _read_text(media_id)
+
+                @huey.periodic_task(crontab(minute="*"), name="text-waiting")
+                def text_waiting_job() -> int:
+                    with app.app_context():
+                        return _read_waiting_text()
+
                 @huey.periodic_task(crontab(minute="*/10"), name="recheck")
                 def recheck_job() -> int:
                     with app.app_context():
@@ -100,7 +111,8 @@ class _Jobs:
                     with app.app_context():
                         return _collect_due()
 
-                self.capture, self.upload, self._huey = capture_job, upload_job, huey
+                self.capture, self.upload, self.text = capture_job, upload_job, text_job
+                self._huey = huey
             return self._huey
 
 
@@ -118,6 +130,11 @@ def enqueue_capture(capture_id: int, delay: float | None = None, app: Flask | No
 def enqueue_upload(job_id: int, delay: float | None = None, app: Flask | None = None) -> None:
     """Queue an upload job (a long video or recording stored, to be read) on a worker."""
     _enqueue("upload", job_id, delay, app)
+
+
+def enqueue_text(media_id: int, app: Flask | None = None) -> None:
+    """Queue the reading of a media's text (OCR, subtitles) on a worker."""
+    _enqueue("text", media_id, None, app)
 
 
 def _enqueue(task: str, row_id: int, delay: float | None, app: Flask | None) -> None:
@@ -181,6 +198,33 @@ def _retry(session: Any, model: Any, row_id: int) -> str:
     attempts = session.scalar(sa.select(model.attempts).where(model.id == row_id))
     delay = float(current_app.config["CAPTURE_RETRY_SECONDS"]) * 2 ** max(0, (attempts or 1) - 1)
     raise RetryTask(f"{model.__tablename__} {row_id} will be tried again", delay=delay)
+
+
+def _read_text(media_id: int) -> str:
+    """The job: read the text in one media, unless it was read meanwhile."""
+    from .db import get_session
+    from .services.text import READ, read_media, text_state
+    from .storage import get_storage
+
+    session = get_session()
+    if text_state(session, media_id) in (READ, None):
+        return "nothing to read"
+    return read_media(session, get_storage(), media_id, current_app.config).state
+
+
+def _read_waiting_text() -> int:
+    """The sweep, each minute: read the media whose text still waits (a job lost with a
+    worker, media catalogued before text was read), a batch at a time, one sweep at once."""
+    from .db import get_session
+    from .services.text import read_media, waiting
+    from .storage import get_storage
+
+    with queue().lock_task("text-waiting"):
+        session = get_session()
+        ids = waiting(session, older_than_s=60.0, limit=20)
+        for media_id in ids:
+            read_media(session, get_storage(), media_id, current_app.config)
+        return len(ids)
 
 
 def _recheck_due() -> int:

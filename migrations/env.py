@@ -24,6 +24,12 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def include_name(name: str | None, type_: str, _parents: dict[str, Any]) -> bool:
+    """Leave out what each engine's text search keeps outside the models (``text_search_*``:
+    SQLite's FTS5 table and its shadow tables, PostgreSQL's GIN and trigram indexes)."""
+    return not (name or "").startswith("text_search_")
+
+
 def _configure(connection: Any) -> None:
     context.configure(
         connection=connection,
@@ -31,6 +37,7 @@ def _configure(connection: Any) -> None:
         render_as_batch=True,  # SQLite can only alter tables by copying them
         compare_type=True,
         render_item=render_item,
+        include_name=include_name,
     )
 
 

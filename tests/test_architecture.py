@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "catalog.tsa": 0,  # trusted timestamps (RFC 3161): asking for tokens, checking them
     "catalog.queue_format": 0,  # what the job queue may hold: plain JSON, never pickle
     "catalog.urls": 0,  # the canonical form of a post's URL, for matching
+    "catalog.text": 1,  # reading text in media (OCR, subtitles); terms and queries for search
     "catalog.index": 1,
     "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
     # foundation: settings, the domain model, sessions, files, migrations
@@ -58,10 +59,11 @@ DOMAINS: dict[str, int] = {
     "catalog.services.evidence": 1,  # the audit chain, its timestamps, clusters, provenance
     "catalog.services.people": 2,  # users, keys, browser sessions
     "catalog.services.records": 2,  # typed fields, named records, details, reading, editing
-    "catalog.services.media": 3,  # ingest, uploads, the index, search, compare
-    "catalog.services.collection": 4,  # captures of post pages, the deletion re-check
-    "catalog.services.reports": 5,  # provenance reports and their formats
-    "catalog.services.custody": 5,  # verify what we hold, collect what was left behind
+    "catalog.services.text": 3,  # what media say: text read and written, searched
+    "catalog.services.media": 4,  # ingest, uploads, the index, search, compare
+    "catalog.services.collection": 5,  # captures of post pages, the deletion re-check
+    "catalog.services.reports": 6,  # provenance reports and their formats
+    "catalog.services.custody": 6,  # verify what we hold, collect what was left behind
 }
 SERVICES = "catalog.services"
 PURE = (
@@ -72,6 +74,7 @@ PURE = (
     "catalog.tsa",
     "catalog.queue_format",
     "catalog.urls",
+    "catalog.text",
 )
 WEB_STACK = ("flask", "flask_login", "flask_wtf", "werkzeug", "sqlalchemy", "alembic")
 

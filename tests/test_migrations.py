@@ -10,7 +10,13 @@ from catalog.models import Base
 
 
 def table_names(engine: sa.Engine) -> set[str]:
-    return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    """The tables of the models: the text search engine's own (``text_search_*``) apart."""
+    names = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    return {n for n in names if not n.startswith("text_search_")}
+
+
+def engine_tables(engine: sa.Engine) -> set[str]:
+    return {n for n in sa.inspect(engine).get_table_names() if n.startswith("text_search_")}
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(fresh_database_url: str) -> None:
@@ -21,10 +27,13 @@ def test_upgrade_downgrade_upgrade_and_no_drift(fresh_database_url: str) -> None
         assert schema.current_revision(engine) == schema.head_revision()
         assert table_names(engine) == set(Base.metadata.tables)
         schema.check(engine)  # raises on any drift between models and migrations
+        if engine.dialect.name == "sqlite":
+            assert "text_search_fts" in engine_tables(engine)
 
         schema.downgrade(engine, "base")
         assert schema.current_revision(engine) is None
         assert table_names(engine) == set()
+        assert engine_tables(engine) == set()
 
         schema.upgrade(engine)
         schema.check(engine)

@@ -408,6 +408,48 @@ class MediaFilter(Schema):
             raise ValidationError("filter by status together with party", "status")
 
 
+class TextQuery(MediaFilter):
+    """A text search: the query, the fields it looks in, and the media list's filters."""
+
+    q = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": 'words, "a phrase", field:word (ocr:, caption:, statement:)'},
+    )
+    field = fields.List(
+        fields.String(validate=validate.Length(max=16)),
+        metadata={"description": "only hits in these fields (repeatable)"},
+    )
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 200))
+
+    class Meta:
+        exclude = ("cursor",)
+
+
+class TextHitOut(Schema):
+    field = fields.String()
+    text = fields.String(metadata={"description": "a snippet of the text"})
+    at = fields.Float(allow_none=True, metadata={"description": "seconds into a video"})
+    until = fields.Float(allow_none=True)
+    marks = fields.List(
+        fields.List(fields.Integer()), metadata={"description": "found words: [start, end)"}
+    )
+    box = fields.List(fields.Integer(), allow_none=True)
+
+
+class TextResultOut(Schema):
+    media_id = fields.Integer()
+    sha256 = fields.String()
+    kind = fields.String()
+    title = fields.String(allow_none=True)
+    score = fields.Float()
+    hits = fields.List(fields.Nested(TextHitOut))
+
+
+class TextResults(Schema):
+    results = fields.List(fields.Nested(TextResultOut))
+
+
 class MediaPage(Schema):
     items = fields.List(fields.Nested(MediaSummary))
     next_cursor = fields.Integer(allow_none=True)

@@ -11,7 +11,8 @@ from ..db import get_session
 from ..hashing import sha256_of
 from ..models import Role
 from ..services.media import get_index, search_file, search_hash, thresholds_from
-from ..services.records import catalogue
+from ..services.records import MediaFilter, catalogue, filtered_ids
+from ..services.text import find_text
 from . import require
 from .schemas import (
     HashQuery,
@@ -19,6 +20,8 @@ from .schemas import (
     MediaSummary,
     SearchLimit,
     SearchOut,
+    TextQuery,
+    TextResults,
     UploadFiles,
     UrlQuery,
 )
@@ -73,6 +76,25 @@ def search_by_hash(args: dict[str, Any]):
         limit=args["limit"],
     )
     return {"sha256": None, "matches": [m.as_dict() for m in matches]}
+
+
+@blp.route("/search/text")
+@require(Role.VIEWER)
+@blp.doc(**SECURED)
+@blp.arguments(TextQuery, location="query")
+@blp.response(200, TextResults)
+def search_by_text(args: dict[str, Any]):
+    """Find media by what they say: text read from pictures and videos, subtitles, captions,
+    statements and the other records, in Russian, Ukrainian and English."""
+    query, limit, wanted = args.pop("q"), args.pop("limit"), args.pop("field", None)
+    results = find_text(
+        get_session(),
+        query,
+        limit=limit,
+        fields=wanted,
+        media_ids=filtered_ids(MediaFilter(**args)),
+    )
+    return {"results": [r.as_dict() for r in results]}
 
 
 @blp.route("/lookup/sha256/<string:sha256>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import admin, capture, evidence, index, media, storage
+from . import admin, capture, evidence, index, media, storage, text
 
 catalog = AppGroup("catalog", help="Manage the media-evidence catalogue.")
 for command in (
@@ -15,6 +15,7 @@ for command in (
     *evidence.COMMANDS,
     *index.COMMANDS,
     *storage.COMMANDS,
+    *text.COMMANDS,
 ):
     catalog.add_command(command)
 

@@ -19,6 +19,7 @@ from .base import (
 from .captures import Capture, CaptureFile, CaptureMedia, CaptureStatus
 from .media import Media, MediaAudio, MediaFeatures, MediaHash, MediaLink, Tag, media_tags
 from .provenance import Acknowledgement, Incident, Party, Sighting, SightingAnnotation, Source
+from .text import MediaText, MediaTextState, TextTerm
 from .timestamps import TimestampToken
 from .uploads import UploadJob, UploadStatus
 
@@ -43,6 +44,8 @@ __all__ = [
     "MediaHash",
     "MediaKind",
     "MediaLink",
+    "MediaText",
+    "MediaTextState",
     "Party",
     "PartyKind",
     "Role",
@@ -51,6 +54,7 @@ __all__ = [
     "Source",
     "SourceKind",
     "Tag",
+    "TextTerm",
     "TimestampToken",
     "UTCDateTime",
     "UploadJob",

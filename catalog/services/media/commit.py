@@ -18,6 +18,7 @@ from ...storage import Store, StoredFile
 from .. import Conflict, fetch
 from ..evidence import audit, link_confidence, stored_algorithm
 from ..records import IngestDetails, apply_details, check_details, record_details
+from ..text import keep_reading, queue_reading
 from .matching import IndexHolder
 from .search import AUDIO, BOTH, FRAMES, Rejected, SearchMatch
 
@@ -102,6 +103,10 @@ def commit_new(
             },
         )
         record_details(session, media, sighting, ack, actor)
+        if details.read_text is not None:
+            keep_reading(session, media.id, details.read_text)
+        else:
+            queue_reading(session, media)
         if on_commit is not None:
             on_commit(media, True, matches)
         session.commit()

@@ -5,7 +5,15 @@ records (incidents, sources, parties, tags: found or made by name, listed, edite
 catalogued by mistake (``withdrawal``); an incident's clusters and timeline as an analyst
 reads them (``story``)."""
 
-from .catalogue import MediaFilter, MediaRecord, by_sha256, by_url, get_media, links_of
+from .catalogue import (
+    MediaFilter,
+    MediaRecord,
+    by_sha256,
+    by_url,
+    filtered_ids,
+    get_media,
+    links_of,
+)
 from .details import (
     AcknowledgementInput,
     IngestDetails,
@@ -33,6 +41,7 @@ __all__ = [
     "AcknowledgementInput",
     "IngestDetails",
     "MediaFilter",
+    "filtered_ids",
     "MediaRecord",
     "SightingInput",
     "apply_details",

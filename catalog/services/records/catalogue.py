@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -210,18 +211,8 @@ class MediaFilter:
     q: str | None = None
 
 
-def list_media(
-    session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50
-) -> tuple[list[Media], int | None]:
-    """Return a page of media, newest first, and the cursor of the next page (or None)."""
-    query = (
-        sa.select(Media)
-        .options(selectinload(Media.incident))
-        .where(Media.withdrawn_at.is_(None))  # a withdrawn media is in no list
-        .order_by(Media.id.desc())
-    )
-    if cursor is not None:
-        query = query.where(Media.id < cursor)
+def narrowed(query: sa.Select[Any], wanted: MediaFilter) -> sa.Select[Any]:
+    """``query`` (over Media) narrowed by every filter ``wanted`` sets."""
     if wanted.incident:
         query = query.join(Incident, Media.incident_id == Incident.id).where(
             Incident.title == wanted.incident
@@ -263,6 +254,30 @@ def list_media(
                 )
             )
         )
+    return query
+
+
+def filtered_ids(wanted: MediaFilter) -> sa.Select[tuple[int]] | None:
+    """The ids of the media ``wanted`` narrows to (withdrawn ones left out), or None when it
+    sets no filter."""
+    if not any(v for v in vars(wanted).values()):
+        return None
+    return narrowed(sa.select(Media.id).where(Media.withdrawn_at.is_(None)), wanted)
+
+
+def list_media(
+    session: Session, wanted: MediaFilter, *, cursor: int | None = None, limit: int = 50
+) -> tuple[list[Media], int | None]:
+    """Return a page of media, newest first, and the cursor of the next page (or None)."""
+    query = (
+        sa.select(Media)
+        .options(selectinload(Media.incident))
+        .where(Media.withdrawn_at.is_(None))  # a withdrawn media is in no list
+        .order_by(Media.id.desc())
+    )
+    if cursor is not None:
+        query = query.where(Media.id < cursor)
+    query = narrowed(query, wanted)
     rows = list(session.scalars(query.limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -20,6 +20,7 @@ from ...models import (
     Sighting,
     User,
 )
+from ...text.spans import TextReading
 from .. import Invalid
 from ..evidence import audit
 from .fields import aware, clean_text, clean_url
@@ -66,6 +67,9 @@ class IngestDetails:
     sighting: SightingInput | None = None
     acknowledgement: AcknowledgementInput | None = None
     tags: list[str] = field(default_factory=list)
+    # The text already read from the file (by an import's hashing processes), kept with the
+    # media as it is created; None: the text waits for the worker to read it.
+    read_text: TextReading | None = None
 
 
 def check_stance(status: AckStatus, *, on_incident: bool) -> None:

@@ -1,0 +1,44 @@
+"""What media say, searchable: text read from pictures, video frames and subtitles, and the
+text of their records, indexed by each database's own full-text engine.
+
+Importing this package starts keeping record text in step with the records (records.py).
+"""
+
+from .entries import MAX_TEXT, clean
+from .reading import (
+    FAILED,
+    QUEUED,
+    READ,
+    attach_subtitles,
+    keep_reading,
+    queue_reading,
+    read_media,
+    reading_options,
+    text_state,
+    waiting,
+)
+from .records import init_hooks, reindex_records
+from .search import TextHit, TextResult, find_text, read_query
+
+init_hooks()
+
+__all__ = [
+    "FAILED",
+    "MAX_TEXT",
+    "QUEUED",
+    "READ",
+    "TextHit",
+    "TextResult",
+    "attach_subtitles",
+    "clean",
+    "find_text",
+    "init_hooks",
+    "keep_reading",
+    "queue_reading",
+    "read_media",
+    "read_query",
+    "reading_options",
+    "reindex_records",
+    "text_state",
+    "waiting",
+]

@@ -1,0 +1,178 @@
+"""The two search engines, spoken to in their own syntax from a read query: SQLite's FTS5
+and PostgreSQL's full-text search (a tsvector's GIN index, pg_trgm for misspellings).
+
+Only words that ``catalog.text`` folded reach an engine, each quoted here: nothing a user
+typed is engine syntax. Both engines answer the same question, which texts have every
+clause of the query, best first, with a score where greater is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from sqlalchemy.orm import Session
+
+from ...models import Media, MediaText, TextTerm
+from ...text.query import Clause
+from ...text.terms import Probe, probe
+
+# PostgreSQL's index expression, as the migration made it (a test holds the two equal).
+PG_VECTOR = (
+    "(setweight(to_tsvector('simple'::regconfig, stems), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, words), 'B') || "
+    "setweight(to_tsvector('simple'::regconfig, latin), 'C'))"
+)
+# How many texts an engine ranks for one query before they are grouped by media: enough
+# for a page of media however many hits each has, bounded so a common word costs little.
+CANDIDATES = 2000
+
+
+@dataclass(frozen=True)
+class Found:
+    """A text that has every clause: its row, its media, and the engine's score."""
+
+    text_id: int
+    media_id: int
+    score: float
+
+
+def _fts_string(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _fts_term(p: Probe, alternatives: Sequence[str]) -> str:
+    star = "" if p.exact else "*"
+    stems = " OR ".join(f"{_fts_string(s)}{star}" for s in (p.stem, *alternatives))
+    latin = " OR ".join(f"{_fts_string(s)}{star}" for s in (p.latin, *alternatives))
+    return f"({{words stems}}: ({stems}) OR {{latin}}: ({latin}))"
+
+
+def _fts_phrase(probes: Sequence[Probe]) -> str:
+    stems = " + ".join(f"{_fts_string(p.stem)}{'' if p.exact else '*'}" for p in probes)
+    latin = " + ".join(f"{_fts_string(p.latin)}{'' if p.exact else '*'}" for p in probes)
+    return f"({{stems}}: ({stems}) OR {{words}}: ({stems}) OR {{latin}}: ({latin}))"
+
+
+def fts_match(clauses: Sequence[Clause], fuzzy: dict[str, list[str]]) -> str:
+    """The FTS5 MATCH expression for the clauses (``fuzzy``: stems a misspelt word may mean)."""
+    parts = []
+    for clause in clauses:
+        probes = [probe(w) for w in clause.words]
+        if clause.phrase:
+            parts.append(_fts_phrase(probes))
+        else:
+            parts.append(_fts_term(probes[0], fuzzy.get(clause.words[0], [])))
+    return " AND ".join(parts)
+
+
+def _ts_lexeme(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _ts_term(p: Probe, alternatives: Sequence[str]) -> str:
+    star = "" if p.exact else ":*"
+    stems = " | ".join(f"{_ts_lexeme(s)}{star}AB" for s in (p.stem, *alternatives))
+    latin = " | ".join(f"{_ts_lexeme(s)}{star}C" for s in (p.latin, *alternatives))
+    return f"({stems} | {latin})"
+
+
+def ts_query(clauses: Sequence[Clause], fuzzy: dict[str, list[str]]) -> str:
+    """The tsquery text for the clauses, for ``to_tsquery('simple', ...)``."""
+    parts = []
+    for clause in clauses:
+        probes = [probe(w) for w in clause.words]
+        if clause.phrase:
+            stems = " <-> ".join(f"{_ts_lexeme(p.stem)}{'' if p.exact else ':*'}A" for p in probes)
+            words = " <-> ".join(f"{_ts_lexeme(p.stem)}{'' if p.exact else ':*'}B" for p in probes)
+            latin = " <-> ".join(f"{_ts_lexeme(p.latin)}{'' if p.exact else ':*'}C" for p in probes)
+            parts.append(f"(({stems}) | ({words}) | ({latin}))")
+        else:
+            parts.append(_ts_term(probes[0], fuzzy.get(clause.words[0], [])))
+    return " & ".join(parts)
+
+
+def search(
+    session: Session,
+    clauses: Sequence[Clause],
+    fuzzy: dict[str, list[str]],
+    fields: Iterable[str],
+    media_ids: sa.Select[tuple[int]] | None,
+    limit: int = CANDIDATES,
+) -> list[Found]:
+    """The texts that have every clause, best first, at most ``limit``."""
+    wanted = sorted(fields)
+    if session.get_bind().dialect.name == "postgresql":
+        vector: sa.ColumnElement[Any] = sa.literal_column(PG_VECTOR)
+        tsq = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), ts_query(clauses, fuzzy))
+        score = sa.func.ts_rank_cd(vector, tsq)
+        query = (
+            sa.select(MediaText.id, MediaText.media_id, score.label("score"))
+            .where(vector.op("@@")(tsq))
+            .order_by(score.desc(), MediaText.id)
+        )
+    else:
+        fts = sa.table("text_search_fts", sa.column("rowid"), sa.column("rank"))
+        query = (
+            sa.select(MediaText.id, MediaText.media_id, (-fts.c.rank).label("score"))
+            .join(fts, fts.c.rowid == MediaText.id)
+            .where(
+                sa.text("text_search_fts MATCH :match").bindparams(match=fts_match(clauses, fuzzy))
+            )
+            .order_by(fts.c.rank, MediaText.id)
+        )
+    query = query.join(Media, Media.id == MediaText.media_id).where(Media.withdrawn_at.is_(None))
+    if wanted:
+        query = query.where(MediaText.field.in_(wanted))
+    if media_ids is not None:
+        query = query.where(MediaText.media_id.in_(media_ids))
+    return [Found(int(r[0]), int(r[1]), float(r[2])) for r in session.execute(query.limit(limit))]
+
+
+def known_prefix(session: Session, stem: str) -> bool:
+    """Whether some stored stem or Latin form starts with ``stem``."""
+    upper = stem[:-1] + chr(ord(stem[-1]) + 1)
+    found = session.scalar(
+        sa.select(TextTerm.term).where(TextTerm.term >= stem, TextTerm.term < upper).limit(1)
+    )
+    return found is not None
+
+
+def near_stems(session: Session, stem: str, limit: int = 5) -> list[str]:
+    """Stored stems and Latin forms within an edit or two of ``stem`` (one up to six
+    letters, two beyond): the words an OCR slip or a typo may have meant."""
+    distance = 1 if len(stem) <= 6 else 2
+    if session.get_bind().dialect.name == "postgresql":
+        similarity = sa.func.similarity(TextTerm.term, stem)
+        candidates = list(
+            session.scalars(
+                sa.select(TextTerm.term)
+                .where(TextTerm.term.op("%")(stem))
+                .order_by(similarity.desc())
+                .limit(200)
+            )
+        )
+    else:
+        # No trigram index in SQLite: the stems of a similar length sharing the first letter,
+        # which OCR misreads least (it slips inside words, on similar shapes).
+        first = stem[0]
+        upper = chr(ord(first) + 1)
+        candidates = list(
+            session.scalars(
+                sa.select(TextTerm.term).where(
+                    TextTerm.term >= first,
+                    TextTerm.term < upper,
+                    sa.func.length(TextTerm.term).between(
+                        len(stem) - distance, len(stem) + distance
+                    ),
+                )
+            )
+        )
+    close = process.extract(
+        stem, candidates, scorer=Levenshtein.distance, score_cutoff=distance, limit=limit
+    )
+    return [term for term, _dist, _i in sorted(close, key=lambda c: c[1]) if term != stem]

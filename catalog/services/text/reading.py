@@ -1,0 +1,143 @@
+"""Reading the text in media: which media wait to be read, reading one, and keeping what was
+read with its notes. A media is read once; reading it again replaces what was read.
+
+Pictures and videos are read by the worker (a ``text`` job per upload, and a sweep of what
+waits), or in the import's own hashing processes, which hand the reading to the ingest so an
+import ends with its files searchable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ...models import Media, MediaText, MediaTextState, utcnow
+from ...storage import Store
+from ...text.read import read_file
+from ...text.spans import TextReading, TextSpan
+from .. import Invalid, fetch
+from .entries import add_entries, replace_read, span_entry
+
+QUEUED, READ, FAILED = "queued", "read", "failed"
+# A reading that broke this many times is left "failed", with its reason, for an analyst.
+MAX_ATTEMPTS = 3
+
+
+def reading_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The reader's settings from the app's config."""
+    return {
+        "languages": str(config.get("OCR_LANGUAGES", "eng+rus+ukr")),
+        "max_pixels": int(config.get("MAX_IMAGE_PIXELS", 100_000_000)),
+        "time_limit_s": float(config.get("OCR_TIME_LIMIT_S", 20.0)),
+        "max_video_s": float(config.get("MAX_VIDEO_SECONDS", 3 * 3600)),
+    }
+
+
+def text_state(session: Session, media_id: int) -> str | None:
+    """Whether the text of a media was read (queued, read, failed), or None if never asked."""
+    state = session.get(MediaTextState, media_id)
+    return state.state if state is not None else None
+
+
+def queue_reading(session: Session, media: Media) -> MediaTextState:
+    """Note that the text of ``media`` waits to be read (the caller commits)."""
+    state = session.get(MediaTextState, media.id)
+    if state is None:
+        state = MediaTextState(media_id=media.id, state=QUEUED, attempts=0)
+        session.add(state)
+    else:
+        state.state = QUEUED
+    return state
+
+
+def keep_reading(session: Session, media_id: int, reading: TextReading) -> MediaTextState:
+    """Store what was read from a media, replacing any earlier reading (the caller commits).
+
+    Text from a sidecar subtitle file is the analyst's: it stays unless the reading brings
+    a sidecar file of its own."""
+    state = session.get(MediaTextState, media_id)
+    if state is None:
+        state = MediaTextState(media_id=media_id, attempts=0)
+        session.add(state)
+    given = any(s.source == "sidecar" for s in reading.spans)
+    kept = [] if given else _sidecar_spans(session, media_id)
+    replace_read(session, media_id, [*reading.spans, *kept])
+    state.state = READ
+    state.notes = reading.notes or None
+    state.read_at = utcnow()
+    return state
+
+
+def _sidecar_spans(session: Session, media_id: int) -> list[TextSpan]:
+    rows = session.scalars(
+        sa.select(MediaText).where(MediaText.media_id == media_id, MediaText.source == "sidecar")
+    )
+    return [TextSpan("subtitle", r.text, r.at, r.until, None, r.lang, "sidecar") for r in rows]
+
+
+def read_media(
+    session: Session, storage: Store, media_id: int, config: Mapping[str, Any]
+) -> MediaTextState:
+    """Read the text of one media from its original and keep it; commit."""
+    media = fetch(session, Media, media_id, "media")
+    state = session.get(MediaTextState, media_id) or queue_reading(session, media)
+    state.attempts += 1
+    session.commit()
+    options = reading_options(config)
+    if media.original_removed_at is not None:
+        reading = TextReading(notes=["text not read: the original was removed"])
+    else:
+        try:
+            with storage.open(media.sha256) as handle:
+                reading = read_file(handle, media.kind.value, **options)
+        except OSError as exc:
+            session.rollback()
+            state = session.get(MediaTextState, media_id) or state
+            state.state = FAILED if state.attempts >= MAX_ATTEMPTS else QUEUED
+            state.notes = [f"text not read: the original could not be opened ({exc})"]
+            session.commit()
+            return state
+    state = keep_reading(session, media_id, reading)
+    session.commit()
+    return state
+
+
+def waiting(session: Session, older_than_s: float = 30.0, limit: int = 100) -> list[int]:
+    """Media whose text waits to be read since at least ``older_than_s`` seconds."""
+    since = utcnow() - timedelta(seconds=older_than_s)
+    return list(
+        session.scalars(
+            sa.select(MediaTextState.media_id)
+            .where(MediaTextState.state == QUEUED, MediaTextState.updated_at <= since)
+            .order_by(MediaTextState.media_id)
+            .limit(limit)
+        )
+    )
+
+
+def attach_subtitles(session: Session, media_id: int, data: bytes, name: str) -> int:
+    """Read a sidecar subtitle file given with a video and keep its cues with the video's
+    text; return how many cues were kept. Raise Invalid for a file that is not subtitles."""
+    media = fetch(session, Media, media_id, "media")
+    if media.kind.value not in ("video", "audio"):
+        raise Invalid("subtitles can be given only with a video or a recording")
+    from ...text.subtitles import SubtitleRejected, read_subtitle_file
+
+    try:
+        reading = read_subtitle_file(data, name)
+    except SubtitleRejected as exc:
+        raise Invalid(f"the subtitle file {name!r} was not read: {exc}") from None
+    spans = [TextSpan(**{**s.__dict__, "source": "sidecar"}) for s in reading.spans]
+    session.execute(
+        sa.delete(MediaText).where(MediaText.media_id == media_id, MediaText.source == "sidecar")
+    )
+    count = add_entries(session, (span_entry(media_id, s) for s in spans))
+    state = session.get(MediaTextState, media_id)
+    if state is not None and reading.notes:
+        state.notes = [*(state.notes or []), *reading.notes]
+    session.commit()
+    return count
