@@ -8,7 +8,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskCliRunner, FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from catalog.models import (
@@ -24,8 +24,8 @@ from catalog.models import (
 )
 from catalog.services import Invalid
 from catalog.services.text import find_text
-from catalog.services.text.entries import add_entries, make_entry
 from catalog.services.text.engines import PG_VECTOR
+from catalog.services.text.entries import add_entries, make_entry
 
 from .api_tools import assert_problem, keys  # noqa: F401 - the fixture
 
@@ -205,8 +205,8 @@ def test_find_command_contract(runner: FlaskCliRunner, catalogue: dict[str, Medi
 
 def test_api_search_text(
     client: FlaskClient,
-    keys: dict[str, dict[str, str]],
-    catalogue: dict[str, Media],  # noqa: F811
+    keys: dict[str, dict[str, str]],  # noqa: F811 - the fixture
+    catalogue: dict[str, Media],
 ) -> None:
     kyiv = catalogue["kyiv"]
     answer = client.get("/api/v1/search/text?q=Peskov&limit=1", headers=keys["viewer"])

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
 from ..db import get_session
-from ..jobs import enqueue_upload
+from ..jobs import enqueue_text, enqueue_upload
 from ..models import Media, Role, UploadJob
 from ..replies import report_response, send_derived, send_stored, too_many
 from ..security import work_message, work_wait
@@ -29,6 +29,7 @@ from ..services.records import (
     restore_media,
     withdraw_media,
 )
+from ..services.text import read_sidecar
 from ..storage import StorageError, get_storage
 from . import api_user, require
 from .schemas import (
@@ -134,6 +135,13 @@ class MediaCollection(MethodView):
             return too_many(work_message("upload", wait), wait)
         details.original_filename = upload.filename  # reduced to a plain name by the service
         config = current_app.config
+        subtitles = files.get("subtitles")
+        if subtitles is not None:
+            # Read before the file is stored: a refused subtitle file stores nothing.
+            try:
+                details.sidecar = read_sidecar(subtitles.stream, subtitles.filename or "")
+            finally:
+                subtitles.close()
         # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.
         try:
             result = accept_upload(
@@ -155,6 +163,8 @@ class MediaCollection(MethodView):
             queued = jsonify(UploadQueued().dump({"upload": result}))
             queued.status_code, queued.headers["Location"] = 202, location
             return queued
+        if result.created:
+            enqueue_text(result.media.id)
         body = {
             "created": result.created,
             "media": detail(result.media.id),

@@ -117,6 +117,9 @@ class UploadFiles(Schema):
 
 
 class MediaUpload(UploadFiles):
+    subtitles = Upload(
+        metadata={"description": "subtitles of the video, .srt or .vtt (kept with their times)"}
+    )
     metadata = fields.String(
         metadata={
             "description": "JSON object: title, description, credit, incident, tags, sighting,"

@@ -346,6 +346,10 @@ class MediaFields(FlaskForm):
 
 class UploadForm(MediaFields):
     file = FileField("Image or video", validators=[FileRequired("Choose a file to upload.")])
+    subtitles = FileField(
+        "Subtitles (.srt or .vtt, optional)",
+        description="Kept with the video's text, with their times, and searched.",
+    )
     # Sub-forms, set per instance below.
     sighting: SightingFields
     acknowledgement: AcknowledgementFields

@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user
 
 from ..db import get_session
-from ..jobs import enqueue_upload
+from ..jobs import enqueue_text, enqueue_upload
 from ..models import Incident, MediaKind, Role, UploadJob, UploadStatus
 from ..replies import report_response, send_derived, send_stored
 from ..security import work_message, work_wait
@@ -29,6 +29,7 @@ from ..services.media import get_index, previews, thresholds_from, uploads
 from ..services.media.compare import shared_sound
 from ..services.media.uploads import UploadSettings, accept_upload
 from ..services.records import catalogue, editing, named, restore_media, withdraw_media
+from ..services.text import read_sidecar
 from ..storage import StorageError, get_storage
 from . import (
     as_sentence,
@@ -82,6 +83,10 @@ def upload():
         details = form.details()
         details.original_filename = upload.filename  # reduced to a plain name by the service
         try:
+            if form.subtitles.data:  # read first: a refused subtitle file stores nothing
+                details.sidecar = read_sidecar(
+                    form.subtitles.data.stream, form.subtitles.data.filename or ""
+                )
             # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.
             result = accept_upload(
                 get_session(),
@@ -100,6 +105,8 @@ def upload():
                 enqueue_upload(result.id)
                 target = url_for("web.upload_job_page", job_id=result.id)
             else:
+                if result.created:
+                    enqueue_text(result.media.id)
                 target = url_for(
                     "web.media_page",
                     media_id=result.media.id,
@@ -108,6 +115,8 @@ def upload():
             return jsonify(ok=True, redirect=target) if wants_json() else redirect(target)
         finally:
             upload.close()  # release the spooled temporary file at once
+            if form.subtitles.data:
+                form.subtitles.data.close()
     status = 200 if request.method != "POST" else 429 if wait else 422
     if request.method == "POST":
         if wants_json():

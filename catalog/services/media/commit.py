@@ -15,10 +15,10 @@ from ...db import hold_lock, lock_for_write
 from ...hashing.views import Source, size_of, stream_of
 from ...models import LinkKind, Media, MediaKind, MediaLink, Sighting, User
 from ...storage import Store, StoredFile
-from .. import Conflict, fetch
+from .. import Conflict, Invalid, fetch
 from ..evidence import audit, link_confidence, stored_algorithm
 from ..records import IngestDetails, apply_details, check_details, record_details
-from ..text import keep_reading, queue_reading
+from ..text import keep_reading, keep_sidecar, queue_reading
 from .matching import IndexHolder
 from .search import AUDIO, BOTH, FRAMES, Rejected, SearchMatch
 
@@ -107,6 +107,10 @@ def commit_new(
             keep_reading(session, media.id, details.read_text)
         else:
             queue_reading(session, media)
+        if details.sidecar is not None:
+            if media.kind == MediaKind.IMAGE:
+                raise Invalid("subtitles can be given only with a video or a recording")
+            keep_sidecar(session, media.id, details.sidecar)
         if on_commit is not None:
             on_commit(media, True, matches)
         session.commit()

@@ -34,6 +34,7 @@ from ...hashing.views import Source, sha256_of, size_of, stream_of
 from ...index import Thresholds
 from ...models import CaptureFile, Media, UploadJob, UploadStatus, User, utcnow
 from ...storage import Store
+from ...text.spans import TextReading, TextSpan
 from .. import INTERNAL_ERROR, Conflict, fetch
 from ..evidence import audit
 from ..records import (
@@ -480,11 +481,25 @@ def details_from_json(data: dict[str, Any]) -> IngestDetails:
             for k, v in fields.items()
         }
 
-    data = dict(data)
+    raw, data = data, dict(data)
     sighting = times(data.pop("sighting", None), ("posted_at", "observed_at", "deleted_at"))
     ack = times(data.pop("acknowledgement", None), ("stated_at",))
+    data.pop("read_text", None), data.pop("sidecar", None)  # read below, from ``raw``
     return IngestDetails(
         **data,
         sighting=SightingInput(**sighting) if sighting else None,
         acknowledgement=AcknowledgementInput(**ack) if ack else None,
+        read_text=_reading(raw.get("read_text")),
+        sidecar=_reading(raw.get("sidecar")),
     )
+
+
+def _reading(data: dict[str, Any] | None) -> TextReading | None:
+    """A text reading (a sidecar's cues) as ``details_to_json`` wrote it, or None."""
+    if not data:
+        return None
+    spans = [
+        TextSpan(**{**span, "box": tuple(span["box"]) if span.get("box") else None})
+        for span in data.get("spans", [])
+    ]
+    return TextReading(spans, list(data.get("notes", [])))

@@ -70,6 +70,8 @@ class IngestDetails:
     # The text already read from the file (by an import's hashing processes), kept with the
     # media as it is created; None: the text waits for the worker to read it.
     read_text: TextReading | None = None
+    # Subtitles given beside a video (a sidecar .srt or .vtt), already read.
+    sidecar: TextReading | None = None
 
 
 def check_stance(status: AckStatus, *, on_incident: bool) -> None:

@@ -89,7 +89,9 @@ def ts_query(clauses: Sequence[Clause], fuzzy: dict[str, list[str]]) -> str:
         if clause.phrase:
             stems = " <-> ".join(f"{_ts_lexeme(p.stem)}{':' if p.exact else ':*'}A" for p in probes)
             words = " <-> ".join(f"{_ts_lexeme(p.stem)}{':' if p.exact else ':*'}B" for p in probes)
-            latin = " <-> ".join(f"{_ts_lexeme(p.latin)}{':' if p.exact else ':*'}C" for p in probes)
+            latin = " <-> ".join(
+                f"{_ts_lexeme(p.latin)}{':' if p.exact else ':*'}C" for p in probes
+            )
             parts.append(f"(({stems}) | ({words}) | ({latin}))")
         else:
             parts.append(_ts_term(probes[0], fuzzy.get(clause.words[0], [])))

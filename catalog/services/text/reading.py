@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -117,6 +117,29 @@ def waiting(session: Session, older_than_s: float = 30.0, limit: int = 100) -> l
             .limit(limit)
         )
     )
+
+
+def read_sidecar(stream: BinaryIO, name: str) -> TextReading:
+    """Read a subtitle file given beside a video (its cues marked ``sidecar``); raise
+    Invalid, naming the file, when it is not one that can be read."""
+    from ...text.subtitles import MAX_SUBTITLE_BYTES, SubtitleRejected, read_subtitle_file
+
+    data = stream.read(MAX_SUBTITLE_BYTES + 1)
+    try:
+        reading = read_subtitle_file(data, name)
+    except SubtitleRejected as exc:
+        raise Invalid(f"the subtitle file {name!r} was not read: {exc}") from None
+    spans = [TextSpan(**{**s.__dict__, "source": "sidecar"}) for s in reading.spans]
+    return TextReading(spans, reading.notes)
+
+
+def keep_sidecar(session: Session, media_id: int, reading: TextReading) -> int:
+    """Keep a sidecar file's cues with a media, replacing an earlier sidecar's (the caller
+    commits); return how many were kept."""
+    session.execute(
+        sa.delete(MediaText).where(MediaText.media_id == media_id, MediaText.source == "sidecar")
+    )
+    return add_entries(session, (span_entry(media_id, s) for s in reading.spans))
 
 
 def attach_subtitles(session: Session, media_id: int, data: bytes, name: str) -> int:
