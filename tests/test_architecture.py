@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "catalog.queue_format": 0,  # what the job queue may hold: plain JSON, never pickle
     "catalog.urls": 0,  # the canonical form of a post's URL, for matching
     "catalog.index": 1,
+    "catalog.text": 1,  # text read from media (OCR, subtitles) and made searchable
     "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
     # foundation: settings, the domain model, sessions, files, migrations
     "catalog.config": 2,
@@ -67,6 +68,7 @@ SERVICES = "catalog.services"
 PURE = (
     "catalog.hashing",
     "catalog.index",
+    "catalog.text",
     "catalog.netguard",
     "catalog.capture",
     "catalog.tsa",
