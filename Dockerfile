@@ -2,11 +2,13 @@
 # the app, its command line and the job worker, on Debian 12 as the tests run them.
 FROM python:3.11.11-slim-bookworm
 
-# Chromaprint (sound fingerprints), Chromium and fonts (screenshots of captured posts), and
+# Chromaprint (sound fingerprints), Chromium and fonts (screenshots of captured posts),
+# Tesseract's English, Russian and Ukrainian data (text in pictures and video frames), and
 # the PostgreSQL client tools for backups and the restore drill.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libchromaprint1 chromium fonts-dejavu-core postgresql-client \
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-ukr \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /srv/catalog

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: capture-user run demo test lint audit lock hooks bench bench-deps browser-deps audio-deps pdf-deps screenshots install install-dev system-deps migrate clean help
+.PHONY: capture-user run demo test lint audit lock hooks bench bench-deps browser-deps audio-deps pdf-deps ocr-deps screenshots install install-dev system-deps migrate clean help
 
 help:
 	@echo "make run    serve on http://$(HOST):$(PORT) (SQLite and media under instance/)"
@@ -92,11 +92,27 @@ pdf-deps:
 		|| echo "  Pango could not be installed: the PDF dossier will not be made."; \
 	fi
 
+# Tesseract's language data for reading text in pictures and video frames (English, Russian,
+# Ukrainian; the engine itself comes inside the tesserocr wheel) and the DejaVu fonts the tests
+# draw text with.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-ukr fonts-dejavu-core
+ocr-deps:
+	@langs=$$(tesseract --list-langs 2>/dev/null); \
+	if ! { echo "$$langs" | grep -qx eng && echo "$$langs" | grep -qx rus && echo "$$langs" | grep -qx ukr; } \
+		|| [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+		echo "installing Debian packages: $(OCR_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		( $$SUDO apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(OCR_PACKAGES) >/dev/null ) \
+		|| echo "  Tesseract could not be installed: text in pictures and videos will not be read."; \
+	fi
+
 # Debian packages the tests need: a PostgreSQL server and a Redis server (each started
 # privately by the suite on a Unix socket), Chromium for the browser tests (driven by
 # Playwright through its executable path), Chromaprint, espeak-ng (speech for the audio
-# tests' recordings) and Pango (the PDF dossier).
-system-deps:
+# tests' recordings), Pango (the PDF dossier) and Tesseract's language data with the fonts
+# the OCR tests draw text with (ocr-deps).
+system-deps: ocr-deps
 	@missing=""; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
 	if ! command -v chromium >/dev/null 2>&1; then missing="$$missing chromium fonts-dejavu-core"; fi; \
@@ -131,7 +147,7 @@ bench-deps:
 migrate: install
 	$(BIN)/flask --app wsgi catalog db upgrade
 
-run: migrate browser-deps audio-deps pdf-deps capture-user
+run: migrate browser-deps audio-deps pdf-deps ocr-deps capture-user
 	@echo
 	@echo "  Media-evidence catalogue on http://$(HOST):$(PORT)/"
 	@echo "  First user:  $(BIN)/flask --app wsgi catalog user create NAME --role admin"

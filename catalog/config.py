@@ -95,6 +95,11 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # Longer videos are refused (seconds).
     "MAX_VIDEO_SECONDS": 3 * 3600,
+    # Text in pictures and video frames: Tesseract's languages (each needs its Debian
+    # tesseract-ocr-LANG package), and the longest the reading of one picture or one video
+    # frame may take (seconds) before it stops with a note that the text was not read.
+    "OCR_LANGUAGES": "eng+rus+ukr",
+    "OCR_TIME_LIMIT_S": 20,
     # Uploaded videos longer than this (seconds) are stored at once and sampled by a job
     # worker, the upload answering 202 with the job (0: every upload is read in its request);
     # attempts before such a job fails for good; how long a worker holds one without a word

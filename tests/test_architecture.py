@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "catalog.urls": 0,  # the canonical form of a post's URL, for matching
     "catalog.text": 1,  # reading text in media (OCR, subtitles); terms and queries for search
     "catalog.index": 1,
+    "catalog.text": 1,  # text read from media (OCR, subtitles) and made searchable
     "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
     # foundation: settings, the domain model, sessions, files, migrations
     "catalog.config": 2,
@@ -69,6 +70,7 @@ SERVICES = "catalog.services"
 PURE = (
     "catalog.hashing",
     "catalog.index",
+    "catalog.text",
     "catalog.netguard",
     "catalog.capture",
     "catalog.tsa",
