@@ -30,7 +30,6 @@ LAYERS: dict[str, int] = {
     "catalog.urls": 0,  # the canonical form of a post's URL, for matching
     "catalog.text": 1,  # reading text in media (OCR, subtitles); terms and queries for search
     "catalog.index": 1,
-    "catalog.text": 1,  # text read from media (OCR, subtitles) and made searchable
     "catalog.capture": 1,  # a post page kept: browser, web archive, what the page says
     # foundation: settings, the domain model, sessions, files, migrations
     "catalog.config": 2,
@@ -76,7 +75,6 @@ PURE = (
     "catalog.tsa",
     "catalog.queue_format",
     "catalog.urls",
-    "catalog.text",
 )
 WEB_STACK = ("flask", "flask_login", "flask_wtf", "werkzeug", "sqlalchemy", "alembic")
 

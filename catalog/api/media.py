@@ -140,6 +140,9 @@ class MediaCollection(MethodView):
             # Read before the file is stored: a refused subtitle file stores nothing.
             try:
                 details.sidecar = read_sidecar(subtitles.stream, subtitles.filename or "")
+            except BaseException:
+                upload.close()
+                raise
             finally:
                 subtitles.close()
         # Read from the upload as Werkzeug spooled it (to disk past 500 KB), never whole.

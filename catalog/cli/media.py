@@ -18,6 +18,7 @@ import sys
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -40,7 +41,17 @@ from ..services.media import (
 )
 from ..services.people import accounts
 from ..services.records import IngestDetails, SightingInput
+from ..services.text import reading_options
 from ..storage import get_storage
+from ..text.read import read_file
+from ..text.spans import TextReading
+from ..text.subtitles import (
+    MAX_FILE_BYTES,
+    SubtitleRejected,
+    is_subtitle_file,
+    read_subtitle_file,
+    sidecar_for,
+)
 
 # Files each hashing process may have hashed, or be hashing, ahead of the ingest: two keep
 # every process busy while the ingest catches up, and bound what waits in memory.
@@ -48,7 +59,10 @@ AHEAD_PER_JOB = 2
 
 
 def _files(paths: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Expand folders (recursively, in name order); return files and paths that do not exist."""
+    """Expand folders (recursively, in name order); return files and paths that do not exist.
+
+    A subtitle file (``NAME.srt``, ``NAME.vtt``) is read with the video it belongs to, never
+    catalogued itself; one with no video of its name beside it is refused."""
     found: list[str] = []
     missing: list[tuple[str, str]] = []
     for raw in paths:
@@ -63,7 +77,42 @@ def _files(paths: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
             found.append(str(path))
         else:
             missing.append((raw, "no such file or folder"))
-    return found, missing
+    media = [f for f in found if not is_subtitle_file(f)]
+    claimed = {str(s) for f in media if (s := sidecar_for(f)) is not None}
+    for subtitle in (f for f in found if is_subtitle_file(f) and f not in claimed):
+        missing.append((subtitle, "a subtitle file with no video of the same name beside it"))
+    return media, missing
+
+
+def prepare_file(
+    path: str,
+    max_pixels: int,
+    max_bytes: int,
+    max_video_s: float,
+    text_options: dict[str, object] | None,
+) -> tuple[FileFingerprint, TextReading | None]:
+    """Fingerprint one file and read its text (with a sidecar subtitle file's cues), in a
+    hashing process: the import ends with every file it added searchable by its text."""
+    result = fingerprint_file(path, max_pixels, max_bytes, max_video_s)
+    if result.error is not None or text_options is None:
+        return result, None
+    kind = "video" if result.video is not None else "audio" if result.audio else "image"
+    try:
+        with open(path, "rb") as handle:
+            reading = read_file(handle, kind, **text_options)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - text not read is a note, never a lost file
+        reading = TextReading(notes=[f"text not read: {exc}"])
+    sidecar = sidecar_for(path) if kind != "image" else None
+    if sidecar is not None:
+        try:
+            with open(sidecar, "rb") as handle:
+                cues = read_subtitle_file(handle.read(MAX_FILE_BYTES + 1), sidecar.name)
+        except (SubtitleRejected, OSError) as exc:
+            reading.notes.append(f"subtitles in {sidecar.name} not read: {exc}")
+        else:
+            reading.spans.extend(replace(c, source="sidecar") for c in cues.spans)
+            reading.notes.extend(cues.notes)
+    return result, reading
 
 
 @click.command("import")
@@ -108,14 +157,15 @@ def import_command(
         _hashing_pool(jobs) as pool,
         click.progressbar(length=len(files), label="Importing", file=sys.stderr) as bar,
     ):
-        limits = (max_pixels, max_bytes, max_video_s)
-        for result in _fingerprints(pool, files, limits, AHEAD_PER_JOB * jobs):
+        limits = (max_pixels, max_bytes, max_video_s, reading_options(config))
+        for result, reading in _fingerprints(pool, files, limits, AHEAD_PER_JOB * jobs):
             outcome = _ingest_one(
                 session,
                 storage,
                 holder,
                 thresholds,
                 result,
+                reading,
                 actor,
                 incident,
                 credit,
@@ -138,24 +188,25 @@ def import_command(
 def _fingerprints(
     pool: ProcessPoolExecutor | None,
     files: list[str],
-    limits: tuple[int, int, float],
+    limits: tuple[int, int, float, dict[str, object] | None],
     ahead: int,
-) -> Iterator[FileFingerprint]:
-    """Yield each file's fingerprints in the order of ``files``, at most ``ahead`` in flight."""
+) -> Iterator[tuple[FileFingerprint, TextReading | None]]:
+    """Yield each file's fingerprints and text in the order of ``files``, at most ``ahead``
+    in flight."""
     if pool is None:
-        yield from (fingerprint_file(path, *limits) for path in files)
+        yield from (prepare_file(path, *limits) for path in files)
         return
     # Not pool.map: it submits every file at once, and each result then waits in memory
     # until the ingest reaches it (2.7 GB for 2,700 small JPEGs). Here a file is submitted
     # only as an earlier one is taken, so what waits is bounded by ``ahead``.
     waiting = iter(files)
-    pending: deque[Future[FileFingerprint]] = deque(
-        pool.submit(fingerprint_file, path, *limits) for path in islice(waiting, ahead)
+    pending: deque[Future[tuple[FileFingerprint, TextReading | None]]] = deque(
+        pool.submit(prepare_file, path, *limits) for path in islice(waiting, ahead)
     )
     while pending:
         result = pending.popleft().result()
         if (path := next(waiting, None)) is not None:
-            pending.append(pool.submit(fingerprint_file, path, *limits))
+            pending.append(pool.submit(prepare_file, path, *limits))
         yield result
 
 
@@ -202,6 +253,7 @@ def _ingest_one(
     holder,
     thresholds,
     result: FileFingerprint,
+    reading: TextReading | None,
     actor,
     incident,
     credit,
@@ -219,8 +271,8 @@ def _ingest_one(
         return f"rejected:cannot read the file ({exc.strerror})"
     with data:
         return _ingest_open(
-            session, storage, holder, thresholds, result, data, actor, incident, credit,
-            source, platform, tags,
+            session, storage, holder, thresholds, result, reading, data, actor, incident,
+            credit, source, platform, tags,
         )  # fmt: skip
 
 
@@ -230,6 +282,7 @@ def _ingest_open(
     holder,
     thresholds,
     result: FileFingerprint,
+    reading: TextReading | None,
     data: BinaryIO,
     actor,
     incident,
@@ -247,6 +300,7 @@ def _ingest_open(
             if source or platform
             else None,
             tags=tags,
+            read_text=reading,
         )
         if result.audio is not None:
             outcome = ingest_audio_fingerprinted(

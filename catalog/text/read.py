@@ -36,8 +36,9 @@ def read_file(
     max_video_s: float = 3 * 3600,
 ) -> TextReading:
     """Read the text of a file of ``kind`` (image, video, audio) from its start."""
-    from .ocr import read_picture, read_video
+    from .ocr import read_picture
     from .subtitles import read_subtitle_streams
+    from .video_ocr import read_video
 
     reading = TextReading()
     if kind == "image":

@@ -122,9 +122,9 @@ def waiting(session: Session, older_than_s: float = 30.0, limit: int = 100) -> l
 def read_sidecar(stream: BinaryIO, name: str) -> TextReading:
     """Read a subtitle file given beside a video (its cues marked ``sidecar``); raise
     Invalid, naming the file, when it is not one that can be read."""
-    from ...text.subtitles import MAX_SUBTITLE_BYTES, SubtitleRejected, read_subtitle_file
+    from ...text.subtitles import MAX_FILE_BYTES, SubtitleRejected, read_subtitle_file
 
-    data = stream.read(MAX_SUBTITLE_BYTES + 1)
+    data = stream.read(MAX_FILE_BYTES + 1)
     try:
         reading = read_subtitle_file(data, name)
     except SubtitleRejected as exc:
