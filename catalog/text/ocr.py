@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .regions import Region, grey_of, text_regions
+from .regions import Picture, Region, grey_crop, text_regions
 from .spans import TextReading, TextSpan
 
 DEFAULT_LANGUAGES = "eng+rus+ukr"
@@ -76,34 +76,26 @@ def _api(languages: str) -> Any:
     return _apis[key]
 
 
-def as_array(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Return an RGB or grey uint8 array of a Pillow picture or an array."""
-    if isinstance(image, np.ndarray):
-        return image
-    if image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")
-    return np.asarray(image)
-
-
 def read_picture(
     image: Image.Image | np.ndarray,
     languages: str = DEFAULT_LANGUAGES,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
 ) -> TextReading:
     """Return the lines of text read in a picture, each with its box in the picture's pixels."""
-    grey = grey_of(as_array(image))
-    regions, _, _ = text_regions(grey)
-    return read_regions(grey, regions, languages, time.monotonic() + time_limit_s, time_limit_s)
+    if isinstance(image, Image.Image) and image.mode not in ("RGB", "RGBA", "L"):
+        image = image.convert("RGB")
+    regions, _, _ = text_regions(image)
+    return read_regions(image, regions, languages, time.monotonic() + time_limit_s, time_limit_s)
 
 
 def read_regions(
-    grey: np.ndarray,
+    picture: Picture,
     regions: list[Region],
     languages: str,
     deadline: float,
     time_limit_s: float,
 ) -> TextReading:
-    """Read each region of a grey picture with Tesseract until the deadline (monotonic)."""
+    """Read each region of a picture with Tesseract until the deadline (monotonic)."""
     reading = TextReading()
     if not regions:
         return reading
@@ -111,7 +103,7 @@ def read_regions(
         api = _api(languages)
         for number, region in enumerate(regions):
             left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0 or not _read_region(api, grey, region, left_ms, reading):
+            if left_ms <= 0 or not _read_region(api, picture, region, left_ms, reading):
                 skipped = len(regions) - number
                 reading.notes.append(
                     f"text not read: time limit of {time_limit_s:g} s "
@@ -123,17 +115,19 @@ def read_regions(
 
 
 def _read_region(
-    api: Any, grey: np.ndarray, region: Region, timeout_ms: int, reading: TextReading
+    api: Any, picture: Picture, region: Region, timeout_ms: int, reading: TextReading
 ) -> bool:
     """Recognise one block and add its lines to the reading; False when time ran out."""
     import tesserocr
 
-    height, width = grey.shape
+    width, height = (
+        picture.size if isinstance(picture, Image.Image) else (picture.shape[1], picture.shape[0])
+    )
     x0, y0 = max(0, region.x), max(0, region.y)
     x1, y1 = min(width, region.x + region.w), min(height, region.y + region.h)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return True
-    crop = grey[y0:y1, x0:x1]
+    crop = grey_crop(picture, (x0, y0, x1, y1))
     scale = min(3.0, max(0.2, READ_LINE_H / max(1.0, region.line_h)))
     if abs(scale - 1.0) > 0.1:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
@@ -155,12 +149,17 @@ def _read_region(
     if not api.Recognize(timeout=timeout_ms):
         return False
     iterator = api.GetIterator()
+    if iterator is None:  # nothing recognised
+        return True
     words: list[tuple[str, float, tuple[int, int, int, int], str]] = []
     for word in tesserocr.iterate_level(iterator, tesserocr.RIL.WORD):
         if word.IsAtBeginningOf(tesserocr.RIL.TEXTLINE) and words:
             _add_line(words, reading, x0, y0, scale)
             words = []
-        text = word.GetUTF8Text(tesserocr.RIL.WORD)
+        try:
+            text = word.GetUTF8Text(tesserocr.RIL.WORD)
+        except RuntimeError:  # tesserocr's "No text returned" for an empty word
+            continue
         box = word.BoundingBox(tesserocr.RIL.WORD)
         if text and text.strip() and box is not None:
             lang = word.WordRecognitionLanguage() or ""

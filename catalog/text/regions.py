@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 # The longest side the test works at; a 12-MP photo is read at about 1/16 of its pixels.
 DETECT_SIDE = 1000
@@ -34,9 +35,16 @@ BASELINE_SPREAD = 0.2
 # post) is plainly text and is read whatever its size.
 MAX_OCR_SHARE = 0.25
 STRONG_LINES, STRONG_SCORE = 3, 0.5
+# A block scoring less than this (a line of three glyphs on a baseline scores about 0.3) is
+# the chance alignment of leaves or gravel.
+MIN_BLOCK_SCORE = 0.25
 MAX_REGIONS = 24
 # Candidate lines considered at most (the best), so a busy picture costs little to group.
 MAX_LINES = 300
+
+
+# A picture as the readers take it: Pillow's, or an RGB, RGBA or grey uint8 array.
+Picture = Image.Image | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -55,20 +63,38 @@ class Region:
 def grey_of(picture: np.ndarray) -> np.ndarray:
     """Return a 2-D uint8 grey copy of an RGB, RGBA or grey array."""
     if picture.ndim == 2:
-        return picture if picture.dtype == np.uint8 else picture.astype(np.uint8)
+        return np.ascontiguousarray(picture, dtype=np.uint8)
     if picture.shape[2] == 4:
         return cv2.cvtColor(picture, cv2.COLOR_RGBA2GRAY)
     return cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY)
 
 
-def small_grey(grey: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return the grey picture fitted within DETECT_SIDE and the scale used (small/original)."""
+def small_grey(picture: Picture) -> tuple[np.ndarray, float]:
+    """Return a grey copy fitted within DETECT_SIDE and the scale used (small/original).
+    A Pillow picture is shrunk before it is made grey or copied into an array: turning a
+    12-MP picture into an array costs more than the whole test."""
+    if isinstance(picture, Image.Image):
+        width, height = picture.size
+        scale = min(1.0, DETECT_SIDE / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            picture = picture.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+        return np.asarray(picture.convert("L")), scale
+    grey = grey_of(picture)
     height, width = grey.shape
     scale = min(1.0, DETECT_SIDE / max(height, width))
     if scale >= 1.0:
         return grey, 1.0
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), scale
+
+
+def grey_crop(picture: Picture, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Return the grey pixels of (left, top, right, bottom) of a picture, at full size."""
+    left, top, right, bottom = box
+    if isinstance(picture, Image.Image):
+        return np.asarray(picture.crop(box).convert("L"))
+    return grey_of(picture[top:bottom, left:right])
 
 
 def find_lines(small: np.ndarray) -> list[tuple[int, int, int, int, float]]:
@@ -151,10 +177,10 @@ def _glyph_score(crop: np.ndarray) -> float:
     return on_line * min(1.0, float(glyphs.sum()) / 6)
 
 
-def text_regions(grey: np.ndarray) -> tuple[list[Region], np.ndarray, float]:
+def text_regions(picture: Picture) -> tuple[list[Region], np.ndarray, float]:
     """Return the blocks worth reading (original pixels, best first, bounded in count and
     area), the detection-sized grey picture and its scale."""
-    small, scale = small_grey(grey)
+    small, scale = small_grey(picture)
     lines = find_lines(small)
     if min(small.shape) >= COARSE * 4 * MIN_LINE_H:
         coarse = cv2.resize(
@@ -172,7 +198,7 @@ def text_regions(grey: np.ndarray) -> tuple[list[Region], np.ndarray, float]:
     kept: list[Region] = []
     for x, y, w, h, score, line_h, count in blocks:
         strong = count >= STRONG_LINES and score / count >= STRONG_SCORE
-        if len(kept) >= MAX_REGIONS or (w * h > budget and not strong):
+        if score < MIN_BLOCK_SCORE or len(kept) >= MAX_REGIONS or (w * h > budget and not strong):
             continue
         if not strong:
             budget -= w * h

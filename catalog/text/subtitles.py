@@ -185,7 +185,7 @@ def read_subtitle_file(data: bytes, name: str) -> TextReading:
         raise SubtitleRejected(
             "malformed",
             f"no readable cue in {Path(name).name}: "
-            + (f"{bad} cues have no valid time line" if bad else "the file holds no cue"),
+            + (f"none of its {bad} blocks has a valid time line" if bad else "it holds no cue"),
         )
     if bad:
         reading.notes.append(f"{bad} cues left out: no valid time line, or tags nested too deep")

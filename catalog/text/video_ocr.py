@@ -18,8 +18,8 @@ import numpy as np
 
 from catalog.hashing.video import SAMPLE_EVERY_S, VideoRejected, iter_frames_at, probe_duration
 
-from .ocr import DEFAULT_LANGUAGES, DEFAULT_TIME_LIMIT_S, as_array, read_regions
-from .regions import Region, grey_of, text_regions
+from .ocr import DEFAULT_LANGUAGES, DEFAULT_TIME_LIMIT_S, read_regions
+from .regions import Region, text_regions
 from .spans import TextReading, TextSpan
 
 # Frames are read at most this size (longest side): a 4K frame's text is legible at half.
@@ -77,8 +77,7 @@ def _read(
     previous_lines: list[TextSpan] = []
     try:
         for at, picture in iter_frames_at(source, times, max_side=READ_SIDE, max_pixels=max_pixels):
-            grey = grey_of(as_array(picture))
-            regions, small, scale = text_regions(grey)
+            regions, small, scale = text_regions(picture)
             thumb = _text_thumb(small, regions, scale)
             if not regions:
                 lines: list[TextSpan] = []
@@ -89,7 +88,7 @@ def _read(
                 lines = previous_lines  # the same text area: the same lines
             else:
                 frame = read_regions(
-                    grey, regions, languages, time.monotonic() + time_limit_s, time_limit_s
+                    picture, regions, languages, time.monotonic() + time_limit_s, time_limit_s
                 )
                 lines = frame.spans
                 for note in frame.notes:
