@@ -39,6 +39,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/media/1/restore", "admin"),
     ("POST", "/api/v1/search", "viewer"),
     ("GET", f"/api/v1/search/hash?algorithm=pdq&hex={SHA0}", "viewer"),
+    ("GET", "/api/v1/search/text?q=x", "viewer"),
     ("GET", f"/api/v1/lookup/sha256/{SHA0}", "viewer"),
     ("GET", "/api/v1/lookup/url?url=https://t.me/c/1", "viewer"),
     *[
