@@ -37,6 +37,7 @@ from ..services import NotFound, ServiceError, reports
 from ..services.evidence import wording
 from .forms import ZONE_CHOICES, platform_label
 from .readable import audit_lines, browser_summary
+from .text import FIELD_LABELS, marked, minutes
 
 bp = Blueprint(
     "web",
@@ -237,6 +238,8 @@ def init_app(app: Flask) -> None:
         audit_lines=audit_lines,
         browser=browser_summary,
         report_time=reports.when,
+        marked=marked,
+        minutes=minutes,
     )
     app.jinja_env.globals.update(
         can=can,
@@ -245,6 +248,7 @@ def init_app(app: Flask) -> None:
         match_name=wording.match_name,
         zone_choices=ZONE_CHOICES,
         viewer_zone=viewer_zone,
+        field_labels=FIELD_LABELS,
     )
 
 

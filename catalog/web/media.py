@@ -29,7 +29,7 @@ from ..services.media import get_index, previews, thresholds_from, uploads
 from ..services.media.compare import shared_sound
 from ..services.media.uploads import UploadSettings, accept_upload
 from ..services.records import catalogue, editing, named, restore_media, withdraw_media
-from ..services.text import read_sidecar
+from ..services.text import media_text, read_sidecar, reading_state
 from ..storage import StorageError, get_storage
 from . import (
     as_sentence,
@@ -215,7 +215,19 @@ def media_page(media_id: int):
         annotation_forms={s.id: AnnotationForm(prefix=f"a{s.id}") for s in media.sightings},
         ack_edits={a.id: _ack_form(a) for a in media.acknowledgements},
         withdraw_form=WithdrawForm(formdata=None),
+        texts=media_text(get_session(), media.id),
+        reading=reading_state(get_session(), media.id),
+        start=_start(request.args.get("t", "")),
     )
+
+
+def _start(given: str) -> float | None:
+    """Where a link asks the player to start (``?t=`` seconds, as the text search links)."""
+    try:
+        seconds = float(given)
+    except ValueError:
+        return None
+    return round(seconds, 1) if 0 <= seconds < 10**7 else None
 
 
 def _sound_spans(media: Any, links: list[Any]) -> dict[int, dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The search page (by file, by hash, by SHA-256, by URL) and the compare view of two media."""
+"""The search page (by file, by hash, by SHA-256, by URL, by text) and the compare view of two
+media."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from ..services.media.compare import compare as compare_media
 from ..services.media.search import EXACT, stage_query
 from ..services.media.uploads import UploadSettings, accept_upload
 from ..services.records import IngestDetails, catalogue
+from ..services.text import compare_text
 from ..storage import StorageError, get_storage
 from . import bp, can, role_required
 from .forms import ConfirmForm, HashSearchForm, ReviewForm, SearchFileForm
+from .text import FIELD_CHOICES, KIND_CHOICES, search_text
 
 SHA256_CHARS = set("0123456789abcdef")
 # The searched files this browser session may catalogue (the newest few): a file is catalogued
@@ -44,7 +47,7 @@ def _query_picture(data: Source) -> str | None:
 @bp.route("/search", methods=["GET", "POST"])
 @role_required(Role.VIEWER)
 def search():
-    """Find catalogued media by file, perceptual hash, SHA-256 or sighting URL."""
+    """Find catalogued media by file, perceptual hash, SHA-256, sighting URL or text."""
     config = current_app.config
     file_form = SearchFileForm()
     hash_form = (
@@ -54,6 +57,8 @@ def search():
         "file_form": file_form,
         "hash_form": hash_form,
         "tab": request.args.get("tab", "file"),
+        "text_fields": FIELD_CHOICES,
+        "text_kinds": KIND_CHOICES,
     }
     status = 200
     if request.method == "POST":
@@ -109,6 +114,10 @@ def search():
                 status = 422
         else:
             status = 422
+    elif "q" in request.args:
+        context["tab"] = "text"
+        said, status = search_text(request.args)
+        context.update(said)
     elif "sha256" in request.args:
         context["tab"] = "sha256"
         sha = request.args["sha256"].strip().lower()
@@ -206,11 +215,12 @@ def compare(a_id: int, b_id: int):
         get_session(), get_index(), a_id, b_id, thresholds_from(current_app.config)
     )
     reason = None
+    text = compare_text(get_session(), a_id, b_id)
     if result.a.kind is MediaKind.IMAGE and result.b.kind is MediaKind.IMAGE:
         pictures = align_pair(get_storage(), result.a, result.b, _max_pixels())
         reason = explain(pictures, result.a, result.b)
     return render_template(
-        "compare.html", c=result, reason=reason, review=ReviewForm(formdata=None)
+        "compare.html", c=result, reason=reason, text=text, review=ReviewForm(formdata=None)
     )
 
 

@@ -21,6 +21,7 @@ from .reading import (
 )
 from .records import init_hooks, reindex_records
 from .search import TextHit, TextResult, find_text, read_query
+from .shown import TextPair, compare_text, media_text, reading_state, text_difference
 
 init_hooks()
 
@@ -30,19 +31,24 @@ __all__ = [
     "QUEUED",
     "READ",
     "TextHit",
+    "TextPair",
     "TextResult",
     "attach_subtitles",
     "clean",
+    "compare_text",
     "find_text",
     "init_hooks",
     "keep_reading",
     "keep_sidecar",
+    "media_text",
     "queue_reading",
     "read_media",
     "read_query",
     "read_sidecar",
     "reading_options",
+    "reading_state",
     "reindex_records",
+    "text_difference",
     "text_state",
     "waiting",
 ]
