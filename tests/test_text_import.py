@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskCliRunner, FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from catalog.models import Media, MediaText, MediaTextState
@@ -20,7 +20,10 @@ from catalog.storage import get_storage
 from .api_tools import assert_problem, keys  # noqa: F401 - the fixture
 from .test_text_ocr import chyron, video_with_text
 
-SRT = "1\n00:00:02,000 --> 00:00:04,500\nДрони над Києвом\n\n2\n00:00:05,000 --> 00:00:06,000\nSecond cue\n"
+SRT = (
+    "1\n00:00:02,000 --> 00:00:04,500\nДрони над Києвом\n\n"
+    "2\n00:00:05,000 --> 00:00:06,000\nSecond cue\n"
+)
 
 
 def test_import_reads_text_and_sidecar_subtitles(
