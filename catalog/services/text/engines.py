@@ -74,8 +74,13 @@ def _ts_lexeme(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def _ts_mark(p: Probe) -> str:
+    # The weights follow a colon whether or not the term is a prefix: 'з':AB, 'дрон':*AB.
+    return ":" if p.exact else ":*"
+
+
 def _ts_term(p: Probe, alternatives: Sequence[str]) -> str:
-    star = "" if p.exact else ":*"
+    star = _ts_mark(p)
     stems = " | ".join(f"{_ts_lexeme(s)}{star}AB" for s in (p.stem, *alternatives))
     latin = " | ".join(f"{_ts_lexeme(s)}{star}C" for s in (p.latin, *alternatives))
     return f"({stems} | {latin})"
@@ -87,9 +92,9 @@ def ts_query(clauses: Sequence[Clause], fuzzy: dict[str, list[str]]) -> str:
     for clause in clauses:
         probes = [probe(w) for w in clause.words]
         if clause.phrase:
-            stems = " <-> ".join(f"{_ts_lexeme(p.stem)}{'' if p.exact else ':*'}A" for p in probes)
-            words = " <-> ".join(f"{_ts_lexeme(p.stem)}{'' if p.exact else ':*'}B" for p in probes)
-            latin = " <-> ".join(f"{_ts_lexeme(p.latin)}{'' if p.exact else ':*'}C" for p in probes)
+            stems = " <-> ".join(f"{_ts_lexeme(p.stem)}{_ts_mark(p)}A" for p in probes)
+            words = " <-> ".join(f"{_ts_lexeme(p.stem)}{_ts_mark(p)}B" for p in probes)
+            latin = " <-> ".join(f"{_ts_lexeme(p.latin)}{_ts_mark(p)}C" for p in probes)
             parts.append(f"(({stems}) | ({words}) | ({latin}))")
         else:
             parts.append(_ts_term(probes[0], fuzzy.get(clause.words[0], [])))
