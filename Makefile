@@ -204,6 +204,8 @@ hooks: install-dev
 # Accuracy on the sample media, speed and memory, video, and the API under gunicorn; BENCH_ARGS passes options to speed.py,
 # e.g. BENCH_ARGS="--sizes 1000000" to skip the 10-million run.
 BENCH_ARGS ?=
+# Text search at 100,000 media; BENCH_TEXT_SIZES=100000,1000000 adds the slow million.
+BENCH_TEXT_SIZES ?= 100000
 bench: install-dev system-deps bench-deps
 	$(BIN)/python -m benchmarks.accuracy
 	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
@@ -215,6 +217,7 @@ bench: install-dev system-deps bench-deps
 	$(BIN)/python -m benchmarks.capture
 	$(BIN)/python -m benchmarks.audio
 	$(BIN)/python -m benchmarks.servers
+	$(BIN)/python -m benchmarks.text_search --sizes $(BENCH_TEXT_SIZES)
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install-dev system-deps
