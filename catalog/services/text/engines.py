@@ -21,7 +21,8 @@ from ...models import Media, MediaText, TextTerm
 from ...text.query import Clause
 from ...text.terms import Probe, probe
 
-# PostgreSQL's index expression, as the migration made it (a test holds the two equal).
+# PostgreSQL's stored tsvector (the column ``text_search_tsv``, GIN-indexed), as the
+# migration made it (a test holds the two equal).
 PG_VECTOR = (
     "(setweight(to_tsvector('simple'::regconfig, stems), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, words), 'B') || "
@@ -29,7 +30,9 @@ PG_VECTOR = (
 )
 # How many texts an engine ranks for one query before they are grouped by media: enough
 # for a page of media however many hits each has, bounded so a common word costs little.
-CANDIDATES = 2000
+# A query more texts answer has its newest CANDIDATES ranked: its best answers among recent
+# media, not among all (the engines have no early-ending top-k over a whole index).
+CANDIDATES = 1000
 
 
 @dataclass(frozen=True)
@@ -106,33 +109,51 @@ def search(
     media_ids: sa.Select[tuple[int]] | None,
     limit: int = CANDIDATES,
 ) -> list[Found]:
-    """The texts that have every clause, best first, at most ``limit``."""
-    wanted = sorted(fields)
+    """The texts that have every clause, best first: of the texts that do, the newest
+    ``limit`` are ranked (a word in a quarter of the catalogue must not rank them all)."""
     if session.get_bind().dialect.name == "postgresql":
-        vector: sa.ColumnElement[Any] = sa.literal_column(PG_VECTOR)
         tsq = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), ts_query(clauses, fuzzy))
-        score = sa.func.ts_rank_cd(vector, tsq)
-        query = (
-            sa.select(MediaText.id, MediaText.media_id, score.label("score"))
-            .where(vector.op("@@")(tsq))
-            .order_by(score.desc(), MediaText.id)
+        vector: sa.ColumnElement[Any] = sa.literal_column("media_texts.text_search_tsv")
+        newest = _narrowed(
+            sa.select(MediaText.id, MediaText.media_id, vector.label("tsv")).where(
+                vector.op("@@")(tsq)
+            ),
+            fields,
+            media_ids,
         )
+        inner = newest.order_by(MediaText.id.desc()).limit(limit).subquery()
+        # Ranked outside the limit, so only the texts kept are ranked.
+        ranked = sa.select(inner.c.id, inner.c.media_id, sa.func.ts_rank_cd(inner.c.tsv, tsq))
     else:
         fts = sa.table("text_search_fts", sa.column("rowid"), sa.column("rank"))
-        query = (
-            sa.select(MediaText.id, MediaText.media_id, (-fts.c.rank).label("score"))
-            .join(fts, fts.c.rowid == MediaText.id)
-            .where(
-                sa.text("text_search_fts MATCH :match").bindparams(match=fts_match(clauses, fuzzy))
+        match = sa.text("text_search_fts MATCH :match").bindparams(match=fts_match(clauses, fuzzy))
+        # FTS5 walks its matches newest first and works out bm25 only for those it returns.
+        ranked = (
+            _narrowed(
+                sa.select(MediaText.id, MediaText.media_id, -fts.c.rank)
+                .select_from(fts)
+                .join(MediaText, MediaText.id == fts.c.rowid)
+                .where(match),
+                fields,
+                media_ids,
             )
-            .order_by(fts.c.rank, MediaText.id)
+            .order_by(fts.c.rowid.desc())
+            .limit(limit)
         )
+    found = [Found(int(r[0]), int(r[1]), float(r[2])) for r in session.execute(ranked)]
+    return sorted(found, key=lambda f: (-f.score, -f.text_id))
+
+
+def _narrowed(
+    query: sa.Select[Any], fields: Iterable[str], media_ids: sa.Select[tuple[int]] | None
+) -> sa.Select[Any]:
     query = query.join(Media, Media.id == MediaText.media_id).where(Media.withdrawn_at.is_(None))
+    wanted = sorted(fields)
     if wanted:
         query = query.where(MediaText.field.in_(wanted))
     if media_ids is not None:
         query = query.where(MediaText.media_id.in_(media_ids))
-    return [Found(int(r[0]), int(r[1]), float(r[2])) for r in session.execute(query.limit(limit))]
+    return query
 
 
 def known_prefix(session: Session, stem: str) -> bool:

@@ -130,16 +130,14 @@ def find_text(
     probes = [probe(w) for w in query.words] + [
         probe(alt) for alts in fuzzy.values() for alt in alts
     ]
+    shown = [tid for _mid, (_score, text_ids) in best for tid in text_ids[:HITS_PER_MEDIA]]
+    rows = {r.id: r for r in session.scalars(sa.select(MediaText).where(MediaText.id.in_(shown)))}
     results = []
     for media_id, (score, text_ids) in best:
-        rows = session.scalars(
-            sa.select(MediaText).where(MediaText.id.in_(text_ids[:HITS_PER_MEDIA]))
-        )
-        order = {tid: i for i, tid in enumerate(text_ids)}
         hits = []
-        for row in sorted(rows, key=lambda r: order[r.id]):
-            shown, marks = snippet(row.text, probes)
-            hits.append(TextHit(row.field, shown, row.at, marks, row.until, row.box, row.id))
+        for row in (rows[t] for t in text_ids[:HITS_PER_MEDIA] if t in rows):
+            snip, marks = snippet(row.text, probes)
+            hits.append(TextHit(row.field, snip, row.at, marks, row.until, row.box, row.id))
         results.append(TextResult(media[media_id], score, hits))
     return results
 
