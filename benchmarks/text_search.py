@@ -40,7 +40,6 @@ from catalog import create_app, schema
 from catalog.db import database, get_session, make_engine
 from catalog.models import Media, MediaText, TextTerm
 from catalog.services.people import accounts
-from catalog.services.text.engines import PG_VECTOR
 from catalog.text.terms import Terms, analyse
 
 from .api import percentile
@@ -52,7 +51,9 @@ VIDEO_SHARE = 0.2
 LIMIT = 20
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PG_INDEXES = {
-    "text_search_vector": f"CREATE INDEX text_search_vector ON media_texts USING gin ({PG_VECTOR})",
+    "text_search_vector": (
+        "CREATE INDEX text_search_vector ON media_texts USING gin (text_search_tsv)"
+    ),
     "text_search_terms_trgm": (
         "CREATE INDEX text_search_terms_trgm ON text_terms USING gin (term gin_trgm_ops)"
     ),

@@ -112,34 +112,54 @@ def search(
     """The texts that have every clause, best first: of the texts that do, the newest
     ``limit`` are ranked (a word in a quarter of the catalogue must not rank them all)."""
     if session.get_bind().dialect.name == "postgresql":
-        tsq = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), ts_query(clauses, fuzzy))
-        vector: sa.ColumnElement[Any] = sa.literal_column("media_texts.text_search_tsv")
-        newest = _narrowed(
-            sa.select(MediaText.id, MediaText.media_id, vector.label("tsv")).where(
-                vector.op("@@")(tsq)
-            ),
+        return _pg_search(session, ts_query(clauses, fuzzy), fields, media_ids, limit)
+    fts = sa.table("text_search_fts", sa.column("rowid"), sa.column("rank"))
+    match = sa.text("text_search_fts MATCH :match").bindparams(match=fts_match(clauses, fuzzy))
+    # FTS5 walks its matches newest first and works out bm25 only for those it returns.
+    ranked = (
+        _narrowed(
+            sa.select(MediaText.id, MediaText.media_id, -fts.c.rank)
+            .select_from(fts)
+            .join(MediaText, MediaText.id == fts.c.rowid)
+            .where(match),
             fields,
             media_ids,
         )
-        inner = newest.order_by(MediaText.id.desc()).limit(limit).subquery()
-        # Ranked outside the limit, so only the texts kept are ranked.
-        ranked = sa.select(inner.c.id, inner.c.media_id, sa.func.ts_rank_cd(inner.c.tsv, tsq))
-    else:
-        fts = sa.table("text_search_fts", sa.column("rowid"), sa.column("rank"))
-        match = sa.text("text_search_fts MATCH :match").bindparams(match=fts_match(clauses, fuzzy))
-        # FTS5 walks its matches newest first and works out bm25 only for those it returns.
-        ranked = (
-            _narrowed(
-                sa.select(MediaText.id, MediaText.media_id, -fts.c.rank)
-                .select_from(fts)
-                .join(MediaText, MediaText.id == fts.c.rowid)
-                .where(match),
-                fields,
-                media_ids,
-            )
-            .order_by(fts.c.rowid.desc())
-            .limit(limit)
-        )
+        .order_by(fts.c.rowid.desc())
+        .limit(limit)
+    )
+    found = [Found(int(r[0]), int(r[1]), float(r[2])) for r in session.execute(ranked)]
+    return sorted(found, key=lambda f: (-f.score, -f.text_id))
+
+
+def _pg_search(
+    session: Session,
+    query: str,
+    fields: Iterable[str],
+    media_ids: sa.Select[tuple[int]] | None,
+    limit: int,
+) -> list[Found]:
+    """PostgreSQL's answer: the planner cannot tell how many texts a prefix matches (it
+    guesses a few per cent, and then reads the whole table), so the GIN index is asked
+    first, for at most ``limit`` + 1 texts. Fewer: they are all ranked. More: the word is
+    common, and the newest ``limit`` texts are found walking the primary key backwards."""
+    tsq = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), query)
+    vector: sa.ColumnElement[Any] = sa.literal_column("media_texts.text_search_tsv")
+    matching = _narrowed(sa.select(MediaText.id).where(vector.op("@@")(tsq)), fields, media_ids)
+    session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    try:
+        first = list(session.scalars(matching.limit(limit + 1)))
+        if len(first) > limit:
+            session.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+            first = list(session.scalars(matching.order_by(MediaText.id.desc()).limit(limit)))
+    finally:
+        session.execute(sa.text("RESET enable_seqscan"))
+        session.execute(sa.text("RESET enable_bitmapscan"))
+    if not first:
+        return []
+    ranked = sa.select(MediaText.id, MediaText.media_id, sa.func.ts_rank_cd(vector, tsq)).where(
+        MediaText.id.in_(first)
+    )
     found = [Found(int(r[0]), int(r[1]), float(r[2])) for r in session.execute(ranked)]
     return sorted(found, key=lambda f: (-f.score, -f.text_id))
 
