@@ -95,6 +95,7 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
     return stemmer
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """The Snowball stem of a folded word: Russian for Cyrillic, English for Latin."""
     if word.isdigit():
@@ -104,6 +105,7 @@ def stem(word: str) -> str:
     return str(_stemmer("english").stemWord(word))
 
 
+@lru_cache(maxsize=200_000)
 def romanise(word: str) -> str:
     """A folded word in Latin letters, loosened; a Latin word is only loosened."""
     if is_cyrillic(word):

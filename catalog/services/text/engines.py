@@ -32,7 +32,7 @@ PG_VECTOR = (
 # for a page of media however many hits each has, bounded so a common word costs little.
 # A query more texts answer has its newest CANDIDATES ranked: its best answers among recent
 # media, not among all (the engines have no early-ending top-k over a whole index).
-CANDIDATES = 1000
+CANDIDATES = 500
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,11 @@ def _pg_search(
     media_ids: sa.Select[tuple[int]] | None,
     limit: int,
 ) -> list[Found]:
-    """PostgreSQL's answer: the planner cannot tell how many texts a prefix matches (it
-    guesses a few per cent, and then reads the whole table), so the GIN index is asked
-    first, for at most ``limit`` + 1 texts. Fewer: they are all ranked. More: the word is
-    common, and the newest ``limit`` texts are found walking the primary key backwards."""
+    """PostgreSQL's answer. The planner cannot tell how many texts a prefix matches (it
+    guesses a few per cent, and may then read the whole table), so the GIN index is asked
+    for at most ``limit`` + 1 texts. Fewer: they are all ranked. More: the word is common,
+    and the newest texts that have it are found in the newest ids, in a window that grows
+    fourfold until it holds ``limit`` of them."""
     tsq = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), query)
     vector: sa.ColumnElement[Any] = sa.literal_column("media_texts.text_search_tsv")
     matching = _narrowed(sa.select(MediaText.id).where(vector.op("@@")(tsq)), fields, media_ids)
@@ -150,11 +151,17 @@ def _pg_search(
     try:
         first = list(session.scalars(matching.limit(limit + 1)))
         if len(first) > limit:
-            session.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
-            first = list(session.scalars(matching.order_by(MediaText.id.desc()).limit(limit)))
+            top = session.scalar(sa.select(sa.func.max(MediaText.id))) or 0
+            window = max(limit * 16, top // 64)
+            while True:
+                first = list(
+                    session.scalars(matching.where(MediaText.id > top - window).limit(limit))
+                )
+                if len(first) >= limit or window >= top:
+                    break
+                window *= 4
     finally:
         session.execute(sa.text("RESET enable_seqscan"))
-        session.execute(sa.text("RESET enable_bitmapscan"))
     if not first:
         return []
     ranked = sa.select(MediaText.id, MediaText.media_id, sa.func.ts_rank_cd(vector, tsq)).where(
@@ -167,7 +174,10 @@ def _pg_search(
 def _narrowed(
     query: sa.Select[Any], fields: Iterable[str], media_ids: sa.Select[tuple[int]] | None
 ) -> sa.Select[Any]:
-    query = query.join(Media, Media.id == MediaText.media_id).where(Media.withdrawn_at.is_(None))
+    # Withdrawn media are few: left out by their ids rather than by a join with every media,
+    # which PostgreSQL's planner misjudges (it expects few media not withdrawn).
+    withdrawn = sa.select(Media.id).where(Media.withdrawn_at.is_not(None))
+    query = query.where(MediaText.media_id.not_in(withdrawn))
     wanted = sorted(fields)
     if wanted:
         query = query.where(MediaText.field.in_(wanted))
