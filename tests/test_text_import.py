@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from catalog.models import Media, MediaText, MediaTextState
 from catalog.services.text import QUEUED, READ, read_media, text_state
@@ -19,6 +21,24 @@ from catalog.storage import get_storage
 
 from .api_tools import assert_problem, keys  # noqa: F401 - the fixture
 from .test_text_ocr import chyron, video_with_text
+
+
+def post_with_subtitles(client: FlaskClient, headers: dict, video: bytes, subtitles: bytes):  # noqa: ANN201
+    """Upload a video and its subtitles, the body encoded in memory (the test client spools
+    a large body to a temporary file it never closes)."""
+    boundary, body = encode_multipart(
+        {
+            "file": FileStorage(io.BytesIO(video), filename="clip.mp4"),
+            "subtitles": FileStorage(io.BytesIO(subtitles), filename="clip.srt"),
+        }
+    )
+    return client.post(
+        "/api/v1/media",
+        headers=headers,
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
 
 SRT = (
     "1\n00:00:02,000 --> 00:00:04,500\nДрони над Києвом\n\n"
@@ -56,26 +76,10 @@ def test_upload_takes_subtitles_or_refuses_them_storing_nothing(
     keys: dict[str, dict[str, str]],  # noqa: F811
 ) -> None:
     video = video_with_text(seconds=3.0)
-    refused = client.post(
-        "/api/v1/media",
-        headers=keys["analyst"],
-        data={
-            "file": (io.BytesIO(video), "clip.mp4"),
-            "subtitles": (io.BytesIO(b"\x00\x01 not subtitles " * 50), "clip.srt"),
-        },
-        content_type="multipart/form-data",
-    )
+    refused = post_with_subtitles(client, keys["analyst"], video, b"\x00\x01 not subtitles " * 50)
     assert_problem(refused, 422, "subtitle file")
     assert session.scalar(sa.select(sa.func.count()).select_from(Media)) == 0
-    created = client.post(
-        "/api/v1/media",
-        headers=keys["analyst"],
-        data={
-            "file": (io.BytesIO(video), "clip.mp4"),
-            "subtitles": (io.BytesIO(SRT.encode()), "clip.srt"),
-        },
-        content_type="multipart/form-data",
-    )
+    created = post_with_subtitles(client, keys["analyst"], video, SRT.encode())
     assert created.status_code == 201, created.json
     media_id = created.json["media"]["id"]
     cues = session.scalars(

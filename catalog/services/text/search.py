@@ -30,7 +30,7 @@ MAX_LIMIT = 200
 HITS_PER_MEDIA = 5
 # Where no one text has every clause: how many texts each clause may bring before the media
 # are intersected (a common word alone would otherwise read the whole table).
-PER_CLAUSE = 5000
+PER_CLAUSE = 1000
 
 
 @dataclass
