@@ -111,3 +111,40 @@ def test_the_job_reads_what_waits_and_keeps_the_sidecar(
         sa.select(MediaText.text).where(MediaText.media_id == media_id, MediaText.field == "ocr")
     ).all()
     assert any("Kremlin" in line for line in lines), lines
+
+
+def test_a_copy_with_other_text_says_so_in_the_match_answer(
+    app: Flask, client: FlaskClient, session: Session, keys: dict[str, dict[str, str]]  # noqa: F811
+) -> None:
+    original = io.BytesIO()
+    chyron(1280, 720, "СРОЧНО: пожар в Москве", seed=7).save(original, "JPEG", quality=92)
+    created = client.post(
+        "/api/v1/media",
+        headers=keys["analyst"],
+        data={"file": (io.BytesIO(original.getvalue()), "original.jpg")},
+        content_type="multipart/form-data",
+    )
+    media_id = created.json["media"]["id"]
+    read_media(session, get_storage(app), media_id, app.config)
+    # The same picture, its chyron rewritten: a match, and the answer says what changed.
+    copy = io.BytesIO()
+    chyron(1280, 720, "СРОЧНО: удар по Кремлю", seed=7).save(copy, "JPEG", quality=80)
+    answer = client.post(
+        "/api/v1/search",
+        headers=keys["viewer"],
+        data={"file": (io.BytesIO(copy.getvalue()), "copy.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 200, answer.json
+    match = next(m for m in answer.json["matches"] if m["media_id"] == media_id)
+    said = match["text_difference"]
+    assert said is not None and said.startswith("text in the picture differs")
+    assert "Кремлю" in said and "Москве" in said
+    # The very same picture with the same text: no difference said.
+    same = client.post(
+        "/api/v1/search",
+        headers=keys["viewer"],
+        data={"file": (io.BytesIO(original.getvalue()), "same.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert all(m["text_difference"] is None for m in same.json["matches"])

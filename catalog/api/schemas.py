@@ -349,6 +349,13 @@ class MatchOut(Schema):
     audio_speed = fields.Float(metadata={"description": "the query played this much faster"})
     audio_bit_error_rate = fields.Float()
     provenance = fields.Dict()
+    text_difference = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "how the query's text differs from the match's (text in the picture"
+            " differs: '...' vs '...'); null when they agree or a side was not read"
+        },
+    )
 
 
 class UploadOut(Schema):

@@ -23,8 +23,11 @@ from ...index import Match, Thresholds
 from ...index.audio import AudioMatch
 from ...models import Media
 from ...storage import StorageError, Store
+from ...text.ocr import DEFAULT_LANGUAGES
+from ...text.read import read_file
 from .. import Invalid
 from ..evidence import ProvenanceSummary, evidence_text, match_name, summarise, withdrawn_ids
+from ..text import reading_difference
 from .matching import IndexHolder
 
 EXACT = "exact"
@@ -57,6 +60,9 @@ class SearchMatch:
     details: dict[str, Any] = field(default_factory=dict)
     provenance: ProvenanceSummary = field(default_factory=ProvenanceSummary)
     query_kind: str | None = None  # image, video or audio: what was searched, where known
+    # How the query's text differs from the match's ("text in the picture differs: ..."):
+    # the same picture with another caption is how a decontextualised copy shows.
+    text_difference: str | None = None
 
     @property
     def name(self) -> str:
@@ -97,6 +103,7 @@ class SearchMatch:
         data.update(self.details)
         data["evidence"] = evidence_text(self.evidence, self.distance, self.details)
         data["provenance"] = self.provenance.as_dict()
+        data["text_difference"] = self.text_difference
         return data
 
 
@@ -136,7 +143,33 @@ def search_file(
         if exact is None:
             raise Rejected(exc.code, str(exc)) from None
         query = None  # the bytes are catalogued even if they no longer decode
-    return search_query(session, holder, query, thresholds, limit=limit, exact=exact)
+    matches = search_query(session, holder, query, thresholds, limit=limit, exact=exact)
+    _tell_text_apart(session, data, matches, max_pixels)
+    return matches
+
+
+# Reading the query's text costs a cheap test (tens of milliseconds) and OCR only where it
+# finds text, and only when there are near-duplicates to compare it with, within this limit.
+QUERY_TEXT_LIMIT_S = 5.0
+
+
+def _tell_text_apart(
+    session: Session, data: Source, matches: list[SearchMatch], max_pixels: int
+) -> None:
+    near = [m for m in matches if m.kind != EXACT]
+    if not near:
+        return
+    handle = stream_of(data)
+    handle.seek(0)
+    reading = read_file(
+        handle,
+        "image",
+        languages=DEFAULT_LANGUAGES,
+        max_pixels=max_pixels,
+        time_limit_s=QUERY_TEXT_LIMIT_S,
+    )
+    for match in near:
+        match.text_difference = reading_difference(session, reading, match.media_id)
 
 
 def stage_query(storage: Store, data: Source, max_bytes: int | None = None) -> str | None:

@@ -21,7 +21,14 @@ from .reading import (
 )
 from .records import init_hooks, reindex_records
 from .search import TextHit, TextResult, find_text, read_query
-from .shown import TextPair, compare_text, media_text, reading_state, text_difference
+from .shown import (
+    TextPair,
+    compare_text,
+    media_text,
+    reading_difference,
+    reading_state,
+    text_difference,
+)
 
 init_hooks()
 
@@ -45,6 +52,7 @@ __all__ = [
     "read_media",
     "read_query",
     "read_sidecar",
+    "reading_difference",
     "reading_options",
     "reading_state",
     "reindex_records",

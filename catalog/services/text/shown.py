@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ...models import Media, MediaText, MediaTextState
 from ...text.query import READ_FIELDS
+from ...text.spans import TextReading
 from ...text.terms import words_of
 from .. import fetch
 
@@ -99,6 +100,16 @@ def text_difference(session: Session, a_id: int, b_id: int) -> str | None:
         said.append(_differs("caption", caption_a, caption_b))
     found = [s for s in said if s]
     return "; ".join(found) if found else None
+
+
+def reading_difference(session: Session, reading: TextReading, media_id: int) -> str | None:
+    """How the text read from a query picture differs from what a catalogued media's picture
+    says, or None when they agree or the media's text was not read yet."""
+    if not _read(session, media_id):
+        return None
+    theirs = [r.text for r in media_text(session, media_id, ("ocr",))]
+    ours = [s.text for s in reading.spans if s.field == "ocr"]
+    return _differs("text in the picture", ours, theirs)
 
 
 @dataclass
