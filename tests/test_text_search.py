@@ -238,3 +238,10 @@ def test_postgresql_index_expression_matches_the_migration() -> None:
 
     migration = import_module("migrations.versions.20261208_e6a6c0de0006_media_texts")
     assert migration.PG_VECTOR == PG_VECTOR
+
+
+def test_words_close_together_rank_first(session: Session) -> None:
+    far = media(session, 21, title="Песков " + "и другие слова " * 12 + "заявил о ракете")
+    near = media(session, 22, title="Сегодня Песков заявил " + "и другие слова " * 12)
+    session.commit()
+    assert ids(find_text(session, "Песков заявил")) == [near.id, far.id]
