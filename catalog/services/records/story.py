@@ -52,8 +52,9 @@ def _seen_at(sighting: Sighting) -> datetime | None:
 
 
 def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive times; every stored time is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # SQLite hands back naive times; every stored time is UTC. A time still held as it was
+    # given (with its own offset, by the session that wrote it) is told in UTC like the rest.
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def incident_story(session: Session, incident_id: int, groups: list[list[int]]) -> IncidentStory:
