@@ -148,3 +148,41 @@ def test_a_copy_with_other_text_says_so_in_the_match_answer(
         content_type="multipart/form-data",
     )
     assert all(m["text_difference"] is None for m in same.json["matches"])
+
+
+def test_media_from_before_text_are_read_and_a_broken_original_is_given_up(
+    app: Flask, client: FlaskClient, session: Session, keys: dict[str, dict[str, str]]  # noqa: F811
+) -> None:
+    from catalog.services.text import FAILED, find_text, waiting
+
+    picture = io.BytesIO()
+    chyron(1280, 720, "Kharkiv reservoir", seed=3).save(picture, "JPEG", quality=92)
+    created = client.post(
+        "/api/v1/media",
+        headers=keys["analyst"],
+        data={
+            "file": (io.BytesIO(picture.getvalue()), "old.jpg"),
+            "metadata": json.dumps({"title": "Dam before the flood"}),
+        },
+        content_type="multipart/form-data",
+    )
+    media_id = created.json["media"]["id"]
+    # As a catalogue upgraded from before text was kept: no state, no text rows.
+    session.execute(sa.delete(MediaText).where(MediaText.media_id == media_id))
+    session.execute(sa.delete(MediaTextState).where(MediaTextState.media_id == media_id))
+    session.commit()
+    assert find_text(session, "flood") == []
+    assert media_id in waiting(session, older_than_s=3600)
+    read_media(session, get_storage(app), media_id, app.config)
+    assert [r.media.id for r in find_text(session, "flood")] == [media_id]
+    assert [r.media.id for r in find_text(session, "reservoir", fields={"ocr"})] == [media_id]
+    assert media_id not in waiting(session, older_than_s=0)
+    # An original that cannot be read is tried again, then given up with its reason.
+    media = session.get(Media, media_id)
+    get_storage(app).discard(media.sha256)
+    session.get(MediaTextState, media_id).state = QUEUED
+    session.commit()
+    states = [read_media(session, get_storage(app), media_id, app.config) for _ in range(3)]
+    assert [s.state for s in states][-1] == FAILED
+    assert "could not be opened" in states[-1].notes[0]
+    assert media_id not in waiting(session, older_than_s=0)

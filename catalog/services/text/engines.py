@@ -199,30 +199,28 @@ def near_stems(session: Session, stem: str, limit: int = 5) -> list[str]:
     """Stored stems and Latin forms within an edit or two of ``stem`` (one up to six
     letters, two beyond): the words an OCR slip or a typo may have meant."""
     distance = 1 if len(stem) <= 6 else 2
+    # The stems of a similar length that share the first letter, which OCR misreads least
+    # (it slips inside words, on similar shapes); the btree of the terms finds them.
+    first = stem[0]
+    candidates = set(
+        session.scalars(
+            sa.select(TextTerm.term).where(
+                TextTerm.term >= first,
+                TextTerm.term < chr(ord(first) + 1),
+                sa.func.length(TextTerm.term).between(len(stem) - distance, len(stem) + distance),
+            )
+        )
+    )
     if session.get_bind().dialect.name == "postgresql":
+        # And, by pg_trgm's index, those with many trigrams in common whatever their first
+        # letter.
         similarity = sa.func.similarity(TextTerm.term, stem)
-        candidates = list(
+        candidates.update(
             session.scalars(
                 sa.select(TextTerm.term)
                 .where(TextTerm.term.op("%")(stem))
                 .order_by(similarity.desc())
                 .limit(200)
-            )
-        )
-    else:
-        # No trigram index in SQLite: the stems of a similar length sharing the first letter,
-        # which OCR misreads least (it slips inside words, on similar shapes).
-        first = stem[0]
-        upper = chr(ord(first) + 1)
-        candidates = list(
-            session.scalars(
-                sa.select(TextTerm.term).where(
-                    TextTerm.term >= first,
-                    TextTerm.term < upper,
-                    sa.func.length(TextTerm.term).between(
-                        len(stem) - distance, len(stem) + distance
-                    ),
-                )
             )
         )
     close = process.extract(

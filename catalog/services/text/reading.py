@@ -13,14 +13,15 @@ from datetime import timedelta
 from typing import Any, BinaryIO
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ...models import Media, MediaText, MediaTextState, utcnow
-from ...storage import Store
+from ...storage import StorageError, Store
 from ...text.read import read_file
 from ...text.spans import TextReading, TextSpan
 from .. import Invalid, fetch
 from .entries import add_entries, replace_read, span_entry
+from .records import reindex_records
 
 QUEUED, READ, FAILED = "queued", "read", "failed"
 # A reading that broke this many times is left "failed", with its reason, for an analyst.
@@ -82,9 +83,13 @@ def _sidecar_spans(session: Session, media_id: int) -> list[TextSpan]:
 def read_media(
     session: Session, storage: Store, media_id: int, config: Mapping[str, Any]
 ) -> MediaTextState:
-    """Read the text of one media from its original and keep it; commit."""
+    """Read the text of one media from its original and keep it; commit. A media catalogued
+    before text was kept gets its record text written too."""
     media = fetch(session, Media, media_id, "media")
-    state = session.get(MediaTextState, media_id) or queue_reading(session, media)
+    state = session.get(MediaTextState, media_id)
+    if state is None:
+        state = queue_reading(session, media)
+        reindex_records(session, [media_id])
     state.attempts += 1
     session.commit()
     options = reading_options(config)
@@ -94,26 +99,42 @@ def read_media(
         try:
             with storage.open(media.sha256) as handle:
                 reading = read_file(handle, media.kind.value, **options)
-        except OSError as exc:
-            session.rollback()
-            state = session.get(MediaTextState, media_id) or state
-            state.state = FAILED if state.attempts >= MAX_ATTEMPTS else QUEUED
-            state.notes = [f"text not read: the original could not be opened ({exc})"]
-            session.commit()
-            return state
+        except (OSError, StorageError) as exc:
+            return _not_read(session, media_id, f"the original could not be opened ({exc})")
+        except Exception as exc:  # noqa: BLE001 - noted on the media, never a stuck queue
+            return _not_read(session, media_id, f"the reader failed ({type(exc).__name__})")
     state = keep_reading(session, media_id, reading)
     session.commit()
     return state
 
 
+def _not_read(session: Session, media_id: int, why: str) -> MediaTextState:
+    """Note why the text was not read; after MAX_ATTEMPTS it is no longer tried."""
+    session.rollback()
+    state = fetch(session, MediaTextState, media_id, "text state")
+    state.state = FAILED if state.attempts >= MAX_ATTEMPTS else QUEUED
+    state.notes = [f"text not read: {why}"]
+    session.commit()
+    return state
+
+
 def waiting(session: Session, older_than_s: float = 30.0, limit: int = 100) -> list[int]:
-    """Media whose text waits to be read since at least ``older_than_s`` seconds."""
+    """Media whose text waits to be read since at least ``older_than_s`` seconds, and media
+    catalogued before the catalogue read text (no state at all), oldest first."""
     since = utcnow() - timedelta(seconds=older_than_s)
+    state = aliased(MediaTextState)
     return list(
         session.scalars(
-            sa.select(MediaTextState.media_id)
-            .where(MediaTextState.state == QUEUED, MediaTextState.updated_at <= since)
-            .order_by(MediaTextState.media_id)
+            sa.select(Media.id)
+            .outerjoin(state, state.media_id == Media.id)
+            .where(
+                Media.withdrawn_at.is_(None),
+                sa.or_(
+                    state.media_id.is_(None),
+                    sa.and_(state.state == QUEUED, state.updated_at <= since),
+                ),
+            )
+            .order_by(Media.id)
             .limit(limit)
         )
     )
