@@ -152,6 +152,9 @@ DEFAULTS: dict[str, Any] = {
     # reason. Setting this runs a hostile page's renderer WITHOUT a sandbox: only where the
     # whole worker is itself a disposable sandbox (docs/deploy.md).
     "CAPTURE_UNSAFE_NO_SANDBOX": False,
+    # The languages whose subtitles and automatic captions yt-dlp is asked for when a post is
+    # captured (besides the post's own), comma-separated; empty: none.
+    "CAPTURE_SUBTITLE_LANGUAGES": "en,ru,uk",
     # The deletion re-check: each sighting's URL is re-checked once this many hours have passed
     # since its last check (0: never on a schedule), at most RECHECK_BATCH every ten minutes.
     "RECHECK_HOURS": 24,

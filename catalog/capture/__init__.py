@@ -35,7 +35,7 @@ WATCH_EVERY_S = 0.25
 
 # The only names the capture process may give its files: anything else it names is refused.
 FILE_NAMES = re.compile(
-    r"(archive\.warc\.gz|archive\.wacz|screenshot\.png|page\.html|media-\d{1,4})"
+    r"(archive\.warc\.gz|archive\.wacz|screenshot\.png|page\.html|media-\d{1,4}|subtitles-\d{1,4})"
 )
 # What is kept of a capture process that had to be stopped: files written whole before the end.
 SALVAGED = {"archive.warc.gz": "warc", "screenshot.png": "screenshot", "page.html": "html"}
@@ -64,6 +64,7 @@ def capture_page(
     max_memory_mb: float = 0,
     user: str | None = None,
     unsafe_no_sandbox: bool = False,
+    subtitle_languages: list[str] | None = None,
 ) -> dict[str, Any]:
     """Capture ``url`` into ``folder``; return the capture process's result.
 
@@ -91,6 +92,7 @@ def capture_page(
         chromium=chromium,
         instances=instances or {},
         sandbox=not unsafe_no_sandbox,
+        subtitle_languages=list(subtitle_languages or []),
     )
     (private / "files").mkdir()
     if identity.switches:
@@ -181,7 +183,7 @@ def _collect(source: Path, target: Path, result: dict[str, Any]) -> dict[str, An
     """Copy out the files the result names; drop (with a note) any name that is not one of
     its own files: the result was written by a process that loaded a hostile page."""
     notes = [str(n) for n in result.get("notes", []) if isinstance(n, str)]
-    for key in ("files", "media"):
+    for key in ("files", "media", "subtitles"):
         kept = []
         for item in result.get(key) or []:
             name = item.get("file") if isinstance(item, dict) else None

@@ -8,13 +8,15 @@ and times capped), written to the WARC at once, and handed back to the browser; 
 Playwright cannot intercept (WebSockets, WebRTC) meet a proxy that does not exist. Then a
 full-page screenshot and the rendered HTML are kept, the post's metadata and media are read
 off the page (``page.read_page``), and each media file is fetched the same guarded way (or
-taken from the load, where the page fetched it already).
+taken from the load, where the page fetched it already), with the subtitle files yt-dlp
+offers for it in the languages asked for. The page's visible text is kept with the post.
 
 Where Chromium cannot be started, the page is fetched without it: the archive and the media
 are kept, and the result says plainly that the screenshot is missing.
 
 What the process leaves in its folder: ``archive.warc.gz``, ``screenshot.png`` and
-``page.html`` when made, ``media-N`` files, and ``result.json`` describing them.
+``page.html`` when made, ``media-N`` and ``subtitles-N`` files, and ``result.json``
+describing them.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from urllib.parse import urlsplit
 from ..netguard import BROWSER_USER_AGENT, AddressPolicy, Exchange, Limits, Refused, fetch
 from . import posted as posted_times
 from .archive import Archive, package
-from .extractors import GENERIC_EXTRACTORS, extract
+from .extractors import GENERIC_EXTRACTORS, Extracted, extract
 from .gallery import ask_gallery_dl
 from .page import PostPage, read_page
 
@@ -54,6 +56,8 @@ VIEWPORT = {"width": 1280, "height": 900}
 # archived, and a site may answer an archive differently from its readers. With Chromium, its
 # own major version is put in (``user_agent_of``).
 USER_AGENT = BROWSER_USER_AGENT
+# A subtitle file larger than this is not one (the catalogue's reader refuses it too).
+MAX_SUBTITLE_BYTES = 5 * 1024 * 1024
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Job:
     extractors: bool = True  # ask yt-dlp's and gallery-dl's extractors too
     sandbox: bool = True  # Chromium's own sandbox (off only by CAPTURE_UNSAFE_NO_SANDBOX)
     instances: dict[str, Any] = field(default_factory=dict)  # gallery-dl's self-hosted servers
+    subtitle_languages: list[str] = field(default_factory=list)  # asked of yt-dlp
 
 
 @dataclass
@@ -144,10 +149,11 @@ def run(job: Job) -> dict[str, Any]:
             if html is None:
                 html = state.main.body.decode(_charset(state.main), "replace")
         post = read_page(html or "", state.main.url if state.main else job.url)
-        if job.extractors:
-            _ask_extractors(job, state, post, result)
+        told = _ask_extractors(job, state, post, result) if job.extractors else None
         result["post"] = {**post.as_dict(), "extractor": result.get("extractor")}
         result["media"] = _media(post.media_urls, state, folder)
+        if told is not None and told.captions:
+            result["subtitles"] = _subtitles(told, state, folder)
     except Refused as exc:
         result["error"] = {"code": exc.code, "message": str(exc)}
     finally:
@@ -345,22 +351,66 @@ def _media(urls: list[str], state: _State, folder: Path) -> list[dict[str, Any]]
     return kept
 
 
-def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, Any]) -> None:
+def _subtitles(told: Extracted, state: _State, folder: Path) -> list[dict[str, Any]]:
+    """Fetch the subtitle files yt-dlp chose for its media (or take them from the load, or
+    as it gave them inline); keep each as ``subtitles-N`` with its language."""
+    kept = []
+    media_url = told.media_urls[0] if told.media_urls else None
+    for n, caption in enumerate(told.captions):
+        if caption.url is None:
+            body = (caption.data or "").encode("utf-8")
+        else:
+            answer = state.bodies.get(caption.url)
+            try:
+                if answer is None or answer.status != 200:
+                    answer = state.get(caption.url, headers=[("User-Agent", USER_AGENT)])
+            except Refused as exc:
+                state.notes.append(f"subtitles not fetched: {caption.url[:200]} ({exc})")
+                continue
+            if answer.status != 200:
+                state.notes.append(
+                    f"subtitles not fetched: {caption.url[:200]} (answered {answer.status})"
+                )
+                continue
+            body = answer.body
+        if not body or len(body) > MAX_SUBTITLE_BYTES:
+            state.notes.append(f"the {caption.lang} subtitles were empty or too large to keep")
+            continue
+        name = f"subtitles-{n}"
+        (folder / name).write_bytes(body)
+        kept.append(
+            {
+                "file": name,
+                "lang": caption.lang,
+                "ext": caption.ext,
+                "url": caption.url,
+                "automatic": caption.automatic,
+                "media_url": media_url,
+            }
+        )
+    return kept
+
+
+def _ask_extractors(
+    job: Job, state: _State, post: PostPage, result: dict[str, Any]
+) -> Extracted | None:
     """Add what yt-dlp's and gallery-dl's extractors know of the post to what the page said:
     theirs first, yt-dlp's before gallery-dl's, every media URL any of them named. Their posted
     times join the page's as candidates, and the time recorded is chosen by ``posted``'s order
-    of trust: a generic extractor's (the file's Last-Modified header) never."""
+    of trust: a generic extractor's (the file's Last-Modified header) never. Return yt-dlp's
+    answer (its subtitles are fetched with the media)."""
     get = lambda u, m, h, b: state.get(u, m, h, b)  # noqa: E731
+    by_yt_dlp = extract(job.url, get, job.timeout_s, tuple(job.subtitle_languages))
     answers = [
         found
         for found in (
-            extract(job.url, get, job.timeout_s),
+            by_yt_dlp,
             ask_gallery_dl(job.url, get, job.timeout_s, job.instances, USER_AGENT),
         )
         if found is not None
     ]
     if not answers:
-        return
+        return None
     result["extractor"] = " + ".join(found.extractor for found in answers)
     told = []
     for found in answers:
@@ -382,6 +432,7 @@ def _ask_extractors(job: Job, state: _State, post: PostPage, result: dict[str, A
     named = [u for found in answers for u in found.media_urls]
     post.media_urls[:0] = [u for i, u in enumerate(named) if u not in named[:i]]
     post.media_urls[:] = [u for i, u in enumerate(post.media_urls) if u not in post.media_urls[:i]]
+    return by_yt_dlp
 
 
 def _too_small(data: bytes) -> bool:

@@ -1,6 +1,7 @@
 """What a post page says about itself: account, posted time, caption, platform, and the
 pictures and videos it carries, read from its Open Graph tags, its schema.org data (JSON-LD)
-and its ``<video>``, ``<source>`` and ``<img>`` elements.
+and its ``<video>``, ``<source>`` and ``<img>`` elements; and the text the page shows (what
+its body says outside scripts, styles and templates), which the catalogue makes searchable.
 
 Pure: parses HTML text (the page as the browser rendered it, or as fetched) and nothing else.
 """
@@ -46,6 +47,11 @@ MAX_MEDIA = 20
 # A bound against a runaway page only: the capture service cuts a caption to what a sighting
 # keeps, and notes the cut.
 MAX_TEXT = 200_000
+# The page's visible text, whitespace collapsed: enough for a post and its comments; a page
+# that says more is cut (and searched by what it says first).
+MAX_VISIBLE = 20_000
+# Elements whose text the reader never sees (the title is kept as the title).
+UNSEEN = {"script", "style", "noscript", "template", "title"}
 
 
 @dataclass
@@ -62,6 +68,7 @@ class PostPage:
     # Every posted time told, with who told it and its kind of trust (``posted``).
     posted_candidates: list[dict[str, str]] = field(default_factory=list)
     media_urls: list[str] = field(default_factory=list)
+    visible_text: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the metadata as JSON-ready data."""
@@ -74,6 +81,7 @@ class PostPage:
             "posted_from": self.posted_from,
             "posted_candidates": list(self.posted_candidates),
             "media_urls": list(self.media_urls),
+            "visible_text": self.visible_text,
         }
 
 
@@ -89,9 +97,14 @@ class _Reader(HTMLParser):
         self.times: list[str] = []  # the datetime of each <time> element, in order
         self._in: str | None = None
         self._buffer: list[str] = []
+        self.shown: list[str] = []  # the text outside UNSEEN elements
+        self._shown_chars = 0
+        self._unseen = 0  # how deep inside UNSEEN elements the parser is
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
+        if tag in UNSEEN:
+            self._unseen += 1
         if tag == "meta":
             key = (a.get("property") or a.get("name") or a.get("itemprop") or "").lower()
             if key and "content" in a and key not in self.meta:
@@ -114,8 +127,14 @@ class _Reader(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in is not None and sum(map(len, self._buffer)) < 1_000_000:
             self._buffer.append(data)
+        # Twice the bound: collapsing whitespace shortens it.
+        if not self._unseen and self._shown_chars < 2 * MAX_VISIBLE and data.strip():
+            self.shown.append(data)
+            self._shown_chars += len(data)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in UNSEEN and self._unseen:
+            self._unseen -= 1
         if self._in == "ld" and tag == "script":
             self.ld.append("".join(self._buffer))
             self._in = None
@@ -177,7 +196,17 @@ def read_page(html: str, url: str) -> PostPage:
     page.posted_at, page.posted_from = posted_times.choose(page.posted_candidates)
     page.platform = platform_of(url, meta.get("og:site_name"))
     page.media_urls = _media(url, meta, post, reader.media)
+    page.visible_text = visible_text(reader.shown)
     return page
+
+
+def visible_text(pieces: list[str]) -> str | None:
+    """The page's text nodes as one text, whitespace collapsed, at most MAX_VISIBLE long."""
+    text = " ".join(" ".join(pieces).split())
+    if len(text) > MAX_VISIBLE:
+        cut = text.rfind(" ", 0, MAX_VISIBLE)
+        text = text[: cut if cut > MAX_VISIBLE // 2 else MAX_VISIBLE]
+    return text or None
 
 
 def platform_of(url: str, site_name: str | None = None) -> str | None:

@@ -34,6 +34,12 @@ DOWNLOADS = {
 }
 
 
+def _subtitle_download(role: str, content_type: str) -> tuple[str, str]:
+    """How a capture's subtitle file is downloaded: its type, and a name with its language."""
+    suffix = "srt" if content_type == "application/x-subrip" else "vtt"
+    return content_type, f"{role.removeprefix('subtitles-')}.{suffix}"
+
+
 @bp.route("/captures", methods=["GET", "POST"])
 @role_required(Role.VIEWER, post=Role.ANALYST)
 def captures_page():
@@ -117,10 +123,13 @@ def _check(run: Callable[[AddressPolicy], list[Check]]) -> None:
     flash(f"Checked now: {found}.", "warning" if gone else "success")
 
 
-@bp.route("/captures/<id:capture_id>/files/<any(screenshot, html, warc, wacz):role>")
+@bp.route("/captures/<id:capture_id>/files/<string(maxlength=32):role>")
 @role_required(Role.VIEWER)
 def capture_file(capture_id: int, role: str):
-    """A file the capture kept: the screenshot shown, the page and archive downloaded."""
+    """A file the capture kept: the screenshot shown, the page, archive and subtitles
+    downloaded."""
+    if role not in DOWNLOADS and role != "screenshot" and not role.startswith("subtitles-"):
+        return error_page(404, "A capture keeps no such file.")
     capture = captures.get_capture(get_session(), capture_id)
     kept = next((f for f in capture.files if f.role == role), None)
     if kept is None:
@@ -135,7 +144,7 @@ def capture_file(capture_id: int, role: str):
         shown.cache_control.public = False
         shown.cache_control.private = True
         return shown
-    mimetype, suffix = DOWNLOADS[role]
+    mimetype, suffix = DOWNLOADS.get(role) or _subtitle_download(role, kept.content_type)
     # An attachment, and nosniff on every answer: the browser saves it, never renders it here.
     return send_file(
         handle,

@@ -4,6 +4,9 @@ waiting for it), and what it kept.
 Running a capture (``run_capture``) is safe to repeat: a job killed midway and run again
 finds the files and media it stored before (content-addressed originals, one file per role,
 one sighting per media and capture) and adds nothing twice.
+
+The subtitles yt-dlp offers for a post's video are kept as the capture's files
+(``subtitles-LANG``) and with the video's text, searchable with their times (``captions``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from .. import INTERNAL_ERROR, Conflict, Invalid, NotFound
 from ..evidence import audit, stamp_capture, timestamp_authorities
 from ..media import IndexHolder, Rejected, ingest_bytes
 from ..records import IngestDetails, SightingInput, clean_text, incident_named
+from .captions import caption_files, keep_captions, read_captions_of
 from .post import clean_post
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,7 @@ class CaptureSettings:
     max_memory_mb: float = 0  # the capture's processes together (0: no limit)
     user: str | None = None  # who a root worker runs the capture process as
     unsafe_no_sandbox: bool = False  # Chromium without its sandbox (an operator's choice)
+    subtitle_languages: tuple[str, ...] = ()  # asked of yt-dlp, with the post's own
 
     @classmethod
     def from_config(cls, config: Any) -> CaptureSettings:
@@ -100,7 +105,14 @@ class CaptureSettings:
             max_memory_mb=float(config["CAPTURE_MAX_MEMORY_MB"]),
             user=config.get("CAPTURE_USER"),
             unsafe_no_sandbox=bool(config.get("CAPTURE_UNSAFE_NO_SANDBOX")),
+            subtitle_languages=languages_from_setting(config.get("CAPTURE_SUBTITLE_LANGUAGES")),
         )
+
+
+def languages_from_setting(value: Any) -> tuple[str, ...]:
+    """The languages of CAPTURE_SUBTITLE_LANGUAGES: a list, or names separated by commas."""
+    names = value if isinstance(value, list | tuple) else str(value or "").split(",")
+    return tuple(dict.fromkeys(str(n).strip() for n in names if str(n).strip()))
 
 
 class RetryLater(Exception):
@@ -267,6 +279,7 @@ def _attempt(
                 max_memory_mb=settings.max_memory_mb,
                 user=settings.user,
                 unsafe_no_sandbox=settings.unsafe_no_sandbox,
+                subtitle_languages=list(settings.subtitle_languages),
             )
         except SandboxUnavailable as exc:
             return _failed(session, capture, "no_sandbox", f"captures are refused: {exc}", settings)
@@ -372,9 +385,9 @@ def _keep_files(
     """Store the capture's own files (archive, screenshot, HTML) as originals."""
     # Stored first, outside the write lock: copying and hashing an archive takes a while, and
     # an original no row names yet is what `catalog gc` clears if this worker dies now.
-    stored = {
-        item["role"]: storage.put_path(folder / item["file"]) for item in result.get("files", [])
-    }
+    given = [*result.get("files", []), *caption_files(result)]
+    stored = {item["role"]: storage.put_path(folder / item["file"]) for item in given}
+    types = {item["role"]: item.get("content_type") for item in given}
     lock_for_write(session)
     capture = get_capture(session, capture.id)
     _renew(capture, lease, "storing the archive and the screenshot")
@@ -387,7 +400,9 @@ def _keep_files(
                 role=role,
                 sha256=kept.sha256,
                 size_bytes=kept.size,
-                content_type=CONTENT_TYPES.get(role, "application/octet-stream"),
+                content_type=CONTENT_TYPES.get(role)
+                or types.get(role)
+                or "application/octet-stream",
             )
         )
     notes = [str(n)[:2000] for n in result.get("notes", []) if isinstance(n, str)]
@@ -427,6 +442,7 @@ def _ingest_media(
         capture = get_capture(session, capture.id)
         _renew(capture, lease, f"ingesting {n} of {len(found)} files")
         session.commit()
+        subtitles = read_captions_of(folder, result, item, notes)
         details = IngestDetails(
             incident=capture.incident.title if capture.incident else None,
             original_filename=_filename(item),
@@ -439,6 +455,8 @@ def _ingest_media(
                 caption=post.get("caption"),
                 capture_id=capture.id,
             ),
+            # Only with a file served as video or sound: subtitles with a picture are refused.
+            sidecar=subtitles if _plays(item) else None,
         )
         if _seen_by_capture(session, capture.id, folder / item["file"], item["url"]):
             continue
@@ -460,6 +478,8 @@ def _ingest_media(
             notes.append(f"media not kept: {item['url'][:200]} ({exc})")
             continue
         lock_for_write(session)
+        if subtitles is not None and (details.sidecar is None or not outcome.created):
+            keep_captions(session, outcome.media, subtitles, notes)
         session.add(
             CaptureMedia(
                 capture_id=capture.id,
@@ -614,6 +634,11 @@ def _give_up(session: Session, capture: Capture, reason: str) -> Capture:
     )
     session.commit()
     return capture
+
+
+def _plays(item: dict[str, Any]) -> bool:
+    kind = str(item.get("content_type") or "")
+    return kind.startswith(("video/", "audio/"))
 
 
 def _filename(item: dict[str, Any]) -> str:

@@ -1,8 +1,8 @@
 """What a captured post says, made fit to record: the text a page or an extractor gave (caption,
-account, platform, title) with control characters, NULs and replacement characters taken out
-and lengths bounded, its posted time read strictly, and every candidate posted time (with
-who told it and its kind of trust, ``catalog.capture.posted``) kept in bounds, each change
-noted in words.
+account, platform, title, the page's visible text) with control characters, NULs and
+replacement characters taken out and lengths bounded, its posted time read strictly, and
+every candidate posted time (with who told it and its kind of trust,
+``catalog.capture.posted``) kept in bounds, each change noted in words.
 
 The capture process wrote these values after loading a hostile page, so nothing in them is
 trusted: one stray character or an extractor's 40,000-character description must cost a note,
@@ -18,7 +18,15 @@ from typing import Any
 from ...capture.posted import KINDS, MAX_CANDIDATES
 
 # The longest each field may be when recorded (as a typed sighting's fields may be).
-LIMITS = {"caption": 20000, "account": 200, "platform": 64, "title": 500, "posted_from": 200}
+LIMITS = {
+    "caption": 20000,
+    "account": 200,
+    "platform": 64,
+    "title": 500,
+    "posted_from": 200,
+    # What the page shows, searchable as the capture's text (``catalog.capture.page``).
+    "visible_text": 20000,
+}
 KEPT_CONTROLS = {"\n", "\t"}
 
 

@@ -24,6 +24,9 @@ from .entries import add_entries, replace_read, span_entry
 from .records import reindex_records
 
 QUEUED, READ, FAILED = "queued", "read", "failed"
+# Subtitles given with a media rather than read from it: a sidecar file, or the captions
+# yt-dlp offered when its post was captured ("yt-dlp:LANG"). Reading the media again keeps them.
+SIDECAR, CAPTIONS = "sidecar", "yt-dlp:"
 # A reading that broke this many times is left "failed", with its reason, for an analyst.
 MAX_ATTEMPTS = 3
 
@@ -58,14 +61,14 @@ def queue_reading(session: Session, media: Media) -> MediaTextState:
 def keep_reading(session: Session, media_id: int, reading: TextReading) -> MediaTextState:
     """Store what was read from a media, replacing any earlier reading (the caller commits).
 
-    Text from a sidecar subtitle file is the analyst's: it stays unless the reading brings
-    a sidecar file of its own."""
+    Subtitles given with the media (a sidecar file, a post's captions) are not read from it:
+    they stay unless the reading brings subtitles of the same source."""
     state = session.get(MediaTextState, media_id)
     if state is None:
         state = MediaTextState(media_id=media_id, attempts=0)
         session.add(state)
-    given = any(s.source == "sidecar" for s in reading.spans)
-    kept = [] if given else _sidecar_spans(session, media_id)
+    brought = {s.source for s in reading.spans}
+    kept = [s for s in _given_spans(session, media_id) if s.source not in brought]
     replace_read(session, media_id, [*reading.spans, *kept])
     state.state = READ
     state.notes = reading.notes or None
@@ -73,11 +76,15 @@ def keep_reading(session: Session, media_id: int, reading: TextReading) -> Media
     return state
 
 
-def _sidecar_spans(session: Session, media_id: int) -> list[TextSpan]:
+def _given_spans(session: Session, media_id: int) -> list[TextSpan]:
     rows = session.scalars(
-        sa.select(MediaText).where(MediaText.media_id == media_id, MediaText.source == "sidecar")
+        sa.select(MediaText).where(
+            MediaText.media_id == media_id,
+            MediaText.field == "subtitle",
+            sa.or_(MediaText.source == SIDECAR, MediaText.source.startswith(CAPTIONS)),
+        )
     )
-    return [TextSpan("subtitle", r.text, r.at, r.until, None, r.lang, "sidecar") for r in rows]
+    return [TextSpan("subtitle", r.text, r.at, r.until, None, r.lang, r.source) for r in rows]
 
 
 def read_media(
@@ -185,3 +192,30 @@ def attach_subtitles(session: Session, media_id: int, data: bytes, name: str) ->
         state.notes = [*(state.notes or []), *reading.notes]
     session.commit()
     return count
+
+
+def read_captions(data: bytes, lang: str, ext: str) -> TextReading:
+    """Read a subtitle file a post's extractor offered in ``lang`` (its cues marked
+    ``yt-dlp:LANG``); raise Invalid when it is not one that can be read."""
+    from ...text.subtitles import SubtitleRejected, read_subtitle_file
+
+    try:
+        reading = read_subtitle_file(data, f"captions.{ext}")
+    except SubtitleRejected as exc:
+        raise Invalid(f"the {lang} subtitles were not read: {exc}") from None
+    source = f"{CAPTIONS}{lang}"[:64]
+    spans = [TextSpan(**{**s.__dict__, "source": source, "lang": lang}) for s in reading.spans]
+    return TextReading(spans, reading.notes)
+
+
+def keep_subtitles(session: Session, media_id: int, reading: TextReading) -> int:
+    """Keep subtitles given with a media, replacing only the earlier ones of the sources its
+    cues carry (the caller commits); return how many cues were kept."""
+    sources = {s.source for s in reading.spans if s.source}
+    if sources:
+        session.execute(
+            sa.delete(MediaText).where(
+                MediaText.media_id == media_id, MediaText.source.in_(sorted(sources))
+            )
+        )
+    return add_entries(session, (span_entry(media_id, s) for s in reading.spans))
