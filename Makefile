@@ -218,6 +218,8 @@ bench: install-dev system-deps bench-deps
 	$(BIN)/python -m benchmarks.audio
 	$(BIN)/python -m benchmarks.servers
 	$(BIN)/python -m benchmarks.text_search --sizes $(BENCH_TEXT_SIZES)
+	$(BIN)/python -m benchmarks.text_recall
+	$(BIN)/python -m benchmarks.text_ocr
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install-dev system-deps

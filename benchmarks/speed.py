@@ -36,9 +36,10 @@ from tests.media import ALL_PHOTOS, BRIDGE_EDITS, PHOTOS, TE
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_12mp_jpegs(folder: Path, count: int) -> list[Path]:
-    """Write ``count`` distinct 4000x3000 JPEGs made from the sample photographs."""
-    sources = [PHOTOS / name for name in ALL_PHOTOS] + [
+def make_12mp_jpegs(folder: Path, count: int, leave_out: tuple[str, ...] = ()) -> list[Path]:
+    """Write ``count`` distinct 4000x3000 JPEGs made from the sample photographs (but those
+    named in ``leave_out``)."""
+    sources = [PHOTOS / name for name in ALL_PHOTOS if name not in leave_out] + [
         TE / "bridge-mods" / name for name in ["aaa-orig.jpg", *BRIDGE_EDITS]
     ]
     rng = random.Random(7)
