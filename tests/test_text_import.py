@@ -114,7 +114,10 @@ def test_the_job_reads_what_waits_and_keeps_the_sidecar(
 
 
 def test_a_copy_with_other_text_says_so_in_the_match_answer(
-    app: Flask, client: FlaskClient, session: Session, keys: dict[str, dict[str, str]]  # noqa: F811
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    keys: dict[str, dict[str, str]],  # noqa: F811
 ) -> None:
     original = io.BytesIO()
     chyron(1280, 720, "СРОЧНО: пожар в Москве", seed=7).save(original, "JPEG", quality=92)
@@ -151,7 +154,10 @@ def test_a_copy_with_other_text_says_so_in_the_match_answer(
 
 
 def test_media_from_before_text_are_read_and_a_broken_original_is_given_up(
-    app: Flask, client: FlaskClient, session: Session, keys: dict[str, dict[str, str]]  # noqa: F811
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    keys: dict[str, dict[str, str]],  # noqa: F811
 ) -> None:
     from catalog.services.text import FAILED, find_text, waiting
 

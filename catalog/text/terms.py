@@ -158,3 +158,26 @@ def probe(word: str) -> Probe:
     stemmed = stem(word)
     latin = romanise(stemmed if is_cyrillic(word) else word)
     return Probe(stemmed, latin, exact=len(stemmed) < MIN_PREFIX)
+
+
+# Ukrainian changes a vowel as a word is inflected: "Київ", "у Києві"; "Харків", "з Харкова".
+# A stem is found by the forms with the other vowel too (and no Snowball stemmer knows it).
+_ALTERNATING = {"і": "оеє", "ї": "є", "о": "і", "е": "і", "є": "ії"}
+
+
+def alternates(stem_: str) -> list[str]:
+    """The stems a Cyrillic stem may be written as in other forms, by Ukrainian's vowel
+    alternation in its last syllable (none for short stems or Latin ones)."""
+    if len(stem_) < 4 or not is_cyrillic(stem_):
+        return []
+    # Russian's stemmer leaves Ukrainian case endings on ("києві"): one vowel is taken off.
+    base = stem_[:-1] if stem_[-1] in "іїюяуае" and len(stem_) > 4 else stem_
+    found = [base] if base != stem_ else []
+    for i in range(len(base) - 1, 0, -1):
+        if base[i] in _ALTERNATING:
+            if i >= len(base) - 3:  # only the last syllable alternates
+                found += [base[:i] + other + base[i + 1 :] for other in _ALTERNATING[base[i]]]
+            break
+        if base[i] in "аиуяю":
+            break
+    return found

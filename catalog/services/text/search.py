@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ...models import Media, MediaText
 from ...text.query import Query, QueryError, parse
 from ...text.snippets import snippet
-from ...text.terms import probe
+from ...text.terms import alternates, probe
 from .. import Invalid
 from . import engines
 
@@ -92,6 +92,8 @@ def _fuzzy(session: Session, query: Query) -> dict[str, list[str]]:
             continue
         word = clause.words[0]
         p = probe(word)
+        if alternatives := alternates(p.stem):
+            near[word] = alternatives
         if len(p.stem) < 4 or word.isdigit() or engines.known_prefix(session, p.stem):
             continue
         if p.latin != p.stem and engines.known_prefix(session, p.latin):
@@ -100,7 +102,7 @@ def _fuzzy(session: Session, query: Query) -> dict[str, list[str]]:
         if not found and p.latin != p.stem:
             found = engines.near_stems(session, p.latin)
         if found:
-            near[word] = found
+            near[word] = [*near.get(word, []), *found]
     return near
 
 
