@@ -18,7 +18,6 @@ import sys
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -41,17 +40,11 @@ from ..services.media import (
 )
 from ..services.people import accounts
 from ..services.records import IngestDetails, SightingInput
-from ..services.text import reading_options
+from ..services.text import read_sidecar, reading_options
 from ..storage import get_storage
 from ..text.read import read_file
 from ..text.spans import TextReading
-from ..text.subtitles import (
-    MAX_FILE_BYTES,
-    SubtitleRejected,
-    is_subtitle_file,
-    read_subtitle_file,
-    sidecar_for,
-)
+from ..text.subtitles import is_subtitle_file, sidecar_for
 
 # Files each hashing process may have hashed, or be hashing, ahead of the ingest: two keep
 # every process busy while the ingest catches up, and bound what waits in memory.
@@ -106,11 +99,13 @@ def prepare_file(
     if sidecar is not None:
         try:
             with open(sidecar, "rb") as handle:
-                cues = read_subtitle_file(handle.read(MAX_FILE_BYTES + 1), sidecar.name)
-        except (SubtitleRejected, OSError) as exc:
-            reading.notes.append(f"subtitles in {sidecar.name} not read: {exc}")
+                cues = read_sidecar(handle, sidecar.name)
+        except ServiceError as exc:
+            reading.notes.append(str(exc))
+        except OSError as exc:
+            reading.notes.append(f"the subtitle file {sidecar.name!r} was not read: {exc}")
         else:
-            reading.spans.extend(replace(c, source="sidecar") for c in cues.spans)
+            reading.spans.extend(cues.spans)
             reading.notes.extend(cues.notes)
     return result, reading
 

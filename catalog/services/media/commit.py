@@ -18,7 +18,7 @@ from ...storage import Store, StoredFile
 from .. import Conflict, Invalid, fetch
 from ..evidence import audit, link_confidence, stored_algorithm
 from ..records import IngestDetails, apply_details, check_details, record_details
-from ..text import keep_reading, keep_sidecar, queue_reading
+from ..text import keep_reading, keep_subtitles, queue_reading
 from .matching import IndexHolder
 from .search import AUDIO, BOTH, FRAMES, Rejected, SearchMatch
 
@@ -110,7 +110,7 @@ def commit_new(
         if details.sidecar is not None:
             if media.kind == MediaKind.IMAGE:
                 raise Invalid("subtitles can be given only with a video or a recording")
-            keep_sidecar(session, media.id, details.sidecar)
+            keep_subtitles(session, media.id, details.sidecar)
         if on_commit is not None:
             on_commit(media, True, matches)
         session.commit()

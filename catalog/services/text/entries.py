@@ -13,7 +13,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -109,14 +108,3 @@ def span_entry(media_id: int, span: TextSpan) -> MediaText | None:
         lang=span.lang,
         source=span.source,
     )
-
-
-def replace_read(
-    session: Session, media_id: int, spans: Iterable[TextSpan], fields: Iterable[str] | None = None
-) -> int:
-    """Replace the text read from a media (in ``fields``, by default every read field)."""
-    replaced = tuple(fields) if fields is not None else FIELDS_READ
-    session.execute(
-        sa.delete(MediaText).where(MediaText.media_id == media_id, MediaText.field.in_(replaced))
-    )
-    return add_entries(session, (span_entry(media_id, s) for s in spans if s.field in replaced))

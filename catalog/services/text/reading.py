@@ -9,6 +9,7 @@ import ends with its files searchable.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, BinaryIO
 
@@ -18,9 +19,9 @@ from sqlalchemy.orm import Session, aliased
 from ...models import Media, MediaText, MediaTextState, utcnow
 from ...storage import StorageError, Store
 from ...text.read import read_file
-from ...text.spans import TextReading, TextSpan
+from ...text.spans import FIELDS_READ, TextReading
 from .. import Invalid, fetch
-from .entries import add_entries, replace_read, span_entry
+from .entries import add_entries, span_entry
 from .records import reindex_records
 
 QUEUED, READ, FAILED = "queued", "read", "failed"
@@ -67,24 +68,21 @@ def keep_reading(session: Session, media_id: int, reading: TextReading) -> Media
     if state is None:
         state = MediaTextState(media_id=media_id, attempts=0)
         session.add(state)
-    brought = {s.source for s in reading.spans}
-    kept = [s for s in _given_spans(session, media_id) if s.source not in brought]
-    replace_read(session, media_id, [*reading.spans, *kept])
+    source = sa.func.coalesce(MediaText.source, "")
+    given = sa.or_(source == SIDECAR, source.startswith(CAPTIONS))
+    brought = sorted({s.source for s in reading.spans if s.source})
+    session.execute(
+        sa.delete(MediaText).where(
+            MediaText.media_id == media_id,
+            MediaText.field.in_(FIELDS_READ),
+            sa.or_(sa.not_(given), source.in_(brought)),
+        )
+    )
+    add_entries(session, (span_entry(media_id, s) for s in reading.spans))
     state.state = READ
     state.notes = reading.notes or None
     state.read_at = utcnow()
     return state
-
-
-def _given_spans(session: Session, media_id: int) -> list[TextSpan]:
-    rows = session.scalars(
-        sa.select(MediaText).where(
-            MediaText.media_id == media_id,
-            MediaText.field == "subtitle",
-            sa.or_(MediaText.source == SIDECAR, MediaText.source.startswith(CAPTIONS)),
-        )
-    )
-    return [TextSpan("subtitle", r.text, r.at, r.until, None, r.lang, r.source) for r in rows]
 
 
 def read_media(
@@ -150,62 +148,31 @@ def waiting(session: Session, older_than_s: float = 30.0, limit: int = 100) -> l
 def read_sidecar(stream: BinaryIO, name: str) -> TextReading:
     """Read a subtitle file given beside a video (its cues marked ``sidecar``); raise
     Invalid, naming the file, when it is not one that can be read."""
-    from ...text.subtitles import MAX_FILE_BYTES, SubtitleRejected, read_subtitle_file
+    from ...text.subtitles import MAX_FILE_BYTES
 
     data = stream.read(MAX_FILE_BYTES + 1)
-    try:
-        reading = read_subtitle_file(data, name)
-    except SubtitleRejected as exc:
-        raise Invalid(f"the subtitle file {name!r} was not read: {exc}") from None
-    spans = [TextSpan(**{**s.__dict__, "source": "sidecar"}) for s in reading.spans]
-    return TextReading(spans, reading.notes)
+    return _given(data, name, SIDECAR, None, f"the subtitle file {name!r} was")
 
 
-def keep_sidecar(session: Session, media_id: int, reading: TextReading) -> int:
-    """Keep a sidecar file's cues with a media, replacing an earlier sidecar's (the caller
-    commits); return how many were kept."""
-    session.execute(
-        sa.delete(MediaText).where(MediaText.media_id == media_id, MediaText.source == "sidecar")
-    )
-    return add_entries(session, (span_entry(media_id, s) for s in reading.spans))
-
-
-def attach_subtitles(session: Session, media_id: int, data: bytes, name: str) -> int:
-    """Read a sidecar subtitle file given with a video and keep its cues with the video's
-    text; return how many cues were kept. Raise Invalid for a file that is not subtitles."""
-    media = fetch(session, Media, media_id, "media")
-    if media.kind.value not in ("video", "audio"):
-        raise Invalid("subtitles can be given only with a video or a recording")
+def _given(data: bytes, name: str, source: str, lang: str | None, what: str) -> TextReading:
+    """Subtitles given with a media, their cues marked with ``source`` (and ``lang``);
+    ``what`` starts the refusal ("the subtitle file 'a.srt' was")."""
     from ...text.subtitles import SubtitleRejected, read_subtitle_file
 
     try:
         reading = read_subtitle_file(data, name)
     except SubtitleRejected as exc:
-        raise Invalid(f"the subtitle file {name!r} was not read: {exc}") from None
-    spans = [TextSpan(**{**s.__dict__, "source": "sidecar"}) for s in reading.spans]
-    session.execute(
-        sa.delete(MediaText).where(MediaText.media_id == media_id, MediaText.source == "sidecar")
-    )
-    count = add_entries(session, (span_entry(media_id, s) for s in spans))
-    state = session.get(MediaTextState, media_id)
-    if state is not None and reading.notes:
-        state.notes = [*(state.notes or []), *reading.notes]
-    session.commit()
-    return count
+        raise Invalid(f"{what} not read: {exc}") from None
+    spans = [replace(s, source=source, lang=lang or s.lang) for s in reading.spans]
+    return TextReading(spans, reading.notes)
 
 
 def read_captions(data: bytes, lang: str, ext: str) -> TextReading:
     """Read a subtitle file a post's extractor offered in ``lang`` (its cues marked
     ``yt-dlp:LANG``); raise Invalid when it is not one that can be read."""
-    from ...text.subtitles import SubtitleRejected, read_subtitle_file
-
-    try:
-        reading = read_subtitle_file(data, f"captions.{ext}")
-    except SubtitleRejected as exc:
-        raise Invalid(f"the {lang} subtitles were not read: {exc}") from None
-    source = f"{CAPTIONS}{lang}"[:64]
-    spans = [TextSpan(**{**s.__dict__, "source": source, "lang": lang}) for s in reading.spans]
-    return TextReading(spans, reading.notes)
+    return _given(
+        data, f"captions.{ext}", f"{CAPTIONS}{lang}"[:64], lang, f"the {lang} subtitles were"
+    )
 
 
 def keep_subtitles(session: Session, media_id: int, reading: TextReading) -> int:
